@@ -1,0 +1,37 @@
+#!/usr/bin/env node
+// Runs every test/**/*.test.ts with node's test runner (through tsx), after a type check.
+// Usage: npm test [-- <path filter substrings...>]   e.g. npm test -- tokenizer ops/matmul
+import { readdirSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+const filters = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+const skipTypecheck = process.argv.includes('--no-typecheck');
+
+function walk(dir) {
+  const out = [];
+  for (const name of readdirSync(dir).sort()) {
+    const p = path.join(dir, name);
+    if (statSync(p).isDirectory()) out.push(...walk(p));
+    else if (name.endsWith('.test.ts')) out.push(p);
+  }
+  return out;
+}
+
+let files = walk(path.join(root, 'test'));
+if (filters.length) files = files.filter((f) => filters.some((s) => path.relative(root, f).includes(s)));
+if (!files.length) {
+  console.error('no test files matched', filters);
+  process.exit(1);
+}
+if (!skipTypecheck) {
+  const tc = spawnSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', root, '--noEmit'], { stdio: 'inherit' });
+  if (tc.status !== 0) process.exit(tc.status ?? 1);
+}
+const r = spawnSync(
+  process.execPath,
+  ['--expose-gc', '--import', 'tsx', '--test', '--test-concurrency=1', ...files.map((f) => path.relative(root, f))],
+  { stdio: 'inherit', cwd: root },
+);
+process.exit(r.status ?? 1);
