@@ -1,0 +1,7 @@
+// out[i] = TO(x[i]): numeric conversion between f32, f16, i32 and u32.
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = linear_id(gid, nwg, WG);
+  if (i >= params.n) { return; }
+  out[i] = TO(x[i]);
+}

@@ -1,0 +1,145 @@
+/**
+ * Reverse-mode autograd. Ops record a GradNode on their output when grad mode is on and an input
+ * requires grad; backward() walks the graph in reverse topological order, accumulating gradients.
+ * Intermediate gradients are disposed as soon as their node has run, and the graph is freed as it
+ * is consumed (like PyTorch without retain_graph), so peak memory stays near forward + one layer.
+ */
+import { RadgradError } from '../errors.js';
+import { Tensor, type GradNode } from '../tensor/tensor.js';
+import { keep } from '../tensor/scope.js';
+
+let gradEnabled = true;
+
+export function isGradEnabled(): boolean {
+  return gradEnabled;
+}
+
+/** Runs fn without recording the graph (inference, optimizer updates). */
+export function noGrad<T>(fn: () => T): T {
+  const prev = gradEnabled;
+  gradEnabled = false;
+  try {
+    return fn();
+  } finally {
+    gradEnabled = prev;
+  }
+}
+
+/** Attaches a node to `out` when grad mode is on and some input requires grad. Returns out. */
+export function record(out: Tensor, op: string, inputs: readonly Tensor[], backward: GradNode['backward']): Tensor {
+  if (!gradEnabled || !inputs.some((t) => t.requiresGrad)) return out;
+  out.requiresGrad = true;
+  out.node = { op, inputs, backward };
+  return out;
+}
+
+/** Adds two gradients; provided by the ops layer (it needs the add kernel). */
+let addGrads: (a: Tensor, b: Tensor) => Tensor = () => {
+  throw new RadgradError('autograd: gradient accumulation not registered (import radgrad ops)');
+};
+let onesLike: (t: Tensor) => Tensor = () => {
+  throw new RadgradError('autograd: ones not registered (import radgrad ops)');
+};
+
+export function registerGradHelpers(add: (a: Tensor, b: Tensor) => Tensor, ones: (t: Tensor) => Tensor): void {
+  addGrads = add;
+  onesLike = ones;
+}
+
+/**
+ * Backpropagates from `root`. Without `grad`, root must have one element (seeded with 1).
+ * Leaf tensors with requiresGrad accumulate into `.grad` across calls.
+ */
+export function backward(root: Tensor, grad?: Tensor): void {
+  if (!root.requiresGrad) throw new RadgradError(`backward(): ${root} does not require grad (no trainable input reached it)`);
+  if (!grad && root.size !== 1) {
+    throw new RadgradError(`backward(): root has shape [${root.shape}]; pass an upstream gradient for non-scalar outputs`);
+  }
+  if (grad && grad.shape.join() !== root.shape.join()) {
+    throw new RadgradError(`backward(): upstream gradient shape [${grad.shape}] does not match root [${root.shape}]`);
+  }
+  // Reverse topological order by iterative DFS.
+  const order: Tensor[] = [];
+  const seen = new Set<number>();
+  const stack: Array<[Tensor, number]> = [[root, 0]];
+  seen.add(root.id);
+  while (stack.length) {
+    const top = stack[stack.length - 1]!;
+    const [t, i] = top;
+    const inputs = t.node?.inputs ?? [];
+    if (i < inputs.length) {
+      top[1]++;
+      const c = inputs[i]!;
+      if (c.requiresGrad && !seen.has(c.id)) {
+        seen.add(c.id);
+        stack.push([c, 0]);
+      }
+    } else {
+      stack.pop();
+      order.push(t);
+    }
+  }
+  const grads = new Map<number, Tensor>();
+  grads.set(root.id, grad ?? onesLike(root));
+  const userGrad = grad;
+  for (let k = order.length - 1; k >= 0; k--) {
+    const t = order[k]!;
+    const g = grads.get(t.id);
+    if (!g) continue;
+    grads.delete(t.id);
+    const node: GradNode | null = t.node;
+    if (!node) {
+      // A leaf: accumulate into .grad (kept beyond tidy scopes).
+      if (t.requiresGrad) {
+        if (t.grad) {
+          const sum = addGrads(t.grad, g);
+          t.grad.dispose();
+          if (g !== userGrad) g.dispose();
+          t.grad = keep(sum);
+        } else {
+          t.grad = keep(g === userGrad ? addGradsCopy(g) : g);
+        }
+      }
+      continue;
+    }
+    const inGrads = node.backward(g);
+    // Ops may pass the same gradient through (add, reshape of equal shape): dispose it only if unused.
+    if (g !== userGrad && !inGrads.includes(g)) g.dispose();
+    t.node = null; // free the graph as it is consumed
+    node.inputs.forEach((inp, j) => {
+      const ig = inGrads[j];
+      if (!ig || !inp.requiresGrad) {
+        if (ig && ig !== userGrad && !inGrads.slice(j + 1).includes(ig) && !isPassedOn(ig, inGrads, node.inputs)) ig.dispose();
+        return;
+      }
+      if (ig.shape.join() !== inp.shape.join()) {
+        throw new RadgradError(`autograd: ${node.op} produced a gradient of shape [${ig.shape}] for an input of shape [${inp.shape}]`);
+      }
+      const prev = grads.get(inp.id);
+      // The same gradient tensor may be handed to several inputs (add(a, a), passthroughs): share-safe copy.
+      const own = [...grads.values()].includes(ig) || ig === userGrad ? ig.detach() : ig;
+      if (prev) {
+        grads.set(inp.id, addGrads(prev, own));
+        prev.dispose();
+        own.dispose();
+      } else grads.set(inp.id, own);
+    });
+  }
+}
+
+/** True when `ig` is also the gradient of some input that needs it (so it must not be disposed). */
+function isPassedOn(ig: Tensor, inGrads: ReadonlyArray<Tensor | null>, inputs: readonly Tensor[]): boolean {
+  return inGrads.some((x, i) => x === ig && inputs[i]!.requiresGrad);
+}
+
+function addGradsCopy(g: Tensor): Tensor {
+  return g.detach();
+}
+
+/** Clears `.grad` on the given tensors (releasing their storage). */
+export function zeroGrad(params: Iterable<Tensor>): void {
+  for (const p of params) {
+    p.grad?.dispose();
+    p.grad = null;
+  }
+}

@@ -1,0 +1,33 @@
+import { OpArgumentError } from '../../errors.js';
+import { numel, type Backend } from '../types.js';
+import { dataOf, make } from './common.js';
+
+export function cpuMemoryOps(): Pick<Backend, 'upload' | 'full' | 'read' | 'dispose' | 'reshape' | 'bytesInUse' | 'sync'> {
+  return {
+    upload(data, shape, dtype) {
+      const n = numel(shape);
+      if (data.length !== n) throw new OpArgumentError('upload', 'data', `${n} values for shape [${shape}]`, `${data.length}`);
+      const t = make(shape, dtype);
+      const d = dataOf(t);
+      for (let i = 0; i < n; i++) d[i] = data[i]!;
+      return t;
+    },
+    full(shape, dtype, value) {
+      const t = make(shape, dtype);
+      dataOf(t).fill(value);
+      return t;
+    },
+    async read(x) {
+      return dataOf(x).slice();
+    },
+    dispose() {},
+    reshape(x, shape) {
+      if (numel(shape) !== numel(x.shape)) throw new OpArgumentError('reshape', 'shape', `${numel(x.shape)} elements`, `[${shape}]`);
+      return make(shape, x.dtype, dataOf(x));
+    },
+    bytesInUse() {
+      return 0;
+    },
+    async sync() {},
+  };
+}

@@ -1,0 +1,58 @@
+import { OpArgumentError } from '../../errors.js';
+import { numel, type Backend } from '../types.js';
+import { normalizeAxes } from '../webgpu/reduce.js';
+import { dataOf, make } from './common.js';
+
+export function cpuReduceOps(): Pick<Backend, 'reduce' | 'argmax'> {
+  return {
+    reduce(op, x, axesIn, keepDims) {
+      if (x.dtype !== 'f32' && x.dtype !== 'f16') throw new OpArgumentError(`reduce ${op}`, 'x', 'a float tensor (f32/f16)', x.dtype);
+      const axes = normalizeAxes(`reduce ${op}`, x.shape.length, axesIn);
+      const kshape = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
+      const outShape = keepDims ? kshape : x.shape.filter((_, i) => !axes.includes(i));
+      const out = make(outShape, x.dtype);
+      const o = dataOf(out);
+      const init = op === 'max' ? -Infinity : op === 'min' ? Infinity : 0;
+      o.fill(init);
+      const s = dataOf(x);
+      const rank = x.shape.length;
+      const idx = new Array<number>(rank).fill(0);
+      const ostr = new Array<number>(rank);
+      let acc = 1;
+      for (let k = rank - 1; k >= 0; k--) {
+        ostr[k] = axes.includes(k) ? 0 : acc;
+        acc *= kshape[k]!;
+      }
+      for (let i = 0; i < s.length; i++) {
+        let oi = 0;
+        for (let k = 0; k < rank; k++) oi += idx[k]! * ostr[k]!;
+        const v = s[i]!;
+        if (op === 'max') o[oi] = Math.max(o[oi]!, v);
+        else if (op === 'min') o[oi] = Math.min(o[oi]!, v);
+        else o[oi]! += v;
+        for (let k = rank - 1; k >= 0; k--) {
+          if (++idx[k]! < x.shape[k]!) break;
+          idx[k] = 0;
+        }
+      }
+      if (op === 'mean') {
+        const cnt = numel(axes.map((a) => x.shape[a]!));
+        for (let i = 0; i < o.length; i++) o[i]! /= cnt;
+      }
+      return out;
+    },
+    argmax(x) {
+      const len = x.shape[x.shape.length - 1] ?? 1;
+      const rows = numel(x.shape) / Math.max(1, len);
+      const out = make(x.shape.slice(0, -1), 'i32');
+      const s = dataOf(x);
+      const o = dataOf(out);
+      for (let r = 0; r < rows; r++) {
+        let bi = 0;
+        for (let j = 1; j < len; j++) if (s[r * len + j]! > s[r * len + bi]!) bi = j;
+        o[r] = bi;
+      }
+      return out;
+    },
+  };
+}

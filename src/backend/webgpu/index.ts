@@ -1,0 +1,34 @@
+/** The WebGPU backend: every primitive of the Backend interface as WGSL kernels through Dawn. */
+import { initGpu, type GpuContext, type GpuOptions } from '../../gpu/device.js';
+import { setBackend } from '../registry.js';
+import type { Backend } from '../types.js';
+import { memoryOps } from './memory.js';
+import { elementwiseOps } from './elementwise.js';
+import { layoutOps } from './layout.js';
+import { reduceOps } from './reduce.js';
+import { matmulOps } from './matmul.js';
+import { nnOps } from './nn.js';
+import { optimOps } from './optim.js';
+import { randomOps } from './random.js';
+
+export function createWebGpuBackend(ctx: GpuContext): Backend {
+  return {
+    name: 'webgpu',
+    ...memoryOps(ctx),
+    ...elementwiseOps(ctx),
+    ...layoutOps(ctx),
+    ...reduceOps(ctx),
+    ...matmulOps(ctx),
+    ...nnOps(ctx),
+    ...optimOps(ctx),
+    ...randomOps(ctx),
+  };
+}
+
+/** Initialises the GPU (once) and makes the WebGPU backend current. */
+export async function initWebGpuBackend(opts: GpuOptions = {}): Promise<Backend> {
+  const ctx = await initGpu(opts);
+  const b = createWebGpuBackend(ctx);
+  setBackend(b);
+  return b;
+}

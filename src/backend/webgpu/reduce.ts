@@ -1,0 +1,95 @@
+/** Reductions over any set of axes, as a sequence of [outer, len, inner] reductions, and argmax. */
+import type { GpuContext } from '../../gpu/device.js';
+import { OpArgumentError } from '../../errors.js';
+import { grid1d } from '../../gpu/kernel.js';
+import { alloc, bufferOf, grid, launch, release, requireFloat, variants, view, WG } from './common.js';
+import { numel, type Backend, type DType, type RawTensor, type ReduceOp } from '../types.js';
+
+const OPS: Record<ReduceOp, number> = { sum: 0, mean: 1, max: 2, min: 3 };
+
+const rowsKernel = variants((t: DType) => ({
+  name: `reduce_rows_${t}`, family: 'reduce', file: 'reduce_rows',
+  bindings: [{ name: 'x', type: 'T', access: 'read' as const }, { name: 'out', type: 'T', access: 'read_write' as const }],
+  uniforms: { rows: 'u32' as const, len: 'u32' as const },
+  overrides: { WG: { type: 'u32' as const, value: WG }, OP: { type: 'u32' as const, value: 0 } },
+  aliases: { T: t }, enables: t === 'f16' ? ['f16'] : [],
+}));
+const colsKernel = variants((t: DType) => ({
+  name: `reduce_cols_${t}`, family: 'reduce', file: 'reduce_cols',
+  bindings: [{ name: 'x', type: 'T', access: 'read' as const }, { name: 'out', type: 'T', access: 'read_write' as const }],
+  uniforms: { outer: 'u32' as const, len: 'u32' as const, inner: 'u32' as const },
+  overrides: { WG: { type: 'u32' as const, value: WG }, OP: { type: 'u32' as const, value: 0 } },
+  aliases: { T: t }, enables: t === 'f16' ? ['f16'] : [], includes: ['common/strided.wgsl'],
+}));
+const argmaxKernel = variants((t: DType) => ({
+  name: `argmax_${t}`, family: 'reduce', file: 'argmax',
+  bindings: [{ name: 'x', type: 'T', access: 'read' as const }, { name: 'out', type: 'i32', access: 'read_write' as const }],
+  uniforms: { rows: 'u32' as const, len: 'u32' as const },
+  overrides: { WG: { type: 'u32' as const, value: WG } },
+  aliases: { T: t }, enables: t === 'f16' ? ['f16'] : [],
+}));
+
+/** Splits sorted unique axes into runs of consecutive axes. */
+export function axisGroups(axes: readonly number[]): Array<[number, number]> {
+  const groups: Array<[number, number]> = [];
+  for (const a of axes) {
+    const last = groups[groups.length - 1];
+    if (last && last[1] === a - 1) last[1] = a;
+    else groups.push([a, a]);
+  }
+  return groups;
+}
+
+export function normalizeAxes(op: string, rank: number, axes: readonly number[]): number[] {
+  const out = new Set<number>();
+  for (const a of axes) {
+    const n = a < 0 ? a + rank : a;
+    if (n < 0 || n >= rank) throw new OpArgumentError(op, 'axes', `axes in [-${rank}, ${rank})`, String(a));
+    out.add(n);
+  }
+  return [...out].sort((x, y) => x - y);
+}
+
+export function reduceOps(ctx: GpuContext): Pick<Backend, 'reduce' | 'argmax'> {
+  return {
+    reduce(op, x, axesIn, keepDims) {
+      requireFloat(`reduce ${op}`, 'x', x);
+      const axes = normalizeAxes(`reduce ${op}`, x.shape.length, axesIn);
+      const finalShape = keepDims ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d)) : x.shape.filter((_, i) => !axes.includes(i));
+      if (!axes.length) return view(x, finalShape);
+      let cur: RawTensor = x;
+      const shape = [...x.shape];
+      for (const [g0, g1] of axisGroups(axes).reverse()) {
+        const outer = numel(shape.slice(0, g0));
+        const len = numel(shape.slice(g0, g1 + 1));
+        const inner = numel(shape.slice(g1 + 1));
+        for (let k = g0; k <= g1; k++) shape[k] = 1;
+        const out = alloc(ctx, shape, x.dtype, `reduce ${op}`);
+        if (inner === 1) {
+          launch(ctx, rowsKernel(x.dtype), {
+            bindings: { x: bufferOf(cur), out: bufferOf(out) }, uniforms: { rows: outer, len },
+            constants: { OP: OPS[op] }, workgroups: grid1d(outer),
+          });
+        } else {
+          launch(ctx, colsKernel(x.dtype), {
+            bindings: { x: bufferOf(cur), out: bufferOf(out) }, uniforms: { outer, len, inner },
+            constants: { OP: OPS[op] }, workgroups: grid(outer * inner),
+          });
+        }
+        if (cur !== x) release(ctx, cur);
+        cur = out;
+      }
+      const res = view(cur, finalShape);
+      release(ctx, cur);
+      return res;
+    },
+    argmax(x) {
+      requireFloat('argmax', 'x', x);
+      const len = x.shape[x.shape.length - 1] ?? 1;
+      const rows = numel(x.shape) / Math.max(1, len);
+      const out = alloc(ctx, x.shape.slice(0, -1), 'i32', 'argmax');
+      launch(ctx, argmaxKernel(x.dtype), { bindings: { x: bufferOf(x), out: bufferOf(out) }, uniforms: { rows, len }, workgroups: grid1d(rows) });
+      return out;
+    },
+  };
+}

@@ -1,0 +1,170 @@
+/**
+ * Size-bucketed GPU buffer reuse. Buffers released while the command queue still has unsubmitted
+ * work that may read them are parked until the next submit: queue.writeBuffer() executes before
+ * unsubmitted commands, so handing such a buffer out again at once would let new data overwrite
+ * what a pending dispatch still has to read.
+ */
+import type { GpuContext } from './device.js';
+import { BufferTooLargeError, GpuError } from './errors.js';
+
+export type BufferKind = 'storage' | 'uniform' | 'readback';
+
+export interface PooledBuffer {
+  readonly buffer: GPUBuffer;
+  /** Bucket size in bytes (what the GPU buffer really has). */
+  readonly size: number;
+  readonly kind: BufferKind;
+  /** Bytes the caller asked for (<= size). */
+  bytes: number;
+  released: boolean;
+}
+
+export interface PoolStats {
+  bytesInUse: number;
+  peakBytesInUse: number;
+  bytesFree: number;
+  buffersInUse: number;
+  created: number;
+  reused: number;
+}
+
+/** Rounds up so that one bucket serves many nearby sizes while wasting at most 1/8 for big buffers. */
+export function bucketSize(bytes: number): number {
+  const b = Math.max(256, Math.ceil(bytes / 4) * 4);
+  if (b <= 65536) return 2 ** Math.ceil(Math.log2(b));
+  const gran = 2 ** Math.floor(Math.log2(b)) / 8;
+  return Math.ceil(b / gran) * gran;
+}
+
+const USAGE: Record<BufferKind, number> = {
+  storage: 0x80 | 0x4 | 0x8, // STORAGE | COPY_SRC | COPY_DST
+  uniform: 0x40 | 0x8, // UNIFORM | COPY_DST
+  readback: 0x1 | 0x8, // MAP_READ | COPY_DST
+};
+
+export class BufferPool {
+  private free = new Map<string, GPUBuffer[]>();
+  private parked: PooledBuffer[] = [];
+  private scopes: Set<PooledBuffer>[] = [];
+  private stats: PoolStats = { bytesInUse: 0, peakBytesInUse: 0, bytesFree: 0, buffersInUse: 0, created: 0, reused: 0 };
+  /** Free bytes kept for reuse before the largest idle buffers are destroyed. */
+  maxFreeBytes = 2 ** 31;
+
+  constructor(private readonly ctx: GpuContext) {}
+
+  acquire(bytes: number, kind: BufferKind = 'storage', context = 'buffer'): PooledBuffer {
+    const size = bucketSize(bytes);
+    const lim = this.ctx.limits;
+    const maxBuf = lim.maxBufferSize ?? Infinity;
+    if (size > maxBuf && bytes <= maxBuf) return this.create(bytes, Math.ceil(bytes / 4) * 4, kind);
+    if (bytes > maxBuf) throw new BufferTooLargeError(bytes, maxBuf, 'maxBufferSize', context);
+    if (kind === 'storage' && bytes > (lim.maxStorageBufferBindingSize ?? Infinity)) {
+      throw new BufferTooLargeError(bytes, lim.maxStorageBufferBindingSize!, 'maxStorageBufferBindingSize', context);
+    }
+    const key = `${kind}:${size}`;
+    const list = this.free.get(key);
+    let pb: PooledBuffer;
+    if (list && list.length) {
+      pb = { buffer: list.pop()!, size, kind, bytes, released: false };
+      this.stats.bytesFree -= size;
+      this.stats.reused++;
+      this.track(pb);
+    } else {
+      pb = this.create(bytes, size, kind);
+    }
+    return pb;
+  }
+
+  private create(bytes: number, size: number, kind: BufferKind): PooledBuffer {
+    const buffer = this.ctx.device.createBuffer({ size, usage: USAGE[kind], label: `radgrad-${kind}-${size}` });
+    this.stats.created++;
+    const pb: PooledBuffer = { buffer, size, kind, bytes, released: false };
+    this.track(pb);
+    return pb;
+  }
+
+  private track(pb: PooledBuffer): void {
+    this.stats.bytesInUse += pb.size;
+    this.stats.buffersInUse++;
+    if (this.stats.bytesInUse > this.stats.peakBytesInUse) this.stats.peakBytesInUse = this.stats.bytesInUse;
+    const scope = this.scopes[this.scopes.length - 1];
+    if (scope) scope.add(pb);
+  }
+
+  /** Returns a buffer to the pool. Releasing twice is a bug in the caller and throws. */
+  release(pb: PooledBuffer): void {
+    if (pb.released) throw new GpuError('usage', `buffer ${pb.buffer.label} released twice`);
+    pb.released = true;
+    this.stats.bytesInUse -= pb.size;
+    this.stats.buffersInUse--;
+    for (const s of this.scopes) s.delete(pb);
+    if (this.ctx.isDestroyed) return;
+    if (this.ctx.queue.pendingDispatches > 0) this.parked.push(pb);
+    else this.putFree(pb);
+  }
+
+  /** Called by the queue after a submit: parked buffers may now be reused. */
+  onSubmit(): void {
+    const parked = this.parked;
+    this.parked = [];
+    for (const pb of parked) this.putFree(pb);
+  }
+
+  private putFree(pb: PooledBuffer): void {
+    const key = `${pb.kind}:${pb.size}`;
+    let list = this.free.get(key);
+    if (!list) this.free.set(key, (list = []));
+    list.push(pb.buffer);
+    this.stats.bytesFree += pb.size;
+    if (this.stats.bytesFree > this.maxFreeBytes) this.trim(this.maxFreeBytes / 2);
+  }
+
+  /** Destroys idle buffers, largest first, until at most `keepBytes` stay pooled. */
+  trim(keepBytes = 0): void {
+    const keys = [...this.free.keys()].sort((a, b) => Number(b.split(':')[1]) - Number(a.split(':')[1]));
+    for (const key of keys) {
+      const list = this.free.get(key)!;
+      const size = Number(key.split(':')[1]);
+      while (list.length && this.stats.bytesFree > keepBytes) {
+        list.pop()!.destroy();
+        this.stats.bytesFree -= size;
+      }
+    }
+  }
+
+  /** Runs fn; every buffer acquired inside and not kept (or returned) is released at the end. */
+  scoped<T>(fn: () => T, keep: (r: T) => PooledBuffer[] = () => []): T {
+    const scope = new Set<PooledBuffer>();
+    this.scopes.push(scope);
+    let result: T;
+    try {
+      result = fn();
+    } finally {
+      this.scopes.pop();
+    }
+    const kept = new Set(keep(result));
+    for (const pb of scope) if (!kept.has(pb) && !pb.released) this.release(pb);
+    return result;
+  }
+
+  /** Removes a buffer from the enclosing scopes so that it outlives them. */
+  keep(pb: PooledBuffer): void {
+    for (const s of this.scopes) s.delete(pb);
+  }
+
+  getStats(): Readonly<PoolStats> {
+    return { ...this.stats };
+  }
+
+  resetPeak(): void {
+    this.stats.peakBytesInUse = this.stats.bytesInUse;
+  }
+
+  destroyAll(): void {
+    for (const list of this.free.values()) for (const b of list) b.destroy();
+    this.free.clear();
+    for (const pb of this.parked) pb.buffer.destroy();
+    this.parked = [];
+    this.stats.bytesFree = 0;
+  }
+}

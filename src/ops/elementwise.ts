@@ -1,0 +1,157 @@
+/** Elementwise ops with numpy broadcasting; each backward sums the gradient back to the input shape. */
+import { record } from '../autograd/tape.js';
+import { OpArgumentError } from '../errors.js';
+import { Tensor, type TensorLike } from '../tensor/tensor.js';
+import type { BinaryOp, UnaryOp } from '../backend/types.js';
+import { scalarLike } from './creation.js';
+import { sumToShape } from './reduce.js';
+
+function sameBackend(op: string, a: Tensor, b: Tensor): void {
+  if (a.backend !== b.backend) throw new OpArgumentError(op, 'b', `a tensor on backend '${a.backend.name}'`, `backend '${b.backend.name}'`);
+}
+
+function raw(op: string, be: Tensor['backend'], f: () => ReturnType<Tensor['raw']>): Tensor {
+  void op;
+  return new Tensor(f(), be);
+}
+
+export function unaryRaw(op: UnaryOp, x: Tensor, alpha = 0, beta = 0): Tensor {
+  return raw(op, x.backend, () => x.backend.unary(op, x.raw(op), alpha, beta));
+}
+
+export function binaryRaw(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
+  sameBackend(op, a, b);
+  return raw(op, a.backend, () => a.backend.binary(op, a.raw(op), b.raw(op)));
+}
+
+const asTensor = (like: Tensor, v: TensorLike): Tensor => (typeof v === 'number' ? scalarLike(like, v) : v);
+
+export function add(a: Tensor, b: TensorLike): Tensor {
+  if (typeof b === 'number') return affine(a, 1, b);
+  const out = binaryRaw('add', a, b);
+  return record(out, 'add', [a, b], (g) => [sumToShape(g, a.shape), sumToShape(g, b.shape)]);
+}
+
+export function sub(a: Tensor, b: TensorLike): Tensor {
+  if (typeof b === 'number') return affine(a, 1, -b);
+  const out = binaryRaw('sub', a, b);
+  return record(out, 'sub', [a, b], (g) => [sumToShape(g, a.shape), b.requiresGrad ? sumToShape(neg(g), b.shape) : null]);
+}
+
+export function mul(a: Tensor, b: TensorLike): Tensor {
+  if (typeof b === 'number') return affine(a, b, 0);
+  const out = binaryRaw('mul', a, b);
+  return record(out, 'mul', [a, b], (g) => [
+    a.requiresGrad ? sumToShape(binaryRaw('mul', g, b), a.shape) : null,
+    b.requiresGrad ? sumToShape(binaryRaw('mul', g, a), b.shape) : null,
+  ]);
+}
+
+export function div(a: Tensor, b: TensorLike): Tensor {
+  if (typeof b === 'number') return affine(a, 1 / b, 0);
+  const out = binaryRaw('div', a, b);
+  return record(out, 'div', [a, b], (g) => [
+    a.requiresGrad ? sumToShape(binaryRaw('div', g, b), a.shape) : null,
+    // d(a/b)/db = -a/b² = -out/b
+    b.requiresGrad ? sumToShape(neg(binaryRaw('mul', g, binaryRaw('div', out, b))), b.shape) : null,
+  ]);
+}
+
+/** a ** b (tensor or scalar exponent). */
+export function pow(a: Tensor, b: TensorLike): Tensor {
+  if (typeof b === 'number') {
+    const out = unaryRaw('pow_scalar', a, b);
+    return record(out, 'pow', [a], (g) => [binaryRaw('mul', g, mulScalar(unaryRaw('pow_scalar', a, b - 1), b))]);
+  }
+  const out = binaryRaw('pow', a, b);
+  return record(out, 'pow', [a, b], (g) => [
+    a.requiresGrad ? sumToShape(binaryRaw('mul', g, binaryRaw('mul', b, binaryRaw('pow', a, affine(b, 1, -1, false)))), a.shape) : null,
+    b.requiresGrad ? sumToShape(binaryRaw('mul', g, binaryRaw('mul', out, unaryRaw('log', a))), b.shape) : null,
+  ]);
+}
+
+export function maximum(a: Tensor, b: TensorLike): Tensor {
+  const bt = asTensor(a, b);
+  const out = binaryRaw('max', a, bt);
+  return record(out, 'maximum', [a, bt], (g) => {
+    const ma = binaryRaw('ge', a, bt);
+    return [
+      a.requiresGrad ? sumToShape(binaryRaw('mul', g, ma), a.shape) : null,
+      bt.requiresGrad ? sumToShape(binaryRaw('mul', g, affine(ma, -1, 1, false)), bt.shape) : null,
+    ];
+  });
+}
+
+function mulScalar(x: Tensor, s: number): Tensor {
+  return unaryRaw('affine', x, s, 0);
+}
+
+/** alpha * x + beta (scalar multiply/add); records a node unless `grad` is false. */
+export function affine(x: Tensor, alpha: number, beta: number, grad = true): Tensor {
+  const out = unaryRaw('affine', x, alpha, beta);
+  return grad ? record(out, 'affine', [x], (g) => [mulScalar(g, alpha)]) : out;
+}
+
+export const neg = (x: Tensor): Tensor => affine(x, -1, 0);
+
+export function exp(x: Tensor): Tensor {
+  const out = unaryRaw('exp', x);
+  return record(out, 'exp', [x], (g) => [binaryRaw('mul', g, out)]);
+}
+
+export function log(x: Tensor): Tensor {
+  return record(unaryRaw('log', x), 'log', [x], (g) => [binaryRaw('div', g, x)]);
+}
+
+export function sqrt(x: Tensor): Tensor {
+  const out = unaryRaw('sqrt', x);
+  return record(out, 'sqrt', [x], (g) => [binaryRaw('div', mulScalar(g, 0.5), out)]);
+}
+
+export function rsqrt(x: Tensor): Tensor {
+  const out = unaryRaw('rsqrt', x);
+  // d x^-1/2 = -1/2 x^-3/2 = -1/2 out³
+  return record(out, 'rsqrt', [x], (g) => [binaryRaw('mul', g, mulScalar(unaryRaw('pow_scalar', out, 3), -0.5))]);
+}
+
+export function tanh(x: Tensor): Tensor {
+  const out = unaryRaw('tanh', x);
+  return record(out, 'tanh', [x], (g) => [binaryRaw('mul', g, unaryRaw('affine', unaryRaw('square', out), -1, 1))]);
+}
+
+export function sigmoid(x: Tensor): Tensor {
+  const out = unaryRaw('sigmoid', x);
+  return record(out, 'sigmoid', [x], (g) => [binaryRaw('mul', g, binaryRaw('mul', out, unaryRaw('affine', out, -1, 1)))]);
+}
+
+export function relu(x: Tensor): Tensor {
+  return record(unaryRaw('relu', x), 'relu', [x], (g) => [binaryRaw('relu_grad', x, g)]);
+}
+
+/** Exact GELU, x·Φ(x) with erf (PyTorch's default `gelu`). */
+export function gelu(x: Tensor): Tensor {
+  return record(unaryRaw('gelu', x), 'gelu', [x], (g) => [binaryRaw('gelu_grad', x, g)]);
+}
+
+export function square(x: Tensor): Tensor {
+  return record(unaryRaw('square', x), 'square', [x], (g) => [binaryRaw('mul', g, mulScalar(x, 2))]);
+}
+
+export function abs(x: Tensor): Tensor {
+  return record(unaryRaw('abs', x), 'abs', [x], (g) => [binaryRaw('mul', g, unaryRaw('sign', x))]);
+}
+
+/** Comparisons give 1.0/0.0 tensors without gradient. */
+export const eq = (a: Tensor, b: TensorLike) => binaryRaw('eq', a, asTensor(a, b));
+export const gt = (a: Tensor, b: TensorLike) => binaryRaw('gt', a, asTensor(a, b));
+export const lt = (a: Tensor, b: TensorLike) => binaryRaw('lt', a, asTensor(a, b));
+export const ge = (a: Tensor, b: TensorLike) => binaryRaw('ge', a, asTensor(a, b));
+
+/** Converts dtype (no gradient through integer casts; float↔float casts pass the gradient). */
+export function cast(x: Tensor, dtype: Tensor['dtype']): Tensor {
+  if (x.dtype === dtype) return x;
+  const out = new Tensor(x.backend.cast(x.raw('cast'), dtype), x.backend);
+  const isFloat = (d: string) => d === 'f32' || d === 'f16';
+  if (!isFloat(dtype) || !isFloat(x.dtype)) return out;
+  return record(out, 'cast', [x], (g) => [new Tensor(g.backend.cast(g.raw('cast'), x.dtype), g.backend)]);
+}

@@ -1,0 +1,82 @@
+/** sum / mean / max over axes (keepDims), and sumToShape used by broadcasting backward passes. */
+import { record } from '../autograd/tape.js';
+import { Tensor } from '../tensor/tensor.js';
+import { normalizeAxes } from '../backend/webgpu/reduce.js';
+import { numel } from '../backend/types.js';
+
+function allAxes(x: Tensor): number[] {
+  return x.shape.map((_, i) => i);
+}
+
+/** Expands g (reduced over axes with keepDims) back to `shape` (materialised broadcast). */
+export function broadcastTo(g: Tensor, shape: readonly number[]): Tensor {
+  if (g.shape.join() === shape.join()) return g;
+  const zero = new Tensor(g.backend.full(shape, g.dtype, 0), g.backend);
+  const out = new Tensor(g.backend.binary('add', zero.raw(), g.raw()), g.backend);
+  zero.dispose();
+  return out;
+}
+
+function keptShape(x: Tensor, axes: number[]): number[] {
+  return x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
+}
+
+export function sum(x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor {
+  const ax = normalizeAxes('sum', x.rank, axes === undefined ? allAxes(x) : typeof axes === 'number' ? [axes] : axes);
+  const out = new Tensor(x.backend.reduce('sum', x.raw('sum'), ax, keepDims), x.backend);
+  return record(out, 'sum', [x], (g) => {
+    const gk = new Tensor(g.backend.reshape(g.raw(), keptShape(x, ax)), g.backend);
+    const r = broadcastTo(gk, x.shape);
+    if (r !== gk) gk.dispose();
+    return [r];
+  });
+}
+
+export function mean(x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor {
+  const ax = normalizeAxes('mean', x.rank, axes === undefined ? allAxes(x) : typeof axes === 'number' ? [axes] : axes);
+  const count = numel(ax.map((a) => x.shape[a]!));
+  const out = new Tensor(x.backend.reduce('mean', x.raw('mean'), ax, keepDims), x.backend);
+  return record(out, 'mean', [x], (g) => {
+    const gk = new Tensor(g.backend.unary('affine', g.backend.reshape(g.raw(), keptShape(x, ax)), 1 / count, 0), g.backend);
+    const r = broadcastTo(gk, x.shape);
+    if (r !== gk) gk.dispose();
+    return [r];
+  });
+}
+
+/** Max over axes; the gradient goes to every position equal to the max (as PyTorch's amax). */
+export function max(x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor {
+  const ax = normalizeAxes('max', x.rank, axes === undefined ? allAxes(x) : typeof axes === 'number' ? [axes] : axes);
+  const out = new Tensor(x.backend.reduce('max', x.raw('max'), ax, keepDims), x.backend);
+  return record(out, 'max', [x], (g) => {
+    const be = x.backend;
+    const ks = keptShape(x, ax);
+    const mk = be.reshape(out.raw(), ks);
+    const mask = be.binary('eq', x.raw(), mk);
+    // amax splits the gradient evenly between ties.
+    const cnt = be.reduce('sum', mask, ax, true);
+    const gk = be.reshape(g.raw(), ks);
+    const share = be.binary('div', gk, cnt);
+    const res = be.binary('mul', mask, share);
+    for (const r of [mk, mask, cnt, gk, share]) be.dispose(r);
+    return [new Tensor(res, be)];
+  });
+}
+
+/** Sums a broadcast gradient back to `shape` (leading axes dropped, size-1 axes summed with keepDims). */
+export function sumToShape(g: Tensor, shape: readonly number[]): Tensor {
+  if (g.shape.join() === shape.join()) return g;
+  const be = g.backend;
+  const lead = g.rank - shape.length;
+  const axes: number[] = [];
+  for (let i = 0; i < g.rank; i++) if (i < lead || (shape[i - lead] === 1 && g.shape[i] !== 1)) axes.push(i);
+  const red = be.reduce('sum', g.raw('sumToShape'), axes, true);
+  const out = be.reshape(red, shape);
+  be.dispose(red);
+  return new Tensor(out, be);
+}
+
+/** Index of the max along the last axis (i32, no gradient). */
+export function argmax(x: Tensor): Tensor {
+  return new Tensor(x.backend.argmax(x.raw('argmax')), x.backend);
+}

@@ -1,0 +1,130 @@
+/**
+ * Shape ops. reshape shares storage; permute/transpose/slice/expand/concat/split are materialised
+ * by the strided-copy kernel (storage is always contiguous), their gradients by the inverse copy.
+ */
+import { record } from '../autograd/tape.js';
+import { OpArgumentError, ShapeError } from '../errors.js';
+import { Tensor } from '../tensor/tensor.js';
+import { broadcastShapes, broadcastStrides, contiguousStrides, numel } from '../backend/types.js';
+import { sumToShape } from './reduce.js';
+
+export function reshape(x: Tensor, shape: readonly number[]): Tensor {
+  const n = x.size;
+  const infer = shape.indexOf(-1);
+  let s = [...shape];
+  if (infer >= 0) {
+    const rest = numel(shape.filter((_, i) => i !== infer));
+    if (rest === 0 || n % rest !== 0) throw new ShapeError('reshape', 'shape', `a shape with ${n} elements`, `[${shape}]`);
+    s[infer] = n / rest;
+  }
+  if (numel(s) !== n) throw new ShapeError('reshape', 'shape', `a shape with ${n} elements (from [${x.shape}])`, `[${shape}]`);
+  s = s.map(Number);
+  const out = new Tensor(x.backend.reshape(x.raw('reshape'), s), x.backend);
+  return record(out, 'reshape', [x], (g) => [new Tensor(g.backend.reshape(g.raw(), x.shape), g.backend)]);
+}
+
+export function permute(x: Tensor, perm: readonly number[]): Tensor {
+  const r = x.rank;
+  const p = perm.map((a) => (a < 0 ? a + r : a));
+  if (p.length !== r || new Set(p).size !== r || p.some((a) => a < 0 || a >= r)) {
+    throw new OpArgumentError('permute', 'perm', `a permutation of 0..${r - 1}`, `[${perm}]`);
+  }
+  const cs = contiguousStrides(x.shape);
+  const shape = p.map((a) => x.shape[a]!);
+  const out = new Tensor(x.backend.stridedCopy(x.raw('permute'), { offset: 0, strides: p.map((a) => cs[a]!) }, shape), x.backend);
+  const inv = new Array<number>(r);
+  p.forEach((a, i) => (inv[a] = i));
+  return record(out, 'permute', [x], (g) => [permute(g, inv)]);
+}
+
+/** Swaps two axes (default: the last two). */
+export function transpose(x: Tensor, a = -2, b = -1): Tensor {
+  const r = x.rank;
+  const perm = x.shape.map((_, i) => i);
+  const ia = a < 0 ? a + r : a;
+  const ib = b < 0 ? b + r : b;
+  [perm[ia], perm[ib]] = [perm[ib]!, perm[ia]!];
+  return permute(x, perm);
+}
+
+/** x[starts : starts + sizes] per axis (sizes -1 = to the end). */
+export function slice(x: Tensor, starts: readonly number[], sizes: readonly number[]): Tensor {
+  const cs = contiguousStrides(x.shape);
+  const st = x.shape.map((_, i) => starts[i] ?? 0);
+  const sz = x.shape.map((d, i) => (sizes[i] === undefined || sizes[i] === -1 ? d - st[i]! : sizes[i]!));
+  sz.forEach((s, i) => {
+    if (st[i]! < 0 || s < 0 || st[i]! + s > x.shape[i]!) throw new ShapeError('slice', `axis ${i}`, `start+size <= ${x.shape[i]}`, `start ${st[i]} size ${s}`);
+  });
+  const offset = st.reduce((acc, s, i) => acc + s * cs[i]!, 0);
+  const out = new Tensor(x.backend.stridedCopy(x.raw('slice'), { offset, strides: cs }, sz), x.backend);
+  return record(out, 'slice', [x], (g) => {
+    const be = g.backend;
+    const z = be.full(x.shape, g.dtype, 0);
+    be.stridedWrite(z, { offset, strides: cs }, g.raw());
+    return [new Tensor(z, be)];
+  });
+}
+
+export function concat(xs: readonly Tensor[], axis = 0): Tensor {
+  if (!xs.length) throw new OpArgumentError('concat', 'xs', 'at least one tensor', 'none');
+  const r = xs[0]!.rank;
+  const ax = axis < 0 ? axis + r : axis;
+  for (const t of xs) {
+    if (t.rank !== r || t.shape.some((d, i) => i !== ax && d !== xs[0]!.shape[i])) {
+      throw new ShapeError('concat', 'xs', `shapes equal to [${xs[0]!.shape}] except on axis ${ax}`, `[${t.shape}]`);
+    }
+  }
+  const shape = [...xs[0]!.shape];
+  shape[ax] = xs.reduce((s, t) => s + t.shape[ax]!, 0);
+  const be = xs[0]!.backend;
+  const out = be.full(shape, xs[0]!.dtype, 0);
+  const cs = contiguousStrides(shape);
+  let at = 0;
+  const offsets: number[] = [];
+  for (const t of xs) {
+    offsets.push(at * cs[ax]!);
+    be.stridedWrite(out, { offset: at * cs[ax]!, strides: cs }, t.raw('concat'));
+    at += t.shape[ax]!;
+  }
+  return record(new Tensor(out, be), 'concat', xs, (g) =>
+    xs.map((t, i) => (t.requiresGrad ? new Tensor(g.backend.stridedCopy(g.raw(), { offset: offsets[i]!, strides: cs }, t.shape), g.backend) : null)),
+  );
+}
+
+/** Splits along an axis into pieces of the given sizes (or n equal pieces). */
+export function split(x: Tensor, sizes: number | readonly number[], axis = 0): Tensor[] {
+  const ax = axis < 0 ? axis + x.rank : axis;
+  const d = x.shape[ax]!;
+  const parts = typeof sizes === 'number' ? new Array<number>(sizes).fill(d / sizes) : [...sizes];
+  if (parts.some((p) => !Number.isInteger(p)) || parts.reduce((a, b) => a + b, 0) !== d) {
+    throw new ShapeError('split', 'sizes', `integer sizes summing to ${d}`, `[${parts}]`);
+  }
+  let at = 0;
+  return parts.map((p) => {
+    const st = x.shape.map((_, i) => (i === ax ? at : 0));
+    const sz = x.shape.map((dd, i) => (i === ax ? p : dd));
+    at += p;
+    return slice(x, st, sz);
+  });
+}
+
+/** Materialised broadcast to `shape`; the gradient is summed back. */
+export function expand(x: Tensor, shape: readonly number[]): Tensor {
+  const s = broadcastShapes(x.shape, shape);
+  if (!s || s.join() !== shape.join()) throw new ShapeError('expand', 'shape', `a shape [${x.shape}] broadcasts to`, `[${shape}]`);
+  const out = new Tensor(x.backend.stridedCopy(x.raw('expand'), { offset: 0, strides: broadcastStrides(x.shape, shape) }, shape), x.backend);
+  return record(out, 'expand', [x], (g) => [sumToShape(g, x.shape)]);
+}
+
+export function unsqueeze(x: Tensor, axis: number): Tensor {
+  const ax = axis < 0 ? axis + x.rank + 1 : axis;
+  const s = [...x.shape];
+  s.splice(ax, 0, 1);
+  return reshape(x, s);
+}
+
+export function squeeze(x: Tensor, axis: number): Tensor {
+  const ax = axis < 0 ? axis + x.rank : axis;
+  if (x.shape[ax] !== 1) throw new ShapeError('squeeze', 'axis', `an axis of size 1`, `axis ${axis} of size ${x.shape[ax]}`);
+  return reshape(x, x.shape.filter((_, i) => i !== ax));
+}
