@@ -1,0 +1,22 @@
+#!/usr/bin/env node
+/** The radgrad command line. Each subcommand lives in cli/commands/<name>.ts. */
+import { Command } from 'commander';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { packageRoot } from '../src/util/paths.js';
+import { register as info } from './commands/info.js';
+
+const pkg = JSON.parse(readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
+
+const program = new Command()
+  .name('radgrad')
+  .description('Autograd on WebGPU and BioGPT LoRA fine-tuning for radiology reports')
+  .version(pkg.version)
+  .option('--adapter <name>', 'pick the WebGPU adapter whose name contains <name> (env RADGRAD_ADAPTER)')
+  .option('--unsafe-gpu-features', 'enable Dawn unsafe APIs: shader-f16 and subgroup matrices on NVIDIA')
+  .showHelpAfterError('(run with --help for usage)')
+  .addHelpText('after', '\nStart with:\n  $ radgrad demo            # the whole pipeline on synthetic data, nothing downloaded\n  $ radgrad info            # which GPU adapter radgrad sees');
+
+for (const register of [info]) register(program);
+
+await program.parseAsync(process.argv);

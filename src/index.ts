@@ -1,0 +1,15 @@
+/**
+ * radgrad: reverse-mode autograd on WebGPU (Dawn) in TypeScript.
+ *
+ *   import { initWebGpuBackend, tensor, matmul, backward, tidy, AdamW } from 'radgrad';
+ */
+export * from './errors.js';
+export * from './backend/types.js';
+export { setBackend, getBackend, withBackend } from './backend/registry.js';
+export { initWebGpuBackend, createWebGpuBackend } from './backend/webgpu/index.js';
+export { cpuBackend } from './backend/cpu/index.js';
+export { initGpu, gpu, shutdownGpu, GpuContext, type GpuOptions, type GpuCapabilities } from './gpu/device.js';
+export { Tensor, DisposedTensorError } from './tensor/tensor.js';
+export { tidy, keep } from './tensor/scope.js';
+export { backward, noGrad, isGradEnabled, zeroGrad } from './autograd/tape.js';
+export * from './ops/index.js';
