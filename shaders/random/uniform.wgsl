@@ -1,0 +1,10 @@
+// out[i] = lo + (hi - lo) * uniform01(seed, i): a pure function of (seed, i), the same stream as
+// src/backend/rng.ts, so the CPU reference draws identical numbers.
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = linear_id(gid, nwg, WG);
+  if (i >= params.n) { return; }
+  let u = uniform01(params.seed, i);
+  let span = params.hi - params.lo;
+  out[i] = params.lo + span * u;
+}

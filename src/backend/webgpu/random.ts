@@ -1,0 +1,48 @@
+/** Seeded random tensors from the counter-based RNG of shaders/common/rng.wgsl (= src/backend/rng.ts). */
+import type { GpuContext } from '../../gpu/device.js';
+import { OpArgumentError } from '../../errors.js';
+import { seedU32 } from '../rng.js';
+import { alloc, bufferOf, grid, launch, WG } from './common.js';
+import { numel, type Backend } from '../types.js';
+
+const includes = ['common/strided.wgsl', 'common/rng.wgsl'];
+
+const uniformKernel = {
+  name: 'random_uniform', family: 'random', file: 'uniform',
+  bindings: [{ name: 'out', type: 'f32', access: 'read_write' as const }],
+  uniforms: { n: 'u32' as const, seed: 'u32' as const, lo: 'f32' as const, hi: 'f32' as const },
+  overrides: { WG: { type: 'u32' as const, value: WG } },
+  includes,
+};
+
+const normalKernel = {
+  name: 'random_normal', family: 'random', file: 'normal',
+  bindings: [{ name: 'out', type: 'f32', access: 'read_write' as const }],
+  uniforms: { n: 'u32' as const, seed: 'u32' as const, mu: 'f32' as const, sigma: 'f32' as const },
+  overrides: { WG: { type: 'u32' as const, value: WG } },
+  includes,
+};
+
+/** Element indices are u32 counters; beyond 2^32 the stream would repeat. */
+export function checkRandomSize(op: string, shape: readonly number[]): number {
+  const n = numel(shape);
+  if (n > 2 ** 32) throw new OpArgumentError(op, 'shape', 'at most 2^32 elements', `[${shape}]`);
+  return n;
+}
+
+export function randomOps(ctx: GpuContext): Pick<Backend, 'randomUniform' | 'randomNormal'> {
+  return {
+    randomUniform(shape, seed, lo, hi) {
+      const n = checkRandomSize('randomUniform', shape);
+      const out = alloc(ctx, shape, 'f32', 'randomUniform');
+      launch(ctx, uniformKernel, { bindings: { out: bufferOf(out) }, uniforms: { n, seed: seedU32(seed), lo, hi }, workgroups: grid(n) });
+      return out;
+    },
+    randomNormal(shape, seed, mean, std) {
+      const n = checkRandomSize('randomNormal', shape);
+      const out = alloc(ctx, shape, 'f32', 'randomNormal');
+      launch(ctx, normalKernel, { bindings: { out: bufferOf(out) }, uniforms: { n, seed: seedU32(seed), mu: mean, sigma: std }, workgroups: grid(n) });
+      return out;
+    },
+  };
+}
