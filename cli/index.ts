@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { packageRoot } from '../src/util/paths.js';
 import { register as info } from './commands/info.js';
+import { register as tokenize } from './commands/tokenize.js';
 
 const pkg = JSON.parse(readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
 
@@ -17,6 +18,6 @@ const program = new Command()
   .showHelpAfterError('(run with --help for usage)')
   .addHelpText('after', '\nStart with:\n  $ radgrad demo            # the whole pipeline on synthetic data, nothing downloaded\n  $ radgrad info            # which GPU adapter radgrad sees');
 
-for (const register of [info]) register(program);
+for (const register of [info, tokenize]) register(program);
 
 await program.parseAsync(process.argv);
