@@ -1,0 +1,21 @@
+// out[i, c] = table[ids[i], c]: one invocation per output element, consecutive c per thread so
+// reads and writes are coalesced. Ids outside [0, num_rows) give NaN (a kernel cannot throw).
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = linear_id(gid, nwg, WG);
+  if (i >= params.n) { return; }
+  let r = i / params.dim;
+  let c = i % params.dim;
+  let id = ids[r];
+  if (id < 0 || u32(id) >= params.num_rows) {
+    out[i] = T(nan_f32());
+    return;
+  }
+  out[i] = table[u32(id) * params.dim + c];
+}
+
+// A quiet NaN made at run time: WGSL rejects NaN in constant expressions.
+fn nan_f32() -> f32 {
+  var bits = 0x7fc00000u;
+  return bitcast<f32>(bits);
+}

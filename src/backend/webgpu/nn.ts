@@ -1,0 +1,328 @@
+/**
+ * nn primitives as WGSL kernels (shaders/nn/): softmax / log-softmax and their backward, layer
+ * norm (dx per row; dweight/dbias as deterministic two-stage column sums), cross-entropy, embedding
+ * (deterministic scatter-add backward without float atomics) and counter-based dropout.
+ * Row kernels run one workgroup per row with workgroup-memory reductions (shaders/nn/row_reduce.wgsl).
+ * Float tensors may be f32 or f16 (statistics, lse and losses are always f32).
+ */
+import type { GpuContext } from '../../gpu/device.js';
+import { grid1d } from '../../gpu/kernel.js';
+import { OpArgumentError } from '../../errors.js';
+import { alloc, bufferOf, grid, launch, release, variants, WG } from './common.js';
+import { memoryOps } from './memory.js';
+import { numel, type Backend, type DType, type RawTensor } from '../types.js';
+import { seedU32, threshold24 } from '../rng.js';
+import {
+  checkCrossEntropy, checkDropout, checkEmbedding, checkEmbeddingBackward, checkFloat, checkLayerNorm,
+  checkLayerNormBackward, checkPerRow, checkRowBackward, rowsOf,
+} from '../nn_checks.js';
+
+type NnOps = 'softmax' | 'softmaxBackward' | 'logSoftmax' | 'logSoftmaxBackward' | 'layerNorm' | 'layerNormBackward'
+  | 'crossEntropy' | 'crossEntropyBackward' | 'embedding' | 'embeddingBackward' | 'dropout';
+
+const R = 'read' as const;
+const RW = 'read_write' as const;
+const u32 = 'u32' as const;
+const i32 = 'i32' as const;
+const f32 = 'f32' as const;
+const wgOverride = { WG: { type: u32, value: WG } };
+const ROW = ['nn/row_reduce.wgsl'];
+const ELEM = ['common/strided.wgsl'];
+const typed = (t: DType) => ({ aliases: { T: t }, enables: t === 'f16' ? ['f16'] : [] });
+
+const softmaxKernel = variants((t: DType) => ({
+  name: `nn_softmax_${t}`, family: 'nn', file: 'softmax',
+  bindings: [{ name: 'x', type: 'T', access: R }, { name: 'y', type: 'T', access: RW }],
+  uniforms: { rows: u32, len: u32 },
+  overrides: { ...wgOverride, LOG: { type: 'bool' as const, value: false } },
+  ...typed(t), includes: ROW,
+}));
+
+const softmaxBackwardKernel = variants((t: DType) => ({
+  name: `nn_softmax_backward_${t}`, family: 'nn', file: 'softmax_backward',
+  bindings: [{ name: 'y', type: 'T', access: R }, { name: 'dy', type: 'T', access: R }, { name: 'dx', type: 'T', access: RW }],
+  uniforms: { rows: u32, len: u32 },
+  overrides: { ...wgOverride, LOG: { type: 'bool' as const, value: false } },
+  ...typed(t), includes: ROW,
+}));
+
+const layerNormKernel = variants((t: DType) => ({
+  name: `nn_layer_norm_${t}`, family: 'nn', file: 'layer_norm',
+  bindings: [
+    { name: 'x', type: 'T', access: R }, { name: 'w', type: 'T', access: R }, { name: 'b', type: 'T', access: R },
+    { name: 'y', type: 'T', access: RW }, { name: 'mean', type: 'f32', access: RW }, { name: 'rstd', type: 'f32', access: RW },
+  ],
+  uniforms: { rows: u32, len: u32, eps: f32 },
+  overrides: { ...wgOverride, HAS_W: { type: 'bool' as const, value: true }, HAS_B: { type: 'bool' as const, value: true } },
+  ...typed(t), includes: ROW,
+}));
+
+const layerNormBackwardKernel = variants((t: DType) => ({
+  name: `nn_layer_norm_backward_${t}`, family: 'nn', file: 'layer_norm_backward',
+  bindings: [
+    { name: 'dy', type: 'T', access: R }, { name: 'x', type: 'T', access: R }, { name: 'w', type: 'T', access: R },
+    { name: 'mean', type: 'f32', access: R }, { name: 'rstd', type: 'f32', access: R }, { name: 'dx', type: 'T', access: RW },
+  ],
+  uniforms: { rows: u32, len: u32 },
+  overrides: { ...wgOverride, HAS_W: { type: 'bool' as const, value: true } },
+  ...typed(t), includes: ROW,
+}));
+
+const layerNormParamGradKernel = variants((t: DType) => ({
+  name: `nn_layer_norm_param_grad_${t}`, family: 'nn', file: 'layer_norm_param_grad',
+  bindings: [
+    { name: 'dy', type: 'T', access: R }, { name: 'x', type: 'T', access: R },
+    { name: 'mean', type: 'f32', access: R }, { name: 'rstd', type: 'f32', access: R },
+    { name: 'pw', type: 'f32', access: RW }, { name: 'pb', type: 'f32', access: RW },
+  ],
+  uniforms: { rows: u32, len: u32, rows_per_chunk: u32 },
+  overrides: wgOverride,
+  ...typed(t),
+}));
+
+const colSumKernel = variants((t: DType) => ({
+  name: `nn_col_sum_${t}`, family: 'nn', file: 'col_sum',
+  bindings: [{ name: 'part', type: 'f32', access: R }, { name: 'out', type: 'T', access: RW }],
+  uniforms: { parts: u32, len: u32 },
+  overrides: wgOverride,
+  ...typed(t), includes: ELEM,
+}));
+
+const crossEntropyKernel = variants((t: DType) => ({
+  name: `nn_cross_entropy_${t}`, family: 'nn', file: 'cross_entropy',
+  bindings: [
+    { name: 'logits', type: 'T', access: R }, { name: 'targets', type: 'i32', access: R },
+    { name: 'loss', type: 'f32', access: RW }, { name: 'lse', type: 'f32', access: RW },
+  ],
+  uniforms: { rows: u32, len: u32, ignore_index: i32 },
+  overrides: wgOverride,
+  ...typed(t), includes: ROW,
+}));
+
+// dloss may be f16 when the loss graph ran in f16; it gets its own alias.
+const crossEntropyBackwardKernel = variants((key: `${DType}/${DType}`) => {
+  const [t, g] = key.split('/') as [DType, DType];
+  return {
+    name: `nn_cross_entropy_backward_${t}_${g}`, family: 'nn', file: 'cross_entropy_backward',
+    bindings: [
+      { name: 'logits', type: 'T', access: R }, { name: 'targets', type: 'i32', access: R },
+      { name: 'lse', type: 'LSE', access: R }, { name: 'dloss', type: 'G', access: R }, { name: 'dx', type: 'T', access: RW },
+    ],
+    uniforms: { n: u32, len: u32, ignore_index: i32 },
+    overrides: wgOverride,
+    aliases: { T: t, G: g, LSE: 'f32' }, enables: t === 'f16' || g === 'f16' ? ['f16'] : [], includes: ELEM,
+  };
+});
+
+const embeddingKernel = variants((t: DType) => ({
+  name: `nn_embedding_${t}`, family: 'nn', file: 'embedding',
+  bindings: [{ name: 'table', type: 'T', access: R }, { name: 'ids', type: 'i32', access: R }, { name: 'out', type: 'T', access: RW }],
+  uniforms: { n: u32, dim: u32, num_rows: u32 },
+  overrides: wgOverride,
+  ...typed(t), includes: ELEM,
+}));
+
+const embeddingLinksKernel = {
+  name: 'nn_embedding_links', family: 'nn', file: 'embedding_links',
+  bindings: [{ name: 'ids', type: 'i32', access: R }, { name: 'link', type: 'u32', access: RW }],
+  uniforms: { n: u32 },
+  overrides: wgOverride,
+  includes: ELEM,
+};
+
+const embeddingBackwardKernel = variants((t: DType) => ({
+  name: `nn_embedding_backward_${t}`, family: 'nn', file: 'embedding_backward',
+  bindings: [
+    { name: 'ids', type: 'i32', access: R }, { name: 'link', type: 'u32', access: R },
+    { name: 'dy', type: 'T', access: R }, { name: 'out', type: 'T', access: RW },
+  ],
+  uniforms: { total: u32, n: u32, dim: u32, num_rows: u32, padding_idx: i32 },
+  overrides: wgOverride,
+  ...typed(t), includes: ELEM,
+}));
+
+const dropoutKernel = variants((t: DType) => ({
+  name: `nn_dropout_${t}`, family: 'nn', file: 'dropout',
+  bindings: [{ name: 'x', type: 'T', access: R }, { name: 'out', type: 'T', access: RW }],
+  uniforms: { n: u32, seed: u32, threshold: u32, scale: f32 },
+  overrides: wgOverride,
+  ...typed(t), includes: ['common/rng.wgsl', ...ELEM],
+}));
+
+/** Rows per stage-1 chunk of the layer-norm parameter gradients: at most ~256 chunks, >= 16 rows each. */
+export function lnRowsPerChunk(rows: number): number {
+  return Math.max(16, Math.ceil(rows / 256));
+}
+
+/** Clamps an i32 uniform (ignore/padding indices outside i32 can never match an i32 id anyway). */
+function asI32(v: number): number {
+  return Math.max(-2147483648, Math.min(2147483647, Math.trunc(v)));
+}
+
+export function nnOps(ctx: GpuContext): Pick<Backend, NnOps> {
+  const mem = memoryOps(ctx);
+
+  const softmaxLike = (x: RawTensor, log: boolean): RawTensor => {
+    checkFloat(log ? 'logSoftmax' : 'softmax', 'x', x);
+    const { rows, len } = rowsOf(x.shape);
+    const y = alloc(ctx, x.shape, x.dtype, log ? 'logSoftmax' : 'softmax');
+    if (rows * len > 0) {
+      launch(ctx, softmaxKernel(x.dtype), {
+        bindings: { x: bufferOf(x), y: bufferOf(y) }, uniforms: { rows, len }, constants: { LOG: log }, workgroups: grid1d(rows),
+      });
+    }
+    return y;
+  };
+
+  const softmaxBackwardLike = (y: RawTensor, dy: RawTensor, log: boolean): RawTensor => {
+    checkRowBackward(log ? 'logSoftmaxBackward' : 'softmaxBackward', y, dy);
+    const { rows, len } = rowsOf(y.shape);
+    const dx = alloc(ctx, y.shape, y.dtype, 'softmaxBackward');
+    if (rows * len > 0) {
+      launch(ctx, softmaxBackwardKernel(y.dtype), {
+        bindings: { y: bufferOf(y), dy: bufferOf(dy), dx: bufferOf(dx) }, uniforms: { rows, len }, constants: { LOG: log }, workgroups: grid1d(rows),
+      });
+    }
+    return dx;
+  };
+
+  return {
+    softmax: (x) => softmaxLike(x, false),
+    logSoftmax: (x) => softmaxLike(x, true),
+    softmaxBackward: (y, dy) => softmaxBackwardLike(y, dy, false),
+    logSoftmaxBackward: (y, dy) => softmaxBackwardLike(y, dy, true),
+
+    layerNorm(x, weight, bias, eps) {
+      checkLayerNorm(x, weight, bias, eps);
+      const { rows, len } = rowsOf(x.shape);
+      const y = alloc(ctx, x.shape, x.dtype, 'layerNorm');
+      const mean = alloc(ctx, [rows], 'f32', 'layerNorm');
+      const rstd = alloc(ctx, [rows], 'f32', 'layerNorm');
+      if (rows * len > 0) {
+        // Absent parameters are bound to x (never read: HAS_W / HAS_B are false).
+        launch(ctx, layerNormKernel(x.dtype), {
+          bindings: {
+            x: bufferOf(x), w: bufferOf(weight ?? x), b: bufferOf(bias ?? x),
+            y: bufferOf(y), mean: bufferOf(mean), rstd: bufferOf(rstd),
+          },
+          uniforms: { rows, len, eps },
+          constants: { HAS_W: !!weight, HAS_B: !!bias },
+          workgroups: grid1d(rows),
+        });
+      }
+      return { y, mean, rstd };
+    },
+
+    layerNormBackward(dy, x, weight, mean, rstd) {
+      checkLayerNormBackward(dy, x, weight, mean, rstd);
+      const { rows, len } = rowsOf(x.shape);
+      const dx = alloc(ctx, x.shape, x.dtype, 'layerNormBackward');
+      if (rows * len > 0) {
+        launch(ctx, layerNormBackwardKernel(x.dtype), {
+          bindings: { dy: bufferOf(dy), x: bufferOf(x), w: bufferOf(weight ?? x), mean: bufferOf(mean), rstd: bufferOf(rstd), dx: bufferOf(dx) },
+          uniforms: { rows, len },
+          constants: { HAS_W: !!weight },
+          workgroups: grid1d(rows),
+        });
+      }
+      if (rows === 0 || len === 0) {
+        return { dx, dweight: weight ? mem.full([len], x.dtype, 0) : null, dbias: mem.full([len], x.dtype, 0) };
+      }
+      const rpc = lnRowsPerChunk(rows);
+      const parts = Math.ceil(rows / rpc);
+      const pw = alloc(ctx, [parts, len], 'f32', 'layerNormBackward');
+      const pb = alloc(ctx, [parts, len], 'f32', 'layerNormBackward');
+      launch(ctx, layerNormParamGradKernel(x.dtype), {
+        bindings: { dy: bufferOf(dy), x: bufferOf(x), mean: bufferOf(mean), rstd: bufferOf(rstd), pw: bufferOf(pw), pb: bufferOf(pb) },
+        uniforms: { rows, len, rows_per_chunk: rpc },
+        workgroups: [Math.ceil(len / WG), parts],
+      });
+      const colSum = (part: RawTensor): RawTensor => {
+        const out = alloc(ctx, [len], x.dtype, 'layerNormBackward');
+        launch(ctx, colSumKernel(x.dtype), { bindings: { part: bufferOf(part), out: bufferOf(out) }, uniforms: { parts, len }, workgroups: grid(len) });
+        return out;
+      };
+      const dweight = weight ? colSum(pw) : null;
+      const dbias = colSum(pb);
+      release(ctx, pw);
+      release(ctx, pb);
+      return { dx, dweight, dbias };
+    },
+
+    crossEntropy(logits, targets, ignoreIndex) {
+      const { rows, len } = checkCrossEntropy('crossEntropy', logits, targets);
+      const loss = alloc(ctx, targets.shape, 'f32', 'crossEntropy');
+      const lse = alloc(ctx, targets.shape, 'f32', 'crossEntropy');
+      if (rows > 0) {
+        launch(ctx, crossEntropyKernel(logits.dtype), {
+          bindings: { logits: bufferOf(logits), targets: bufferOf(targets), loss: bufferOf(loss), lse: bufferOf(lse) },
+          uniforms: { rows, len, ignore_index: asI32(ignoreIndex) },
+          workgroups: grid1d(rows),
+        });
+      }
+      return { loss, lse };
+    },
+
+    crossEntropyBackward(logits, targets, lse, dloss, ignoreIndex) {
+      const op = 'crossEntropyBackward';
+      const { rows, len } = checkCrossEntropy(op, logits, targets);
+      checkPerRow(op, 'lse', lse, targets);
+      checkPerRow(op, 'dloss', dloss, targets);
+      if (lse.dtype !== 'f32') throw new OpArgumentError(op, 'lse', 'dtype f32 (as returned by crossEntropy)', lse.dtype);
+      const dx = alloc(ctx, logits.shape, logits.dtype, op);
+      const n = rows * len;
+      if (n > 0) {
+        launch(ctx, crossEntropyBackwardKernel(`${logits.dtype}/${dloss.dtype}`), {
+          bindings: { logits: bufferOf(logits), targets: bufferOf(targets), lse: bufferOf(lse), dloss: bufferOf(dloss), dx: bufferOf(dx) },
+          uniforms: { n, len, ignore_index: asI32(ignoreIndex) },
+          workgroups: grid(n),
+        });
+      }
+      return dx;
+    },
+
+    embedding(table, ids) {
+      const { numRows, dim } = checkEmbedding(table, ids);
+      const out = alloc(ctx, [...ids.shape, dim], table.dtype, 'embedding');
+      const n = numel(ids.shape) * dim;
+      if (n > 0) {
+        launch(ctx, embeddingKernel(table.dtype), {
+          bindings: { table: bufferOf(table), ids: bufferOf(ids), out: bufferOf(out) },
+          uniforms: { n, dim, num_rows: numRows },
+          workgroups: grid(n),
+        });
+      }
+      return out;
+    },
+
+    embeddingBackward(ids, dy, numRows, paddingIdx) {
+      const { n, dim } = checkEmbeddingBackward(ids, dy, numRows);
+      const out = mem.full([numRows, dim], dy.dtype, 0);
+      const total = n * dim;
+      if (total === 0 || numRows === 0) return out;
+      const link = alloc(ctx, [n], 'u32', 'embeddingBackward');
+      launch(ctx, embeddingLinksKernel, { bindings: { ids: bufferOf(ids), link: bufferOf(link) }, uniforms: { n }, workgroups: grid(n) });
+      launch(ctx, embeddingBackwardKernel(dy.dtype), {
+        bindings: { ids: bufferOf(ids), link: bufferOf(link), dy: bufferOf(dy), out: bufferOf(out) },
+        uniforms: { total, n, dim, num_rows: numRows, padding_idx: asI32(paddingIdx) },
+        workgroups: grid(total),
+      });
+      release(ctx, link);
+      return out;
+    },
+
+    dropout(x, p, seed) {
+      checkDropout(x, p, seed);
+      const out = alloc(ctx, x.shape, x.dtype, 'dropout');
+      const n = numel(x.shape);
+      if (n > 0) {
+        launch(ctx, dropoutKernel(x.dtype), {
+          bindings: { x: bufferOf(x), out: bufferOf(out) },
+          uniforms: { n, seed: seedU32(seed), threshold: threshold24(p), scale: p >= 1 ? 0 : 1 / (1 - p) },
+          workgroups: grid(n),
+        });
+      }
+      return out;
+    },
+  };
+}

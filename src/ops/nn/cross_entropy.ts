@@ -1,0 +1,120 @@
+/** Cross-entropy from logits with integer targets and ignore_index, as torch.nn.functional.cross_entropy. */
+import { record } from '../../autograd/tape.js';
+import { OpArgumentError } from '../../errors.js';
+import { Tensor } from '../../tensor/tensor.js';
+import type { Backend, RawTensor } from '../../backend/types.js';
+
+export interface CrossEntropyOptions {
+  /** Target value whose rows contribute no loss and no gradient (default -100, as PyTorch). */
+  ignoreIndex?: number;
+  /**
+   * 'mean' (default): Σ loss / max(count, 1) over non-ignored rows (0, not NaN, when all are
+   * ignored); 'sum': Σ loss; 'none': the per-row losses (shape of targets, ignored rows 0).
+   */
+  reduction?: 'mean' | 'sum' | 'none';
+}
+
+function disposeAll(be: Backend, ...xs: RawTensor[]): void {
+  for (const x of xs) be.dispose(x);
+}
+
+/** Number of rows whose target is not ignoreIndex, as a [] f32 tensor (a GPU reduction; no readback). */
+function countRaw(be: Backend, targets: Tensor, ignoreIndex: number): RawTensor {
+  const tf = be.cast(targets.raw('crossEntropy'), 'f32');
+  const ig = be.full([], 'f32', ignoreIndex);
+  const valid = be.binary('ne', tf, ig);
+  const cnt = be.reduce('sum', valid, valid.shape.map((_, i) => i), false);
+  disposeAll(be, tf, ig, valid);
+  return cnt;
+}
+
+/** The per-row gradient dloss [rows] = g broadcast (and divided by `denom` when given). */
+function rowGrad(be: Backend, g: RawTensor, shape: readonly number[], denom: RawTensor | null): RawTensor {
+  const scaled = denom ? be.binary('div', g, denom) : g;
+  const zeros = be.full(shape, g.dtype, 0);
+  const out = be.binary('add', zeros, scaled);
+  be.dispose(zeros);
+  if (scaled !== g) be.dispose(scaled);
+  return out;
+}
+
+interface CeResult {
+  loss: Tensor;
+  /** Non-ignored rows as a [] f32 tensor (only for reduction 'mean'). */
+  count: Tensor | null;
+}
+
+function crossEntropyImpl(logits: Tensor, targets: Tensor, opts: CrossEntropyOptions): CeResult {
+  const ignoreIndex = opts.ignoreIndex ?? -100;
+  const reduction = opts.reduction ?? 'mean';
+  if (!['mean', 'sum', 'none'].includes(reduction)) throw new OpArgumentError('crossEntropy', 'reduction', "'mean', 'sum' or 'none'", String(reduction));
+  if (!Number.isInteger(ignoreIndex)) throw new OpArgumentError('crossEntropy', 'ignoreIndex', 'an integer', String(ignoreIndex));
+  if (logits.backend !== targets.backend) throw new OpArgumentError('crossEntropy', 'targets', `a tensor on backend '${logits.backend.name}'`, `backend '${targets.backend.name}'`);
+  const be = logits.backend;
+  const { loss: rowLoss, lse } = be.crossEntropy(logits.raw('crossEntropy'), targets.raw('crossEntropy'), ignoreIndex);
+  const lseT = new Tensor(lse, be);
+  const rowShape = targets.shape;
+  const backwardRows = (dloss: RawTensor): Tensor => {
+    const dx = be.crossEntropyBackward(logits.raw('crossEntropy backward'), targets.raw('crossEntropy backward'), lseT.raw('crossEntropy backward'), dloss, ignoreIndex);
+    lseT.dispose();
+    return new Tensor(dx, be);
+  };
+
+  let out: Tensor;
+  let count: Tensor | null = null;
+  if (reduction === 'none') {
+    out = new Tensor(rowLoss, be);
+    record(out, 'crossEntropy', [logits], (g) => [backwardRows(g.raw('crossEntropy backward'))]);
+  } else {
+    const all = rowShape.map((_, i) => i);
+    const total = be.reduce('sum', rowLoss, all, false);
+    be.dispose(rowLoss);
+    if (reduction === 'sum') {
+      out = new Tensor(total, be);
+      record(out, 'crossEntropy', [logits], (g) => {
+        const d = rowGrad(be, g.raw('crossEntropy backward'), rowShape, null);
+        const r = backwardRows(d);
+        be.dispose(d);
+        return [r];
+      });
+    } else {
+      const cnt = countRaw(be, targets, ignoreIndex);
+      // max(count, 1): an all-ignored batch gives 0 / 1 = 0 and a zero gradient, never NaN.
+      const denom = new Tensor(be.unary('max_scalar', cnt, 1), be);
+      out = new Tensor(be.binary('div', total, denom.raw()), be);
+      be.dispose(total);
+      count = new Tensor(cnt, be);
+      record(out, 'crossEntropy', [logits], (g) => {
+        const d = rowGrad(be, g.raw('crossEntropy backward'), rowShape, denom.raw('crossEntropy backward'));
+        denom.dispose();
+        const r = backwardRows(d);
+        be.dispose(d);
+        return [r];
+      });
+      if (!out.node) denom.dispose();
+    }
+  }
+  if (!out.node) lseT.dispose();
+  return { loss: out, count };
+}
+
+/**
+ * Cross-entropy of logits [..., V] against i32 class targets [...] (torch's F.cross_entropy with
+ * ignore_index). The default 'mean' reduction returns a [] tensor: Σ loss / max(count, 1) over
+ * rows whose target is not ignoreIndex, so a batch of only ignored rows gives 0, not NaN.
+ * Out-of-range targets throw on the CPU backend and give NaN on the GPU.
+ */
+export function crossEntropy(logits: Tensor, targets: Tensor, opts: CrossEntropyOptions = {}): Tensor {
+  const r = crossEntropyImpl(logits, targets, opts);
+  r.count?.dispose();
+  return r.loss;
+}
+
+/**
+ * Mean cross-entropy plus the number of non-ignored rows as a [] f32 tensor computed on the device
+ * (read it when convenient, e.g. to weight per-batch losses or to detect all-ignored batches).
+ */
+export function crossEntropyWithCount(logits: Tensor, targets: Tensor, opts: { ignoreIndex?: number } = {}): { loss: Tensor; count: Tensor } {
+  const r = crossEntropyImpl(logits, targets, { ...opts, reduction: 'mean' });
+  return { loss: r.loss, count: r.count! };
+}
