@@ -6,6 +6,8 @@ import path from 'node:path';
 import { packageRoot } from '../src/util/paths.js';
 import { register as info } from './commands/info.js';
 import { register as tokenize } from './commands/tokenize.js';
+import { register as synth } from './commands/synth.js';
+import { register as prep } from './commands/prep.js';
 
 const pkg = JSON.parse(readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
 
@@ -18,6 +20,6 @@ const program = new Command()
   .showHelpAfterError('(run with --help for usage)')
   .addHelpText('after', '\nStart with:\n  $ radgrad demo            # the whole pipeline on synthetic data, nothing downloaded\n  $ radgrad info            # which GPU adapter radgrad sees');
 
-for (const register of [info, tokenize]) register(program);
+for (const register of [synth, prep, tokenize, info]) register(program);
 
 await program.parseAsync(process.argv);

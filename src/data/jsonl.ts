@@ -1,0 +1,98 @@
+/**
+ * The prepared-data record format and its JSONL file I/O. Output files are written atomically
+ * (temp sibling, fsync, rename) so a crashed or interrupted prep never leaves a half-written dataset
+ * that a later training run would silently accept.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { FileFormatError, RadgradError } from '../errors.js';
+import type { LabelValue } from './labels.js';
+
+/** One prepared example: the unit shared by prep, the dataset and evaluation. */
+export interface ReportRecord {
+  id: string;
+  prompt: string;
+  completion: string;
+  labels: Record<string, LabelValue>;
+}
+
+/** Writes `text` to `file` atomically; creates the parent folder. */
+export function writeTextAtomic(file: string, text: string): void {
+  const dir = path.dirname(path.resolve(file));
+  fs.mkdirSync(dir, { recursive: true });
+  const tmp = path.join(dir, `.${path.basename(file)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(tmp, 'wx', 0o644);
+    fs.writeSync(fd, text);
+    fs.fsyncSync(fd);
+    fs.closeSync(fd);
+    fd = undefined;
+    fs.renameSync(tmp, file);
+  } catch (e) {
+    if (fd !== undefined) fs.closeSync(fd);
+    fs.rmSync(tmp, { force: true });
+    throw new RadgradError(`cannot write ${file}: ${(e as Error).message}`, {
+      cause: e,
+      hint: 'check that the output folder is writable and has free space',
+    });
+  }
+}
+
+/** Serialises records one JSON object per line (key order fixed, so output is byte-stable). */
+export function formatJsonl(records: readonly ReportRecord[]): string {
+  let s = '';
+  for (const r of records) s += JSON.stringify({ id: r.id, prompt: r.prompt, completion: r.completion, labels: r.labels }) + '\n';
+  return s;
+}
+
+export function writeJsonlAtomic(file: string, records: readonly ReportRecord[]): void {
+  writeTextAtomic(file, formatJsonl(records));
+}
+
+/**
+ * Reads a JSONL file of records. Blank lines are skipped; a line that is not a JSON object with
+ * string `prompt` and `completion` is an error naming the line (training on a silently shortened
+ * dataset is worse than stopping).
+ */
+export function readJsonl(file: string): ReportRecord[] {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new FileFormatError(file, `cannot read: ${(e as Error).message}`, {
+      cause: e,
+      hint: 'create it with `radgrad prep mimic` or `radgrad prep iu`',
+    });
+  }
+  return parseJsonl(text, file);
+}
+
+export function parseJsonl(text: string, file = '<jsonl>'): ReportRecord[] {
+  const out: ReportRecord[] = [];
+  const lines = text.split(/\r?\n/);
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!.trim();
+    if (!line) continue;
+    let v: unknown;
+    try {
+      v = JSON.parse(line);
+    } catch (e) {
+      throw new FileFormatError(file, `line ${i + 1}: invalid JSON (${(e as Error).message})`, { hint: 'each line must be one JSON object' });
+    }
+    if (typeof v !== 'object' || v === null || typeof (v as ReportRecord).prompt !== 'string' || typeof (v as ReportRecord).completion !== 'string') {
+      throw new FileFormatError(file, `line ${i + 1}: expected an object with string "prompt" and "completion"`, {
+        hint: 'records look like {"id", "prompt", "completion", "labels"}',
+      });
+    }
+    const r = v as Partial<ReportRecord>;
+    out.push({
+      id: typeof r.id === 'string' ? r.id : String(r.id ?? `line${i + 1}`),
+      prompt: r.prompt!,
+      completion: r.completion!,
+      labels: (typeof r.labels === 'object' && r.labels) || {},
+    });
+  }
+  return out;
+}

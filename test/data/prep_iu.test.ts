@@ -1,0 +1,111 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { formatJsonl } from '../../src/data/jsonl.js';
+import { IU_MAPPING, mapIuProblems, prepIu } from '../../src/data/iu.js';
+import { RadgradError } from '../../src/errors.js';
+import { sharedPath } from '../../src/util/paths.js';
+
+const IU_CSV = sharedPath('data', 'iu-xray', 'indiana_reports.csv');
+const skip = IU_CSV ? false : 'shared/data/iu-xray/indiana_reports.csv not found (set RADGRAD_SHARED or place ../shared)';
+
+test('iu mapping: direct terms, qualifiers, uncertainty, canonical order', () => {
+  assert.deepEqual(mapIuProblems('normal', 'normal').labels, { 'No Finding': '1' });
+  const a = mapIuProblems('Cardiomegaly;Pulmonary Atelectasis', 'Cardiomegaly/borderline;Pulmonary Atelectasis/base/left');
+  assert.deepEqual(a.labels, { Atelectasis: '1', Cardiomegaly: 'uncertain' });
+  assert.deepEqual(Object.keys(a.labels), ['Atelectasis', 'Cardiomegaly']);
+  assert.deepEqual(mapIuProblems('Opacity', 'Opacity/ribs/left').labels, {});
+  assert.deepEqual(mapIuProblems('Opacity', 'Opacity/lung/base/left').labels, { 'Lung Opacity': '1' });
+  assert.deepEqual(mapIuProblems('Costophrenic Angle', 'Costophrenic Angle/left/blunted').labels, { 'Pleural Effusion': 'uncertain' });
+  assert.deepEqual(mapIuProblems('Hydropneumothorax', 'Hydropneumothorax/right').labels, { 'Pleural Effusion': '1', Pneumothorax: '1' });
+  assert.deepEqual(mapIuProblems('Thickening;Cicatrix', 'Thickening/pleura/apex;Cicatrix/lung/base').labels, { 'Lung Opacity': '1', 'Pleural Other': '1' });
+  assert.deepEqual(mapIuProblems('Catheters, Indwelling;Fractures, Bone', 'Catheters, Indwelling/right;Fractures, Bone/ribs/left').labels, { Fracture: '1', 'Support Devices': '1' });
+  // Positive beats uncertain when two terms hit one label.
+  assert.deepEqual(mapIuProblems('Cardiac Shadow;Cardiomegaly', 'Cardiac Shadow/borderline;Cardiomegaly/mild').labels, { Cardiomegaly: '1' });
+  // Unmapped terms are reported, not guessed.
+  const u = mapIuProblems('Calcified Granuloma;Thoracic Vertebrae;Nodule', 'Calcified Granuloma/lung/base;Thoracic Vertebrae/degenerative;Nodule/lung/lingula');
+  assert.deepEqual(u.labels, { 'Lung Lesion': '1' });
+  assert.deepEqual(u.unmapped, ['Calcified Granuloma', 'Thoracic Vertebrae']);
+  // MeSH out of step with Problems: qualifiers are ignored rather than misapplied.
+  assert.deepEqual(mapIuProblems('Opacity;Nodule', 'Opacity/ribs').labels, { 'Lung Opacity': '1', 'Lung Lesion': '1' });
+  assert.ok(IU_MAPPING.size >= 30);
+});
+
+test('prep iu: the real Open-i reports — counts, a known uid, coverage, determinism', { skip }, async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'radgrad-iu-'));
+  try {
+    const out = path.join(dir, 'iu.jsonl');
+    const { records, summary: s } = await prepIu({ csv: IU_CSV!, out, keep: { noFinding: true } });
+    assert.equal(s.csvRows, 2695);
+    assert.equal(s.malformedRows, 0);
+    assert.equal(s.duplicateUids, 0);
+    assert.equal(s.studiesRead, 2695);
+    assert.equal(s.studiesRead, s.filtered + s.noSections + s.written);
+    assert.equal(s.noSections, 15); // reports with empty findings and impression (with a mapped label)
+    assert.ok(s.written > 1800, `written ${s.written}`);
+    assert.equal(fs.readFileSync(out, 'utf8'), formatJsonl(records));
+
+    const r1 = records.find((r) => r.id === 'iu-1')!;
+    assert.equal(r1.prompt, 'No Finding: 1. \nFindings:');
+    assert.equal(
+      r1.completion,
+      ' The cardiac silhouette and mediastinum size are within normal limits. There is no pulmonary edema. There is no focal consolidation. There are no XXXX of a pleural effusion. There is no evidence of pneumothorax. \nImpression: Normal chest x-XXXX.',
+    );
+    const r202 = records.find((r) => r.id === 'iu-202')!;
+    assert.equal(r202.prompt, 'Cardiomegaly: 1; Edema: 1; Lung Opacity: 1; Pleural Effusion: 1. \nFindings:');
+    assert.match(r202.completion, /^ AP and lateral view of the chest\. \nImpression: 1\. Cardiomegaly with central vascular congestion/);
+    const r374 = records.find((r) => r.id === 'iu-374')!; // empty findings column
+    assert.match(r374.completion, /^ \nImpression: Cardiomegaly\. Left lung clear\./);
+    // Ordered by uid.
+    const uids = records.map((r) => Number(r.id.slice(3)));
+    assert.deepEqual(uids, [...uids].sort((a, b) => a - b));
+
+    const c = s.coverage;
+    assert.equal(c.termOccurrences, 5540);
+    assert.ok(c.termCoverage > 0.5, `term coverage ${c.termCoverage}`);
+    assert.ok(c.reportCoverage > 0.7, `report coverage ${c.reportCoverage}`);
+    // The CheXpert-relevant vocabulary is covered: none of it is among the most frequent unmapped terms.
+    const core = ['normal', 'Cardiomegaly', 'Pulmonary Atelectasis', 'Pleural Effusion', 'Opacity', 'Airspace Disease', 'Infiltrate', 'Pneumonia', 'Pneumothorax', 'Consolidation', 'Nodule', 'Mass', 'Catheters, Indwelling', 'Fractures, Bone', 'Pulmonary Edema', 'Pulmonary Congestion'];
+    for (const [t] of c.topUnmapped) assert.ok(!core.includes(t), `core term unmapped: ${t}`);
+    for (const l of ['No Finding', 'Cardiomegaly', 'Atelectasis', 'Pleural Effusion', 'Lung Opacity', 'Support Devices', 'Edema', 'Lung Lesion', 'Fracture', 'Pneumonia', 'Pneumothorax', 'Consolidation']) {
+      assert.ok((s.labelCounts[l]?.positive ?? 0) > 10, `${l}: ${JSON.stringify(s.labelCounts[l])}`);
+    }
+
+    const again = await prepIu({ csv: IU_CSV!, keep: { noFinding: true } });
+    assert.deepEqual(again.records, records);
+    // Default policy drops the normals.
+    const def = await prepIu({ csv: IU_CSV! });
+    assert.ok(def.summary.written < s.written);
+    assert.ok(def.records.every((r) => Object.entries(r.labels).some(([k, v]) => k !== 'No Finding' && v === '1')));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('prep iu: malformed rows are counted with line numbers; missing columns are errors', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'radgrad-iu-'));
+  try {
+    const f = path.join(dir, 'r.csv');
+    fs.writeFileSync(
+      f,
+      'uid,MeSH,Problems,image,indication,comparison,findings,impression\r\n' +
+        '2,Cardiomegaly/mild,Cardiomegaly,x,y,z,"Heart is\r\nenlarged.",Cardiomegaly.\r\n' +
+        '1,normal,normal,x,y,z,Clear.,Normal.\r\n' +
+        '3,Opacity,Opacity,x,y\r\n' +
+        '2,normal,normal,x,y,z,Dup.,Dup.\r\n' +
+        'x,normal,normal,x,y,z,a,b\r\n',
+    );
+    const { records, summary } = await prepIu({ csv: f, keep: { noFinding: true } });
+    assert.deepEqual([summary.csvRows, summary.malformedRows, summary.duplicateUids, summary.written], [5, 2, 1, 2]);
+    assert.deepEqual(records.map((r) => r.id), ['iu-1', 'iu-2']);
+    assert.equal(records[1]!.completion, ' Heart is enlarged. \nImpression: Cardiomegaly.');
+    assert.match(summary.warnings.join('\n'), /line 5: expected 8 fields, got 5/);
+    assert.match(summary.warnings.join('\n'), /line 6: duplicate uid 2/);
+    fs.writeFileSync(f, 'uid,findings\n1,x\n');
+    await assert.rejects(prepIu({ csv: f }), (e: unknown) => e instanceof RadgradError && /problems/.test(e.message));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
