@@ -8,6 +8,8 @@ import { register as info } from './commands/info.js';
 import { register as tokenize } from './commands/tokenize.js';
 import { register as synth } from './commands/synth.js';
 import { register as prep } from './commands/prep.js';
+import { register as train } from './commands/train.js';
+import { register as merge } from './commands/merge.js';
 
 const pkg = JSON.parse(readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
 
@@ -17,9 +19,12 @@ const program = new Command()
   .version(pkg.version)
   .option('--adapter <name>', 'pick the WebGPU adapter whose name contains <name> (env RADGRAD_ADAPTER)')
   .option('--unsafe-gpu-features', 'enable Dawn unsafe APIs: shader-f16 and subgroup matrices on NVIDIA')
+  // Global flags go before the subcommand, so `merge --adapter <dir>` (a LoRA adapter) never
+  // collides with the root `--adapter <name>` (a GPU adapter).
+  .enablePositionalOptions()
   .showHelpAfterError('(run with --help for usage)')
   .addHelpText('after', '\nStart with:\n  $ radgrad demo            # the whole pipeline on synthetic data, nothing downloaded\n  $ radgrad info            # which GPU adapter radgrad sees');
 
-for (const register of [synth, prep, tokenize, info]) register(program);
+for (const register of [synth, prep, tokenize, train, merge, info]) register(program);
 
 await program.parseAsync(process.argv);

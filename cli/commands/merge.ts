@@ -1,0 +1,54 @@
+/** `radgrad merge`: folds a PEFT LoRA adapter into its base BioGPT and writes a plain HF checkpoint. */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { RadgradError } from '../../src/errors.js';
+import { withBackend } from '../../src/backend/registry.js';
+import { BioGptForCausalLM } from '../../src/models/biogpt/index.js';
+import { loadAdapter, mergeAndUnload, saveMergedCheckpoint } from '../../src/nn/lora.js';
+import { initWebGpuBackend } from '../../src/backend/webgpu/index.js';
+import { action, globalOptions, startGpu } from '../run.js';
+
+/** Tokenizer and generation files copied beside the merged weights when the base has them. */
+const SIDE_FILES = ['vocab.json', 'merges.txt', 'tokenizer_config.json', 'special_tokens_map.json', 'generation_config.json'];
+
+export function register(program: Command): void {
+  program
+    .command('merge')
+    .description('merge a LoRA adapter into its base model (W += alpha/r · B·A) and save model.safetensors + config.json')
+    .requiredOption('--model <dir>', 'base BioGPT folder')
+    // The root program also has --adapter (GPU adapter name) and parses it first, so the folder may
+    // arrive there; --lora-adapter is the unambiguous spelling.
+    .option('--adapter <dir>', 'PEFT adapter folder (adapter_config.json + adapter_model.safetensors)')
+    .option('--lora-adapter <dir>', 'same as --adapter')
+    .requiredOption('--out <dir>', 'output folder for the merged checkpoint')
+    .option('--json', 'print the summary as JSON')
+    .addHelpText('after', '\nExample:\n  $ radgrad merge --model models/biogpt --adapter runs/iu-lora/adapter --out models/biogpt-iu')
+    .action(
+      action(async (o: { model: string; adapter?: string; loraAdapter?: string; out: string; json?: boolean }, cmd: Command) => {
+        const g = globalOptions(cmd);
+        const fromRoot = !o.adapter && !o.loraAdapter && g.adapter !== undefined && fs.existsSync(g.adapter);
+        const adapterDir = o.loraAdapter ?? o.adapter ?? (fromRoot ? g.adapter : undefined);
+        if (!adapterDir) throw new RadgradError('merge needs --adapter <dir>', { hint: 'the folder with adapter_config.json, e.g. runs/iu-lora/adapter' });
+        if (path.resolve(o.out) === path.resolve(o.model)) throw new RadgradError('--out must differ from --model', { hint: 'merging never overwrites the base model' });
+        // When the root swallowed --adapter, it named our folder, not a GPU.
+        const be = fromRoot ? await initWebGpuBackend(g.unsafeGpuFeatures ? { unsafeFeatures: true } : {}) : await startGpu(cmd);
+        await withBackend(be, async () => {
+          const model = BioGptForCausalLM.fromPretrained(o.model, { trainable: false });
+          try {
+            const cfg = loadAdapter(model, adapterDir, { dropout: 0 });
+            mergeAndUnload(model);
+            await saveMergedCheckpoint(model, o.out, model.config.raw);
+            for (const f of SIDE_FILES) {
+              const src = path.join(o.model, f);
+              if (fs.existsSync(src)) fs.copyFileSync(src, path.join(o.out, f));
+            }
+            const summary = { out: o.out, r: cfg.r, alpha: cfg.alpha, targetModules: cfg.targetModules, parameters: model.numParameters() };
+            process.stdout.write(o.json ? JSON.stringify(summary) + '\n' : `merged r=${cfg.r} alpha=${cfg.alpha} into ${o.out} (${summary.parameters.toLocaleString('en-US')} parameters)\n`);
+          } finally {
+            model.dispose();
+          }
+        });
+      }),
+    );
+}

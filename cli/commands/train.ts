@@ -1,0 +1,212 @@
+/**
+ * `radgrad train`: LoRA fine-tuning of a BioGPT checkpoint on prompt/completion JSONL (the output
+ * of `radgrad prep`). Settings come from defaults < --config <train.json> < flags. Ctrl-C saves a
+ * checkpoint and exits; --resume <checkpoint> continues the same run.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { RadgradError } from '../../src/errors.js';
+import { gpu } from '../../src/gpu/device.js';
+import { withBackend } from '../../src/backend/registry.js';
+import { BioGptForCausalLM } from '../../src/models/biogpt/index.js';
+import { BioGptTokenizer } from '../../src/tokenizer/biogpt_tokenizer.js';
+import { readJsonl } from '../../src/data/jsonl.js';
+import { SftDataset, splitTrainEval, subjectOf } from '../../src/data/dataset.js';
+import { DEFAULT_TRAIN_SETTINGS, Trainer, type TrainSettings } from '../../src/train/trainer.js';
+import { Progress } from '../../src/train/progress.js';
+import { action, startGpu } from '../run.js';
+
+interface TrainFlags {
+  model?: string;
+  data?: string;
+  evalData?: string;
+  evalFraction?: string;
+  out?: string;
+  config?: string;
+  tokenizer?: string;
+  loraR?: string;
+  loraAlpha?: string;
+  loraDropout?: string;
+  targetModules?: string;
+  batchSize?: string;
+  gradAccum?: string;
+  epochs?: string;
+  maxSteps?: string;
+  lr?: string;
+  warmupSteps?: string;
+  maxLength?: string;
+  evalEvery?: string;
+  saveEvery?: string;
+  seed?: string;
+  int8?: boolean;
+  fp16?: boolean;
+  resume?: string;
+  json?: boolean;
+}
+
+/** Config-file keys: TrainSettings plus the paths. */
+interface TrainFile extends Partial<TrainSettings> {
+  model?: string;
+  data?: string;
+  evalData?: string;
+  evalFraction?: number;
+  out?: string;
+  tokenizer?: string;
+  int8?: boolean;
+}
+
+function num(flag: string, v: string | undefined, integer = false): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n) || (integer && !Number.isInteger(n))) throw new RadgradError(`--${flag}: expected ${integer ? 'an integer' : 'a number'}, got '${v}'`);
+  return n;
+}
+
+function readConfig(file: string): TrainFile {
+  if (!fs.existsSync(file)) throw new RadgradError(`--config ${file}: no such file`);
+  try {
+    const j = JSON.parse(fs.readFileSync(file, 'utf8')) as unknown;
+    if (typeof j !== 'object' || j === null || Array.isArray(j)) throw new Error('not a JSON object');
+    const known = new Set([...Object.keys(DEFAULT_TRAIN_SETTINGS), 'model', 'data', 'evalData', 'evalFraction', 'out', 'tokenizer', 'int8']);
+    const bad = Object.keys(j).filter((k) => !known.has(k));
+    if (bad.length) throw new RadgradError(`--config ${file}: unknown keys ${bad.join(', ')}`, { hint: `known keys: ${[...known].join(', ')}` });
+    return j as TrainFile;
+  } catch (e) {
+    if (e instanceof RadgradError) throw e;
+    throw new RadgradError(`--config ${file}: ${(e as Error).message}`);
+  }
+}
+
+/** Replaces every LoRA-targetable float Linear by an int8 one (src/nn/int8_linear.ts, when present). */
+async function quantizeInt8(model: BioGptForCausalLM): Promise<void> {
+  const spec = '../../src/nn/int8_linear.js';
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(spec)) as Record<string, unknown>;
+  } catch {
+    throw new RadgradError('--int8: int8 linear layers are not available in this build', { hint: 'train without --int8 (float32 base weights)' });
+  }
+  const cls = mod.Int8Linear as { fromLinear?: (l: unknown) => unknown } | undefined;
+  if (!cls?.fromLinear) throw new RadgradError('--int8: src/nn/int8_linear.ts has no Int8Linear.fromLinear()', { hint: 'train without --int8' });
+  for (const [p, m] of model.namedModules()) {
+    if (/\.(q_proj|k_proj|v_proj|out_proj|fc1|fc2)$/.test(p)) model.setSubmodule(p, cls.fromLinear(m) as typeof m);
+  }
+}
+
+export function register(program: Command): void {
+  program
+    .command('train')
+    .description('LoRA fine-tune a BioGPT checkpoint on prompt/completion JSONL (PEFT-compatible adapter out)')
+    .option('--model <dir>', 'Hugging Face BioGPT folder (config.json + model.safetensors)')
+    .option('--data <file>', 'training JSONL ({id, prompt, completion} per line, e.g. from `radgrad prep`)')
+    .option('--eval-data <file>', 'held-out JSONL (default: split --eval-fraction off --data)')
+    .option('--eval-fraction <f>', 'fraction of --data held out when no --eval-data (default 0.05)')
+    .option('--out <dir>', 'output folder: adapter/, checkpoint-<step>/, metrics.jsonl, report.html')
+    .option('--config <file>', 'JSON file with settings (camelCase keys, e.g. {"loraR": 16, "lr": 1e-4}); flags override it')
+    .option('--tokenizer <dir>', 'folder with vocab.json + merges.txt (default: --model)')
+    .option('--lora-r <n>', `LoRA rank (default ${DEFAULT_TRAIN_SETTINGS.loraR})`)
+    .option('--lora-alpha <n>', `LoRA alpha (default ${DEFAULT_TRAIN_SETTINGS.loraAlpha})`)
+    .option('--lora-dropout <p>', `LoRA dropout (default ${DEFAULT_TRAIN_SETTINGS.loraDropout})`)
+    .option('--target-modules <list>', 'comma-separated module names (default q_proj,v_proj)')
+    .option('--batch-size <n>', `micro-batch size (default ${DEFAULT_TRAIN_SETTINGS.batchSize})`)
+    .option('--grad-accum <n>', `gradient accumulation steps (default ${DEFAULT_TRAIN_SETTINGS.gradAccum})`)
+    .option('--epochs <n>', `epochs (default ${DEFAULT_TRAIN_SETTINGS.epochs})`)
+    .option('--max-steps <n>', 'stop after N optimizer steps (sets the schedule length)')
+    .option('--lr <x>', `peak learning rate (default ${DEFAULT_TRAIN_SETTINGS.lr})`)
+    .option('--warmup-steps <n>', 'linear warmup steps (default 0)')
+    .option('--max-length <n>', `truncate examples to N tokens (default ${DEFAULT_TRAIN_SETTINGS.maxLength})`)
+    .option('--eval-every <n>', `eval loss every N steps (default ${DEFAULT_TRAIN_SETTINGS.evalEvery}; 0 = end only)`)
+    .option('--save-every <n>', `checkpoint every N steps (default ${DEFAULT_TRAIN_SETTINGS.saveEvery}; 0 = end only)`)
+    .option('--seed <n>', `seed for LoRA init, data order, dropout and the eval split (default ${DEFAULT_TRAIN_SETTINGS.seed})`)
+    .option('--int8', 'int8 base weights (bitsandbytes-style 8-bit; LoRA stays float32)')
+    .option('--fp16', 'mixed precision with dynamic loss scaling where the adapter has shader-f16 (default)')
+    .option('--no-fp16', 'float32 only, no loss scaling')
+    .option('--resume <dir>', 'continue from a checkpoint-<step> folder of an earlier run')
+    .option('--json', 'print metrics as JSON lines and a JSON summary')
+    .addHelpText(
+      'after',
+      '\nExample:\n  $ radgrad prep iu --out data/iu\n  $ radgrad train --model models/biogpt --data data/iu/train.jsonl --eval-data data/iu/dev.jsonl --out runs/iu-lora\n' +
+        '  $ radgrad train ... --out runs/iu-lora --resume runs/iu-lora/checkpoint-200   # after Ctrl-C\n  $ radgrad merge --model models/biogpt --adapter runs/iu-lora/adapter --out models/biogpt-iu',
+    )
+    .action(
+      action(async (f: TrainFlags, cmd: Command) => {
+        const file = f.config ? readConfig(f.config) : {};
+        const modelDir = f.model ?? file.model;
+        const dataFile = f.data ?? file.data;
+        const outDir = f.out ?? file.out;
+        if (!modelDir || !dataFile || !outDir) throw new RadgradError('train needs --model, --data and --out', { hint: 'see `radgrad train --help` for an example' });
+        const { model: _m, data: _d, evalData: _e, evalFraction: _f, out: _o, tokenizer: _t, int8: _i, ...fileSettings } = file;
+        const settings: Partial<TrainSettings> = { ...fileSettings };
+        const set = <K extends keyof TrainSettings>(k: K, v: TrainSettings[K] | undefined) => {
+          if (v !== undefined) settings[k] = v;
+        };
+        set('loraR', num('lora-r', f.loraR, true));
+        set('loraAlpha', num('lora-alpha', f.loraAlpha));
+        set('loraDropout', num('lora-dropout', f.loraDropout));
+        if (f.targetModules) settings.targetModules = f.targetModules.split(',').map((s) => s.trim()).filter(Boolean);
+        set('batchSize', num('batch-size', f.batchSize, true));
+        set('gradAccum', num('grad-accum', f.gradAccum, true));
+        set('epochs', num('epochs', f.epochs, true));
+        set('maxSteps', num('max-steps', f.maxSteps, true));
+        set('lr', num('lr', f.lr));
+        set('warmupSteps', num('warmup-steps', f.warmupSteps, true));
+        set('maxLength', num('max-length', f.maxLength, true));
+        set('evalEvery', num('eval-every', f.evalEvery, true));
+        set('saveEvery', num('save-every', f.saveEvery, true));
+        set('seed', num('seed', f.seed, true));
+        if (f.fp16 !== undefined) settings.fp16 = f.fp16;
+        const seed = settings.seed ?? DEFAULT_TRAIN_SETTINGS.seed;
+        const maxLength = settings.maxLength ?? DEFAULT_TRAIN_SETTINGS.maxLength;
+
+        const tokDir = f.tokenizer ?? file.tokenizer ?? modelDir;
+        const tok = BioGptTokenizer.fromDir(tokDir);
+        let trainRecs = readJsonl(dataFile);
+        let evalRecs = f.evalData ?? file.evalData ? readJsonl((f.evalData ?? file.evalData)!) : [];
+        if (!(f.evalData ?? file.evalData)) {
+          const frac = num('eval-fraction', f.evalFraction) ?? file.evalFraction ?? 0.05;
+          if (frac > 0) ({ train: trainRecs, eval: evalRecs } = splitTrainEval(trainRecs, { seed, evalFraction: frac, groupOf: (r) => subjectOf(r.id) }));
+        }
+        const trainSet = SftDataset.fromRecords(trainRecs, tok, { maxLength });
+        const evalSet = SftDataset.fromRecords(evalRecs, tok, { maxLength });
+
+        const be = await startGpu(cmd);
+        await withBackend(be, async () => {
+          const model = BioGptForCausalLM.fromPretrained(modelDir, { trainable: false });
+          if (tok.vocabSize > model.config.vocabSize) {
+            throw new RadgradError(`tokenizer ${tokDir} has ${tok.vocabSize} tokens, the model ${model.config.vocabSize}`, { hint: 'pass the tokenizer of this model with --tokenizer' });
+          }
+          if (f.int8 ?? file.int8) await quantizeInt8(model);
+          const ac = new AbortController();
+          const onSigint = () => {
+            process.stderr.write('\ninterrupt: finishing the current step and saving a checkpoint (Ctrl-C again to abort)\n');
+            ac.abort();
+            process.once('SIGINT', () => process.exit(130));
+          };
+          process.once('SIGINT', onSigint);
+          try {
+            const trainer = new Trainer({
+              model, train: trainSet.examples, eval: evalSet.examples, outDir, settings, signal: ac.signal,
+              f16Available: gpu().caps.f16,
+              progress: f.json ? null : undefined,
+              ...(f.resume ? { resume: f.resume } : {}),
+              ...(f.json ? { onMetrics: (m) => process.stdout.write(JSON.stringify(m) + '\n') } : {}),
+              reportSettings: { model: modelDir, data: dataFile, trainExamples: trainSet.length, evalExamples: evalSet.length, int8: !!(f.int8 ?? file.int8) },
+            });
+            if (!f.json) new Progress(0).log(`train ${trainSet.length} examples (${trainSet.stats.truncated} truncated), eval ${evalSet.length}; ${trainer.totalSteps} steps`);
+            const r = await trainer.run();
+            const summary = {
+              steps: r.steps, totalSteps: r.totalSteps, interrupted: r.interrupted, finalLoss: r.finalLoss, finalEvalLoss: r.finalEvalLoss,
+              tokensPerSec: Math.round(r.tokensPerSec), adapter: r.interrupted ? null : r.adapterDir, checkpoint: r.lastCheckpoint ?? null,
+              report: path.join(outDir, 'report.html'), trainable: r.trainableLine, lossScaling: r.lossScaling,
+            };
+            if (f.json) process.stdout.write(JSON.stringify({ summary }) + '\n');
+            else process.stdout.write(Object.entries(summary).map(([k, v]) => `${k.padEnd(14)} ${v ?? '-'}`).join('\n') + '\n');
+          } finally {
+            process.removeListener('SIGINT', onSigint);
+            model.dispose();
+          }
+        });
+      }),
+    );
+}

@@ -1,0 +1,15 @@
+/** Registers the fused kernels (src/backend/kernels.ts) of the WebGPU and CPU backends. */
+import { gpu } from '../gpu/device.js';
+import { registerKernels } from './kernels.js';
+import { int8Ops } from './webgpu/int8.js';
+import { cpuInt8Ops } from './cpu/int8.js';
+import { attentionOps } from './webgpu/attention.js';
+import { cpuAttentionOps } from './cpu/attention.js';
+
+registerKernels('webgpu', () => {
+  const ctx = gpu();
+  return { ...int8Ops(ctx), ...attentionOps(ctx) };
+});
+registerKernels('cpu', () => ({ ...cpuInt8Ops(), ...cpuAttentionOps() }));
+
+export { kernelsFor } from './kernels.js';

@@ -1,0 +1,155 @@
+/**
+ * Fused attention kernels (shaders/attention/): FlashAttention-style forward with an online softmax
+ * and saved log-sum-exp, a two-pass backward (dQ per query row; dK, dV per key row) recomputing the
+ * probabilities blockwise, and single-query decoding against a KV cache. Extra memory is O(B·H·T)
+ * (lse and D_i), never O(T²). Kernels are specialised per head dim (private row arrays need a
+ * constant length, which the declaration supplies as an alias).
+ */
+import type { GpuContext } from '../../gpu/device.js';
+import { OpArgumentError, ShapeError } from '../../errors.js';
+import { alloc, bufferOf, grid, launch, release, variants } from './common.js';
+import type { RawTensor } from '../types.js';
+import { seedU32, threshold24 } from '../rng.js';
+import type { AttentionBackend, AttentionOptions } from '../kernels.js';
+
+const R = 'read' as const;
+const RW = 'read_write' as const;
+const u32 = 'u32' as const;
+const f32 = 'f32' as const;
+/** Query (or key) rows per workgroup in the flash kernels: one invocation per row. */
+export const FLASH_BQ = 64;
+const DECODE_WG = 64;
+
+const flashUniforms = { T: u32, H: u32, scale: f32, causal: u32, has_mask: u32, drop_threshold: u32, drop_scale: f32, seed: u32 };
+
+/** Streamed rows per block: K and V (or Q and dO) blocks of BK×D f32 must fit workgroup memory. */
+export function flashBlockK(D: number, wgBytes = 16384): number {
+  return Math.max(1, Math.min(32, Math.floor((wgBytes - 1024) / (8 * D))));
+}
+
+const specialise = (key: string) => {
+  const [D, BK] = key.split('/').map(Number) as [number, number];
+  return {
+    aliases: { VecD: `array<f32, ${D}>`, VecK: `array<f32, ${BK}>` },
+    overrides: { BQ: { type: u32, value: FLASH_BQ }, BK: { type: u32, value: BK }, HD: { type: u32, value: D } },
+  };
+};
+
+const fwdKernel = variants((key: string) => {
+  const s = specialise(key);
+  return {
+    name: `attention_flash_fwd_${key.replace('/', 'x')}`, family: 'attention', file: 'flash_fwd',
+    bindings: [
+      { name: 'q', type: 'f32', access: R }, { name: 'k', type: 'f32', access: R }, { name: 'v', type: 'f32', access: R },
+      { name: 'mask', type: 'f32', access: R }, { name: 'o', type: 'f32', access: RW }, { name: 'lse', type: 'f32', access: RW },
+    ],
+    uniforms: flashUniforms, ...s, includes: ['common/rng.wgsl'],
+  };
+});
+
+const bwdKernel = variants((key: string) => {
+  const s = specialise(key);
+  return {
+    name: `attention_flash_bwd_${key.replace('/', 'x')}`, family: 'attention', file: 'flash_bwd',
+    bindings: [
+      { name: 'q', type: 'f32', access: R }, { name: 'k', type: 'f32', access: R }, { name: 'v', type: 'f32', access: R },
+      { name: 'mask', type: 'f32', access: R }, { name: 'lse', type: 'f32', access: R }, { name: 'di', type: 'f32', access: R },
+      { name: 'dout', type: 'f32', access: R }, { name: 'out1', type: 'f32', access: RW }, { name: 'out2', type: 'f32', access: RW },
+    ],
+    uniforms: flashUniforms,
+    aliases: s.aliases, overrides: { ...s.overrides, KV_PASS: { type: 'bool' as const, value: false } },
+    includes: ['common/rng.wgsl'],
+  };
+});
+
+const preKernel = {
+  name: 'attention_flash_bwd_pre', family: 'attention', file: 'flash_bwd_pre',
+  bindings: [{ name: 'dout', type: 'f32', access: R }, { name: 'o', type: 'f32', access: R }, { name: 'di', type: 'f32', access: RW }],
+  uniforms: { rows: u32, D: u32 },
+  overrides: { WG: { type: u32, value: 256 } },
+  includes: ['common/strided.wgsl'],
+};
+
+const decodeKernel = {
+  name: 'attention_decode', family: 'attention', file: 'decode',
+  bindings: [
+    { name: 'q', type: 'f32', access: R }, { name: 'k', type: 'f32', access: R }, { name: 'v', type: 'f32', access: R },
+    { name: 'mask', type: 'f32', access: R }, { name: 'o', type: 'f32', access: RW },
+  ],
+  uniforms: { S: u32, H: u32, D: u32, scale: f32, has_mask: u32 },
+  overrides: { WG: { type: u32, value: DECODE_WG } },
+};
+
+/** Validates q,k,v [B,H,T,D] (same shape, f32) and mask [B,T]; returns B,H,T,D. */
+export function checkAttention(op: string, q: RawTensor, k: RawTensor, v: RawTensor, mask: RawTensor | null, decode = false): [number, number, number, number] {
+  for (const [n, t] of [['q', q], ['k', k], ['v', v]] as const) {
+    if (t.dtype !== 'f32') throw new OpArgumentError(op, n, 'an f32 tensor', t.dtype);
+    if (t.shape.length !== 4) throw new ShapeError(op, n, 'rank 4 [B, H, T, D]', `[${t.shape}]`);
+  }
+  if (k.shape.join() !== v.shape.join()) throw new ShapeError(op, 'v', `[${k.shape}] (same as k)`, `[${v.shape}]`);
+  const [B, H, Tq, D] = q.shape as [number, number, number, number];
+  const S = k.shape[2]!;
+  if (decode ? Tq !== 1 || k.shape[0] !== B || k.shape[1] !== H || k.shape[3] !== D : q.shape.join() !== k.shape.join()) {
+    throw new ShapeError(op, 'k', decode ? `[${B}, ${H}, S, ${D}] with q [B, H, 1, D]` : `[${q.shape}] (same as q)`, `[${k.shape}] (q [${q.shape}])`);
+  }
+  if (mask && (mask.dtype !== 'f32' || mask.shape.join() !== `${B},${S}`)) throw new ShapeError(op, 'mask', `f32 [${B}, ${S}]`, `${mask.dtype} [${mask.shape}]`);
+  if (D < 1 || D > 256) throw new OpArgumentError(op, 'head dim', '1..256', String(D));
+  return [B, H, decode ? S : Tq, D];
+}
+
+export function checkAttentionOptions(op: string, o: AttentionOptions): void {
+  if (!(o.dropout >= 0 && o.dropout < 1)) throw new OpArgumentError(op, 'dropout', 'a probability in [0, 1)', String(o.dropout));
+  if (!Number.isFinite(o.scale)) throw new OpArgumentError(op, 'scale', 'a finite number', String(o.scale));
+}
+
+export function attentionOps(ctx: GpuContext): AttentionBackend {
+  const wgBytes = ctx.limits.maxComputeWorkgroupStorageSize ?? 16384;
+  const uniforms = (T: number, H: number, o: AttentionOptions, hasMask: boolean) => ({
+    T, H, scale: o.scale, causal: o.causal ? 1 : 0, has_mask: hasMask ? 1 : 0,
+    drop_threshold: o.dropout > 0 ? threshold24(o.dropout) : 0, drop_scale: o.dropout > 0 ? 1 / (1 - o.dropout) : 1, seed: seedU32(o.seed),
+  });
+  return {
+    flashForward(q, k, v, mask, opts) {
+      const [B, H, T, D] = checkAttention('flashAttention', q, k, v, mask);
+      checkAttentionOptions('flashAttention', opts);
+      const o = alloc(ctx, q.shape, 'f32', 'flash fwd');
+      const lse = alloc(ctx, [B, H, T], 'f32', 'flash fwd');
+      if (B * H * T === 0) return { o, lse };
+      const key = `${D}/${flashBlockK(D, wgBytes)}`;
+      launch(ctx, fwdKernel(key), {
+        bindings: { q: bufferOf(q), k: bufferOf(k), v: bufferOf(v), mask: bufferOf(mask ?? q), o: bufferOf(o), lse: bufferOf(lse) },
+        uniforms: uniforms(T, H, opts, !!mask), workgroups: [Math.ceil(T / FLASH_BQ), B * H, 1],
+      });
+      return { o, lse };
+    },
+    flashBackward(q, k, v, mask, o, lse, dO, opts) {
+      const [B, H, T, D] = checkAttention('flashAttention backward', q, k, v, mask);
+      const dq = alloc(ctx, q.shape, 'f32', 'flash bwd');
+      const dk = alloc(ctx, q.shape, 'f32', 'flash bwd');
+      const dv = alloc(ctx, q.shape, 'f32', 'flash bwd');
+      if (B * H * T === 0) return { dq, dk, dv };
+      const rows = B * H * T;
+      const di = alloc(ctx, [rows], 'f32', 'flash bwd');
+      launch(ctx, preKernel, { bindings: { dout: bufferOf(dO), o: bufferOf(o), di: bufferOf(di) }, uniforms: { rows, D }, workgroups: grid(rows) });
+      const decl = bwdKernel(`${D}/${flashBlockK(D, wgBytes)}`);
+      const common = { q: bufferOf(q), k: bufferOf(k), v: bufferOf(v), mask: bufferOf(mask ?? q), lse: bufferOf(lse), di: bufferOf(di), dout: bufferOf(dO) };
+      const u = uniforms(T, H, opts, !!mask);
+      const wg: [number, number, number] = [Math.ceil(T / FLASH_BQ), B * H, 1];
+      launch(ctx, decl, { bindings: { ...common, out1: bufferOf(dq), out2: bufferOf(dv) }, uniforms: u, constants: { KV_PASS: false }, workgroups: wg });
+      launch(ctx, decl, { bindings: { ...common, out1: bufferOf(dk), out2: bufferOf(dv) }, uniforms: u, constants: { KV_PASS: true }, workgroups: wg });
+      release(ctx, di);
+      return { dq, dk, dv };
+    },
+    decode(q, k, v, mask, scale) {
+      const [B, H, S, D] = checkAttention('attentionDecode', q, k, v, mask, true);
+      if (D > 4 * DECODE_WG) throw new OpArgumentError('attentionDecode', 'head dim', `<= ${4 * DECODE_WG}`, String(D));
+      const o = alloc(ctx, q.shape, 'f32', 'attention decode');
+      if (B * H === 0) return o;
+      launch(ctx, decodeKernel, {
+        bindings: { q: bufferOf(q), k: bufferOf(k), v: bufferOf(v), mask: bufferOf(mask ?? q), o: bufferOf(o) },
+        uniforms: { S, H, D, scale, has_mask: mask ? 1 : 0 }, workgroups: [B * H, 1, 1],
+      });
+      return o;
+    },
+  };
+}

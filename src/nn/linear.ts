@@ -1,0 +1,87 @@
+/**
+ * Linear: y = x @ Wᵀ + b with W stored [out, in] as torch (so checkpoints load without transposes).
+ * The product uses matmul's transB flag on x flattened to 2-D, so neither the forward nor the
+ * weight gradient (gᵀ x, one [out, N] @ [N, in] product) materialises a transposed copy.
+ */
+import { ShapeError } from '../errors.js';
+import { Tensor } from '../tensor/tensor.js';
+import { add } from '../ops/elementwise.js';
+import { matmul } from '../ops/matmul.js';
+import { reshape } from '../ops/shape.js';
+import { kaimingUniform, normal, uniform, zeros } from './init.js';
+import { Module, nextInitSeed } from './module.js';
+
+/**
+ * What a layer holding a projection needs from it. Attention and MLP blocks type their projection
+ * fields as LinearModule so a LoRA or int8 wrapper can replace a Linear by path (setSubmodule).
+ */
+export interface LinearLike {
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+  /** [..., in] → [..., out] */
+  forward(x: Tensor): Tensor;
+}
+
+export type LinearModule = Module & LinearLike;
+
+export interface LinearOptions {
+  /** Learnable bias (default true). */
+  bias?: boolean;
+  /**
+   * 'torch' (default): nn.Linear's kaiming_uniform(a=√5) weight and U(±1/√in) bias;
+   * {std}: N(0, std²) weight and zero bias (transformers' _init_weights).
+   */
+  init?: 'torch' | { std: number };
+}
+
+export class Linear extends Module implements LinearLike {
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+  readonly hasBias: boolean;
+
+  constructor(inFeatures: number, outFeatures: number, opts: LinearOptions = {}) {
+    super();
+    this.inFeatures = inFeatures;
+    this.outFeatures = outFeatures;
+    this.hasBias = opts.bias ?? true;
+    const init = opts.init ?? 'torch';
+    this.addParameter('weight', [outFeatures, inFeatures], () =>
+      init === 'torch' ? kaimingUniform([outFeatures, inFeatures], Math.sqrt(5), nextInitSeed()) : normal([outFeatures, inFeatures], init.std, nextInitSeed()),
+    );
+    if (this.hasBias) {
+      const b = 1 / Math.sqrt(inFeatures);
+      this.addParameter('bias', [outFeatures], () => (init === 'torch' ? uniform([outFeatures], -b, b, nextInitSeed()) : zeros([outFeatures])));
+    }
+  }
+
+  /** [out, in] */
+  get weight(): Tensor {
+    return this.param('weight');
+  }
+
+  /** [out] or null */
+  get bias(): Tensor | null {
+    return this.hasBias ? this.param('bias') : null;
+  }
+
+  forward(x: Tensor): Tensor {
+    return linear(x, this.weight, this.bias);
+  }
+
+  override toString(): string {
+    return `Linear(in_features=${this.inFeatures}, out_features=${this.outFeatures}, bias=${this.hasBias})`;
+  }
+}
+
+/** x [..., in] @ weight[out, in]ᵀ (+ bias [out]) → [..., out]. */
+export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): Tensor {
+  const [out, inF] = weight.shape as [number, number];
+  const C = x.shape[x.rank - 1];
+  if (weight.rank !== 2 || C !== inF) throw new ShapeError('linear', 'x', `last dimension ${inF} (weight [${weight.shape}])`, `[${x.shape}]`);
+  const lead = x.shape.slice(0, -1);
+  // One 2-D product: [N, in] @ [out, in]ᵀ, so the weight gradient is a single gᵀx matmul.
+  const x2 = x.rank === 2 ? x : reshape(x, [-1, inF]); // [N, in]
+  let y = matmul(x2, weight, { transB: true }); // [N, out]
+  if (bias) y = add(y, bias);
+  return x.rank === 2 ? y : reshape(y, [...lead, out]); // [..., out]
+}

@@ -1,0 +1,284 @@
+/**
+ * LoRA (Hu et al. 2021) as PEFT 0.21's LoraModel: every Linear-like module whose dotted path ends in
+ * one of `targetModules` is replaced by a LoRALinear holding the frozen original under `base_layer`
+ * and two small trainable projections:
+ *
+ *   y = base(x) + (alpha / r) · lora_B(lora_A(dropout(x)))     A [r, in], B [out, r]
+ *
+ * A is kaiming_uniform(a=√5) and B zeros (PEFT's default init_lora_weights=True), so a fresh adapter
+ * leaves the model unchanged. Parameter paths mirror PEFT's minus the adapter name
+ * (`...q_proj.lora_A.weight`), which is exactly the saved key after the `base_model.model.` prefix.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { RadgradError } from '../errors.js';
+import { Tensor } from '../tensor/tensor.js';
+import { tidy } from '../tensor/scope.js';
+import { noGrad } from '../autograd/tape.js';
+import { add, mul } from '../ops/elementwise.js';
+import { matmul } from '../ops/matmul.js';
+import { toFloat32 } from '../io/dtype.js';
+import { writeDirAtomic } from '../io/atomic.js';
+import { writeSafetensors } from '../io/safetensors.js';
+import { pyJsonDumps } from '../io/pyjson.js';
+import type { TensorSource } from '../io/reader.js';
+import { readPeftAdapter, writePeftAdapter, type LoraConfigInput } from '../io/peft_adapter.js';
+import { Module, deferParameterInit, type StateValue } from './module.js';
+import { Linear, linear, type LinearLike, type LinearModule } from './linear.js';
+import { Dropout } from './dropout.js';
+import { kaimingUniform } from './init.js';
+import { hashSeed } from '../data/rng.js';
+
+/** A LoRA setup problem (no module matched, adapter does not fit the model, merge impossible). */
+export class LoraError extends RadgradError {}
+
+export interface LoraConfig {
+  r: number;
+  alpha: number;
+  /** Dropout on the LoRA branch input (PEFT lora_dropout). */
+  dropout: number;
+  /** Module-name suffixes ("q_proj" matches "...self_attn.q_proj"), or a regex string matched against the full path (PEFT). */
+  targetModules: string[] | string;
+  bias: 'none';
+  /** Written to adapter_config.json (base_model_name_or_path). */
+  baseModelNameOrPath?: string | null;
+  /** Other adapter_config.json fields to keep as they are (e.g. from a loaded adapter). */
+  extra?: Record<string, unknown>;
+}
+
+export const DEFAULT_LORA_CONFIG: Readonly<LoraConfig> = Object.freeze({ r: 8, alpha: 16, dropout: 0.1, targetModules: ['q_proj', 'v_proj'], bias: 'none' as const });
+
+/** Whether module path `p` is targeted, as PEFT's check_target_module_exists. */
+export function matchesTarget(p: string, target: string[] | string): boolean {
+  if (typeof target === 'string') return new RegExp(`^(?:${target})$`).test(p);
+  return target.some((t) => p === t || p.endsWith(`.${t}`));
+}
+
+function isLinearLike(m: Module): m is LinearModule {
+  const l = m as unknown as Partial<LinearLike>;
+  return typeof l.inFeatures === 'number' && typeof l.outFeatures === 'number' && typeof l.forward === 'function';
+}
+
+/** A bias-free Linear whose weight is given (deferred construction, so no throwaway init). */
+function linearWith(inF: number, outF: number, w: Tensor): Linear {
+  const l = deferParameterInit(() => new Linear(inF, outF, { bias: false }));
+  l.loadStateDict({ weight: w });
+  return l;
+}
+
+export class LoRALinear extends Module implements LinearLike {
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+  readonly r: number;
+  readonly alpha: number;
+  readonly scaling: number;
+  readonly base_layer: LinearModule;
+  readonly lora_dropout: Dropout;
+  readonly lora_A: Linear;
+  readonly lora_B: Linear;
+  /** When true the LoRA branch is skipped (base model only). */
+  disabled = false;
+
+  constructor(base: LinearModule, opts: { r: number; alpha: number; dropout: number; seed: number }) {
+    super();
+    if (!(Number.isInteger(opts.r) && opts.r > 0)) throw new LoraError(`LoRA rank r must be a positive integer, got ${opts.r}`);
+    this.inFeatures = base.inFeatures;
+    this.outFeatures = base.outFeatures;
+    this.r = opts.r;
+    this.alpha = opts.alpha;
+    this.scaling = opts.alpha / opts.r;
+    this.base_layer = this.addModule('base_layer', base);
+    this.lora_dropout = this.addModule('lora_dropout', new Dropout(opts.dropout, { seed: hashSeed(opts.seed, 'dropout') }));
+    // B = 0 makes the initial adapter an exact no-op (PEFT's default); A as nn.Linear's default init.
+    const a = noGrad(() => kaimingUniform([opts.r, this.inFeatures], Math.sqrt(5), hashSeed(opts.seed, 'lora_A')));
+    const b = noGrad(() => new Tensor(a.backend.full([this.outFeatures, opts.r], 'f32', 0), a.backend));
+    this.lora_A = this.addModule('lora_A', linearWith(this.inFeatures, opts.r, a));
+    this.lora_B = this.addModule('lora_B', linearWith(opts.r, this.outFeatures, b));
+    a.dispose();
+    b.dispose();
+  }
+
+  forward(x: Tensor): Tensor {
+    const y = this.base_layer.forward(x);
+    if (this.disabled) return y;
+    // Scale the rank-r intermediate rather than the [.., out] result: r << out, fewer elements.
+    const h = mul(linear(this.lora_dropout.forward(x), this.lora_A.weight), this.scaling); // [..., r]
+    return add(y, linear(h, this.lora_B.weight)); // [..., out]
+  }
+
+  /** scaling · B · A, [out, in]. */
+  delta(): Tensor {
+    return noGrad(() => mul(matmul(this.lora_B.weight, this.lora_A.weight), this.scaling));
+  }
+
+  override toString(): string {
+    return `lora.Linear(in_features=${this.inFeatures}, out_features=${this.outFeatures}, r=${this.r}, alpha=${this.alpha})`;
+  }
+}
+
+/** Every LoRALinear in `model`, by module path. */
+export function loraModules(model: Module): Map<string, LoRALinear> {
+  const out = new Map<string, LoRALinear>();
+  for (const [p, m] of model.namedModules()) if (m instanceof LoRALinear) out.set(p, m);
+  return out;
+}
+
+/** LoRA configs of models that went through applyLora (for saveAdapter). */
+const configs = new WeakMap<Module, LoraConfig>();
+
+export function loraConfigOf(model: Module): LoraConfig | undefined {
+  return configs.get(model);
+}
+
+/**
+ * Freezes `model` and wraps every targeted Linear-like module in a LoRALinear (seeded per module
+ * path, so the same seed gives the same A on any backend). Returns the wrapped module paths.
+ */
+export function applyLora(model: Module, config: LoraConfig, seed = 0): string[] {
+  if (config.bias !== 'none') throw new LoraError(`LoRA bias '${String(config.bias)}' is not supported`, { hint: "use bias: 'none' (PEFT's default)" });
+  if (loraModules(model).size) throw new LoraError('applyLora: the model already has LoRA layers', { hint: 'mergeAndUnload() first, or load the adapter into a fresh model' });
+  model.freeze();
+  const targets = model.namedModules().filter(([p, m]) => p !== '' && isLinearLike(m) && matchesTarget(p, config.targetModules));
+  if (!targets.length) {
+    throw new LoraError(`applyLora: no Linear module matches target_modules ${JSON.stringify(config.targetModules)}`, {
+      hint: 'BioGPT projections are q_proj, k_proj, v_proj, out_proj, fc1, fc2',
+    });
+  }
+  const wasTraining = model.training;
+  for (const [p, m] of targets) {
+    const w = new LoRALinear(m as LinearModule, { r: config.r, alpha: config.alpha, dropout: config.dropout, seed: hashSeed(seed >>> 0, p) });
+    w.train(wasTraining);
+    model.setSubmodule(p, w);
+  }
+  configs.set(model, { ...config });
+  return targets.map(([p]) => p);
+}
+
+/** PEFT's print_trainable_parameters() line (tied weights counted once, LoRA included in all). */
+export function trainableParametersLine(model: Module): string {
+  const trainable = model.numParameters({ trainableOnly: true });
+  const all = model.numParameters();
+  const fmt = (n: number) => n.toLocaleString('en-US');
+  return `trainable params: ${fmt(trainable)} || all params: ${fmt(all)} || trainable%: ${((100 * trainable) / all).toFixed(4)}`;
+}
+
+/** The adapter_config.json arguments for a LoraConfig. */
+export function adapterConfigInput(c: LoraConfig): LoraConfigInput {
+  return {
+    ...(c.extra ?? {}),
+    r: c.r,
+    lora_alpha: c.alpha,
+    lora_dropout: c.dropout,
+    target_modules: c.targetModules,
+    bias: c.bias,
+    ...(c.baseModelNameOrPath !== undefined ? { base_model_name_or_path: c.baseModelNameOrPath } : {}),
+  };
+}
+
+async function hostF32(t: Tensor): Promise<TensorSource> {
+  const d = await t.data();
+  return { dtype: 'f32', shape: [...t.shape], data: d instanceof Float32Array ? d : Float32Array.from(d) };
+}
+
+/** Writes the adapter as PEFT's save_pretrained does (adapter_config.json + adapter_model.safetensors), atomically. */
+export async function saveAdapter(model: Module, dir: string, config: LoraConfig | undefined = loraConfigOf(model)): Promise<void> {
+  if (!config) throw new LoraError('saveAdapter: the model has no LoRA config', { hint: 'call applyLora() or loadAdapter() first' });
+  const mods = loraModules(model);
+  if (!mods.size) throw new LoraError('saveAdapter: the model has no LoRA layers');
+  const modules = new Map<string, { loraA: TensorSource; loraB: TensorSource }>();
+  for (const [p, l] of mods) modules.set(p, { loraA: await hostF32(l.lora_A.weight), loraB: await hostF32(l.lora_B.weight) });
+  writePeftAdapter(dir, { config: adapterConfigInput(config), modules });
+}
+
+/** The LoraConfig of a PEFT adapter directory (its other fields kept in `extra`). */
+export function readAdapterConfig(dir: string): LoraConfig {
+  return toLoraConfig(readPeftAdapter(dir).config.raw, dir);
+}
+
+function toLoraConfig(raw: Record<string, unknown>, dir: string): LoraConfig {
+  const bias = raw.bias ?? 'none';
+  if (bias !== 'none') throw new LoraError(`${dir}: adapter bias '${String(bias)}' is not supported`);
+  if (raw.use_dora || raw.use_rslora) throw new LoraError(`${dir}: DoRA / rsLoRA adapters are not supported`);
+  if (raw.rank_pattern && Object.keys(raw.rank_pattern as object).length) throw new LoraError(`${dir}: rank_pattern is not supported`);
+  if (raw.alpha_pattern && Object.keys(raw.alpha_pattern as object).length) throw new LoraError(`${dir}: alpha_pattern is not supported`);
+  return {
+    r: raw.r as number,
+    alpha: (raw.lora_alpha as number) ?? 8,
+    dropout: (raw.lora_dropout as number) ?? 0,
+    targetModules: raw.target_modules as string[] | string,
+    bias: 'none',
+    baseModelNameOrPath: (raw.base_model_name_or_path as string | null | undefined) ?? null,
+    extra: { ...raw },
+  };
+}
+
+/**
+ * Loads a PEFT adapter directory into `model`: applies LoRA with the adapter's config when the model
+ * has none yet, then writes every lora_A/lora_B in place. Every module must match both ways.
+ */
+export function loadAdapter(model: Module, dir: string, opts: { seed?: number; dropout?: number } = {}): LoraConfig {
+  const ad = readPeftAdapter(dir);
+  const cfg = toLoraConfig(ad.config.raw, dir);
+  if (opts.dropout !== undefined) cfg.dropout = opts.dropout;
+  let mods = loraModules(model);
+  if (!mods.size) {
+    applyLora(model, cfg, opts.seed ?? 0);
+    mods = loraModules(model);
+  } else {
+    configs.set(model, cfg);
+  }
+  const missing = [...mods.keys()].filter((p) => !ad.modules.has(p));
+  const extra = [...ad.modules.keys()].filter((p) => !mods.has(p));
+  if (missing.length || extra.length) {
+    throw new LoraError(`${dir}: adapter does not fit the model${missing.length ? `; no weights for ${missing.slice(0, 4).join(', ')}` : ''}${extra.length ? `; no module ${extra.slice(0, 4).join(', ')}` : ''}`, {
+      hint: 'was the adapter trained on this architecture with the same target_modules?',
+    });
+  }
+  for (const [p, w] of ad.modules) {
+    const l = mods.get(p)!;
+    const val = (h: typeof w.loraA): StateValue => ({ shape: h.shape, data: toFloat32(h) });
+    l.lora_A.loadStateDict({ weight: val(w.loraA) });
+    l.lora_B.loadStateDict({ weight: val(w.loraB) });
+    if (l.r !== w.loraA.shape[0]) throw new LoraError(`${dir}: ${p} has rank ${w.loraA.shape[0]}, the model's LoRA layer ${l.r}`);
+  }
+  return cfg;
+}
+
+/**
+ * Folds every LoRA branch into its base weight (W += (alpha/r)·B·A) and puts the base Linear back
+ * at its path, as PEFT's merge_and_unload(). Needs float Linear bases (an int8 base cannot absorb
+ * a float delta without requantising).
+ */
+export function mergeAndUnload(model: Module): void {
+  const mods = loraModules(model);
+  if (!mods.size) throw new LoraError('mergeAndUnload: the model has no LoRA layers');
+  for (const [p, l] of mods) {
+    if (!(l.base_layer instanceof Linear)) throw new LoraError(`mergeAndUnload: ${p} wraps a ${l.base_layer.constructor.name}, only a float Linear can be merged`, { hint: 'load the base model without --int8 to merge' });
+  }
+  for (const [p, l] of mods) {
+    const base = l.base_layer as Linear;
+    tidy(() => {
+      const merged = noGrad(() => add(base.weight, l.delta()));
+      base.loadStateDict({ weight: merged }, { strict: false }); // in place: references stay valid
+    });
+    model.setSubmodule(p, base);
+    l.lora_A.dispose();
+    l.lora_B.dispose();
+  }
+  configs.delete(model);
+}
+
+/**
+ * Writes `model` (no LoRA layers left) as a Hugging Face checkpoint: model.safetensors with every
+ * parameter under its HF name (a tied head stored once, as save_pretrained) plus config.json.
+ */
+export async function saveMergedCheckpoint(model: Module, dir: string, configJson: Record<string, unknown>): Promise<void> {
+  if (loraModules(model).size) throw new LoraError('saveMergedCheckpoint: the model still has LoRA layers', { hint: 'call mergeAndUnload() first' });
+  const tensors = new Map<string, TensorSource>();
+  for (const [name, t] of model.namedParameters()) tensors.set(name, await hostF32(t));
+  fs.mkdirSync(path.dirname(path.resolve(dir)), { recursive: true });
+  writeDirAtomic(dir, (tmp) => {
+    writeSafetensors(path.join(tmp, 'model.safetensors'), tensors, { metadata: { format: 'pt' } });
+    fs.writeFileSync(path.join(tmp, 'config.json'), pyJsonDumps({ ...configJson, dtype: 'float32' }) + '\n');
+  });
+}

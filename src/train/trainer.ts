@@ -1,0 +1,361 @@
+/**
+ * LoRA fine-tuning loop, as transformers' Trainer + PEFT with the seed's defaults: LoRA r 8 / alpha
+ * 16 / dropout 0.1 on q_proj+v_proj, micro-batch 4 × gradient accumulation 4, 2 epochs, AdamW
+ * (lr 2e-4, β 0.9/0.999, eps 1e-8, weight decay 0), linear schedule, clip 1.0, max length 512.
+ *
+ * One optimizer step = `gradAccum` micro-batches. The step's loss is the token mean over all of
+ * them: each micro-batch's mean loss is weighted by its share of the step's target tokens before
+ * backward, so gradients equal one big batch's (unlike averaging per-micro-batch means).
+ *
+ * fp16: the dynamic loss scaler (GradScaler semantics) runs when fp16 is on and the adapter has
+ * shader-f16, but the compute itself is float32 (no f16 kernels yet), so it never overflows.
+ *
+ * Determinism/resume: the data order depends only on (seed, epoch), dropout masks on each Dropout's
+ * (baseSeed, calls) which checkpoints save, so a resumed run continues the same loss curve.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { RadgradError } from '../errors.js';
+import '../ops/index.js'; // registers the autograd helpers backward() needs
+import { backward, noGrad } from '../autograd/tape.js';
+import { tidy } from '../tensor/scope.js';
+import { mul } from '../ops/elementwise.js';
+import { AdamW, clipCoefficient, globalGradNorm } from '../ops/optim.js';
+import type { BioGptForCausalLM } from '../models/biogpt/model.js';
+import { applyLora, loadAdapter, loraConfigOf, saveAdapter, trainableParametersLine, type LoraConfig } from '../nn/lora.js';
+import { collate, type Batch } from '../data/collator.js';
+import { permutation } from '../data/rng.js';
+import type { Example } from '../data/dataset.js';
+import { writeTrainingReport, type TrainingMetricPoint } from './report.js';
+import { LossScaler } from './loss_scale.js';
+import { scheduledLr, type ScheduleKind } from './schedule.js';
+import { Progress } from './progress.js';
+import { loadDropoutStates, readCheckpoint, saveCheckpoint, type TrainerState } from './checkpoint.js';
+
+export class TrainerError extends RadgradError {}
+
+export interface TrainSettings {
+  loraR: number;
+  loraAlpha: number;
+  loraDropout: number;
+  targetModules: string[];
+  batchSize: number;
+  gradAccum: number;
+  epochs: number;
+  /** Stop after this many optimizer steps (overrides epochs for the schedule's length), 0 = off. */
+  maxSteps: number;
+  lr: number;
+  betas: [number, number];
+  eps: number;
+  weightDecay: number;
+  schedule: ScheduleKind;
+  warmupSteps: number;
+  maxGradNorm: number;
+  maxLength: number;
+  /** Evaluate every N steps (0 = only at the end). */
+  evalEvery: number;
+  /** Checkpoint every N steps (0 = only at the end / on interrupt). */
+  saveEvery: number;
+  seed: number;
+  fp16: boolean;
+  padId: number;
+  /** Plain-mode progress line every N steps. */
+  logEvery: number;
+}
+
+export const DEFAULT_TRAIN_SETTINGS: Readonly<TrainSettings> = Object.freeze({
+  loraR: 8, loraAlpha: 16, loraDropout: 0.1, targetModules: ['q_proj', 'v_proj'],
+  batchSize: 4, gradAccum: 4, epochs: 2, maxSteps: 0,
+  lr: 2e-4, betas: [0.9, 0.999] as [number, number], eps: 1e-8, weightDecay: 0,
+  schedule: 'linear' as ScheduleKind, warmupSteps: 0, maxGradNorm: 1.0, maxLength: 512,
+  evalEvery: 50, saveEvery: 200, seed: 42, fp16: true, padId: 1, logEvery: 1,
+});
+
+export interface MetricRecord extends TrainingMetricPoint {
+  step: number;
+  epoch: number;
+  time: number;
+}
+
+export interface TrainerOptions {
+  /** A loaded BioGptForCausalLM (frozen or not: LoRA freezes it). */
+  model: BioGptForCausalLM;
+  train: readonly Example[];
+  eval?: readonly Example[];
+  outDir: string;
+  settings?: Partial<TrainSettings>;
+  /** Checkpoint directory to continue from. */
+  resume?: string;
+  /** The device supports shader-f16 (enables the loss scaler when settings.fp16). */
+  f16Available?: boolean;
+  /** Stop at the next step boundary, saving a checkpoint (Ctrl-C). */
+  signal?: AbortSignal;
+  progress?: Progress | null;
+  /** Called with every metrics record (also appended to metrics.jsonl). */
+  onMetrics?: (m: MetricRecord) => void;
+  /** Extra settings shown in report.html (model dir, data files...). */
+  reportSettings?: Record<string, unknown>;
+  /** Write report.html at the end (default true). */
+  report?: boolean;
+}
+
+export interface TrainResult {
+  steps: number;
+  totalSteps: number;
+  interrupted: boolean;
+  finalLoss?: number;
+  finalEvalLoss?: number;
+  tokensPerSec: number;
+  adapterDir: string;
+  lastCheckpoint?: string;
+  metrics: MetricRecord[];
+  trainableLine: string;
+  /** Whether the loss scaler ran (fp16 requested and available); compute is float32 regardless. */
+  lossScaling: boolean;
+}
+
+const ids = (b: Batch) => ({ data: b.inputIds, shape: [b.batchSize, b.seqLen] as [number, number] });
+
+function tokenCount(b: Batch): number {
+  let n = 0;
+  for (let i = 0; i < b.attentionMask.length; i++) n += b.attentionMask[i]!;
+  return n;
+}
+
+export class Trainer {
+  readonly s: TrainSettings;
+  readonly model: BioGptForCausalLM;
+  readonly lora: LoraConfig;
+  readonly optimizer: AdamW;
+  readonly scaler: LossScaler;
+  readonly stepsPerEpoch: number;
+  readonly totalSteps: number;
+  private readonly o: TrainerOptions;
+  private globalStep = 0;
+  private optimizerSteps = 0;
+  private tokensSeen = 0;
+  private elapsedBefore = 0;
+  private readonly metrics: MetricRecord[] = [];
+  private readonly metricsFile: string;
+
+  constructor(o: TrainerOptions) {
+    this.o = o;
+    const s = (this.s = { ...DEFAULT_TRAIN_SETTINGS, ...(o.settings ?? {}) });
+    for (const k of ['batchSize', 'gradAccum', 'epochs', 'loraR'] as const) {
+      if (!(Number.isInteger(s[k]) && s[k] > 0)) throw new TrainerError(`${k} must be a positive integer, got ${s[k]}`);
+    }
+    if (!o.train.length) throw new TrainerError('the training set is empty', { hint: 'check --data (prompt/completion JSONL) and --max-length' });
+    this.model = o.model;
+    this.lora = {
+      r: s.loraR, alpha: s.loraAlpha, dropout: s.loraDropout, targetModules: s.targetModules, bias: 'none',
+      baseModelNameOrPath: (o.reportSettings?.model as string | undefined) ?? null,
+    };
+    if (o.resume) {
+      // The checkpoint's adapter defines the LoRA layout; its dropout is the run's.
+      loadAdapter(this.model, o.resume, { seed: s.seed, dropout: s.loraDropout });
+      this.lora = { ...loraConfigOf(this.model)!, dropout: s.loraDropout };
+    } else {
+      applyLora(this.model, this.lora, s.seed);
+    }
+    this.model.train(true);
+    const params = this.model.namedParameters().filter(([, t]) => t.requiresGrad);
+    // No decay on biases and norms (HF's get_decay_parameter_names); LoRA matrices are neither.
+    const noDecay = params.filter(([n]) => n.endsWith('.bias') || n.includes('norm'));
+    this.optimizer = new AdamW(params.filter(([n]) => !noDecay.some(([m]) => m === n)).map(([, t]) => t), {
+      lr: s.lr, betas: s.betas, eps: s.eps, weightDecay: s.weightDecay,
+      paramGroups: noDecay.length ? [{ params: noDecay.map(([, t]) => t), weightDecay: 0 }] : [],
+    });
+    this.scaler = new LossScaler({ enabled: s.fp16 && !!o.f16Available });
+    const microPerEpoch = Math.ceil(o.train.length / s.batchSize);
+    this.stepsPerEpoch = Math.ceil(microPerEpoch / s.gradAccum);
+    this.totalSteps = s.maxSteps > 0 ? s.maxSteps : this.stepsPerEpoch * s.epochs;
+    fs.mkdirSync(o.outDir, { recursive: true });
+    this.metricsFile = path.join(o.outDir, 'metrics.jsonl');
+  }
+
+  /** Restores optimizer, scheduler, scaler, dropout RNG and metrics from the resume checkpoint. */
+  private restore(dir: string): void {
+    const { state, optimizer } = readCheckpoint(dir);
+    if (state.stepsPerEpoch !== this.stepsPerEpoch) {
+      throw new TrainerError(`${dir}: checkpoint has ${state.stepsPerEpoch} steps per epoch, this run ${this.stepsPerEpoch}`, { hint: 'resume with the same data, --batch-size and --grad-accum' });
+    }
+    this.optimizer.loadState(optimizer);
+    this.scaler.loadState(state.lossScaler);
+    loadDropoutStates(this.model, state.dropout);
+    this.globalStep = state.globalStep;
+    this.optimizerSteps = state.optimizerSteps;
+    this.tokensSeen = state.tokensSeen;
+    this.elapsedBefore = state.elapsed;
+    // Keep the metrics history up to the checkpoint (a crash may have logged steps after it).
+    if (fs.existsSync(this.metricsFile)) {
+      for (const line of fs.readFileSync(this.metricsFile, 'utf8').split('\n')) {
+        if (!line.trim()) continue;
+        try {
+          const m = JSON.parse(line) as MetricRecord;
+          if (m.step <= this.globalStep) this.metrics.push(m);
+        } catch {
+          /* a torn last line from a crash */
+        }
+      }
+    }
+  }
+
+  /** Micro-batches of optimizer step `g` (0-based, global). */
+  private microBatches(g: number): Batch[] {
+    const s = this.s;
+    const epoch = Math.floor(g / this.stepsPerEpoch);
+    const k = g % this.stepsPerEpoch;
+    const order = permutation(this.o.train.length, s.seed, epoch);
+    const out: Batch[] = [];
+    for (let m = k * s.gradAccum; m < (k + 1) * s.gradAccum; m++) {
+      const idx = order.slice(m * s.batchSize, (m + 1) * s.batchSize);
+      if (!idx.length) break;
+      out.push(collate(idx.map((i) => this.o.train[i]!), { padId: s.padId, maxLength: s.maxLength, padding: 'longest', padToMultipleOf: 8 }));
+    }
+    return out;
+  }
+
+  /** Token-mean loss over `examples` (no gradients, eval mode). */
+  async evaluate(examples: readonly Example[] = this.o.eval ?? []): Promise<number | undefined> {
+    if (!examples.length) return undefined;
+    const s = this.s;
+    this.model.eval();
+    let sum = 0;
+    let n = 0;
+    try {
+      for (let i = 0; i < examples.length; i += s.batchSize) {
+        const b = collate(examples.slice(i, i + s.batchSize), { padId: s.padId, maxLength: s.maxLength, padding: 'longest', padToMultipleOf: 8 });
+        if (!b.numTargetTokens) continue;
+        const loss = noGrad(() => tidy(() => this.model.forward({ inputIds: ids(b), attentionMask: ids({ ...b, inputIds: b.attentionMask }), labels: ids({ ...b, inputIds: b.labels }) }).loss!));
+        sum += (await loss.item()) * b.numTargetTokens;
+        n += b.numTargetTokens;
+        loss.dispose();
+      }
+    } finally {
+      this.model.train(true);
+    }
+    return n ? sum / n : undefined;
+  }
+
+  private record(m: MetricRecord): void {
+    this.metrics.push(m);
+    fs.appendFileSync(this.metricsFile, JSON.stringify(m) + '\n');
+    this.o.onMetrics?.(m);
+  }
+
+  private async checkpoint(t0: number): Promise<string> {
+    const dir = path.join(this.o.outDir, `checkpoint-${this.globalStep}`);
+    const state: Omit<TrainerState, 'format' | 'optimizer' | 'dropout'> = {
+      globalStep: this.globalStep, optimizerSteps: this.optimizerSteps, epoch: this.globalStep / this.stepsPerEpoch,
+      totalSteps: this.totalSteps, stepsPerEpoch: this.stepsPerEpoch, seed: this.s.seed, tokensSeen: this.tokensSeen,
+      elapsed: this.elapsedBefore + (Date.now() - t0) / 1000, lossScaler: this.scaler.state(), settings: { ...this.s },
+    };
+    await saveCheckpoint(dir, { model: this.model, lora: this.lora, optimizer: await this.optimizer.state(), state });
+    return dir;
+  }
+
+  /** One optimizer step over its micro-batches; returns the step's token-mean loss and stats. */
+  private async step(g: number): Promise<{ loss: number; gradNorm: number; tokens: number; applied: boolean; lr: number }> {
+    const s = this.s;
+    const batches = this.microBatches(g);
+    const N = batches.reduce((a, b) => a + b.numTargetTokens, 0);
+    const scale = this.scaler.scale;
+    let lossSum = 0;
+    let tokens = 0;
+    for (const b of batches) {
+      tokens += tokenCount(b);
+      if (!b.numTargetTokens) continue;
+      const w = b.numTargetTokens / N;
+      const loss = tidy(() => {
+        const l = this.model.forward({ inputIds: ids(b), attentionMask: ids({ ...b, inputIds: b.attentionMask }), labels: ids({ ...b, inputIds: b.labels }) }).loss!;
+        backward(mul(l, w * scale));
+        return l;
+      });
+      lossSum += (await loss.item()) * w;
+      loss.dispose();
+    }
+    const params = this.optimizer.params;
+    const scaledNorm = await globalGradNorm(params);
+    const lr = scheduledLr(s.lr, this.optimizerSteps, { kind: s.schedule, warmupSteps: s.warmupSteps, totalSteps: this.totalSteps });
+    const applied = this.scaler.update(scaledNorm);
+    const gradNorm = scaledNorm / scale;
+    if (applied) {
+      // Unscale and clip in the update itself (one pass over the gradients).
+      const clip = s.maxGradNorm > 0 ? clipCoefficient(gradNorm, s.maxGradNorm) : 1;
+      this.optimizer.step({ lr, gradScale: clip / scale });
+      this.optimizerSteps++;
+    }
+    this.optimizer.zeroGrad();
+    return { loss: lossSum, gradNorm, tokens, applied, lr };
+  }
+
+  async run(): Promise<TrainResult> {
+    const o = this.o;
+    const s = this.s;
+    if (o.resume) this.restore(o.resume);
+    const progress = o.progress === undefined ? new Progress(this.totalSteps, { every: s.logEvery }) : o.progress;
+    const line = trainableParametersLine(this.model);
+    progress?.log(line);
+    if (s.fp16 && !this.scaler.enabled) progress?.log('fp16: shader-f16 not available on this adapter; training in float32');
+    else if (this.scaler.enabled) progress?.log('fp16: dynamic loss scaling on (init 65536); compute runs in float32');
+    const t0 = Date.now();
+    let lastCheckpoint: string | undefined;
+    let interrupted = false;
+    let last: MetricRecord | undefined;
+    let lastEval: number | undefined;
+    let runTokens = 0;
+    const tRun = Date.now();
+    while (this.globalStep < this.totalSteps) {
+      if (o.signal?.aborted) {
+        interrupted = true;
+        break;
+      }
+      const ts = Date.now();
+      const r = await this.step(this.globalStep);
+      this.globalStep++;
+      this.tokensSeen += r.tokens;
+      runTokens += r.tokens;
+      const dt = (Date.now() - ts) / 1000;
+      const m: MetricRecord = {
+        step: this.globalStep, epoch: this.globalStep / this.stepsPerEpoch, loss: r.loss, lr: r.lr,
+        tokensPerSec: r.tokens / Math.max(dt, 1e-9), lossScale: this.scaler.enabled ? this.scaler.scale : 1,
+        gradNorm: r.gradNorm, time: this.elapsedBefore + (Date.now() - t0) / 1000,
+      };
+      if (!r.applied) progress?.log(`step ${this.globalStep}: gradient overflow, step skipped, loss scale now ${this.scaler.scale}`);
+      if ((s.evalEvery > 0 && this.globalStep % s.evalEvery === 0) || this.globalStep === this.totalSteps) {
+        lastEval = await this.evaluate();
+        if (lastEval !== undefined) m.evalLoss = lastEval;
+      }
+      this.record(m);
+      last = m;
+      progress?.update(this.globalStep, { loss: r.loss, lr: r.lr, tokensPerSec: m.tokensPerSec!, ...(m.evalLoss !== undefined ? { evalLoss: m.evalLoss } : {}) });
+      if (s.saveEvery > 0 && this.globalStep % s.saveEvery === 0 && this.globalStep < this.totalSteps) lastCheckpoint = await this.checkpoint(t0);
+    }
+    progress?.finish();
+    if (interrupted || this.globalStep === this.totalSteps) {
+      if (!lastCheckpoint?.endsWith(`checkpoint-${this.globalStep}`) && this.globalStep > 0) lastCheckpoint = await this.checkpoint(t0);
+    }
+    if (interrupted) progress?.log(`interrupted: saved ${lastCheckpoint ?? 'nothing (no step done)'}; continue with --resume ${lastCheckpoint ?? '<checkpoint>'}`);
+    const adapterDir = path.join(o.outDir, 'adapter');
+    if (!interrupted) await saveAdapter(this.model, adapterDir, this.lora);
+    const tokensPerSec = runTokens / Math.max((Date.now() - tRun) / 1000, 1e-9);
+    if (o.report ?? true) {
+      await writeTrainingReport(path.join(o.outDir, 'report.html'), {
+        title: `radgrad LoRA fine-tune${interrupted ? ' (interrupted)' : ''}`,
+        settings: { ...(o.reportSettings ?? {}), ...this.s, trainable: line, steps: `${this.globalStep}/${this.totalSteps}`, lossScaling: this.scaler.enabled, compute: 'float32' },
+        metrics: this.metrics,
+      });
+    }
+    return {
+      steps: this.globalStep, totalSteps: this.totalSteps, interrupted,
+      ...(last?.loss !== undefined ? { finalLoss: last.loss } : {}),
+      ...(lastEval !== undefined ? { finalEvalLoss: lastEval } : {}),
+      tokensPerSec, adapterDir, ...(lastCheckpoint ? { lastCheckpoint } : {}), metrics: this.metrics, trainableLine: line, lossScaling: this.scaler.enabled,
+    };
+  }
+}
+
+/** Builds a Trainer and runs it. */
+export async function train(o: TrainerOptions): Promise<TrainResult> {
+  return new Trainer(o).run();
+}

@@ -1,0 +1,126 @@
+/**
+ * Fused attention (src/ops/attention.ts): the WGSL flash forward/backward and decode kernels vs the
+ * composite path (matmul → HF additive mask → softmax → dropout → matmul) through the autograd
+ * engine on the float64 CPU reference, and vs the CPU reference of the fused kernels. Cases: T = 1,
+ * T not a multiple of the 64-row block, head dims 16/32/64, causal and not, heavy left padding
+ * (fully masked query rows: fused gives exactly 0 and finite gradients; compared rows are those
+ * with at least one allowed key, see the convention in src/ops/attention.ts), seeded dropout.
+ */
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { shutdownGpu } from '../../src/gpu/device.js';
+import { Tensor } from '../../src/tensor/tensor.js';
+import { withBackend } from '../../src/backend/registry.js';
+import { numel, type Backend } from '../../src/backend/types.js';
+import { attentionDecode, compositeAttention, flashAttention } from '../../src/ops/attention.js';
+import * as ops from '../../src/ops/index.js';
+import { FLOAT32_MIN } from '../../src/ops/nn/attention_mask.js';
+import { assertClose, ErrorLog } from '../helpers/compare.js';
+import { getBackends, randValues, runOn, type InputSpec } from '../helpers/ops_harness.js';
+
+const log = new ErrorLog();
+after(async () => {
+  console.log(`worst errors (attention):\n${log.summary()}`);
+  await shutdownGpu();
+});
+
+interface Case { B: number; H: number; T: number; D: number; causal: boolean; pad: number[]; dropout: number }
+
+/** Left padding: sequence b has pad[b] leading padding tokens. */
+function maskOf(c: Case): Float64Array {
+  const m = new Float64Array(c.B * c.T).fill(1);
+  c.pad.forEach((p, b) => m.fill(0, b * c.T, b * c.T + Math.min(p, c.T)));
+  return m;
+}
+
+/** Query rows with at least one allowed key (per [B, H, T] row). */
+function liveRows(c: Case, m: Float64Array): boolean[] {
+  const live: boolean[] = [];
+  for (let b = 0; b < c.B; b++) {
+    for (let h = 0; h < c.H; h++) {
+      for (let i = 0; i < c.T; i++) {
+        let any = false;
+        for (let j = 0; j < c.T && !any; j++) any = m[b * c.T + j] !== 0 && (!c.causal || j <= i);
+        live.push(any);
+      }
+    }
+  }
+  return live;
+}
+
+const pick = (a: ArrayLike<number>, live: boolean[], D: number): number[] => Array.from(a).filter((_, e) => live[Math.floor(e / D)]);
+
+async function check(c: Case, seed: number): Promise<void> {
+  const { gpu, cpu } = await getBackends();
+  const shape = [c.B, c.H, c.T, c.D];
+  const n = numel(shape);
+  const m = maskOf(c);
+  const live = liveRows(c, m);
+  const inputs: InputSpec[] = [
+    { data: randValues(n, seed, -2, 2), shape }, { data: randValues(n, seed + 1, -2, 2), shape },
+    { data: randValues(n, seed + 2), shape }, { data: m, shape: [c.B, c.T], requiresGrad: false },
+  ];
+  // Upstream gradient zero on dead rows: the composite path's uniform rows would otherwise feed dV.
+  const w = randValues(n, seed + 3);
+  for (let e = 0; e < n; e++) if (!live[Math.floor(e / c.D)]) w[e] = 0;
+  const opts = { causal: c.causal, dropout: c.dropout, seed: seed + 9 };
+  const fused = (q: Tensor, k: Tensor, v: Tensor, mk: Tensor) => flashAttention(q, k, v, { ...opts, mask: mk });
+  const comp = (q: Tensor, k: Tensor, v: Tensor, mk: Tensor) => compositeAttention(q, k, v, { ...opts, mask: mk });
+  const before = gpu.bytesInUse();
+  const got = await runOn(gpu, fused, inputs, w);
+  assert.equal(gpu.bytesInUse(), before, 'flash attention leaked GPU memory');
+  const refFused = await runOn(cpu, fused, inputs, w);
+  const refComp = await runOn(cpu, comp, inputs, w);
+  const label = `attn B${c.B} H${c.H} T${c.T} D${c.D}${c.causal ? ' causal' : ''} pad[${c.pad}] p${c.dropout}`;
+  const tol = { rtol: 1e-4, atol: 2e-5 };
+  log.add('fwd', assertClose(pick(got.out, live, c.D), pick(refComp.out, live, c.D), { ...tol, label: `${label} o vs composite` }));
+  assertClose(got.out, refFused.out, { ...tol, label: `${label} o vs fused reference` });
+  for (let e = 0; e < n; e++) if (!live[Math.floor(e / c.D)]) assert.equal(got.out[e], 0, `${label}: fully masked row gives 0`);
+  ['dq', 'dk', 'dv'].forEach((name, a) => {
+    const g = got.grads[a]!;
+    assert.ok(Array.from(g).every(Number.isFinite), `${label} ${name} finite`);
+    log.add(name, assertClose(g, refComp.grads[a]!, { rtol: 1e-3, atol: 1e-4, label: `${label} ${name} vs composite` }));
+  });
+}
+
+describe('flashAttention vs composite attention', () => {
+  it('small shapes: T = 1, odd T, head dims 16 / 32, causal and not', async () => {
+    await check({ B: 1, H: 1, T: 1, D: 16, causal: true, pad: [], dropout: 0 }, 1);
+    await check({ B: 2, H: 2, T: 17, D: 16, causal: true, pad: [], dropout: 0 }, 2);
+    await check({ B: 2, H: 1, T: 33, D: 32, causal: false, pad: [0, 5], dropout: 0 }, 3);
+  });
+  it('T not a multiple of the block, head dim 64, heavy left padding', async () => {
+    await check({ B: 3, H: 2, T: 70, D: 64, causal: true, pad: [0, 40, 69], dropout: 0 }, 4);
+    await check({ B: 2, H: 1, T: 20, D: 24, causal: false, pad: [20, 3], dropout: 0 }, 5);
+  });
+  it('seeded dropout matches the composite dropout mask', async () => {
+    await check({ B: 2, H: 2, T: 37, D: 16, causal: true, pad: [0, 6], dropout: 0.25 }, 6);
+  });
+});
+
+describe('attentionDecode vs composite', () => {
+  for (const [B, H, S, D] of [[2, 2, 1, 16], [2, 3, 130, 64], [1, 2, 300, 32]] as const) {
+    it(`B${B} H${H} S${S} D${D} with padding`, async () => {
+      const { gpu, cpu } = await getBackends();
+      const q = randValues(B * H * D, 1, -2, 2);
+      const k = randValues(B * H * S * D, 2, -2, 2);
+      const v = randValues(B * H * S * D, 3);
+      const m = new Float64Array(B * S).fill(1);
+      m.fill(0, 0, Math.floor(S / 2)); // sequence 0 left-padded by half
+      const run = (be: Backend, fused: boolean) => withBackend(be, () => {
+        const qt = new Tensor(be.upload(q, [B, H, 1, D], 'f32'), be);
+        const kt = new Tensor(be.upload(k, [B, H, S, D], 'f32'), be);
+        const vt = new Tensor(be.upload(v, [B, H, S, D], 'f32'), be);
+        const mt = new Tensor(be.upload(m, [B, S], 'f32'), be);
+        if (fused) return attentionDecode(qt, kt, vt, { mask: mt });
+        const bias = new Float64Array(B * S).map((_, e) => (m[e] ? 0 : FLOAT32_MIN));
+        const s = ops.add(ops.mul(ops.matmul(qt, kt, { transB: true }), 1 / Math.sqrt(D)), new Tensor(be.upload(bias, [B, 1, 1, S], 'f32'), be));
+        return ops.matmul(ops.softmax(s), vt);
+      });
+      const got = await run(gpu, true).dataRaw();
+      const want = await run(cpu, false).dataRaw();
+      log.add('decode', assertClose(got, want, { rtol: 1e-4, atol: 2e-5, label: `decode B${B} H${H} S${S} D${D}` }));
+      assertClose(await run(cpu, true).dataRaw(), want, { rtol: 1e-9, atol: 1e-12, label: 'cpu decode reference' });
+    });
+  }
+});
