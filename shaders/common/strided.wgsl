@@ -19,3 +19,9 @@ fn strided_offset(i: u32, rank: u32, shape: array<vec4<u32>, 2>, strides: array<
 fn linear_id(gid: vec3<u32>, nwg: vec3<u32>, wg: u32) -> u32 {
   return gid.x + gid.y * nwg.x * wg;
 }
+
+// Total threads of a 1-D grid split over x and y: the step of grid-stride loops, which let a
+// kernel run with fewer workgroups than items (see strideGrid in src/backend/webgpu/common.ts).
+fn grid_threads(nwg: vec3<u32>, wg: u32) -> u32 {
+  return nwg.x * nwg.y * wg;
+}

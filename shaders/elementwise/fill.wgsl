@@ -1,7 +1,8 @@
-// out[i] = value (converted to T).
+// out[i] = value (converted to T), grid-stride.
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = linear_id(gid, nwg, WG);
-  if (i >= params.n) { return; }
-  out[i] = T(params.value);
+  let step = grid_threads(nwg, WG);
+  for (var i = linear_id(gid, nwg, WG); i < params.n; i += step) {
+    out[i] = T(params.value);
+  }
 }

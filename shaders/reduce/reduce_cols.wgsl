@@ -1,26 +1,28 @@
 // out[o, k] = REDUCE over j of x[o, j, k] for x viewed as [outer, len, inner]: one thread per
-// (o, k), reading consecutive k across threads (coalesced). OP: 0 sum 1 mean 2 max 3 min.
+// (o, k), reading consecutive k across threads (coalesced), grid-stride over (o, k).
+// OP: 0 sum 1 mean 2 max 3 min.
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = linear_id(gid, nwg, WG);
-  if (i >= params.outer * params.inner) { return; }
-  let o = i / params.inner;
-  let k = i % params.inner;
-  let base = o * params.len * params.inner + k;
-  var acc: f32;
-  switch OP {
-    case 2u: { acc = -3.4028234663852886e38; }
-    case 3u: { acc = 3.4028234663852886e38; }
-    default: { acc = 0.0; }
-  }
-  for (var j = 0u; j < params.len; j++) {
-    let v = f32(x[base + j * params.inner]);
+  let step = grid_threads(nwg, WG);
+  for (var i = linear_id(gid, nwg, WG); i < params.outer * params.inner; i += step) {
+    let o = i / params.inner;
+    let k = i % params.inner;
+    let base = o * params.len * params.inner + k;
+    var acc: f32;
     switch OP {
-      case 2u: { acc = max(acc, v); }
-      case 3u: { acc = min(acc, v); }
-      default: { acc += v; }
+      case 2u: { acc = -3.4028234663852886e38; }
+      case 3u: { acc = 3.4028234663852886e38; }
+      default: { acc = 0.0; }
     }
+    for (var j = 0u; j < params.len; j++) {
+      let v = f32(x[base + j * params.inner]);
+      switch OP {
+        case 2u: { acc = max(acc, v); }
+        case 3u: { acc = min(acc, v); }
+        default: { acc += v; }
+      }
+    }
+    if (OP == 1u) { acc = acc / f32(params.len); }
+    out[i] = T(acc);
   }
-  if (OP == 1u) { acc = acc / f32(params.len); }
-  out[i] = T(acc);
 }

@@ -6,7 +6,10 @@
  */
 import { RadgradError } from '../errors.js';
 import { Tensor, type GradNode } from '../tensor/tensor.js';
-import { keep } from '../tensor/scope.js';
+import { keep, tidy } from '../tensor/scope.js';
+
+/** Misuse of backward(): nothing to differentiate, a missing or mis-shaped upstream gradient. */
+export class AutogradError extends RadgradError {}
 
 let gradEnabled = true;
 
@@ -51,12 +54,12 @@ export function registerGradHelpers(add: (a: Tensor, b: Tensor) => Tensor, ones:
  * Leaf tensors with requiresGrad accumulate into `.grad` across calls.
  */
 export function backward(root: Tensor, grad?: Tensor): void {
-  if (!root.requiresGrad) throw new RadgradError(`backward(): ${root} does not require grad (no trainable input reached it)`);
+  if (!root.requiresGrad) throw new AutogradError(`backward(): ${root} does not require grad (no trainable input reached it)`);
   if (!grad && root.size !== 1) {
-    throw new RadgradError(`backward(): root has shape [${root.shape}]; pass an upstream gradient for non-scalar outputs`);
+    throw new AutogradError(`backward(): root has shape [${root.shape}]; pass an upstream gradient for non-scalar outputs`);
   }
   if (grad && grad.shape.join() !== root.shape.join()) {
-    throw new RadgradError(`backward(): upstream gradient shape [${grad.shape}] does not match root [${root.shape}]`);
+    throw new AutogradError(`backward(): upstream gradient shape [${grad.shape}] does not match root [${root.shape}]`);
   }
   // Reverse topological order by iterative DFS.
   const order: Tensor[] = [];
@@ -102,7 +105,9 @@ export function backward(root: Tensor, grad?: Tensor): void {
       }
       continue;
     }
-    const inGrads = node.backward(g);
+    // Temporaries a backward function creates (and does not return) are released at once, not at
+    // the end of an enclosing tidy(): without this they would pile up for the whole backward pass.
+    const inGrads = tidy(() => node.backward(g));
     // Ops may pass the same gradient through (add, reshape of equal shape): dispose it only if unused.
     if (g !== userGrad && !inGrads.includes(g)) g.dispose();
     t.node = null; // free the graph as it is consumed
@@ -113,11 +118,13 @@ export function backward(root: Tensor, grad?: Tensor): void {
         return;
       }
       if (ig.shape.join() !== inp.shape.join()) {
-        throw new RadgradError(`autograd: ${node.op} produced a gradient of shape [${ig.shape}] for an input of shape [${inp.shape}]`);
+        throw new AutogradError(`autograd: ${node.op} produced a gradient of shape [${ig.shape}] for an input of shape [${inp.shape}]`);
       }
       const prev = grads.get(inp.id);
-      // The same gradient tensor may be handed to several inputs (add(a, a), passthroughs): share-safe copy.
-      const own = [...grads.values()].includes(ig) || ig === userGrad ? ig.detach() : ig;
+      // The same gradient tensor may be handed to several inputs (add(a, a), passthroughs): every use
+      // but the last takes a storage-sharing view, since accumulation disposes what it consumes.
+      const usedLater = inGrads.some((x, k) => k > j && x === ig && node.inputs[k]!.requiresGrad);
+      const own = usedLater || [...grads.values()].includes(ig) || ig === userGrad ? ig.detach() : ig;
       if (prev) {
         grads.set(inp.id, addGrads(prev, own));
         prev.dispose();

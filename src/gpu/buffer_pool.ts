@@ -7,7 +7,8 @@
 import type { GpuContext } from './device.js';
 import { BufferTooLargeError, GpuError } from './errors.js';
 
-export type BufferKind = 'storage' | 'uniform' | 'readback';
+/** 'query': destination of resolveQuerySet (timestamps), copied out to a readback buffer. */
+export type BufferKind = 'storage' | 'uniform' | 'readback' | 'query';
 
 export interface PooledBuffer {
   readonly buffer: GPUBuffer;
@@ -21,6 +22,8 @@ export interface PooledBuffer {
 
 export interface PoolStats {
   bytesInUse: number;
+  /** Part of bytesInUse in 'storage' buffers (tensors); uniform and readback staging excluded. */
+  storageBytesInUse: number;
   peakBytesInUse: number;
   bytesFree: number;
   buffersInUse: number;
@@ -40,27 +43,29 @@ const USAGE: Record<BufferKind, number> = {
   storage: 0x80 | 0x4 | 0x8, // STORAGE | COPY_SRC | COPY_DST
   uniform: 0x40 | 0x8, // UNIFORM | COPY_DST
   readback: 0x1 | 0x8, // MAP_READ | COPY_DST
+  query: 0x200 | 0x4, // QUERY_RESOLVE | COPY_SRC
 };
 
 export class BufferPool {
   private free = new Map<string, GPUBuffer[]>();
   private parked: PooledBuffer[] = [];
   private scopes: Set<PooledBuffer>[] = [];
-  private stats: PoolStats = { bytesInUse: 0, peakBytesInUse: 0, bytesFree: 0, buffersInUse: 0, created: 0, reused: 0 };
+  private stats: PoolStats = { bytesInUse: 0, storageBytesInUse: 0, peakBytesInUse: 0, bytesFree: 0, buffersInUse: 0, created: 0, reused: 0 };
   /** Free bytes kept for reuse before the largest idle buffers are destroyed. */
   maxFreeBytes = 2 ** 31;
 
   constructor(private readonly ctx: GpuContext) {}
 
   acquire(bytes: number, kind: BufferKind = 'storage', context = 'buffer'): PooledBuffer {
-    const size = bucketSize(bytes);
     const lim = this.ctx.limits;
     const maxBuf = lim.maxBufferSize ?? Infinity;
-    if (size > maxBuf && bytes <= maxBuf) return this.create(bytes, Math.ceil(bytes / 4) * 4, kind);
+    const maxBind = kind === 'storage' ? (lim.maxStorageBufferBindingSize ?? Infinity) : Infinity;
+    // Limits first: a request within maxBufferSize but over the binding limit must not be created.
     if (bytes > maxBuf) throw new BufferTooLargeError(bytes, maxBuf, 'maxBufferSize', context);
-    if (kind === 'storage' && bytes > (lim.maxStorageBufferBindingSize ?? Infinity)) {
-      throw new BufferTooLargeError(bytes, lim.maxStorageBufferBindingSize!, 'maxStorageBufferBindingSize', context);
-    }
+    if (bytes > maxBind) throw new BufferTooLargeError(bytes, maxBind, 'maxStorageBufferBindingSize', context);
+    const size = bucketSize(bytes);
+    // Storage buffers are bound whole, so a bucket may not exceed either limit: use the exact size.
+    if (size > maxBuf || size > maxBind) return this.create(bytes, Math.ceil(bytes / 4) * 4, kind);
     const key = `${kind}:${size}`;
     const list = this.free.get(key);
     let pb: PooledBuffer;
@@ -85,6 +90,7 @@ export class BufferPool {
 
   private track(pb: PooledBuffer): void {
     this.stats.bytesInUse += pb.size;
+    if (pb.kind === 'storage') this.stats.storageBytesInUse += pb.size;
     this.stats.buffersInUse++;
     if (this.stats.bytesInUse > this.stats.peakBytesInUse) this.stats.peakBytesInUse = this.stats.bytesInUse;
     const scope = this.scopes[this.scopes.length - 1];
@@ -96,6 +102,7 @@ export class BufferPool {
     if (pb.released) throw new GpuError('usage', `buffer ${pb.buffer.label} released twice`);
     pb.released = true;
     this.stats.bytesInUse -= pb.size;
+    if (pb.kind === 'storage') this.stats.storageBytesInUse -= pb.size;
     this.stats.buffersInUse--;
     for (const s of this.scopes) s.delete(pb);
     if (this.ctx.isDestroyed) return;
@@ -139,9 +146,13 @@ export class BufferPool {
     let result: T;
     try {
       result = fn();
-    } finally {
+    } catch (e) {
+      // As tidy(): a failing fn must not leak what it acquired.
       this.scopes.pop();
+      for (const pb of scope) if (!pb.released) this.release(pb);
+      throw e;
     }
+    this.scopes.pop();
     const kept = new Set(keep(result));
     for (const pb of scope) if (!kept.has(pb) && !pb.released) this.release(pb);
     return result;

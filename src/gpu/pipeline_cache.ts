@@ -49,9 +49,14 @@ export class PipelineCache {
     if (hit) return hit;
     const { device } = this.ctx;
     const { code, headerLines, file } = kernelSource(decl);
+    // In an error scope: an uncaptured error would resurface later as a stale GpuError in some
+    // unrelated check(), after the caller has already handled the KernelCompileError thrown here.
+    device.pushErrorScope('validation');
     const module = device.createShaderModule({ code, label: decl.name });
+    const moduleErr = await device.popErrorScope();
     const ce = await compileError(decl, module, headerLines, file);
     if (ce) throw ce;
+    if (moduleErr) throw new GpuError('validation', moduleErr.message, decl.name);
     try {
       const pipeline = await device.createComputePipelineAsync({
         layout: 'auto',

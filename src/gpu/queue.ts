@@ -181,7 +181,7 @@ export class CommandQueue {
     let source: 'timestamp' | 'wall' = 'wall';
     if (this.ctx.caps.timestampQuery && t.passes > 0 && t.passes < MAX_TIMED_PASSES) {
       const n = 2 * t.passes;
-      const resolve = this.ctx.pool.acquire(n * 8, 'storage');
+      const resolve = this.ctx.pool.acquire(n * 8, 'query');
       const enc = this.encoderForCopy();
       enc.resolveQuerySet(t.querySet, 0, n, resolve.buffer, 0);
       this.timing = undefined;

@@ -37,7 +37,10 @@ export function mean(x: Tensor, axes?: number | readonly number[], keepDims = fa
   const count = numel(ax.map((a) => x.shape[a]!));
   const out = new Tensor(x.backend.reduce('mean', x.raw('mean'), ax, keepDims), x.backend);
   return record(out, 'mean', [x], (g) => {
-    const gk = new Tensor(g.backend.unary('affine', g.backend.reshape(g.raw(), keptShape(x, ax)), 1 / count, 0), g.backend);
+    // The reshaped view holds a reference to g's storage: release it once scaled.
+    const gv = g.backend.reshape(g.raw(), keptShape(x, ax));
+    const gk = new Tensor(g.backend.unary('affine', gv, 1 / count, 0), g.backend);
+    g.backend.dispose(gv);
     const r = broadcastTo(gk, x.shape);
     if (r !== gk) gk.dispose();
     return [r];

@@ -9,6 +9,7 @@ import fc from 'fast-check';
 import { cpuBackend } from '../../src/backend/cpu/index.js';
 import { initWebGpuBackend } from '../../src/backend/webgpu/index.js';
 import { withBackend } from '../../src/backend/registry.js';
+import { tuning } from '../../src/backend/webgpu/common.js';
 import { numel, type Backend, type DType, type HostArray } from '../../src/backend/types.js';
 import { backward } from '../../src/autograd/tape.js';
 import { Tensor } from '../../src/tensor/tensor.js';
@@ -126,18 +127,38 @@ export interface CheckOptions {
 }
 
 /**
- * One property case: CPU reference vs WGSL forward and backward, finite differences on the CPU,
- * and no GPU bytes left in use afterwards.
+ * One property case: CPU reference vs WGSL forward and backward (under both kernel selections),
+ * finite differences on the CPU, and no GPU bytes left in use afterwards.
  */
 export async function checkOp(label: string, fn: (...xs: Tensor[]) => Tensor, inputs: readonly InputSpec[], opts: CheckOptions = {}): Promise<void> {
   const { gpu, cpu } = await getBackends();
-  const fwd = opts.fwd ?? TOL_EXACTISH;
-  const bwd = opts.bwd ?? TOL_ACCUM;
   const before = gpu.bytesInUse();
   const ref0 = await runOn(cpu, fn, inputs);
   const w = opts.noBackward ? undefined : randValues(numel(ref0.shape), numel(ref0.shape) + 7);
   const ref = opts.noBackward ? ref0 : await runOn(cpu, fn, inputs, w);
-  const got = await runOn(gpu, fn, inputs, w);
+  // Both kernel selections run whatever the adapter is, so that neither goes untested: the
+  // CPU-adapter style with vec4 kernels, and the GPU style (tiled matmul, barrier-tree row
+  // reductions, many workgroups) with the scalar kernels.
+  for (const style of [true, false]) {
+    tuning.cpuStyle = style;
+    tuning.vec4 = style;
+    try {
+      await compareGpu(`${label}${style ? '' : ' [gpu-style scalar kernels]'}`, await runOn(gpu, fn, inputs, w), ref, inputs, opts);
+    } finally {
+      tuning.cpuStyle = 'auto';
+      tuning.vec4 = true;
+    }
+  }
+  assert.equal(gpu.bytesInUse(), before, `${label}: GPU bytes in use changed (leak or double free)`);
+  if (!opts.noBackward && opts.fd !== false) {
+    const fd = opts.fd ?? {};
+    await gradcheck(fn, inputs as GradcheckInput[], { maxElements: 12, rtol: 1e-5, atol: 1e-6, ...fd, label });
+  }
+}
+
+function compareGpu(label: string, got: RunResult, ref: RunResult, inputs: readonly InputSpec[], opts: CheckOptions): void {
+  const fwd = opts.fwd ?? TOL_EXACTISH;
+  const bwd = opts.bwd ?? TOL_ACCUM;
   assert.deepEqual(got.shape, ref.shape, `${label}: output shape`);
   // Worst errors are logged per op name (the label up to the first space or bracket).
   const key = label.split(/[ ([]/)[0]!;
@@ -153,11 +174,6 @@ export async function checkOp(label: string, fn: (...xs: Tensor[]) => Tensor, in
         opts.log?.add(`${key} bwd`, sb);
       }
     });
-  }
-  assert.equal(gpu.bytesInUse(), before, `${label}: GPU bytes in use changed (leak or double free)`);
-  if (!opts.noBackward && opts.fd !== false) {
-    const fd = opts.fd ?? {};
-    await gradcheck(fn, inputs as GradcheckInput[], { maxElements: 12, rtol: 1e-5, atol: 1e-6, ...fd, label });
   }
 }
 

@@ -48,6 +48,33 @@ export function grid(n: number, wg = WG): [number, number, number] {
   return grid1d(Math.ceil(n / wg));
 }
 
+/**
+ * Kernel selection. CPU adapters (lavapipe, SwiftShader) run each workgroup as a loop on one core
+ * and emulate barriers and workgroup memory, so per-workgroup overhead and barriers dominate;
+ * there radgrad launches few workgroups that loop over the data (grid-stride), and uses
+ * barrier-free row reductions and matmul. `cpuStyle` forces either choice (tests cover both).
+ * `vec4` enables the four-elements-per-thread f32 variants.
+ */
+export const tuning: { cpuStyle: 'auto' | boolean; vec4: boolean } = { cpuStyle: 'auto', vec4: true };
+
+export function cpuStyle(ctx: GpuContext): boolean {
+  return tuning.cpuStyle === 'auto' ? ctx.adapterInfo.isCpu : tuning.cpuStyle;
+}
+
+/** Workgroups for a grid-stride kernel over n items: enough to fill the device, no more. */
+export function strideGrid(ctx: GpuContext, n: number, wg = WG): [number, number, number] {
+  const cap = cpuStyle(ctx) ? 64 : 16384;
+  return grid1d(Math.min(Math.ceil(n / wg), cap));
+}
+
+/**
+ * True when vec4 kernels may be used: every buffer can be bound as array<vec4<...>> (pool buckets
+ * are multiples of 16 bytes) and `tuning.vec4` (tests switch it off to cover the scalar kernels).
+ */
+export function vec4Bindable(...xs: RawTensor[]): boolean {
+  return tuning.vec4 && xs.every((x) => bufferOf(x).size % 16 === 0);
+}
+
 export function launch(ctx: GpuContext, decl: KernelDecl, args: LaunchArgs): void {
   ctx.queue.dispatch(decl, args);
 }

@@ -1,7 +1,7 @@
 /** Unary, binary (broadcasting), where and cast kernels. */
 import type { GpuContext } from '../../gpu/device.js';
 import { ShapeError, OpArgumentError } from '../../errors.js';
-import { alloc, bufferOf, dims8, grid, launch, requireFloat, variants, WG } from './common.js';
+import { alloc, bufferOf, dims8, grid, launch, requireFloat, strideGrid, variants, vec4Bindable, WG } from './common.js';
 import { broadcastShapes, broadcastStrides, numel, type Backend, type BinaryOp, type DType, type UnaryOp } from '../types.js';
 
 const UNARY_CODES: Record<UnaryOp, number> = {
@@ -15,25 +15,35 @@ const BINARY_CODES: Record<BinaryOp, number> = {
 const DIMS = 'array<vec4<u32>, 2>' as const;
 const common = ['common/strided.wgsl', 'common/math.wgsl'];
 
-const unaryKernel = variants((t: DType) => ({
-  name: `unary_${t}`, family: 'elementwise', file: 'unary',
-  bindings: [{ name: 'x', type: 'T', access: 'read' as const }, { name: 'out', type: 'T', access: 'read_write' as const }],
-  uniforms: { n: 'u32' as const, alpha: 'f32' as const, beta: 'f32' as const },
-  overrides: { WG: { type: 'u32' as const, value: WG }, OP: { type: 'u32' as const, value: 0 } },
-  aliases: { T: t }, enables: t === 'f16' ? ['f16'] : [], includes: common,
-}));
+// Scalar kernels for every float dtype; the `vec4` variants (f32, same shapes) move four elements
+// per load/store, which CPU adapters in particular need to approach memory bandwidth.
+const unaryKernel = variants((key: string) => {
+  const [t, vec] = key.split('/') as [DType, string | undefined];
+  const el = vec ? 'vec4<f32>' : 'T';
+  return {
+    name: vec ? 'unary_vec4_f32' : `unary_${t}`, family: 'elementwise', file: vec ? 'unary_vec4' : 'unary',
+    bindings: [{ name: 'x', type: el, access: 'read' as const }, { name: 'out', type: el, access: 'read_write' as const }],
+    uniforms: { n: 'u32' as const, alpha: 'f32' as const, beta: 'f32' as const },
+    overrides: { WG: { type: 'u32' as const, value: WG }, OP: { type: 'u32' as const, value: 0 } },
+    aliases: { T: t }, enables: t === 'f16' ? ['f16'] : [], includes: [...common, 'elementwise/unary_ops.wgsl'],
+  };
+});
 
-const binaryKernel = variants((t: DType) => ({
-  name: `binary_${t}`, family: 'elementwise', file: 'binary',
-  bindings: [
-    { name: 'a', type: 'T', access: 'read' as const },
-    { name: 'b', type: 'T', access: 'read' as const },
-    { name: 'out', type: 'T', access: 'read_write' as const },
-  ],
-  uniforms: { n: 'u32' as const, rank: 'u32' as const, shape: DIMS, a_strides: DIMS, b_strides: DIMS },
-  overrides: { WG: { type: 'u32' as const, value: WG }, OP: { type: 'u32' as const, value: 0 }, BCAST: { type: 'bool' as const, value: true } },
-  aliases: { T: t }, enables: t === 'f16' ? ['f16'] : [], includes: common,
-}));
+const binaryKernel = variants((key: string) => {
+  const [t, vec] = key.split('/') as [DType, string | undefined];
+  const el = vec ? 'vec4<f32>' : 'T';
+  return {
+    name: vec ? 'binary_vec4_f32' : `binary_${t}`, family: 'elementwise', file: vec ? 'binary_vec4' : 'binary',
+    bindings: [
+      { name: 'a', type: el, access: 'read' as const },
+      { name: 'b', type: el, access: 'read' as const },
+      { name: 'out', type: el, access: 'read_write' as const },
+    ],
+    uniforms: { n: 'u32' as const, rank: 'u32' as const, shape: DIMS, a_strides: DIMS, b_strides: DIMS },
+    overrides: { WG: { type: 'u32' as const, value: WG }, OP: { type: 'u32' as const, value: 0 }, BCAST: { type: 'bool' as const, value: true } },
+    aliases: { T: t }, enables: t === 'f16' ? ['f16'] : [], includes: [...common, 'elementwise/binary_ops.wgsl'],
+  };
+});
 
 const whereKernel = variants((key: string) => {
   const [c, t] = key.split('/') as [DType, DType];
@@ -68,11 +78,12 @@ export function elementwiseOps(ctx: GpuContext): Pick<Backend, 'unary' | 'binary
       requireFloat(`unary ${op}`, 'x', x);
       const out = alloc(ctx, x.shape, x.dtype, op);
       const n = numel(x.shape);
-      launch(ctx, unaryKernel(x.dtype), {
+      const vec = x.dtype === 'f32' && vec4Bindable(x, out);
+      launch(ctx, unaryKernel(vec ? 'f32/vec4' : x.dtype), {
         bindings: { x: bufferOf(x), out: bufferOf(out) },
         uniforms: { n, alpha, beta },
         constants: { OP: UNARY_CODES[op] },
-        workgroups: grid(n),
+        workgroups: strideGrid(ctx, vec ? Math.ceil(n / 4) : n),
       });
       return out;
     },
@@ -84,14 +95,15 @@ export function elementwiseOps(ctx: GpuContext): Pick<Backend, 'unary' | 'binary
       const out = alloc(ctx, shape, a.dtype, op);
       const n = numel(shape);
       const same = a.shape.join() === b.shape.join();
-      launch(ctx, binaryKernel(a.dtype), {
+      const vec = same && a.dtype === 'f32' && vec4Bindable(a, b, out);
+      launch(ctx, binaryKernel(vec ? 'f32/vec4' : a.dtype), {
         bindings: { a: bufferOf(a), b: bufferOf(b), out: bufferOf(out) },
         uniforms: {
           n, rank: shape.length, shape: dims8(shape, 1),
           a_strides: dims8(broadcastStrides(a.shape, shape)), b_strides: dims8(broadcastStrides(b.shape, shape)),
         },
         constants: { OP: BINARY_CODES[op], BCAST: !same },
-        workgroups: grid(n),
+        workgroups: strideGrid(ctx, vec ? Math.ceil(n / 4) : n),
       });
       return out;
     },

@@ -1,7 +1,7 @@
 /** Strided copies: every view (permute, slice, expand, concat, split) is one launch of this kernel. */
 import type { GpuContext } from '../../gpu/device.js';
 import { OpArgumentError } from '../../errors.js';
-import { alloc, bufferOf, dims8, grid, launch, variants, WG } from './common.js';
+import { alloc, bufferOf, dims8, launch, strideGrid, variants, WG } from './common.js';
 import { contiguousStrides, numel, type Backend, type DType } from '../types.js';
 
 const DIMS = 'array<vec4<u32>, 2>' as const;
@@ -26,7 +26,7 @@ export function layoutOps(ctx: GpuContext): Pick<Backend, 'stridedCopy' | 'strid
       launch(ctx, kernelFor(src.dtype), {
         bindings: { src: bufferOf(src), dst: bufferOf(out) },
         uniforms: { n, rank: shape.length, src_offset: view.offset, dst_offset: 0, shape: dims8(shape, 1), src_strides: dims8(view.strides), dst_strides: dims8(contiguousStrides(shape)) },
-        workgroups: grid(n),
+        workgroups: strideGrid(ctx, n),
       });
       return out;
     },
@@ -36,7 +36,7 @@ export function layoutOps(ctx: GpuContext): Pick<Backend, 'stridedCopy' | 'strid
       launch(ctx, kernelFor(src.dtype), {
         bindings: { src: bufferOf(src), dst: bufferOf(dst) },
         uniforms: { n, rank: src.shape.length, src_offset: 0, dst_offset: view.offset, shape: dims8(src.shape, 1), src_strides: dims8(contiguousStrides(src.shape)), dst_strides: dims8(view.strides) },
-        workgroups: grid(n),
+        workgroups: strideGrid(ctx, n),
       });
     },
   };

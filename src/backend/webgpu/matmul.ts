@@ -1,7 +1,7 @@
 /** Batched matmul with transposed operands through the register-blocked tiled kernel. */
 import type { GpuContext } from '../../gpu/device.js';
 import { ShapeError, OpArgumentError } from '../../errors.js';
-import { alloc, bufferOf, launch, release, requireFloat, variants } from './common.js';
+import { alloc, bufferOf, cpuStyle, launch, release, requireFloat, variants } from './common.js';
 import { broadcastShapes, broadcastStrides, contiguousStrides, numel, type Backend, type DType, type RawTensor } from '../types.js';
 import { layoutOps } from './layout.js';
 
@@ -18,6 +18,28 @@ const matmulKernel = variants((t: DType) => ({
   overrides: {
     WX: { type: 'u32' as const, value: MATMUL_TILE.WX }, WY: { type: 'u32' as const, value: MATMUL_TILE.WY },
     TK: { type: 'u32' as const, value: MATMUL_TILE.TK },
+    TRANS_A: { type: 'bool' as const, value: false }, TRANS_B: { type: 'bool' as const, value: false },
+  },
+  aliases: { T: t }, enables: t === 'f16' ? ['f16'] : [],
+}));
+
+/**
+ * The register-blocked kernel without workgroup memory (shaders/matmul/matmul_regs.wgsl): each
+ * thread computes 8×8 outputs. Chosen on CPU adapters, where it is several times faster than the
+ * tiled kernel (barriers and workgroup memory are emulated there).
+ */
+export const MATMUL_REGS = { WX: 8, WY: 8, RM: 8, RN: 8 };
+
+const matmulRegsKernel = variants((t: DType) => ({
+  name: `matmul_regs_${t}`, family: 'matmul', file: 'matmul_regs',
+  bindings: [
+    { name: 'a', type: 'T', access: 'read' as const },
+    { name: 'b', type: 'T', access: 'read' as const },
+    { name: 'c', type: 'T', access: 'read_write' as const },
+  ],
+  uniforms: { M: 'u32' as const, N: 'u32' as const, K: 'u32' as const, a_batch_stride: 'u32' as const, b_batch_stride: 'u32' as const },
+  overrides: {
+    WX: { type: 'u32' as const, value: MATMUL_REGS.WX }, WY: { type: 'u32' as const, value: MATMUL_REGS.WY },
     TRANS_A: { type: 'bool' as const, value: false }, TRANS_B: { type: 'bool' as const, value: false },
   },
   aliases: { T: t }, enables: t === 'f16' ? ['f16'] : [],
@@ -58,7 +80,14 @@ export function matmulOps(ctx: GpuContext): Pick<Backend, 'matmul'> {
       const TM = MATMUL_TILE.WY * 4;
       const TN = MATMUL_TILE.WX * 4;
       const nb = numel(batch);
-      if (M * N > 0) {
+      if (M * N > 0 && cpuStyle(ctx)) {
+        launch(ctx, matmulRegsKernel(a.dtype), {
+          bindings: { a: bufferOf(ea.t), b: bufferOf(eb.t), c: bufferOf(out) },
+          uniforms: { M, N, K, a_batch_stride: ea.stride, b_batch_stride: eb.stride },
+          constants: { TRANS_A: ta, TRANS_B: tb },
+          workgroups: [Math.ceil(N / (MATMUL_REGS.WX * MATMUL_REGS.RN)), Math.ceil(M / (MATMUL_REGS.WY * MATMUL_REGS.RM)), nb],
+        });
+      } else if (M * N > 0) {
         launch(ctx, matmulKernel(a.dtype), {
           bindings: { a: bufferOf(ea.t), b: bufferOf(eb.t), c: bufferOf(out) },
           uniforms: { M, N, K, a_batch_stride: ea.stride, b_batch_stride: eb.stride },

@@ -1,6 +1,6 @@
 /** Upload, fill, readback and views for the WebGPU backend. */
 import type { GpuContext } from '../../gpu/device.js';
-import { variants, alloc, bufferOf, grid, launch, release, view, WG } from './common.js';
+import { variants, alloc, bufferOf, launch, release, strideGrid, view, WG } from './common.js';
 import { OpArgumentError } from '../../errors.js';
 import { numel, type Backend, type DType, type HostArray, type RawTensor } from '../types.js';
 import { f32ToF16Bits, f16BitsToF32 } from '../../util/half.js';
@@ -39,7 +39,7 @@ export function memoryOps(ctx: GpuContext): Pick<Backend, 'upload' | 'full' | 'r
     full(shape, dtype, value) {
       const out = alloc(ctx, shape, dtype, 'full');
       const n = numel(shape);
-      launch(ctx, fillKernel(dtype), { bindings: { out: bufferOf(out) }, uniforms: { n, value }, workgroups: grid(n) });
+      launch(ctx, fillKernel(dtype), { bindings: { out: bufferOf(out) }, uniforms: { n, value }, workgroups: strideGrid(ctx, n) });
       return out;
     },
     async read(x: RawTensor): Promise<HostArray> {
@@ -62,7 +62,8 @@ export function memoryOps(ctx: GpuContext): Pick<Backend, 'upload' | 'full' | 'r
       return view(x, shape);
     },
     bytesInUse() {
-      return ctx.pool.getStats().bytesInUse;
+      // Tensor storage only: uniform buffers of not-yet-submitted dispatches come and go.
+      return ctx.pool.getStats().storageBytesInUse;
     },
     sync() {
       return ctx.queue.sync();

@@ -2,7 +2,7 @@
 import type { GpuContext } from '../../gpu/device.js';
 import { OpArgumentError } from '../../errors.js';
 import { grid1d } from '../../gpu/kernel.js';
-import { alloc, bufferOf, grid, launch, release, requireFloat, variants, view, WG } from './common.js';
+import { alloc, bufferOf, cpuStyle, launch, release, requireFloat, strideGrid, variants, vec4Bindable, view, WG } from './common.js';
 import { numel, type Backend, type DType, type RawTensor, type ReduceOp } from '../types.js';
 
 const OPS: Record<ReduceOp, number> = { sum: 0, mean: 1, max: 2, min: 3 };
@@ -14,6 +14,17 @@ const rowsKernel = variants((t: DType) => ({
   overrides: { WG: { type: 'u32' as const, value: WG }, OP: { type: 'u32' as const, value: 0 } },
   aliases: { T: t }, enables: t === 'f16' ? ['f16'] : [],
 }));
+// Barrier-free row reductions for CPU adapters: one thread per row (vec4 loads when len % 4 == 0).
+const rowsThreadKernel = variants((key: string) => {
+  const [t, vec] = key.split('/') as [DType, string | undefined];
+  return {
+    name: vec ? 'reduce_rows_thread4_f32' : `reduce_rows_thread_${t}`, family: 'reduce', file: vec ? 'reduce_rows_thread4' : 'reduce_rows_thread',
+    bindings: [{ name: 'x', type: vec ? 'vec4<f32>' : 'T', access: 'read' as const }, { name: 'out', type: 'T', access: 'read_write' as const }],
+    uniforms: { rows: 'u32' as const, len: 'u32' as const },
+    overrides: { WG: { type: 'u32' as const, value: WG }, OP: { type: 'u32' as const, value: 0 } },
+    aliases: { T: t }, enables: t === 'f16' ? ['f16'] : [], includes: ['common/strided.wgsl'],
+  };
+});
 const colsKernel = variants((t: DType) => ({
   name: `reduce_cols_${t}`, family: 'reduce', file: 'reduce_cols',
   bindings: [{ name: 'x', type: 'T', access: 'read' as const }, { name: 'out', type: 'T', access: 'read_write' as const }],
@@ -65,7 +76,13 @@ export function reduceOps(ctx: GpuContext): Pick<Backend, 'reduce' | 'argmax'> {
         const inner = numel(shape.slice(g1 + 1));
         for (let k = g0; k <= g1; k++) shape[k] = 1;
         const out = alloc(ctx, shape, x.dtype, `reduce ${op}`);
-        if (inner === 1) {
+        if (inner === 1 && cpuStyle(ctx)) {
+          const vec = x.dtype === 'f32' && len % 4 === 0 && vec4Bindable(cur);
+          launch(ctx, rowsThreadKernel(vec ? 'f32/vec4' : x.dtype), {
+            bindings: { x: bufferOf(cur), out: bufferOf(out) }, uniforms: { rows: outer, len },
+            constants: { OP: OPS[op] }, workgroups: strideGrid(ctx, outer),
+          });
+        } else if (inner === 1) {
           launch(ctx, rowsKernel(x.dtype), {
             bindings: { x: bufferOf(cur), out: bufferOf(out) }, uniforms: { rows: outer, len },
             constants: { OP: OPS[op] }, workgroups: grid1d(outer),
@@ -73,7 +90,7 @@ export function reduceOps(ctx: GpuContext): Pick<Backend, 'reduce' | 'argmax'> {
         } else {
           launch(ctx, colsKernel(x.dtype), {
             bindings: { x: bufferOf(cur), out: bufferOf(out) }, uniforms: { outer, len, inner },
-            constants: { OP: OPS[op] }, workgroups: grid(outer * inner),
+            constants: { OP: OPS[op] }, workgroups: strideGrid(ctx, outer * inner),
           });
         }
         if (cur !== x) release(ctx, cur);

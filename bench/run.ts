@@ -1,0 +1,101 @@
+/**
+ * Benchmark runner: `npm run bench` runs every bench/*.bench.ts, `npm run bench -- ops kernels`
+ * only the files whose name contains one of the words, `--json <file>` also writes every row (with
+ * the file it came from) as JSON. Each bench file exports
+ *   export async function bench(): Promise<Array<Record<string, string | number>>>
+ * and prints nothing it needs to; the runner prints one aligned table per file. The WebGPU backend
+ * is initialised once before the first file and shut down at the end (a file that fails is
+ * reported as a row with its error, and the others still run).
+ */
+import { readdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+type Row = Record<string, string | number>;
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+function parseArgs(argv: string[]): { filters: string[]; json?: string } {
+  const filters: string[] = [];
+  let json: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--json') json = argv[++i];
+    else if (a.startsWith('--json=')) json = a.slice(7);
+    else if (a === '--help' || a === '-h') {
+      console.log('usage: npm run bench [-- <name filters...>] [--json <file>]');
+      process.exit(0);
+    } else filters.push(a);
+  }
+  if (argv.includes('--json') && !json) throw new Error('--json needs a file name');
+  return { filters, json };
+}
+
+/** Numbers with 3-4 significant digits; integers as they are. */
+export function formatCell(v: string | number | undefined): string {
+  if (v === undefined) return '';
+  if (typeof v === 'string') return v;
+  if (!Number.isFinite(v)) return String(v);
+  if (Number.isInteger(v) && Math.abs(v) < 1e9) return String(v);
+  const a = Math.abs(v);
+  if (a >= 100) return v.toFixed(1);
+  if (a >= 1) return v.toFixed(2);
+  if (a >= 0.01) return v.toFixed(3);
+  return v.toPrecision(3);
+}
+
+/** A plain aligned text table (columns: union of the rows' keys, in first-seen order). */
+export function formatTable(rows: readonly Row[]): string {
+  if (!rows.length) return '(no rows)';
+  const cols: string[] = [];
+  for (const r of rows) for (const k of Object.keys(r)) if (!cols.includes(k)) cols.push(k);
+  const cells = rows.map((r) => cols.map((c) => formatCell(r[c])));
+  const width = cols.map((c, j) => Math.max(c.length, ...cells.map((row) => row[j]!.length)));
+  const numeric = cols.map((c) => rows.every((r) => r[c] === undefined || typeof r[c] === 'number'));
+  const line = (vals: string[]) => vals.map((v, j) => (numeric[j] ? v.padStart(width[j]!) : v.padEnd(width[j]!))).join('  ').trimEnd();
+  return [line(cols), width.map((w) => '-'.repeat(w)).join('  '), ...cells.map(line)].join('\n');
+}
+
+async function main(): Promise<void> {
+  const { filters, json } = parseArgs(process.argv.slice(2));
+  let files = readdirSync(here).filter((f) => f.endsWith('.bench.ts')).sort();
+  if (filters.length) files = files.filter((f) => filters.some((w) => f.includes(w)));
+  if (!files.length) {
+    console.error(`no bench files match ${JSON.stringify(filters)} (have: ${readdirSync(here).filter((f) => f.endsWith('.bench.ts')).join(', ')})`);
+    process.exitCode = 1;
+    return;
+  }
+  const { initWebGpuBackend } = await import('../src/backend/webgpu/index.js');
+  const { shutdownGpu, gpu } = await import('../src/gpu/device.js');
+  await initWebGpuBackend();
+  const info = gpu().adapterInfo;
+  console.log(`adapter: ${info.vendor} ${info.device} (${info.description})`);
+  const all: Array<Row & { file: string }> = [];
+  try {
+    for (const f of files) {
+      const name = f.replace(/\.bench\.ts$/, '');
+      console.log(`\n== ${name} ==`);
+      const t0 = performance.now();
+      let rows: Row[];
+      try {
+        const mod = (await import(pathToFileURL(path.join(here, f)).href)) as { bench?: () => Promise<Row[]> };
+        if (typeof mod.bench !== 'function') throw new Error(`${f} does not export bench()`);
+        rows = await mod.bench();
+      } catch (e) {
+        rows = [{ error: (e as Error).stack?.split('\n').slice(0, 3).join(' | ') ?? String(e) }];
+        process.exitCode = 1;
+      }
+      console.log(formatTable(rows));
+      console.log(`(${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+      for (const r of rows) all.push({ file: name, ...r });
+    }
+  } finally {
+    await shutdownGpu();
+  }
+  if (json) {
+    writeFileSync(json, JSON.stringify({ adapter: info, date: new Date().toISOString(), rows: all }, null, 2) + '\n');
+    console.log(`\nwrote ${all.length} rows to ${json}`);
+  }
+}
+
+await main();

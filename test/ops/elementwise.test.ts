@@ -1,0 +1,149 @@
+/**
+ * Property tests of the elementwise ops: every op on random numpy-broadcasting shapes (size-1 axes,
+ * odd sizes) and random values in its domain. Each case compares the WGSL forward and backward with
+ * the float64 CPU reference and the CPU backward with central finite differences (checkOp).
+ *
+ * Tolerances (GPU f32 vs CPU f64): forward rtol 1e-5 / atol 1e-6 (transcendentals: atol 2e-6..1e-5,
+ * stated per test); gradients rtol 1e-4 / atol 1e-4 (they may sum over broadcast axes).
+ */
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { shutdownGpu } from '../../src/gpu/device.js';
+import { erf, gelu as geluRef } from '../../src/backend/cpu/common.js';
+import * as ops from '../../src/ops/index.js';
+import type { Tensor } from '../../src/tensor/tensor.js';
+import { numel } from '../../src/backend/types.js';
+import { assertClose, ErrorLog } from '../helpers/compare.js';
+import { broadcastPairArb, checkOp, getBackends, property, randValues, seedArb, shapeArb, type Tol } from '../helpers/ops_harness.js';
+
+const log = new ErrorLog();
+after(async () => {
+  console.log(`worst errors (elementwise):\n${log.summary()}`);
+  await shutdownGpu();
+});
+
+type Binary = (a: Tensor, b: Tensor) => Tensor;
+
+interface BinaryCase {
+  name: string;
+  fn: Binary;
+  /** Value ranges of a and b, and the smallest |b| (division). */
+  a: [number, number];
+  b: [number, number];
+  bMinAbs?: number;
+  fwd?: Tol;
+}
+
+const BINARY: BinaryCase[] = [
+  { name: 'add', fn: ops.add, a: [-2, 2], b: [-2, 2] },
+  { name: 'sub', fn: ops.sub, a: [-2, 2], b: [-2, 2] },
+  { name: 'mul', fn: ops.mul, a: [-2, 2], b: [-2, 2] },
+  { name: 'div', fn: ops.div, a: [-2, 2], b: [-2, 2], bMinAbs: 0.5 },
+  { name: 'maximum', fn: ops.maximum, a: [-2, 2], b: [-2, 2] },
+  // Positive base so that d/db = out·log(a) is defined.
+  { name: 'pow', fn: ops.pow, a: [0.5, 2], b: [-2, 2], fwd: { rtol: 1e-5, atol: 2e-6 } },
+];
+
+describe('elementwise binary ops with numpy broadcasting', () => {
+  for (const c of BINARY) {
+    it(`${c.name}: WGSL fwd/bwd vs CPU, CPU bwd vs finite differences`, async () => {
+      await property(fc.tuple(broadcastPairArb(4, 2048), seedArb), async ([[sa, sb], seed]) => {
+        const a = randValues(numel(sa), seed, c.a[0], c.a[1]);
+        const b = randValues(numel(sb), seed + 1, c.b[0], c.b[1], c.bMinAbs ?? 0);
+        await checkOp(`${c.name} [${sa}] [${sb}]`, c.fn, [{ data: a, shape: sa }, { data: b, shape: sb }], { fwd: c.fwd, log });
+      });
+    });
+  }
+
+  it('only one operand requiring grad gives the other no gradient', async () => {
+    await property(fc.tuple(broadcastPairArb(3, 512), seedArb, fc.constantFrom(...BINARY.slice(0, 5))), async ([[sa, sb], seed, c]) => {
+      const a = randValues(numel(sa), seed, c.a[0], c.a[1]);
+      const b = randValues(numel(sb), seed + 1, c.b[0], c.b[1], c.bMinAbs ?? 0);
+      await checkOp(`${c.name} (b frozen)`, c.fn, [{ data: a, shape: sa }, { data: b, shape: sb, requiresGrad: false }], { log });
+    }, 10);
+  });
+
+  it('scalar right operands (add/sub/mul/div/maximum/pow with a number)', async () => {
+    const scalarOps: Array<[string, (x: Tensor, s: number) => Tensor, [number, number]]> = [
+      ['add', ops.add, [-2, 2]], ['sub', ops.sub, [-2, 2]], ['mul', ops.mul, [-2, 2]],
+      ['div', ops.div, [-2, 2]], ['maximum', ops.maximum, [-2, 2]], ['pow', ops.pow, [0.5, 2]],
+    ];
+    await property(
+      fc.tuple(shapeArb(0, 3, 1024), seedArb, fc.constantFrom(...scalarOps), fc.constantFrom(-1.5, -0.25, 0.5, 2, 3)),
+      async ([s, seed, [name, f, range], k]) => {
+        const x = randValues(numel(s), seed, range[0], range[1]);
+        await checkOp(`${name}(x, ${k}) [${s}]`, (t) => f(t, k), [{ data: x, shape: s }], { fwd: { rtol: 1e-5, atol: 2e-6 }, log });
+      },
+    );
+  });
+});
+
+interface UnaryCase {
+  name: string;
+  fn: (x: Tensor) => Tensor;
+  range: [number, number];
+  /** Keep |x| above this (kinks of relu/abs). */
+  minAbs?: number;
+  fwd?: Tol;
+  bwd?: Tol;
+}
+
+const UNARY: UnaryCase[] = [
+  { name: 'neg', fn: ops.neg, range: [-3, 3] },
+  { name: 'exp', fn: ops.exp, range: [-3, 3], fwd: { rtol: 1e-5, atol: 1e-6 } },
+  { name: 'log', fn: ops.log, range: [0.05, 5], fwd: { rtol: 1e-5, atol: 2e-6 } },
+  { name: 'sqrt', fn: ops.sqrt, range: [0.05, 5] },
+  { name: 'rsqrt', fn: ops.rsqrt, range: [0.05, 5] },
+  // tanh = (e^2x - 1)/(e^2x + 1) in WGSL: cancellation near 0 costs ~1e-7 absolute.
+  { name: 'tanh', fn: ops.tanh, range: [-4, 4], fwd: { rtol: 1e-5, atol: 2e-6 } },
+  { name: 'relu', fn: ops.relu, range: [-2, 2], minAbs: 1e-3 },
+  // WGSL erf is Abramowitz-Stegun 7.1.26 (|error| < 1.5e-7), the CPU uses a float64 erf.
+  { name: 'gelu', fn: ops.gelu, range: [-5, 5], fwd: { rtol: 1e-5, atol: 2e-6 }, bwd: { rtol: 1e-4, atol: 5e-6 } },
+  { name: 'sigmoid', fn: ops.sigmoid, range: [-6, 6] },
+  { name: 'abs', fn: ops.abs, range: [-2, 2], minAbs: 1e-3 },
+  { name: 'square', fn: ops.square, range: [-2, 2] },
+];
+
+describe('elementwise unary ops', () => {
+  for (const c of UNARY) {
+    it(`${c.name}: WGSL fwd/bwd vs CPU, CPU bwd vs finite differences`, async () => {
+      await property(fc.tuple(shapeArb(0, 4, 4096), seedArb), async ([s, seed]) => {
+        const x = randValues(numel(s), seed, c.range[0], c.range[1], c.minAbs ?? 0);
+        await checkOp(`${c.name} [${s}]`, c.fn, [{ data: x, shape: s }], { fwd: c.fwd, bwd: c.bwd, log });
+      });
+    });
+  }
+
+  it('pow with a scalar exponent: integer exponents on signed bases, real exponents on positive bases', async () => {
+    const exps = fc.oneof(
+      fc.constantFrom(0, 1, 2, 3, -1, -2).map((e) => ({ e, lo: -2, hi: 2, minAbs: 0.25 })),
+      fc.constantFrom(0.5, 1.5, -0.5, -2.5, 2.25).map((e) => ({ e, lo: 0.1, hi: 3, minAbs: 0 })),
+    );
+    await property(fc.tuple(shapeArb(0, 3, 2048), seedArb, exps), async ([s, seed, { e, lo, hi, minAbs }]) => {
+      const x = randValues(numel(s), seed, lo, hi, minAbs);
+      await checkOp(`pow(x, ${e}) [${s}]`, (t) => ops.pow(t, e), [{ data: x, shape: s }], {
+        fwd: { rtol: 2e-5, atol: 2e-6 }, bwd: { rtol: 2e-4, atol: 1e-4 }, log,
+      });
+    });
+  });
+
+  it('gelu matches x·Φ(x) from the CPU float64 erf at many points', async () => {
+    // The oracle itself against reference values of erf.
+    const known: Array<[number, number]> = [
+      [0, 0], [0.5, 0.5204998778130465], [1, 0.8427007929497149], [2, 0.9953222650189527],
+      [3, 0.9999779095030014], [-1.5, -0.9661051464753108], [4.5, 0.9999999998033839],
+    ];
+    for (const [x, want] of known) assert.ok(Math.abs(erf(x) - want) < 1e-15, `erf(${x}) = ${erf(x)}, want ${want}`);
+    const n = 4001;
+    const xs = Float64Array.from({ length: n }, (_, i) => Math.fround(-8 + (16 * i) / (n - 1)));
+    const want = Float64Array.from(xs, geluRef);
+    await checkOp('gelu on [-8, 8]', ops.gelu, [{ data: xs, shape: [n] }], { fwd: { rtol: 1e-5, atol: 2e-6 }, bwd: { rtol: 1e-4, atol: 5e-6 }, fd: false });
+    // And directly against x·Φ(x): the largest absolute error is reported on failure.
+    await getBackends();
+    const t = ops.gelu(ops.tensor(xs, [n]));
+    const got = await t.dataRaw();
+    t.dispose();
+    assertClose(got, want, { rtol: 1e-5, atol: 2e-6, label: 'WGSL gelu vs 0.5·x·(1 + erf(x/√2))' });
+  });
+});

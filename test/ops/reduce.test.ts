@@ -1,0 +1,103 @@
+/**
+ * Property tests of sum / mean / max over random axis sets (adjacent, non-adjacent, negative, all,
+ * none; keepDims on and off) and argmax, on shapes with size-1 axes and odd sizes. WGSL forward and
+ * backward vs the float64 CPU reference (rtol 1e-4 / atol 1e-4: a reduction sums up to a few
+ * thousand f32 values), CPU backward vs central finite differences.
+ */
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { shutdownGpu } from '../../src/gpu/device.js';
+import * as ops from '../../src/ops/index.js';
+import type { Tensor } from '../../src/tensor/tensor.js';
+import { numel } from '../../src/backend/types.js';
+import { ErrorLog } from '../helpers/compare.js';
+import { checkOp, getBackends, property, randValues, runOn, seedArb, shapeArb, TOL_ACCUM } from '../helpers/ops_harness.js';
+
+const log = new ErrorLog();
+after(async () => {
+  console.log(`worst errors (reduce):\n${log.summary()}`);
+  await shutdownGpu();
+});
+
+/** A shape and a random subset of its axes (some given as negative indices), or undefined = all. */
+const shapeAxesArb = shapeArb(1, 4, 4096).chain((s) =>
+  fc.tuple(
+    fc.constant(s),
+    fc.oneof(
+      { weight: 1, arbitrary: fc.constant(undefined) },
+      {
+        weight: 5,
+        arbitrary: fc
+          .tuple(fc.array(fc.boolean(), { minLength: s.length, maxLength: s.length }), fc.array(fc.boolean(), { minLength: s.length, maxLength: s.length }))
+          .map(([pick, negate]) => s.map((_, i) => i).filter((i) => pick[i]).map((i) => (negate[i] ? i - s.length : i))),
+      },
+    ),
+    fc.boolean(),
+  ),
+);
+
+type Reducer = (x: Tensor, axes?: number | readonly number[], keepDims?: boolean) => Tensor;
+const REDUCERS: Array<[string, Reducer]> = [['sum', ops.sum], ['mean', ops.mean], ['max', ops.max]];
+
+describe('reductions over axes', () => {
+  for (const [name, f] of REDUCERS) {
+    it(`${name}: random axis sets with and without keepDims`, async () => {
+      await property(fc.tuple(shapeAxesArb, seedArb), async ([[s, axes, keep], seed]) => {
+        const x = randValues(numel(s), seed, -2, 2);
+        await checkOp(`${name} [${s}] axes ${axes === undefined ? 'all' : `[${axes}]`} keep=${keep}`, (t) => f(t, axes, keep), [{ data: x, shape: s }], {
+          fwd: TOL_ACCUM, bwd: TOL_ACCUM, log,
+        });
+      }, 25);
+    });
+  }
+
+  it('non-adjacent axes give the same result as reducing one axis at a time', async () => {
+    const { gpu } = await getBackends();
+    const s = [3, 17, 5, 65];
+    const x = randValues(numel(s), 11, -1, 1);
+    const both = await runOn(gpu, (t) => ops.sum(t, [0, 2], true), [{ data: x, shape: s }]);
+    const seq = await runOn(gpu, (t) => ops.sum(ops.sum(t, 2, true), 0, true), [{ data: x, shape: s }]);
+    assert.deepEqual(both.shape, [1, 17, 1, 65]);
+    for (let i = 0; i < both.out.length; i++) assert.ok(Math.abs(both.out[i]! - seq.out[i]!) < 1e-5, `index ${i}`);
+  });
+
+  it('max splits the gradient evenly between tied maxima (amax semantics)', async () => {
+    // Rows [1, 3, 3, 2] and [5, 5, 5, 0]: gradients 1/2 and 1/3 to each tied position.
+    const data = [1, 3, 3, 2, 5, 5, 5, 0];
+    const { gpu, cpu } = await getBackends();
+    for (const be of [cpu, gpu]) {
+      const r = await runOn(be, (t) => ops.max(t, 1), [{ data, shape: [2, 4] }], [1, 1]);
+      assert.deepEqual([...r.out], [3, 5], `${be.name} forward`);
+      const g = [...r.grads[0]!].map((v) => Math.round(v * 1e6) / 1e6);
+      assert.deepEqual(g, [0, 0.5, 0.5, 0, 0.333333, 0.333333, 0.333333, 0], `${be.name} gradient`);
+    }
+  });
+
+  it('reducing no axes is the identity (with its gradient)', async () => {
+    await checkOp('sum no axes', (t) => ops.sum(t, [], false), [{ data: randValues(15, 3), shape: [3, 5] }], { log });
+  });
+});
+
+describe('argmax', () => {
+  it('matches the CPU on random shapes (last axis, odd lengths)', async () => {
+    await property(fc.tuple(shapeArb(1, 3, 8192, [1, 2, 3, 5, 17, 65, 129, 257, 1000]), seedArb), async ([s, seed]) => {
+      const x = randValues(numel(s), seed, -3, 3);
+      await checkOp(`argmax [${s}]`, ops.argmax, [{ data: x, shape: s, requiresGrad: false }], { fwd: { rtol: 0, atol: 0 }, noBackward: true });
+    }, 25);
+  });
+
+  it('returns the first index on ties, also across threads of a workgroup', async () => {
+    const { gpu, cpu } = await getBackends();
+    const len = 1000;
+    const data = new Float64Array(3 * len);
+    // Row 0: all equal → 0. Row 1: max at 700 and 300 → 300. Row 2: max at the last index only.
+    data[len + 700] = 2;
+    data[len + 300] = 2;
+    data[2 * len + len - 1] = 1;
+    for (const be of [cpu, gpu]) {
+      const r = await runOn(be, ops.argmax, [{ data, shape: [3, len], requiresGrad: false }]);
+      assert.deepEqual([...r.out], [0, 300, len - 1], be.name);
+    }
+  });
+});
