@@ -4,12 +4,18 @@ import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { packageRoot } from '../src/util/paths.js';
+import { reportError } from './run.js';
 import { register as info } from './commands/info.js';
 import { register as tokenize } from './commands/tokenize.js';
 import { register as synth } from './commands/synth.js';
 import { register as prep } from './commands/prep.js';
 import { register as train } from './commands/train.js';
 import { register as merge } from './commands/merge.js';
+import { register as generate } from './commands/generate.js';
+import { register as evalCmd } from './commands/eval.js';
+import { register as demo } from './commands/demo.js';
+import { register as score } from './commands/score.js';
+import { register as bench } from './commands/bench.js';
 
 const pkg = JSON.parse(readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
 
@@ -25,6 +31,11 @@ const program = new Command()
   .showHelpAfterError('(run with --help for usage)')
   .addHelpText('after', '\nStart with:\n  $ radgrad demo            # the whole pipeline on synthetic data, nothing downloaded\n  $ radgrad info            # which GPU adapter radgrad sees');
 
-for (const register of [synth, prep, tokenize, train, merge, info]) register(program);
+for (const register of [demo, synth, prep, tokenize, score, train, generate, evalCmd, merge, bench, info]) register(program);
 
-await program.parseAsync(process.argv);
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  // Commands without the action() wrapper land here: same message + hint, non-zero exit.
+  reportError(e);
+}

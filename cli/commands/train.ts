@@ -10,6 +10,7 @@ import { RadgradError } from '../../src/errors.js';
 import { gpu } from '../../src/gpu/device.js';
 import { withBackend } from '../../src/backend/registry.js';
 import { BioGptForCausalLM } from '../../src/models/biogpt/index.js';
+import { quantizeInt8 } from '../../src/models/biogpt/quantize.js';
 import { BioGptTokenizer } from '../../src/tokenizer/biogpt_tokenizer.js';
 import { readJsonl } from '../../src/data/jsonl.js';
 import { SftDataset, splitTrainEval, subjectOf } from '../../src/data/dataset.js';
@@ -75,22 +76,6 @@ function readConfig(file: string): TrainFile {
   } catch (e) {
     if (e instanceof RadgradError) throw e;
     throw new RadgradError(`--config ${file}: ${(e as Error).message}`);
-  }
-}
-
-/** Replaces every LoRA-targetable float Linear by an int8 one (src/nn/int8_linear.ts, when present). */
-async function quantizeInt8(model: BioGptForCausalLM): Promise<void> {
-  const spec = '../../src/nn/int8_linear.js';
-  let mod: Record<string, unknown>;
-  try {
-    mod = (await import(spec)) as Record<string, unknown>;
-  } catch {
-    throw new RadgradError('--int8: int8 linear layers are not available in this build', { hint: 'train without --int8 (float32 base weights)' });
-  }
-  const cls = mod.Int8Linear as { fromLinear?: (l: unknown) => unknown } | undefined;
-  if (!cls?.fromLinear) throw new RadgradError('--int8: src/nn/int8_linear.ts has no Int8Linear.fromLinear()', { hint: 'train without --int8' });
-  for (const [p, m] of model.namedModules()) {
-    if (/\.(q_proj|k_proj|v_proj|out_proj|fc1|fc2)$/.test(p)) model.setSubmodule(p, cls.fromLinear(m) as typeof m);
   }
 }
 
@@ -176,7 +161,7 @@ export function register(program: Command): void {
           if (tok.vocabSize > model.config.vocabSize) {
             throw new RadgradError(`tokenizer ${tokDir} has ${tok.vocabSize} tokens, the model ${model.config.vocabSize}`, { hint: 'pass the tokenizer of this model with --tokenizer' });
           }
-          if (f.int8 ?? file.int8) await quantizeInt8(model);
+          if (f.int8 ?? file.int8) quantizeInt8(model);
           const ac = new AbortController();
           const onSigint = () => {
             process.stderr.write('\ninterrupt: finishing the current step and saving a checkpoint (Ctrl-C again to abort)\n');

@@ -1,0 +1,190 @@
+/**
+ * generate(): transformers' GenerationMixin.generate semantics for BioGPT — greedy, sampling and
+ * beam search with the KV cache, left-padded batches, eos stopping (finished rows padded with the
+ * pad id) and per-step processed scores. Logits processing runs on the host over the last
+ * position's row(s), which is all that is read back each step.
+ */
+import { RadgradError } from '../errors.js';
+import type { BioGptForCausalLM } from '../models/biogpt/model.js';
+import { Rng } from '../data/rng.js';
+import { DecodeStepper } from './stepper.js';
+import { argmaxRow, processScores, sampleRow, type ProcessorConfig } from './logits_process.js';
+import { beamSearch } from './beam.js';
+
+export interface GenerateOptions {
+  /** New tokens at most (transformers' max_new_tokens; default 20). */
+  maxNewTokens?: number;
+  /** Eos is suppressed until this many new tokens exist. */
+  minNewTokens?: number;
+  doSample?: boolean;
+  temperature?: number;
+  /** Sampling only; 0 disables (default 50, as transformers). */
+  topK?: number;
+  /** Sampling only; 1 disables. */
+  topP?: number;
+  repetitionPenalty?: number;
+  noRepeatNgramSize?: number;
+  numBeams?: number;
+  /** Beam score = sum log p / generated_length ** lengthPenalty (default 1). */
+  lengthPenalty?: number;
+  /** true: stop a prompt once numBeams hypotheses are done; false: heuristic; 'never': canonical. */
+  earlyStopping?: boolean | 'never';
+  /** Default: the model config's eos_token_id (2). */
+  eosTokenId?: number | number[];
+  /** Default: the model config's pad_token_id (1). */
+  padTokenId?: number;
+  /** Sampling seed (own xorshift generator, so streams differ from torch's). */
+  seed?: number;
+  /** [B, T] 1 = token, 0 = padding; default: ids != pad id (as transformers infers it). */
+  attentionMask?: readonly (readonly number[])[];
+  /** Return the processed scores of every step (rows × V each). */
+  outputScores?: boolean;
+  /** Streaming (greedy / sampling): the new token of every row, as soon as it is chosen. */
+  onTokens?: (tokens: readonly number[], step: number) => void;
+}
+
+export interface GenerateResult {
+  /** [B, prompt + new] ids (prompt included, as transformers returns them). */
+  sequences: number[][];
+  /** Prompt length T (the new tokens of row b are sequences[b].slice(promptLength)). */
+  promptLength: number;
+  /** Per step, the processed scores [rows, V] (rows = B, or B·numBeams for beam search). */
+  scores?: Float32Array[];
+  /** Beam search: the final (length-normalised) score of each returned sequence. */
+  sequencesScores?: number[];
+  stats: GenerationStats;
+}
+
+export interface GenerationStats {
+  prefillMs: number;
+  decodeMs: number;
+  /** Forward steps after the prefill. */
+  steps: number;
+  /** Tokens produced per second over all rows (prefill excluded from the time, its first token included). */
+  tokensPerSecond: number;
+  newTokens: number;
+}
+
+export interface ResolvedOptions extends Required<Omit<GenerateOptions, 'attentionMask' | 'onTokens' | 'eosTokenId' | 'seed'>> {
+  eos: number[];
+  seed: number;
+}
+
+export function resolveOptions(model: BioGptForCausalLM, o: GenerateOptions): ResolvedOptions {
+  const cfg = model.config;
+  const eosIn = o.eosTokenId ?? cfg.eosTokenId ?? 2;
+  const r: ResolvedOptions = {
+    maxNewTokens: o.maxNewTokens ?? 20,
+    minNewTokens: o.minNewTokens ?? 0,
+    doSample: o.doSample ?? false,
+    temperature: o.temperature ?? 1,
+    topK: o.topK ?? 50,
+    topP: o.topP ?? 1,
+    repetitionPenalty: o.repetitionPenalty ?? 1,
+    noRepeatNgramSize: o.noRepeatNgramSize ?? 0,
+    numBeams: o.numBeams ?? 1,
+    lengthPenalty: o.lengthPenalty ?? 1,
+    earlyStopping: o.earlyStopping ?? false,
+    padTokenId: o.padTokenId ?? cfg.padTokenId ?? 1,
+    outputScores: o.outputScores ?? false,
+    eos: Array.isArray(eosIn) ? eosIn : [eosIn],
+    seed: o.seed ?? 0,
+  };
+  const bad = (what: string, want: string, got: unknown) =>
+    new RadgradError(`generate: ${what} must be ${want}, got ${String(got)}`, { hint: 'see radgrad generate --help for the accepted ranges' });
+  if (!Number.isInteger(r.maxNewTokens) || r.maxNewTokens < 1) throw bad('maxNewTokens', 'an integer >= 1', r.maxNewTokens);
+  if (!Number.isInteger(r.minNewTokens) || r.minNewTokens < 0) throw bad('minNewTokens', 'an integer >= 0', r.minNewTokens);
+  if (!Number.isInteger(r.numBeams) || r.numBeams < 1) throw bad('numBeams', 'an integer >= 1', r.numBeams);
+  if (!(r.temperature > 0)) throw bad('temperature', 'a positive number', r.temperature);
+  if (!Number.isInteger(r.topK) || r.topK < 0) throw bad('topK', 'an integer >= 0', r.topK);
+  if (!(r.topP > 0 && r.topP <= 1)) throw bad('topP', 'in (0, 1]', r.topP);
+  if (!(r.repetitionPenalty > 0)) throw bad('repetitionPenalty', 'a positive number', r.repetitionPenalty);
+  if (!Number.isInteger(r.noRepeatNgramSize) || r.noRepeatNgramSize < 0) throw bad('noRepeatNgramSize', 'an integer >= 0', r.noRepeatNgramSize);
+  if (r.numBeams > 1 && r.doSample) throw new RadgradError('generate: beam sampling (numBeams > 1 with doSample) is not supported', { hint: 'use --num-beams with greedy beam search, or --do-sample with --num-beams 1' });
+  return r;
+}
+
+export function processorConfig(r: ResolvedOptions): ProcessorConfig {
+  return {
+    repetitionPenalty: r.repetitionPenalty, noRepeatNgramSize: r.noRepeatNgramSize, minNewTokens: r.minNewTokens, eosTokenIds: r.eos,
+    doSample: r.doSample, temperature: r.temperature, topK: r.topK, topP: r.topP, minTokensToKeep: 1,
+  };
+}
+
+/** Checks a rectangular prompt batch and derives its mask. */
+export function preparePrompts(model: BioGptForCausalLM, inputIds: readonly (readonly number[])[], o: GenerateOptions, pad: number): number[][] {
+  const B = inputIds.length;
+  const T = B ? inputIds[0]!.length : 0;
+  if (!B || !T) throw new RadgradError('generate: need at least one prompt with at least one token', { hint: 'a BioGPT prompt starts with </s> (id 2), as the tokenizer encodes it' });
+  for (const r of inputIds) if (r.length !== T) throw new RadgradError('generate: prompts must be one rectangular batch', { hint: 'left-pad them (tokenizer.encodeBatch(texts, { padding: true, paddingSide: "left" }))' });
+  const maxPos = model.config.maxPositionEmbeddings;
+  const mask = o.attentionMask ? o.attentionMask.map((r) => [...r]) : inputIds.map((r) => r.map((t) => (t === pad ? 0 : 1)));
+  if (mask.length !== B || mask.some((r) => r.length !== T)) throw new RadgradError(`generate: attentionMask must be [${B}, ${T}] like the prompts`);
+  const longest = Math.max(...mask.map((r) => r.reduce((a, b) => a + b, 0)));
+  const maxNew = o.maxNewTokens ?? 20;
+  if (longest + maxNew > maxPos) {
+    throw new RadgradError(`generate: prompt (${longest} tokens) + maxNewTokens (${maxNew}) exceeds the model's ${maxPos} positions`, { hint: `lower --max-new-tokens to ${Math.max(1, maxPos - longest)} or shorten the prompt` });
+  }
+  return mask;
+}
+
+export async function generate(model: BioGptForCausalLM, inputIds: readonly (readonly number[])[], opts: GenerateOptions = {}): Promise<GenerateResult> {
+  const r = resolveOptions(model, opts);
+  const mask = preparePrompts(model, inputIds, opts, r.padTokenId);
+  if (r.numBeams > 1) return beamSearch(model, inputIds, mask, r);
+  return greedyOrSample(model, inputIds, mask, r, opts.onTokens);
+}
+
+async function greedyOrSample(
+  model: BioGptForCausalLM, inputIds: readonly (readonly number[])[], mask: number[][], r: ResolvedOptions,
+  onTokens?: (tokens: readonly number[], step: number) => void,
+): Promise<GenerateResult> {
+  const B = inputIds.length;
+  const T = inputIds[0]!.length;
+  const V = model.config.vocabSize;
+  const seqs = inputIds.map((row) => [...row]);
+  const unfinished = new Array<boolean>(B).fill(true);
+  const pc = processorConfig(r);
+  const rng = new Rng(r.seed);
+  const scoresOut: Float32Array[] = [];
+  const stepper = new DecodeStepper(model);
+  let newTokens = 0;
+  let steps = 0;
+  const t0 = performance.now();
+  let tPrefill = t0;
+  try {
+    let logits = await stepper.prefill(seqs, mask);
+    tPrefill = performance.now();
+    for (let step = 0; step < r.maxNewTokens; step++) {
+      processScores(logits, V, seqs, T, pc);
+      if (r.outputScores) scoresOut.push(Float32Array.from(logits));
+      const next: number[] = [];
+      for (let b = 0; b < B; b++) {
+        const t = r.doSample ? sampleRow(logits, b * V, V, rng.next()) : argmaxRow(logits, b * V, V);
+        next.push(unfinished[b] ? t : r.padTokenId);
+        if (unfinished[b]) newTokens++;
+      }
+      for (let b = 0; b < B; b++) {
+        seqs[b]!.push(next[b]!);
+        if (r.eos.includes(next[b]!)) unfinished[b] = false;
+      }
+      onTokens?.(next, step);
+      if (!unfinished.some(Boolean) || step + 1 >= r.maxNewTokens) break;
+      logits = await stepper.step(next);
+      steps++;
+    }
+  } finally {
+    stepper.dispose();
+  }
+  const t1 = performance.now();
+  const res: GenerateResult = { sequences: seqs, promptLength: T, stats: stats(t0, tPrefill, t1, steps, newTokens) };
+  if (r.outputScores) res.scores = scoresOut;
+  return res;
+}
+
+export function stats(t0: number, tPrefill: number, t1: number, steps: number, newTokens: number): GenerationStats {
+  const decodeMs = t1 - tPrefill;
+  // The first token comes from the prefill; tokens/s counts those made by decode steps.
+  const perRow = steps > 0 ? newTokens * (steps / (steps + 1)) : 0;
+  return { prefillMs: tPrefill - t0, decodeMs, steps, newTokens, tokensPerSecond: decodeMs > 0 ? (perRow * 1000) / decodeMs : 0 };
+}

@@ -1,0 +1,5 @@
+/** Text generation with BioGPT (transformers' generate semantics). */
+export { generate, resolveOptions, type GenerateOptions, type GenerateResult, type GenerationStats } from './generate.js';
+export { processScores, repetitionPenalty, noRepeatNgram, topK, topP, logSoftmaxRows, argmaxRow, sampleRow, type ProcessorConfig } from './logits_process.js';
+export { DecodeStepper } from './stepper.js';
+export { generateText, newIds, type TextGeneration, type GenerateTextOptions } from './text.js';

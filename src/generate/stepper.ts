@@ -1,0 +1,70 @@
+/**
+ * Drives BioGptForCausalLM one step at a time with its KV cache: a prefill over the prompt, then
+ * one token per row per call. Each forward runs under noGrad + tidy so only the cache survives a
+ * step, and only the last position's logits row(s) are read back to the host.
+ */
+import { noGrad } from '../autograd/tape.js';
+import { withBackend } from '../backend/registry.js';
+import { tidy } from '../tensor/scope.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { disposeCache, reorderCache, type KvCache } from '../models/biogpt/kv_cache.js';
+import type { BioGptForCausalLM } from '../models/biogpt/model.js';
+
+export class DecodeStepper {
+  private cache: KvCache | null = null;
+  /** [rows, S] attention mask of everything fed so far. */
+  mask: number[][];
+
+  constructor(readonly model: BioGptForCausalLM) {
+    this.mask = [];
+  }
+
+  get vocabSize(): number {
+    return this.model.config.vocabSize;
+  }
+
+  /** Feeds the prompt (left padded, mask given) and returns the last position's logits [rows * V]. */
+  async prefill(ids: readonly (readonly number[])[], mask: readonly (readonly number[])[]): Promise<Float32Array> {
+    this.mask = mask.map((r) => [...r]);
+    return this.run(ids.map((r) => [...r]));
+  }
+
+  /** Appends one token per row (mask 1, as transformers extends the mask for every row) and returns logits. */
+  async step(tokens: readonly number[]): Promise<Float32Array> {
+    for (const r of this.mask) r.push(1);
+    return this.run(tokens.map((t) => [t]));
+  }
+
+  /** Row i of the cache (and mask) becomes old row rows[i] (beam search; rows may repeat or grow the batch). */
+  reorder(rows: readonly number[]): void {
+    const c = this.cache;
+    if (c) this.cache = withBackend(this.model.biogpt.backend, () => reorderCache(c, rows, { dispose: true }));
+    this.mask = rows.map((r) => [...this.mask[r]!]);
+  }
+
+  dispose(): void {
+    disposeCache(this.cache);
+    this.cache = null;
+  }
+
+  private async run(ids: number[][]): Promise<Float32Array> {
+    const past = this.cache;
+    const r = withBackend(this.model.biogpt.backend, () =>
+      noGrad(() =>
+        tidy(() => {
+          const o = this.model.forward({ inputIds: ids, attentionMask: this.mask, pastKeyValues: past, useCache: true, lastPositionOnly: true });
+          return { logits: o.logits, cache: o.presentKeyValues! };
+        }),
+      ),
+    );
+    disposeCache(past);
+    this.cache = r.cache;
+    const logits: Tensor = r.logits;
+    try {
+      const d = await logits.data();
+      return d instanceof Float32Array ? d : Float32Array.from(d);
+    } finally {
+      logits.dispose();
+    }
+  }
+}
