@@ -5,6 +5,7 @@
  * safetensors (atomically). Inputs are scored one at a time, so no padding enters the numbers.
  */
 import type { Command } from 'commander';
+import { splitAdapterFlags } from './gen_common.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -188,28 +189,6 @@ export async function runScore(opts: ScoreCliOptions, out: Writable): Promise<Sc
   return result;
 }
 
-/**
- * The root program also has `--adapter <name>` (the WebGPU adapter) and commander gives it every
- * `--adapter` on the line, so split by position: after `score` it is the LoRA adapter folder.
- */
-function splitAdapterFlags(cmd: Command): { gpuAdapter?: string; loraAdapter?: string } {
-  let root = cmd;
-  while (root.parent) root = root.parent;
-  const argv = (root as unknown as { rawArgs?: string[] }).rawArgs ?? process.argv;
-  const at = argv.indexOf(cmd.name(), 2);
-  const res: { gpuAdapter?: string; loraAdapter?: string } = {};
-  for (let i = 2; i < argv.length; i++) {
-    const a = argv[i]!;
-    let v: string | undefined;
-    if (a === '--adapter') v = argv[++i];
-    else if (a.startsWith('--adapter=')) v = a.slice('--adapter='.length);
-    else continue;
-    if (at >= 0 && i > at) res.loraAdapter = v;
-    else res.gpuAdapter = v;
-  }
-  if (!res.gpuAdapter && process.env.RADGRAD_ADAPTER) res.gpuAdapter = process.env.RADGRAD_ADAPTER;
-  return res;
-}
 
 export function register(program: Command): void {
   program

@@ -111,7 +111,7 @@ export function register(program: Command): void {
     .option('--json', 'print metrics as JSON lines and a JSON summary')
     .addHelpText(
       'after',
-      '\nExample:\n  $ radgrad prep iu --out data/iu\n  $ radgrad train --model models/biogpt --data data/iu/train.jsonl --eval-data data/iu/dev.jsonl --out runs/iu-lora\n' +
+      '\nExample:\n  $ radgrad prep iu --csv ../shared/data/iu-xray/indiana_reports.csv --out data/iu.jsonl --keep-no-finding\n  $ radgrad train --model models/biogpt --data data/iu.jsonl --eval-fraction 0.05 --out runs/iu-lora\n' +
         '  $ radgrad train ... --out runs/iu-lora --resume runs/iu-lora/checkpoint-200   # after Ctrl-C\n  $ radgrad merge --model models/biogpt --adapter runs/iu-lora/adapter --out models/biogpt-iu',
     )
     .action(

@@ -14,24 +14,12 @@
  * tuned on the IU X-ray reports (see docs/LABELER.md).
  */
 
-export const CHEXPERT_OBSERVATIONS = [
-  'Atelectasis',
-  'Cardiomegaly',
-  'Consolidation',
-  'Edema',
-  'Enlarged Cardiomediastinum',
-  'Fracture',
-  'Lung Lesion',
-  'Lung Opacity',
-  'No Finding',
-  'Pleural Effusion',
-  'Pleural Other',
-  'Pneumonia',
-  'Pneumothorax',
-  'Support Devices',
-] as const;
+/** The 14 observations, in the column order of the CheXpert label CSV (one list for data and eval). */
+import { CHEXPERT_LABELS, type ChexpertLabel } from '../data/labels.js';
 
-export type ChexpertObservation = (typeof CHEXPERT_OBSERVATIONS)[number];
+export const CHEXPERT_OBSERVATIONS = CHEXPERT_LABELS;
+
+export type ChexpertObservation = ChexpertLabel;
 
 /** Observations that are computed rather than matched (No Finding). */
 export type MatchedObservation = Exclude<ChexpertObservation, 'No Finding'>;
