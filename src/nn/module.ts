@@ -11,7 +11,7 @@
  * them; loadStateDict() then uploads each tensor once (no random init, no extra copy), which is how
  * fromPretrained() keeps device and host memory at the checkpoint's size.
  */
-import { RadgradError, ShapeError } from '../errors.js';
+import { FileFormatError, RadgradError, ShapeError } from '../errors.js';
 import { getBackend } from '../backend/registry.js';
 import { numel } from '../backend/types.js';
 import { Tensor } from '../tensor/tensor.js';
@@ -356,42 +356,40 @@ export abstract class Module {
       if (maxF32 > 0) staging = new ArrayBuffer(maxF32 * 4);
     }
     for (const [path, key, slot] of todo) {
-      let data: Tensor | ArrayLike<number>;
-      if (isReader(src)) {
-        if (staging && src.info(key).dtype === 'f32') {
-          const n = numel(slot.shape);
-          src.readInto!(key, new Uint8Array(staging, 0, n * 4));
-          data = new Float32Array(staging, 0, n);
-        } else data = src.readF32(key);
-      } else data = stateData(sourceGet(src, key)!);
-      if (data instanceof Tensor) {
-        writeInto(slot, path, data);
-      } else {
-        const raw = be.upload(data, slot.shape, 'f32');
-        if (slot.tensor && !slot.tensor.isDisposed) {
-          if (slot.tensor.backend !== be) throw new ModuleError(`parameter '${path}' lives on backend '${slot.tensor.backend.name}', the current backend is '${be.name}'`);
-          // In place, so optimizers and wrappers holding this tensor see the new values.
-          be.stridedWrite(slot.tensor.raw('loadStateDict'), { offset: 0, strides: contig(slot.shape) }, raw);
-          be.dispose(raw);
+      try {
+        let data: Tensor | ArrayLike<number>;
+        if (isReader(src)) {
+          if (staging && src.info(key).dtype === 'f32') {
+            const n = numel(slot.shape);
+            src.readInto!(key, new Uint8Array(staging, 0, n * 4));
+            data = new Float32Array(staging, 0, n);
+          } else data = src.readF32(key);
+        } else data = stateData(sourceGet(src, key)!);
+        if (data instanceof Tensor) {
+          writeInto(slot, path, data);
         } else {
-          const t = keep(new Tensor(raw, be, slot.trainable));
-          t.name = path;
-          slot.tensor = t;
+          const raw = be.upload(data, slot.shape, 'f32');
+          if (slot.tensor && !slot.tensor.isDisposed) {
+            if (slot.tensor.backend !== be) throw new ModuleError(`parameter '${path}' lives on backend '${slot.tensor.backend.name}', the current backend is '${be.name}'`);
+            // In place, so optimizers and wrappers holding this tensor see the new values.
+            be.stridedWrite(slot.tensor.raw('loadStateDict'), { offset: 0, strides: contig(slot.shape) }, raw);
+            be.dispose(raw);
+          } else {
+            const t = keep(new Tensor(raw, be, slot.trainable));
+            t.name = path;
+            slot.tensor = t;
+          }
         }
+      } catch (e) {
+        // Name the tensor: a device error (e.g. a buffer over the adapter's limits) says only 'upload'.
+        if (e instanceof RadgradError && !(e instanceof ModuleError) && !(e instanceof FileFormatError)) {
+          throw new ModuleError(`${where}: cannot load '${key}' ${sh(slot.shape)}: ${e.message}`, { cause: e, ...(e.hint ? { hint: e.hint } : {}) });
+        }
+        throw e;
       }
       opts.onTensor?.(path, numel(slot.shape));
     }
     return { missing, unexpected, loaded: todo.length };
-  }
-
-  /** Makes `path` (a parameter of some submodule) share `tensor` (weight tying). */
-  protected tieParameter(path: string, tensor: Tensor): void {
-    const { owner, name } = this.#resolve(path);
-    const slot = owner.#params.get(name);
-    if (!slot) throw new ModuleError(`cannot tie '${path}': no such parameter`);
-    if (slot.shape.join() !== tensor.shape.join()) throw new ShapeError('tieParameter', path, sh(slot.shape), sh(tensor.shape));
-    if (slot.tensor && slot.tensor !== tensor) slot.tensor.dispose();
-    slot.tensor = tensor;
   }
 
   /** Frees every parameter (and gradient). The module is unusable afterwards. */
