@@ -1,0 +1,57 @@
+// The command line as a user meets it: `radgrad --help`, every subcommand's --help with an example,
+// `radgrad info` (text and --json), and a failing command exiting non-zero with a hint.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { packageRoot } from '../../src/util/paths.js';
+
+const root = packageRoot();
+function radgrad(...args: string[]) {
+  return spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'cli/index.ts'), ...args], { cwd: root, encoding: 'utf8', timeout: 120_000 });
+}
+
+const COMMANDS = ['synth', 'prep', 'tokenize', 'score', 'train', 'generate', 'eval', 'merge', 'bench', 'info', 'demo'];
+
+test('radgrad --help lists every subcommand', () => {
+  const r = radgrad('--help');
+  assert.equal(r.status, 0, r.stderr);
+  for (const c of COMMANDS) assert.match(r.stdout, new RegExp(`^  ${c}\\b`, 'm'), `missing ${c} in:\n${r.stdout}`);
+});
+
+test('every subcommand has --help with an example', () => {
+  for (const c of COMMANDS) {
+    const r = radgrad(c, '--help');
+    assert.equal(r.status, 0, `${c} --help failed: ${r.stderr}`);
+    assert.match(r.stdout, /Examples?:/, `${c} --help has no example:\n${r.stdout}`);
+    assert.match(r.stdout, /\$ (npx )?radgrad /, `${c} --help example does not show a command`);
+  }
+});
+
+test('radgrad info prints the adapter, and --json parses', () => {
+  const r = radgrad('info');
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^adapter\s+\S+/m);
+  assert.match(r.stdout, /maxStorageBufferBindingSize\s+\d+/);
+  const j = radgrad('info', '--json');
+  assert.equal(j.status, 0, j.stderr);
+  const report = JSON.parse(j.stdout) as { adapter: { description: string }; features: string[]; limits: Record<string, number>; capabilities: Record<string, unknown> };
+  assert.ok(report.adapter.description.length > 0);
+  assert.ok(Array.isArray(report.features));
+  assert.ok(report.limits.maxBufferSize! > 0);
+  assert.equal(typeof report.capabilities.f16, 'boolean');
+});
+
+test('a failing command exits non-zero with an error and a hint', () => {
+  const r = radgrad('score', '--model', path.join(root, 'no-such-model-dir'), '--ids', '2,17,45');
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /^error: /m);
+  assert.match(r.stderr, /^hint: /m);
+});
+
+test('an unknown adapter name gives a typed error that says how to install a driver', () => {
+  const r = radgrad('--adapter', 'no-such-gpu-xyz', 'info');
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /no WebGPU adapter/);
+  assert.match(r.stderr, /hint: .*lavapipe/);
+});
