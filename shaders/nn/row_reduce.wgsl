@@ -4,8 +4,6 @@
 var<workgroup> red_a: array<f32, WG>;
 var<workgroup> red_b: array<f32, WG>;
 
-const F32_LOWEST = -3.4028234663852886e38;
-
 // Row handled by this workgroup (grids beyond 65535 rows are split over x and y, see grid1d).
 fn row_of(wid: vec3<u32>, nwg: vec3<u32>) -> u32 {
   return wid.x + wid.y * nwg.x;
@@ -29,21 +27,6 @@ fn wg_sum2(lid: u32, v: vec2<f32>) -> vec2<f32> {
 
 fn wg_sum(lid: u32, v: f32) -> f32 {
   return wg_sum2(lid, vec2<f32>(v, 0.0)).x;
-}
-
-// Online log-sum-exp state (m, s) with s = Σ exp(x - m): one pass over the row instead of a max
-// pass and a sum pass. Starting from (F32_LOWEST, 0) rather than -inf keeps exp(m_old - m_new)
-// finite; entries of -inf (masked logits) contribute exp(-inf) = 0.
-fn lse_push(acc: vec2<f32>, x: f32) -> vec2<f32> {
-  if (x > acc.x) {
-    return vec2<f32>(x, acc.y * exp(acc.x - x) + 1.0);
-  }
-  return vec2<f32>(acc.x, acc.y + exp(x - acc.x));
-}
-
-fn lse_merge(a: vec2<f32>, b: vec2<f32>) -> vec2<f32> {
-  let m = max(a.x, b.x);
-  return vec2<f32>(m, a.y * exp(a.x - m) + b.y * exp(b.x - m));
 }
 
 // Combines the per-invocation (m, s) states of the workgroup.

@@ -156,6 +156,21 @@ export async function checkOp(label: string, fn: (...xs: Tensor[]) => Tensor, in
   }
 }
 
+/**
+ * Runs body under both kernel selections (tuning.cpuStyle true, then false), for tests that call
+ * the backend directly instead of going through checkOp.
+ */
+export async function forEachKernelStyle(body: (label: string) => Promise<void>): Promise<void> {
+  for (const style of [true, false]) {
+    tuning.cpuStyle = style;
+    try {
+      await body(style ? 'cpu-style' : 'gpu-style');
+    } finally {
+      tuning.cpuStyle = 'auto';
+    }
+  }
+}
+
 function compareGpu(label: string, got: RunResult, ref: RunResult, inputs: readonly InputSpec[], opts: CheckOptions): void {
   const fwd = opts.fwd ?? TOL_EXACTISH;
   const bwd = opts.bwd ?? TOL_ACCUM;

@@ -13,7 +13,7 @@ import { backward } from '../../src/autograd/tape.js';
 import { withBackend } from '../../src/backend/registry.js';
 import type { Backend, DType } from '../../src/backend/types.js';
 import { assertClose, ErrorLog } from '../helpers/compare.js';
-import { checkOp, getBackends, property, randValues, seedArb, shapeArb } from '../helpers/ops_harness.js';
+import { checkOp, forEachKernelStyle, getBackends, property, randValues, seedArb, shapeArb } from '../helpers/ops_harness.js';
 
 const log = new ErrorLog();
 after(async () => {
@@ -124,12 +124,15 @@ describe('layerNorm', () => {
       const f = be.layerNorm(xr, wr, be.upload(b, [129], dt), 1e-5);
       return { f, r: be.layerNormBackward(be.upload(dy, shape, dt), xr, wr, f.mean, f.rstd) };
     };
-    const a = run(g, 'f16');
     const c = run(cpu, 'f32');
-    log.add('f16 y', assertClose(await g.read(a.f.y), await cpu.read(c.f.y), { rtol: 5e-3, atol: 5e-3, label: 'f16 y' }));
-    log.add('f16 dx', assertClose(await g.read(a.r.dx), await cpu.read(c.r.dx), { rtol: 1e-2, atol: 1e-2, label: 'f16 dx' }));
-    log.add('f16 dweight', assertClose(await g.read(a.r.dweight!), await cpu.read(c.r.dweight!), { rtol: 1e-2, atol: 5e-2, label: 'f16 dweight' }));
-    log.add('f16 dbias', assertClose(await g.read(a.r.dbias!), await cpu.read(c.r.dbias!), { rtol: 1e-2, atol: 5e-2, label: 'f16 dbias' }));
+    // Both kernel selections (thread-per-row and workgroup-per-row), like checkOp.
+    await forEachKernelStyle(async (style) => {
+      const a = run(g, 'f16');
+      log.add('f16 y', assertClose(await g.read(a.f.y), await cpu.read(c.f.y), { rtol: 5e-3, atol: 5e-3, label: `f16 y [${style}]` }));
+      log.add('f16 dx', assertClose(await g.read(a.r.dx), await cpu.read(c.r.dx), { rtol: 1e-2, atol: 1e-2, label: `f16 dx [${style}]` }));
+      log.add('f16 dweight', assertClose(await g.read(a.r.dweight!), await cpu.read(c.r.dweight!), { rtol: 1e-2, atol: 5e-2, label: `f16 dweight [${style}]` }));
+      log.add('f16 dbias', assertClose(await g.read(a.r.dbias!), await cpu.read(c.r.dbias!), { rtol: 1e-2, atol: 5e-2, label: `f16 dbias [${style}]` }));
+    });
   });
 
   it('rejects bad parameter shapes and dtypes with typed errors', async () => {

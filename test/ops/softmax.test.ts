@@ -10,7 +10,7 @@ import { shutdownGpu, gpu } from '../../src/gpu/device.js';
 import { softmax, logSoftmax } from '../../src/ops/index.js';
 import type { Tensor } from '../../src/tensor/tensor.js';
 import { assertClose, ErrorLog } from '../helpers/compare.js';
-import { checkOp, getBackends, property, randValues, seedArb, shapeArb } from '../helpers/ops_harness.js';
+import { checkOp, forEachKernelStyle, getBackends, property, randValues, seedArb, shapeArb } from '../helpers/ops_harness.js';
 
 const log = new ErrorLog();
 after(async () => {
@@ -84,19 +84,22 @@ describe('softmax family', () => {
     const shape = [5, 257];
     const x = randValues(5 * 257, 3, -4, 4);
     const dy = randValues(5 * 257, 4, -1, 1);
-    for (const log_ of [false, true]) {
-      const f = (be: typeof g, dt: 'f16' | 'f32') => {
-        const xr = be.upload(x, shape, dt);
-        const y = log_ ? be.logSoftmax(xr) : be.softmax(xr);
-        const dx = log_ ? be.logSoftmaxBackward(y, be.upload(dy, shape, dt)) : be.softmaxBackward(y, be.upload(dy, shape, dt));
-        return { y, dx };
-      };
-      const a = f(g, 'f16');
-      const b = f(cpu, 'f32');
-      assert.equal(a.y.dtype, 'f16');
-      log.add('f16 fwd', assertClose(await g.read(a.y), await cpu.read(b.y), { rtol: 4e-3, atol: 2e-3, label: `f16 ${log_ ? 'logSoftmax' : 'softmax'}` }));
-      log.add('f16 bwd', assertClose(await g.read(a.dx), await cpu.read(b.dx), { rtol: 1e-2, atol: 3e-3, label: `f16 ${log_ ? 'logSoftmax' : 'softmax'} backward` }));
-    }
+    // Both kernel selections (thread-per-row and workgroup-per-row), like checkOp.
+    await forEachKernelStyle(async (style) => {
+      for (const log_ of [false, true]) {
+        const f = (be: typeof g, dt: 'f16' | 'f32') => {
+          const xr = be.upload(x, shape, dt);
+          const y = log_ ? be.logSoftmax(xr) : be.softmax(xr);
+          const dx = log_ ? be.logSoftmaxBackward(y, be.upload(dy, shape, dt)) : be.softmaxBackward(y, be.upload(dy, shape, dt));
+          return { y, dx };
+        };
+        const a = f(g, 'f16');
+        const b = f(cpu, 'f32');
+        assert.equal(a.y.dtype, 'f16');
+        log.add('f16 fwd', assertClose(await g.read(a.y), await cpu.read(b.y), { rtol: 4e-3, atol: 2e-3, label: `f16 ${log_ ? 'logSoftmax' : 'softmax'} [${style}]` }));
+        log.add('f16 bwd', assertClose(await g.read(a.dx), await cpu.read(b.dx), { rtol: 1e-2, atol: 3e-3, label: `f16 ${log_ ? 'logSoftmax' : 'softmax'} backward [${style}]` }));
+      }
+    });
   });
 
   it('rejects mismatched y/dy and non-float inputs with typed errors', async () => {

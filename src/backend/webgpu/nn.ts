@@ -2,13 +2,14 @@
  * nn primitives as WGSL kernels (shaders/nn/): softmax / log-softmax and their backward, layer
  * norm (dx per row; dweight/dbias as deterministic two-stage column sums), cross-entropy, embedding
  * (deterministic scatter-add backward without float atomics) and counter-based dropout.
- * Row kernels run one workgroup per row with workgroup-memory reductions (shaders/nn/row_reduce.wgsl).
+ * Row kernels run one workgroup per row with workgroup-memory reductions (shaders/nn/row_reduce.wgsl);
+ * on CPU adapters (cpuStyle) softmax and layer norm use one thread per row instead (*_thread.wgsl).
  * Float tensors may be f32 or f16 (statistics, lse and losses are always f32).
  */
 import type { GpuContext } from '../../gpu/device.js';
 import { grid1d } from '../../gpu/kernel.js';
 import { OpArgumentError } from '../../errors.js';
-import { alloc, bufferOf, grid, launch, release, variants, WG } from './common.js';
+import { alloc, bufferOf, cpuStyle, grid, launch, release, strideGrid, variants, WG } from './common.js';
 import { memoryOps } from './memory.js';
 import { numel, type Backend, type DType, type RawTensor } from '../types.js';
 import { seedU32, threshold24 } from '../rng.js';
@@ -26,46 +27,54 @@ const u32 = 'u32' as const;
 const i32 = 'i32' as const;
 const f32 = 'f32' as const;
 const wgOverride = { WG: { type: u32, value: WG } };
-const ROW = ['nn/row_reduce.wgsl'];
+const ROW = ['nn/lse.wgsl', 'nn/row_reduce.wgsl'];
+const ROW_THREAD = ['nn/lse.wgsl', 'common/strided.wgsl'];
 const ELEM = ['common/strided.wgsl'];
 const typed = (t: DType) => ({ aliases: { T: t }, enables: t === 'f16' ? ['f16'] : [] });
 
-const softmaxKernel = variants((t: DType) => ({
-  name: `nn_softmax_${t}`, family: 'nn', file: 'softmax',
+/** Row-kernel variant key: dtype, and '/thread' for the one-thread-per-row CPU-adapter kernel. */
+type RowKey = DType | `${DType}/thread`;
+const rowVariant = (key: RowKey, name: string) => {
+  const [t, thread] = key.split('/') as [DType, string | undefined];
+  return { name: `nn_${name}${thread ? '_thread' : ''}_${t}`, file: thread ? `${name}_thread` : name, ...typed(t), includes: thread ? ROW_THREAD : ROW };
+};
+
+const softmaxKernel = variants((key: RowKey) => ({
+  family: 'nn',
   bindings: [{ name: 'x', type: 'T', access: R }, { name: 'y', type: 'T', access: RW }],
   uniforms: { rows: u32, len: u32 },
   overrides: { ...wgOverride, LOG: { type: 'bool' as const, value: false } },
-  ...typed(t), includes: ROW,
+  ...rowVariant(key, 'softmax'),
 }));
 
-const softmaxBackwardKernel = variants((t: DType) => ({
-  name: `nn_softmax_backward_${t}`, family: 'nn', file: 'softmax_backward',
+const softmaxBackwardKernel = variants((key: RowKey) => ({
+  family: 'nn',
   bindings: [{ name: 'y', type: 'T', access: R }, { name: 'dy', type: 'T', access: R }, { name: 'dx', type: 'T', access: RW }],
   uniforms: { rows: u32, len: u32 },
   overrides: { ...wgOverride, LOG: { type: 'bool' as const, value: false } },
-  ...typed(t), includes: ROW,
+  ...rowVariant(key, 'softmax_backward'),
 }));
 
-const layerNormKernel = variants((t: DType) => ({
-  name: `nn_layer_norm_${t}`, family: 'nn', file: 'layer_norm',
+const layerNormKernel = variants((key: RowKey) => ({
+  family: 'nn',
   bindings: [
     { name: 'x', type: 'T', access: R }, { name: 'w', type: 'T', access: R }, { name: 'b', type: 'T', access: R },
     { name: 'y', type: 'T', access: RW }, { name: 'mean', type: 'f32', access: RW }, { name: 'rstd', type: 'f32', access: RW },
   ],
   uniforms: { rows: u32, len: u32, eps: f32 },
   overrides: { ...wgOverride, HAS_W: { type: 'bool' as const, value: true }, HAS_B: { type: 'bool' as const, value: true } },
-  ...typed(t), includes: ROW,
+  ...rowVariant(key, 'layer_norm'),
 }));
 
-const layerNormBackwardKernel = variants((t: DType) => ({
-  name: `nn_layer_norm_backward_${t}`, family: 'nn', file: 'layer_norm_backward',
+const layerNormBackwardKernel = variants((key: RowKey) => ({
+  family: 'nn',
   bindings: [
     { name: 'dy', type: 'T', access: R }, { name: 'x', type: 'T', access: R }, { name: 'w', type: 'T', access: R },
     { name: 'mean', type: 'f32', access: R }, { name: 'rstd', type: 'f32', access: R }, { name: 'dx', type: 'T', access: RW },
   ],
   uniforms: { rows: u32, len: u32 },
   overrides: { ...wgOverride, HAS_W: { type: 'bool' as const, value: true } },
-  ...typed(t), includes: ROW,
+  ...rowVariant(key, 'layer_norm_backward'),
 }));
 
 const layerNormParamGradKernel = variants((t: DType) => ({
@@ -159,17 +168,28 @@ function asI32(v: number): number {
   return Math.max(-2147483648, Math.min(2147483647, Math.trunc(v)));
 }
 
+/**
+ * Softmax / layer-norm rows longer than this keep one workgroup per row even on CPU adapters: the
+ * barrier cost is amortised over the row, and on lavapipe the workgroup softmax was up to 2× faster
+ * on vocabulary-sized rows (256×32768), while at ≤ 8192 the thread kernel won or tied.
+ */
+export const THREAD_ROW_MAX_LEN = 8192;
+
 export function nnOps(ctx: GpuContext): Pick<Backend, NnOps> {
   const mem = memoryOps(ctx);
+
+  // Barrier-free one-thread-per-row kernels for CPU adapters (see tuning in common.ts), grid-stride
+  // over rows; otherwise one workgroup per row.
+  const rowLaunch = (t: DType, rows: number, len: number): { key: RowKey; workgroups: [number, number, number] } =>
+    cpuStyle(ctx) && len <= THREAD_ROW_MAX_LEN ? { key: `${t}/thread`, workgroups: strideGrid(ctx, rows) } : { key: t, workgroups: grid1d(rows) };
 
   const softmaxLike = (x: RawTensor, log: boolean): RawTensor => {
     checkFloat(log ? 'logSoftmax' : 'softmax', 'x', x);
     const { rows, len } = rowsOf(x.shape);
     const y = alloc(ctx, x.shape, x.dtype, log ? 'logSoftmax' : 'softmax');
     if (rows * len > 0) {
-      launch(ctx, softmaxKernel(x.dtype), {
-        bindings: { x: bufferOf(x), y: bufferOf(y) }, uniforms: { rows, len }, constants: { LOG: log }, workgroups: grid1d(rows),
-      });
+      const { key, workgroups } = rowLaunch(x.dtype, rows, len);
+      launch(ctx, softmaxKernel(key), { bindings: { x: bufferOf(x), y: bufferOf(y) }, uniforms: { rows, len }, constants: { LOG: log }, workgroups });
     }
     return y;
   };
@@ -179,8 +199,9 @@ export function nnOps(ctx: GpuContext): Pick<Backend, NnOps> {
     const { rows, len } = rowsOf(y.shape);
     const dx = alloc(ctx, y.shape, y.dtype, 'softmaxBackward');
     if (rows * len > 0) {
-      launch(ctx, softmaxBackwardKernel(y.dtype), {
-        bindings: { y: bufferOf(y), dy: bufferOf(dy), dx: bufferOf(dx) }, uniforms: { rows, len }, constants: { LOG: log }, workgroups: grid1d(rows),
+      const { key, workgroups } = rowLaunch(y.dtype, rows, len);
+      launch(ctx, softmaxBackwardKernel(key), {
+        bindings: { y: bufferOf(y), dy: bufferOf(dy), dx: bufferOf(dx) }, uniforms: { rows, len }, constants: { LOG: log }, workgroups,
       });
     }
     return dx;
@@ -200,14 +221,15 @@ export function nnOps(ctx: GpuContext): Pick<Backend, NnOps> {
       const rstd = alloc(ctx, [rows], 'f32', 'layerNorm');
       if (rows * len > 0) {
         // Absent parameters are bound to x (never read: HAS_W / HAS_B are false).
-        launch(ctx, layerNormKernel(x.dtype), {
+        const { key, workgroups } = rowLaunch(x.dtype, rows, len);
+        launch(ctx, layerNormKernel(key), {
           bindings: {
             x: bufferOf(x), w: bufferOf(weight ?? x), b: bufferOf(bias ?? x),
             y: bufferOf(y), mean: bufferOf(mean), rstd: bufferOf(rstd),
           },
           uniforms: { rows, len, eps },
           constants: { HAS_W: !!weight, HAS_B: !!bias },
-          workgroups: grid1d(rows),
+          workgroups,
         });
       }
       return { y, mean, rstd };
@@ -218,11 +240,12 @@ export function nnOps(ctx: GpuContext): Pick<Backend, NnOps> {
       const { rows, len } = rowsOf(x.shape);
       const dx = alloc(ctx, x.shape, x.dtype, 'layerNormBackward');
       if (rows * len > 0) {
-        launch(ctx, layerNormBackwardKernel(x.dtype), {
+        const { key, workgroups } = rowLaunch(x.dtype, rows, len);
+        launch(ctx, layerNormBackwardKernel(key), {
           bindings: { dy: bufferOf(dy), x: bufferOf(x), w: bufferOf(weight ?? x), mean: bufferOf(mean), rstd: bufferOf(rstd), dx: bufferOf(dx) },
           uniforms: { rows, len },
           constants: { HAS_W: !!weight },
-          workgroups: grid1d(rows),
+          workgroups,
         });
       }
       if (rows === 0 || len === 0) {
