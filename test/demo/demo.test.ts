@@ -1,6 +1,7 @@
 /**
  * `radgrad demo --quick` end to end into a temp dir: every output exists, the tokenizer loads, and
- * the LoRA held-out loss fell. Needs nothing from ../shared.
+ * the LoRA stage lowered the held-out loss (unseen label combinations) by at least 3 % relative
+ * (seeded run; measured ≈ 6.6 % on lavapipe). Needs nothing from ../shared.
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -28,7 +29,8 @@ describe('radgrad demo --quick', () => {
       ]) assert.ok(fs.existsSync(path.join(out, f)), `missing ${f}`);
       const tok = BioGptTokenizer.fromDir(path.join(out, 'tokenizer'));
       assert.deepEqual(tok.encode('').slice(0, 1), [2]);
-      assert.ok(r.lossAfter < r.lossBefore, `held-out loss did not fall: ${r.lossBefore} -> ${r.lossAfter}`);
+      const drop = (r.lossBefore - r.lossAfter) / r.lossBefore;
+      assert.ok(drop >= 0.03, `held-out loss fell by ${(100 * drop).toFixed(1)} % (< 3 %): ${r.lossBefore} -> ${r.lossAfter}`);
       assert.ok(r.pretrainLoss[1] < r.pretrainLoss[0], 'pre-training loss did not fall');
       const metrics = JSON.parse(fs.readFileSync(path.join(out, 'metrics.json'), 'utf8')) as { labelConsistency: { micro: { f1: number } } };
       assert.equal(typeof metrics.labelConsistency.micro.f1, 'number');

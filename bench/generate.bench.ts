@@ -1,0 +1,83 @@
+/**
+ * Decoding speed of generate() (greedy, KV cache) at batch 1 and 8. Models:
+ *   tiny - the golden tiny BioGPT (../shared/golden/tiny_biogpt; the row is skipped when absent);
+ *   mid  - a random BioGPT-architecture model (hidden 512, 4 layers, 8 heads, FFN 2048, BioGPT's
+ *          42,384-token vocabulary), small enough for lavapipe;
+ *   biogpt - microsoft/biogpt's shapes (1024 × 24 layers), random weights: for real GPUs.
+ * RADGRAD_BENCH_GEN_MODELS picks them (comma-separated; default tiny,mid), RADGRAD_BENCH_GEN_NEW
+ * the new tokens per row (default 32). Each case runs once as a warm-up (pipelines compiled,
+ * buffers pooled), then the best of RADGRAD_BENCH_REPS (default 2) timed runs is reported.
+ * minNewTokens = maxNewTokens, so eos never stops a row early. tokens/s counts the tokens of all
+ * rows made by decode steps over the decode time (prefill excluded, as GenerationStats does).
+ * Run: npm run bench -- generate
+ */
+import { BioGptForCausalLM, biogptConfig } from '../src/models/biogpt/index.js';
+import { BIOGPT_SIZES } from '../src/models/biogpt/config.js';
+import { manualSeed } from '../src/nn/module.js';
+import { generate } from '../src/generate/index.js';
+import { sharedPath } from '../src/util/paths.js';
+import '../src/ops/index.js';
+
+type Row = Record<string, string | number>;
+
+const PROMPT_LEN = 8;
+
+function randomModel(shape: { vocab_size: number; hidden_size: number; num_hidden_layers: number; num_attention_heads: number; intermediate_size: number; max_position_embeddings: number }): BioGptForCausalLM {
+  manualSeed(1234);
+  return new BioGptForCausalLM(
+    biogptConfig({
+      architectures: ['BioGptForCausalLM'], ...shape, hidden_act: 'gelu', hidden_dropout_prob: 0, attention_probs_dropout_prob: 0, activation_dropout: 0,
+      layerdrop: 0, initializer_range: 0.02, layer_norm_eps: 1e-12, scale_embedding: true, tie_word_embeddings: true, use_cache: true,
+      bos_token_id: 0, pad_token_id: 1, eos_token_id: 2,
+    }),
+  );
+}
+
+function loadModel(name: string): { model?: BioGptForCausalLM; desc: string } {
+  if (name === 'tiny') {
+    const dir = sharedPath('golden', 'tiny_biogpt');
+    if (!dir) return { desc: 'skipped: ../shared/golden/tiny_biogpt absent' };
+    return { model: BioGptForCausalLM.fromPretrained(dir), desc: 'golden tiny: 64 × 2 layers, vocab 512' };
+  }
+  if (name === 'mid') {
+    return { model: randomModel({ vocab_size: 42384, hidden_size: 512, num_hidden_layers: 4, num_attention_heads: 8, intermediate_size: 2048, max_position_embeddings: 1024 }), desc: 'random: 512 × 4 layers, vocab 42384' };
+  }
+  if (name === 'biogpt') return { model: randomModel({ ...BIOGPT_SIZES.biogpt }), desc: 'random: 1024 × 24 layers, vocab 42384' };
+  throw new Error(`generate bench: unknown model ${name} (tiny, mid, biogpt)`);
+}
+
+export async function bench(): Promise<Row[]> {
+  const names = (process.env.RADGRAD_BENCH_GEN_MODELS ?? 'tiny,mid').split(',').map((s) => s.trim()).filter(Boolean);
+  const reps = Math.max(1, Number(process.env.RADGRAD_BENCH_REPS ?? 2));
+  const rows: Row[] = [];
+  for (const name of names) {
+    const { model, desc } = loadModel(name);
+    if (!model) {
+      rows.push({ model: name, config: desc });
+      continue;
+    }
+    try {
+      model.eval();
+      const vocab = model.config.vocabSize;
+      const maxNew = Math.min(Number(process.env.RADGRAD_BENCH_GEN_NEW ?? 32), model.config.maxPositionEmbeddings - PROMPT_LEN);
+      for (const batch of [1, 8]) {
+        // Deterministic prompts of ordinary token ids (specials 0..3 avoided).
+        const prompts = Array.from({ length: batch }, (_, b) => Array.from({ length: PROMPT_LEN }, (_, i) => 4 + ((b * 131 + i * 17) % (vocab - 4))));
+        const opts = { maxNewTokens: maxNew, minNewTokens: maxNew };
+        await generate(model, prompts, { ...opts, maxNewTokens: Math.min(4, maxNew), minNewTokens: Math.min(4, maxNew) });
+        let best: { tps: number; prefill: number; decode: number; steps: number } | undefined;
+        for (let r = 0; r < reps; r++) {
+          const s = (await generate(model, prompts, opts)).stats;
+          if (!best || s.tokensPerSecond > best.tps) best = { tps: s.tokensPerSecond, prefill: s.prefillMs, decode: s.decodeMs, steps: s.steps };
+        }
+        rows.push({
+          model: name, config: desc, batch, prompt: PROMPT_LEN, new_tokens: maxNew, prefill_ms: best!.prefill,
+          ms_per_step: best!.decode / Math.max(1, best!.steps), tokens_per_s: best!.tps,
+        });
+      }
+    } finally {
+      model.dispose();
+    }
+  }
+  return rows;
+}
