@@ -10,6 +10,7 @@
  * than Support Devices is present — CheXpert's definition, so it is comparable with the labeler.
  * The codes are positive-only, so the comparison is binary (positive vs. not).
  */
+import { parseCsv } from '../data/csv.js';
 import { RadgradError } from '../errors.js';
 import { CHEXPERT_OBSERVATIONS, type ChexpertObservation } from './chexpert_phrases.js';
 import { labelReport } from './chexpert_labeler.js';
@@ -23,43 +24,14 @@ export interface IuReport {
   impression: string;
 }
 
-/** Minimal RFC 4180 CSV parser (quoted fields may hold commas, quotes as "", and newlines). */
-function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let field = '';
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i]!;
-    if (quoted) {
-      if (ch === '"') {
-        if (text[i + 1] === '"') {
-          field += '"';
-          i++;
-        } else quoted = false;
-      } else field += ch;
-    } else if (ch === '"') quoted = true;
-    else if (ch === ',') {
-      row.push(field);
-      field = '';
-    } else if (ch === '\n' || ch === '\r') {
-      if (ch === '\r' && text[i + 1] === '\n') i++;
-      row.push(field);
-      rows.push(row);
-      row = [];
-      field = '';
-    } else field += ch;
-  }
-  if (field !== '' || row.length) {
-    row.push(field);
-    rows.push(row);
-  }
-  return rows.filter((r) => r.length > 1 || r[0] !== '');
+/** Rows of the CSV (the project's RFC 4180 parser; blank lines dropped). */
+function csvRows(text: string): string[][] {
+  return parseCsv(text).records.map((r) => r.fields).filter((f) => f.length > 1 || f[0] !== '');
 }
 
 /** Parses indiana_reports.csv text into reports (columns found by header name). */
 export function parseIuReports(csvText: string): IuReport[] {
-  const [header, ...rows] = parseCsv(csvText.replace(/^\uFEFF/, ''));
+  const [header, ...rows] = csvRows(csvText.replace(/^\uFEFF/, ''));
   if (!header) throw new RadgradError('indiana_reports.csv: empty file');
   const col = (name: string): number => {
     const i = header.indexOf(name);
