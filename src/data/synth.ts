@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { RadgradError } from '../errors.js';
 import { formatCsvRow } from './csv.js';
 import { CHEXPERT_LABELS, shouldKeep, sortCounts, tallyLabels, type ChexpertLabel, type LabelCounts, type LabelValue } from './labels.js';
-import { mimicReportPath } from './mimic.js';
+import { mimicReportPath, type PrepMimicSummary } from './mimic.js';
 import { Rng } from './rng.js';
 import { composeReport, sampleAttrs } from './synth_text.js';
 
@@ -31,21 +31,8 @@ export interface SynthMimicOptions {
   force?: boolean;
 }
 
-/** The counts `prep mimic` reports for this tree with default options. */
-export interface ExpectedPrepCounts {
-  csvRows: number;
-  malformedRows: number;
-  duplicateStudies: number;
-  studiesRead: number;
-  filtered: number;
-  reportsMissing: number;
-  reportsUnreadable: number;
-  noSections: number;
-  findingsMissing: number;
-  impressionMissing: number;
-  combinedSections: number;
-  written: number;
-}
+/** The counts `prep mimic` reports for this tree with default options (its summary minus the source tag). */
+export type ExpectedPrepCounts = Omit<PrepMimicSummary, 'source' | 'labelCounts' | 'warnings'>;
 
 export interface SynthManifest {
   generator: 'radgrad synth mimic';

@@ -26,11 +26,7 @@ export class PipelineCache {
     const { code, headerLines, file } = kernelSource(decl);
     device.pushErrorScope('validation');
     const module = device.createShaderModule({ code, label: decl.name });
-    const pipeline = device.createComputePipeline({
-      layout: 'auto',
-      compute: { module, entryPoint: 'main', constants: toConstants(constants) },
-      label: decl.name,
-    });
+    const pipeline = device.createComputePipeline(describe(decl, module, constants));
     const p = device.popErrorScope().then(async (err) => {
       if (!err) return;
       const ce = await compileError(decl, module, headerLines, file);
@@ -58,11 +54,7 @@ export class PipelineCache {
     if (ce) throw ce;
     if (moduleErr) throw new GpuError('validation', moduleErr.message, decl.name);
     try {
-      const pipeline = await device.createComputePipelineAsync({
-        layout: 'auto',
-        compute: { module, entryPoint: 'main', constants: toConstants(constants) },
-        label: decl.name,
-      });
+      const pipeline = await device.createComputePipelineAsync(describe(decl, module, constants));
       this.cache.set(key, pipeline);
       return pipeline;
     } catch (e) {
@@ -71,10 +63,10 @@ export class PipelineCache {
   }
 }
 
-function toConstants(c: Readonly<Record<string, number | boolean>>): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const [k, v] of Object.entries(c)) out[k] = Number(v);
-  return out;
+function describe(decl: KernelDecl, module: GPUShaderModule, c: Readonly<Record<string, number | boolean>>): GPUComputePipelineDescriptor {
+  const constants: Record<string, number> = {};
+  for (const [k, v] of Object.entries(c)) constants[k] = Number(v);
+  return { layout: 'auto', compute: { module, entryPoint: 'main', constants }, label: decl.name };
 }
 
 async function compileError(decl: KernelDecl, module: GPUShaderModule, headerLines: number, file: string): Promise<KernelCompileError | undefined> {
