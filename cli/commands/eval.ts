@@ -10,8 +10,8 @@ import { RadgradError } from '../../src/errors.js';
 import { readJsonl, writeTextAtomic } from '../../src/data/jsonl.js';
 import { generateText } from '../../src/generate/index.js';
 import { corpusBleu, rougeL, labelAgreement, parsePromptLabels } from '../../src/eval/index.js';
-import { action } from '../run.js';
-import { addGenerationOptions, generationOptions, loadForGeneration, startGpuFor, type GenFlags } from './gen_common.js';
+import { action, startGpu } from '../run.js';
+import { addGenerationOptions, generationOptions, loadForGeneration, type GenFlags } from './gen_common.js';
 
 interface EvalCliOptions extends GenFlags {
   model?: string;
@@ -83,11 +83,8 @@ export function register(program: Command): void {
     .addHelpText('after', '\nExample:\n  $ radgrad eval --model radgrad-demo/base --adapter radgrad-demo/lora/adapter --data radgrad-demo/data/reports.jsonl --limit 32 --num-beams 4 --out eval-out')
     .action(
       action(async (opts: EvalCliOptions, c: Command) => {
-        const { loraAdapter } = await startGpuFor(c);
-        const o = { ...opts };
-        if (loraAdapter !== undefined) o.adapter = loraAdapter;
-        else delete o.adapter;
-        await runEval(o);
+        await startGpu(c);
+        await runEval(opts);
       }),
     );
 }

@@ -7,14 +7,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { RadgradError } from '../../src/errors.js';
-import { initWebGpuBackend } from '../../src/backend/webgpu/index.js';
 import '../../src/ops/index.js';
 import { BioGptForCausalLM } from '../../src/models/biogpt/index.js';
 import { BioGptTokenizer } from '../../src/tokenizer/index.js';
 import { loadAdapter } from '../../src/nn/lora.js';
 import { quantizeInt8 } from '../../src/models/biogpt/quantize.js';
 import type { GenerateOptions } from '../../src/generate/index.js';
-import { globalOptions } from '../run.js';
 
 export interface GenFlags {
   maxNewTokens?: string;
@@ -79,33 +77,6 @@ export function generationOptions(f: GenFlags, defaultMaxNew: number): GenerateO
     else throw new RadgradError(`--early-stopping must be true, false or never, got ${JSON.stringify(e)}`);
   }
   return o;
-}
-
-/** GPU adapter name (root --adapter before the subcommand) and LoRA adapter folder (after it). */
-export function splitAdapterFlags(cmd: Command): { gpuAdapter?: string; loraAdapter?: string } {
-  let root = cmd;
-  while (root.parent) root = root.parent;
-  const argv = (root as unknown as { rawArgs?: string[] }).rawArgs ?? process.argv;
-  const at = argv.indexOf(cmd.name(), 2);
-  const res: { gpuAdapter?: string; loraAdapter?: string } = {};
-  for (let i = 2; i < argv.length; i++) {
-    const a = argv[i]!;
-    let v: string | undefined;
-    if (a === '--adapter') v = argv[++i];
-    else if (a.startsWith('--adapter=')) v = a.slice('--adapter='.length);
-    else continue;
-    if (at >= 0 && i > at) res.loraAdapter = v;
-    else res.gpuAdapter = v;
-  }
-  if (!res.gpuAdapter && process.env.RADGRAD_ADAPTER) res.gpuAdapter = process.env.RADGRAD_ADAPTER;
-  return res;
-}
-
-export async function startGpuFor(cmd: Command): Promise<{ loraAdapter?: string }> {
-  const flags = splitAdapterFlags(cmd);
-  const g = globalOptions(cmd);
-  await initWebGpuBackend({ ...(flags.gpuAdapter ? { adapter: flags.gpuAdapter } : {}), ...(g.unsafeGpuFeatures ? { unsafeFeatures: true } : {}) });
-  return flags.loraAdapter !== undefined ? { loraAdapter: flags.loraAdapter } : {};
 }
 
 export interface LoadedModel {

@@ -7,8 +7,8 @@ import fs from 'node:fs';
 import type { Command } from 'commander';
 import { RadgradError } from '../../src/errors.js';
 import { generate, generateText, newIds, type GenerateOptions } from '../../src/generate/index.js';
-import { action } from '../run.js';
-import { addGenerationOptions, generationOptions, loadForGeneration, startGpuFor, unescapePrompt, type GenFlags } from './gen_common.js';
+import { action, startGpu } from '../run.js';
+import { addGenerationOptions, generationOptions, loadForGeneration, unescapePrompt, type GenFlags } from './gen_common.js';
 
 interface GenerateCliOptions extends GenFlags {
   model?: string;
@@ -134,8 +134,8 @@ Examples:
     )
     .action(
       action(async (opts: GenerateCliOptions, c: Command) => {
-        const { loraAdapter } = await startGpuFor(c);
-        await runGenerate({ ...opts, ...(loraAdapter !== undefined ? { adapter: loraAdapter } : { adapter: undefined }) } as GenerateCliOptions);
+        await startGpu(c);
+        await runGenerate(opts);
       }),
     );
 }

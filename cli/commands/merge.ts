@@ -6,8 +6,7 @@ import { RadgradError } from '../../src/errors.js';
 import { withBackend } from '../../src/backend/registry.js';
 import { BioGptForCausalLM } from '../../src/models/biogpt/index.js';
 import { loadAdapter, mergeAndUnload, saveMergedCheckpoint } from '../../src/nn/lora.js';
-import { initWebGpuBackend } from '../../src/backend/webgpu/index.js';
-import { action, globalOptions, startGpu } from '../run.js';
+import { action, startGpu } from '../run.js';
 
 /** Tokenizer and generation files copied beside the merged weights when the base has them. */
 const SIDE_FILES = ['vocab.json', 'merges.txt', 'tokenizer_config.json', 'special_tokens_map.json', 'generation_config.json'];
@@ -17,22 +16,15 @@ export function register(program: Command): void {
     .command('merge')
     .description('merge a LoRA adapter into its base model (W += alpha/r · B·A) and save model.safetensors + config.json')
     .requiredOption('--model <dir>', 'base BioGPT folder')
-    // The root program also has --adapter (GPU adapter name) and parses it first, so the folder may
-    // arrive there; --lora-adapter is the unambiguous spelling.
-    .option('--adapter <dir>', 'PEFT adapter folder (adapter_config.json + adapter_model.safetensors)')
-    .option('--lora-adapter <dir>', 'same as --adapter')
+    .requiredOption('--adapter <dir>', 'PEFT adapter folder (adapter_config.json + adapter_model.safetensors)')
     .requiredOption('--out <dir>', 'output folder for the merged checkpoint')
     .option('--json', 'print the summary as JSON')
     .addHelpText('after', '\nExample:\n  $ radgrad merge --model models/biogpt --adapter runs/iu-lora/adapter --out models/biogpt-iu')
     .action(
-      action(async (o: { model: string; adapter?: string; loraAdapter?: string; out: string; json?: boolean }, cmd: Command) => {
-        const g = globalOptions(cmd);
-        const fromRoot = !o.adapter && !o.loraAdapter && g.adapter !== undefined && fs.existsSync(g.adapter);
-        const adapterDir = o.loraAdapter ?? o.adapter ?? (fromRoot ? g.adapter : undefined);
-        if (!adapterDir) throw new RadgradError('merge needs --adapter <dir>', { hint: 'the folder with adapter_config.json, e.g. runs/iu-lora/adapter' });
+      action(async (o: { model: string; adapter: string; out: string; json?: boolean }, cmd: Command) => {
+        const adapterDir = o.adapter;
         if (path.resolve(o.out) === path.resolve(o.model)) throw new RadgradError('--out must differ from --model', { hint: 'merging never overwrites the base model' });
-        // When the root swallowed --adapter, it named our folder, not a GPU.
-        const be = fromRoot ? await initWebGpuBackend(g.unsafeGpuFeatures ? { unsafeFeatures: true } : {}) : await startGpu(cmd);
+        const be = await startGpu(cmd);
         await withBackend(be, async () => {
           const model = BioGptForCausalLM.fromPretrained(o.model, { trainable: false });
           try {

@@ -5,13 +5,11 @@
  * safetensors (atomically). Inputs are scored one at a time, so no padding enters the numbers.
  */
 import type { Command } from 'commander';
-import { splitAdapterFlags } from './gen_common.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Writable } from 'node:stream';
 import { RadgradError } from '../../src/errors.js';
-import { initWebGpuBackend } from '../../src/backend/webgpu/index.js';
 import { noGrad } from '../../src/autograd/tape.js';
 import { tidy } from '../../src/tensor/scope.js';
 import '../../src/ops/index.js';
@@ -19,7 +17,7 @@ import { writeSafetensors } from '../../src/io/safetensors.js';
 import type { TensorSource } from '../../src/io/reader.js';
 import { BioGptForCausalLM } from '../../src/models/biogpt/index.js';
 import { BioGptTokenizer } from '../../src/tokenizer/index.js';
-import { action, globalOptions } from '../run.js';
+import { action, startGpu } from '../run.js';
 
 export interface ScoreCliOptions {
   model?: string;
@@ -214,10 +212,8 @@ export function register(program: Command): void {
     )
     .action(
       action(async (opts: ScoreCliOptions, cmd: Command) => {
-        const flags = splitAdapterFlags(cmd);
-        const g = globalOptions(cmd);
-        await initWebGpuBackend({ ...(flags.gpuAdapter ? { adapter: flags.gpuAdapter } : {}), ...(g.unsafeGpuFeatures ? { unsafeFeatures: true } : {}) });
-        await runScore({ ...opts, ...(flags.loraAdapter !== undefined ? { adapter: flags.loraAdapter } : {}) }, process.stdout);
+        await startGpu(cmd);
+        await runScore(opts, process.stdout);
       }),
     );
 }
