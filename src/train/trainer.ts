@@ -13,6 +13,7 @@
  * Determinism/resume: the data order depends only on (seed, epoch), dropout masks on each Dropout's
  * (baseSeed, calls) which checkpoints save, so a resumed run continues the same loss curve.
  */
+import type { Tensor } from '../tensor/tensor.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { RadgradError } from '../errors.js';
@@ -260,8 +261,10 @@ export class Trainer {
     const batches = this.microBatches(g);
     const N = batches.reduce((a, b) => a + b.numTargetTokens, 0);
     const scale = this.scaler.scale;
-    let lossSum = 0;
     let tokens = 0;
+    // Losses are read back after every micro-batch has been queued, so the GPU never waits for
+    // the host between micro-batches (one sync per optimizer step, not one per micro-batch).
+    const losses: Array<{ loss: Tensor; w: number }> = [];
     for (const b of batches) {
       tokens += tokenCount(b);
       if (!b.numTargetTokens) continue;
@@ -271,6 +274,10 @@ export class Trainer {
         backward(mul(l, w * scale));
         return l;
       });
+      losses.push({ loss, w });
+    }
+    let lossSum = 0;
+    for (const { loss, w } of losses) {
       lossSum += (await loss.item()) * w;
       loss.dispose();
     }
