@@ -7,14 +7,18 @@ import { layoutOps } from './layout.js';
 
 export const MATMUL_TILE = { WX: 16, WY: 16, TK: 16 };
 
+// Both matmul kernels (tiled and register-only) read the same operands and sizes.
+const MATMUL_BINDINGS = [
+  { name: 'a', type: 'T', access: 'read' as const },
+  { name: 'b', type: 'T', access: 'read' as const },
+  { name: 'c', type: 'T', access: 'read_write' as const },
+];
+const MATMUL_UNIFORMS = { M: 'u32' as const, N: 'u32' as const, K: 'u32' as const, a_batch_stride: 'u32' as const, b_batch_stride: 'u32' as const };
+
 const matmulKernel = variants((t: DType) => ({
   name: `matmul_${t}`, family: 'matmul', file: 'matmul',
-  bindings: [
-    { name: 'a', type: 'T', access: 'read' as const },
-    { name: 'b', type: 'T', access: 'read' as const },
-    { name: 'c', type: 'T', access: 'read_write' as const },
-  ],
-  uniforms: { M: 'u32' as const, N: 'u32' as const, K: 'u32' as const, a_batch_stride: 'u32' as const, b_batch_stride: 'u32' as const },
+  bindings: MATMUL_BINDINGS,
+  uniforms: MATMUL_UNIFORMS,
   overrides: {
     WX: { type: 'u32' as const, value: MATMUL_TILE.WX }, WY: { type: 'u32' as const, value: MATMUL_TILE.WY },
     TK: { type: 'u32' as const, value: MATMUL_TILE.TK },
@@ -32,12 +36,8 @@ export const MATMUL_REGS = { WX: 8, WY: 8, RM: 8, RN: 8 };
 
 const matmulRegsKernel = variants((t: DType) => ({
   name: `matmul_regs_${t}`, family: 'matmul', file: 'matmul_regs',
-  bindings: [
-    { name: 'a', type: 'T', access: 'read' as const },
-    { name: 'b', type: 'T', access: 'read' as const },
-    { name: 'c', type: 'T', access: 'read_write' as const },
-  ],
-  uniforms: { M: 'u32' as const, N: 'u32' as const, K: 'u32' as const, a_batch_stride: 'u32' as const, b_batch_stride: 'u32' as const },
+  bindings: MATMUL_BINDINGS,
+  uniforms: MATMUL_UNIFORMS,
   overrides: {
     WX: { type: 'u32' as const, value: MATMUL_REGS.WX }, WY: { type: 'u32' as const, value: MATMUL_REGS.WY },
     TRANS_A: { type: 'bool' as const, value: false }, TRANS_B: { type: 'bool' as const, value: false },
