@@ -4,10 +4,11 @@
  * that a later training run would silently accept.
  */
 import fs from 'node:fs';
-import path from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { FileFormatError, RadgradError } from '../errors.js';
+import { FileFormatError } from '../errors.js';
 import type { LabelValue } from './labels.js';
+import { writeTextAtomic } from '../io/atomic.js';
+
+export { writeTextAtomic };
 
 /** One prepared example: the unit shared by prep, the dataset and evaluation. */
 export interface ReportRecord {
@@ -17,28 +18,6 @@ export interface ReportRecord {
   labels: Record<string, LabelValue>;
 }
 
-/** Writes `text` to `file` atomically; creates the parent folder. */
-export function writeTextAtomic(file: string, text: string): void {
-  const dir = path.dirname(path.resolve(file));
-  fs.mkdirSync(dir, { recursive: true });
-  const tmp = path.join(dir, `.${path.basename(file)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
-  let fd: number | undefined;
-  try {
-    fd = fs.openSync(tmp, 'wx', 0o644);
-    fs.writeSync(fd, text);
-    fs.fsyncSync(fd);
-    fs.closeSync(fd);
-    fd = undefined;
-    fs.renameSync(tmp, file);
-  } catch (e) {
-    if (fd !== undefined) fs.closeSync(fd);
-    fs.rmSync(tmp, { force: true });
-    throw new RadgradError(`cannot write ${file}: ${(e as Error).message}`, {
-      cause: e,
-      hint: 'check that the output folder is writable and has free space',
-    });
-  }
-}
 
 /** Serialises records one JSON object per line (key order fixed, so output is byte-stable). */
 export function formatJsonl(records: readonly ReportRecord[]): string {

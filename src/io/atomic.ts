@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { RadgradError } from '../errors.js';
 
 function tempSibling(target: string, tag: string): string {
   return path.join(path.dirname(target), `.${path.basename(target)}.${tag}-${process.pid}-${randomBytes(4).toString('hex')}`);
@@ -49,6 +50,15 @@ export function writeDirAtomic(target: string, fill: (dir: string) => void): voi
     fs.rmSync(tmp, { recursive: true, force: true });
     throw e;
   }
+  swapDirInto(tmp, target);
+}
+
+/**
+ * Moves a filled temp directory onto `target`: an existing target is renamed aside first (POSIX
+ * cannot rename onto a non-empty directory) and removed after the swap. On failure the old target
+ * is put back and the temp directory removed.
+ */
+export function swapDirInto(tmp: string, target: string): void {
   let old: string | undefined;
   try {
     if (fs.existsSync(target)) {
@@ -62,4 +72,19 @@ export function writeDirAtomic(target: string, fill: (dir: string) => void): voi
     throw e;
   }
   if (old) fs.rmSync(old, { recursive: true, force: true });
+}
+
+/** Writes text atomically (parent folders created); failures become a RadgradError with a hint. */
+export function writeTextAtomic(file: string, text: string): void {
+  try {
+    fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    writeFileAtomic(file, (fd) => {
+      fs.writeSync(fd, text);
+    });
+  } catch (cause) {
+    throw new RadgradError(`cannot write ${file}: ${(cause as Error).message}`, {
+      cause,
+      hint: 'check that the output folder is writable and has free space',
+    });
+  }
 }

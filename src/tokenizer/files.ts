@@ -4,9 +4,8 @@
  * atomic (temp file + rename) and byte-compatible with what `save_pretrained` produces
  * (json.dumps(indent=2, sort_keys=True, ensure_ascii=False) + "\n").
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
-import { FileFormatError, RadgradError } from '../errors.js';
+import { existsSync, readFileSync } from 'node:fs';
+import { FileFormatError } from '../errors.js';
 import { pySplit } from './char_classes.js';
 
 export const VOCAB_FILE = 'vocab.json';
@@ -104,18 +103,5 @@ export function vocabJson(vocab: ReadonlyMap<string, number>): string {
   return `{\n${entries.map(([k, v]) => `  ${JSON.stringify(k)}: ${v}`).join(',\n')}\n}\n`;
 }
 
-/** Write a file atomically: a temp file in the same folder, then rename over the target. */
-export function writeFileAtomic(file: string, contents: string): void {
-  mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
-  try {
-    writeFileSync(tmp, contents, 'utf8');
-    renameSync(tmp, file);
-  } catch (cause) {
-    rmSync(tmp, { force: true });
-    throw new RadgradError(`${file}: cannot write: ${(cause as Error).message}`, {
-      cause,
-      hint: 'check that the folder is writable and the disk is not full',
-    });
-  }
-}
+/** Text files are written atomically through the project's one implementation. */
+export { writeTextAtomic as writeFileAtomic } from '../io/atomic.js';

@@ -15,6 +15,7 @@ import type { Module } from '../nn/module.js';
 import { Dropout } from '../nn/dropout.js';
 import { saveAdapter, type LoraConfig } from '../nn/lora.js';
 import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
+import { swapDirInto } from '../io/atomic.js';
 import type { TensorSource } from '../io/reader.js';
 import type { LossScalerState } from './loss_scale.js';
 
@@ -62,21 +63,6 @@ export function loadDropoutStates(model: Module, s: Record<string, DropoutState>
   }
 }
 
-/** Moves a filled temp directory onto `target` (an existing target is swapped out, then removed). */
-function swapInto(tmp: string, target: string): void {
-  let old: string | undefined;
-  if (fs.existsSync(target)) {
-    old = `${target}.old-${process.pid}-${randomBytes(3).toString('hex')}`;
-    fs.renameSync(target, old);
-  }
-  try {
-    fs.renameSync(tmp, target);
-  } catch (e) {
-    if (old) fs.renameSync(old, target);
-    throw e;
-  }
-  if (old) fs.rmSync(old, { recursive: true, force: true });
-}
 
 export interface SaveCheckpointInput {
   model: Module;
@@ -111,7 +97,7 @@ export async function saveCheckpoint(dir: string, c: SaveCheckpointInput): Promi
     } finally {
       fs.closeSync(fd);
     }
-    swapInto(tmp, dir);
+    swapDirInto(tmp, dir);
   } catch (e) {
     fs.rmSync(tmp, { recursive: true, force: true });
     throw e;
