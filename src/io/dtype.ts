@@ -2,6 +2,7 @@
  * Host-side dtypes shared by every checkpoint format, and the float conversions a loader needs
  * (f16/bf16 -> f32 and back). Data is always little-endian, as in safetensors and torch files.
  */
+import { f32ToF16Bits } from '../util/half.js';
 
 export type DType = 'f64' | 'f32' | 'f16' | 'bf16' | 'i64' | 'u64' | 'i32' | 'u32' | 'i16' | 'u16' | 'i8' | 'u8' | 'bool';
 
@@ -138,8 +139,6 @@ export function bf16ToF32(src: Uint16Array): Float32Array {
   return out;
 }
 
-const scratchF = new Float32Array(1);
-const scratchU = new Uint32Array(scratchF.buffer);
 
 /** float32 -> bf16 with round-to-nearest-even; NaN stays a (quiet) NaN. */
 export function f32ToBf16(src: Float32Array): Uint16Array {
@@ -153,31 +152,8 @@ export function f32ToBf16(src: Float32Array): Uint16Array {
   return out;
 }
 
-/** One float32 -> f16 bit pattern, round-to-nearest-even, overflow to infinity. */
-export function f32ToF16Bits(v: number): number {
-  scratchF[0] = v;
-  const x = scratchU[0]!;
-  const sign = (x >>> 16) & 0x8000;
-  const exp = (x >>> 23) & 0xff;
-  let mant = x & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
-  const e = exp - 127 + 15;
-  if (e >= 31) return sign | 0x7c00;
-  if (e <= 0) {
-    if (e < -10) return sign; // too small even for a subnormal
-    mant |= 0x800000;
-    const shift = 14 - e;
-    const half = 1 << (shift - 1);
-    const rest = mant & ((1 << shift) - 1);
-    let m = mant >>> shift;
-    if (rest > half || (rest === half && m & 1)) m++;
-    return sign | m; // m may carry into the exponent field, which is the right answer
-  }
-  let out = sign | (e << 10) | (mant >>> 13);
-  const rest = mant & 0x1fff;
-  if (rest > 0x1000 || (rest === 0x1000 && out & 1)) out++; // carry may overflow into inf: correct
-  return out;
-}
+// One float32 -> f16 bit pattern (round to nearest even): the project's single implementation.
+export { f32ToF16Bits };
 
 export function f32ToF16(src: Float32Array): Uint16Array {
   const out = new Uint16Array(src.length);

@@ -13,7 +13,7 @@
  */
 import { FileFormatError, RadgradError, ShapeError } from '../errors.js';
 import { getBackend } from '../backend/registry.js';
-import { numel } from '../backend/types.js';
+import { contiguousStrides, numel } from '../backend/types.js';
 import { Tensor } from '../tensor/tensor.js';
 import { keep } from '../tensor/scope.js';
 import { noGrad } from '../autograd/tape.js';
@@ -372,7 +372,7 @@ export abstract class Module {
           if (slot.tensor && !slot.tensor.isDisposed) {
             if (slot.tensor.backend !== be) throw new ModuleError(`parameter '${path}' lives on backend '${slot.tensor.backend.name}', the current backend is '${be.name}'`);
             // In place, so optimizers and wrappers holding this tensor see the new values.
-            be.stridedWrite(slot.tensor.raw('loadStateDict'), { offset: 0, strides: contig(slot.shape) }, raw);
+            be.stridedWrite(slot.tensor.raw('loadStateDict'), { offset: 0, strides: contiguousStrides(slot.shape) }, raw);
             be.dispose(raw);
           } else {
             const t = keep(new Tensor(raw, be, slot.trainable));
@@ -401,15 +401,6 @@ export abstract class Module {
   }
 }
 
-function contig(shape: readonly number[]): number[] {
-  const s = new Array<number>(shape.length);
-  let acc = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    s[i] = acc;
-    acc *= shape[i]!;
-  }
-  return s;
-}
 
 function stateShape(v: StateValue, expected: readonly number[]): readonly number[] {
   if (v instanceof Tensor) return v.shape;
@@ -426,10 +417,10 @@ function writeInto(slot: ParamSlot, path: string, v: Tensor): void {
   const be = v.backend;
   if (slot.tensor && !slot.tensor.isDisposed) {
     if (slot.tensor.backend !== be) throw new ModuleError(`parameter '${path}' lives on backend '${slot.tensor.backend.name}', the value on '${be.name}'`);
-    be.stridedWrite(slot.tensor.raw('loadStateDict'), { offset: 0, strides: contig(slot.shape) }, v.raw('loadStateDict'));
+    be.stridedWrite(slot.tensor.raw('loadStateDict'), { offset: 0, strides: contiguousStrides(slot.shape) }, v.raw('loadStateDict'));
   } else {
     // A private copy: the caller keeps ownership of v.
-    const copy = be.stridedCopy(v.raw('loadStateDict'), { offset: 0, strides: contig(v.shape) }, v.shape);
+    const copy = be.stridedCopy(v.raw('loadStateDict'), { offset: 0, strides: contiguousStrides(v.shape) }, v.shape);
     const t = keep(new Tensor(copy, be, slot.trainable));
     t.name = path;
     slot.tensor = t;

@@ -42,9 +42,3 @@ export function f16BitsToF32(h: number): number {
   if (exp === 0x1f) return mant ? NaN : sign * Infinity;
   return sign * (1 + mant / 1024) * 2 ** (exp - 15);
 }
-
-/** bfloat16 bits → float32 value. */
-export function bf16BitsToF32(h: number): number {
-  u32[0] = h << 16;
-  return f32[0]!;
-}
