@@ -31,7 +31,7 @@ if (!skipTypecheck) {
 }
 const r = spawnSync(
   process.execPath,
-  ['--expose-gc', '--import', 'tsx', '--test', '--test-concurrency=1', ...files.map((f) => path.relative(root, f))],
+  ['--expose-gc', '--import', 'tsx', '--import', './test/fast_check_seed.mjs', '--test', '--test-concurrency=1', ...files.map((f) => path.relative(root, f))],
   { stdio: 'inherit', cwd: root },
 );
 process.exit(r.status ?? 1);
