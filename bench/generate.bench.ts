@@ -3,7 +3,10 @@
  *   tiny - the golden tiny BioGPT (../shared/golden/tiny_biogpt; the row is skipped when absent);
  *   mid  - a random BioGPT-architecture model (hidden 512, 4 layers, 8 heads, FFN 2048, BioGPT's
  *          42,384-token vocabulary), small enough for lavapipe;
- *   biogpt - microsoft/biogpt's shapes (1024 × 24 layers), random weights: for real GPUs.
+ *   biogpt - microsoft/biogpt's shapes (1024 × 24 layers, the full 42,384-token vocabulary),
+ *          random weights; its 174 MB embedding table exceeds lavapipe's 128 MiB binding limit
+ *          and runs through the chunked kernels (tied head included);
+ *   biogpt-int8 - the same with the decoder projections quantised to int8 (as `--int8`).
  * RADGRAD_BENCH_GEN_MODELS picks them (comma-separated; default tiny,mid), RADGRAD_BENCH_GEN_NEW
  * the new tokens per row (default 32). Each case runs once as a warm-up (pipelines compiled,
  * buffers pooled), then the best of RADGRAD_BENCH_REPS (default 2) timed runs is reported.
@@ -14,6 +17,7 @@
 import { BioGptForCausalLM, biogptConfig } from '../src/models/biogpt/index.js';
 import { BIOGPT_SIZES } from '../src/models/biogpt/config.js';
 import { manualSeed } from '../src/nn/module.js';
+import { quantizeInt8 } from '../src/models/biogpt/quantize.js';
 import { generate } from '../src/generate/index.js';
 import { sharedPath } from '../src/util/paths.js';
 import '../src/ops/index.js';
@@ -43,7 +47,12 @@ function loadModel(name: string): { model?: BioGptForCausalLM; desc: string } {
     return { model: randomModel({ vocab_size: 42384, hidden_size: 512, num_hidden_layers: 4, num_attention_heads: 8, intermediate_size: 2048, max_position_embeddings: 1024 }), desc: 'random: 512 × 4 layers, vocab 42384' };
   }
   if (name === 'biogpt') return { model: randomModel({ ...BIOGPT_SIZES.biogpt }), desc: 'random: 1024 × 24 layers, vocab 42384' };
-  throw new Error(`generate bench: unknown model ${name} (tiny, mid, biogpt)`);
+  if (name === 'biogpt-int8') {
+    const model = randomModel({ ...BIOGPT_SIZES.biogpt });
+    quantizeInt8(model);
+    return { model, desc: 'random: 1024 × 24 layers, vocab 42384, int8 base' };
+  }
+  throw new Error(`generate bench: unknown model ${name} (tiny, mid, biogpt, biogpt-int8)`);
 }
 
 export async function bench(): Promise<Row[]> {

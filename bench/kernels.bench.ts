@@ -1,13 +1,14 @@
 /**
  * Fused-kernel benchmarks at BioGPT shapes: LLM.int8 linear vs the f32 linear (same shape, same
- * run), flash attention forward+backward vs the composite path, single-query decode, and the GPU
- * bytes of BioGPT's quantised weights. GPU time from timestamp queries (ctx.queue.beginTiming /
+ * run), flash attention forward+backward vs the composite path, single-query decode, the fused LoRA
+ * linear vs its unfused ops and f16- vs f32-storage GEMM (loraAndF16Rows), and the GPU bytes of
+ * BioGPT's quantised weights. GPU time from timestamp queries (ctx.queue.beginTiming /
  * endTiming), median of REPS runs after one warm-up.
  *
  * Shapes: full = BioGPT training (tokens B·T = 2048, C = 1024, FFN 4096, 16 heads × 64, T = 512)
  * and decoding (B = 4, S = 512). Lavapipe is slow, so the default is scaled down:
  * RADGRAD_BENCH_SCALE=full for the full shapes, otherwise tokens = 256, T = 128 (B = 2), the same
- * C / FFN / heads. Run: npm run bench -- kernels   (RADGRAD_BENCH_SCALE=full npm run bench -- kernels)
+ * C / FFN / heads, plus attention at B 1 × T 512. Run: npm run bench -- kernels   (RADGRAD_BENCH_SCALE=full npm run bench -- kernels)
  */
 import { gpu } from '../src/gpu/device.js';
 import { getBackend } from '../src/backend/registry.js';
@@ -16,7 +17,10 @@ import { tidy } from '../src/tensor/scope.js';
 import { Tensor } from '../src/tensor/tensor.js';
 import * as ops from '../src/ops/index.js';
 import { matmulInt8, quantizeWeight, disposeQuantized } from '../src/ops/matmul_int8.js';
+import { kernelsFor } from '../src/backend/fused.js';
 import { attentionDecode, compositeAttention, flashAttention } from '../src/ops/attention.js';
+import { loraLinear } from '../src/ops/lora_linear.js';
+import { skinnyTuning } from '../src/backend/webgpu/matmul.js';
 
 type Row = Record<string, string | number>;
 const REPS = Number(process.env.RADGRAD_BENCH_REPS ?? 3);
@@ -37,6 +41,38 @@ async function gpuMs(fn: () => void): Promise<number> {
 }
 
 const rand = (shape: number[], seed: number, std = 1) => ops.randNormal(shape, seed, 0, std);
+
+/** Median GPU ms of each int8/f32 linear variant, run alternately in every repetition after a warm-up. */
+async function linearMs(fns: Array<() => void>): Promise<number[]> {
+  const ctx = gpu();
+  for (const fn of fns) fn();
+  await getBackend().sync();
+  const times = fns.map(() => [] as number[]);
+  for (let r = 0; r < REPS; r++) {
+    for (let i = 0; i < fns.length; i++) {
+      ctx.queue.beginTiming();
+      fns[i]!();
+      times[i]!.push((await ctx.queue.endTiming()).ms);
+    }
+  }
+  return times.map((t) => t.sort((a, b) => a - b)[Math.floor(t.length / 2)]!);
+}
+
+/** Median GPU ms of each variant, the variants run alternately in every repetition (after a warm-up). */
+async function attentionMs(fns: Array<() => void>): Promise<number[]> {
+  const ctx = gpu();
+  for (const fn of fns) fn();
+  await getBackend().sync();
+  const times = fns.map(() => [] as number[]);
+  for (let r = 0; r < REPS; r++) {
+    for (let i = 0; i < fns.length; i++) {
+      ctx.queue.beginTiming();
+      fns[i]!();
+      times[i]!.push((await ctx.queue.endTiming()).ms);
+    }
+  }
+  return times.map((t) => t.sort((a, b) => a - b)[Math.floor(t.length / 2)]!);
+}
 
 /** GPU bytes of BioGPT-347M with every linear in int8 (CB 1 B/weight + SCB 4 B/row + f32 bias), embeddings f32. */
 function biogptBytes(): Row {
@@ -65,57 +101,72 @@ export async function bench(): Promise<Row[]> {
   const card = `${gpu().adapterInfo.description || gpu().adapterInfo.device}`;
 
   // ---- linear: f32 vs int8 (threshold 6, activations N(0,1): a few outliers on heavy-tailed inputs) ----
+  // All variants of a shape alternate within each repetition (linearMs), so load changes on a
+  // shared machine hit them alike.
+  const kern = kernelsFor(getBackend());
   for (const [O, I] of [[F, C], [C, F]] as const) {
     const x = rand([N, I], 1);
     const w = rand([O, I], 2, 0.02);
     const q = quantizeWeight(w);
-    const flops = 2 * N * O * I;
-    const f32Ms = await gpuMs(() => tidy(() => void ops.matmul(x, w, { transB: true })));
-    const i8Ms = await gpuMs(() => tidy(() => void matmulInt8(x, q, null, { threshold: 6 })));
-    const fbMs = await gpuMs(() => tidy(() => void matmulInt8(x, q, null, { threshold: 6, forceFallback: true })));
-    const shape = `[${N},${I}]x[${O},${I}]ᵀ`;
-    rows.push({ kernel: 'linear f32 (matmul_f32)', shape, ms: f32Ms, 'GFLOP/s|TOP/s': flops / f32Ms / 1e6, 'GB/s': (4 * (N * I + O * I + N * O)) / f32Ms / 1e6 });
-    rows.push({ kernel: 'Int8Linear dot4I8Packed', shape, ms: i8Ms, 'GFLOP/s|TOP/s': flops / i8Ms / 1e6, 'GB/s': (4 * N * I + O * I + 4 * N * O) / i8Ms / 1e6, speedup_vs_f32: f32Ms / i8Ms });
-    rows.push({ kernel: 'Int8Linear unpack fallback', shape, ms: fbMs, 'GFLOP/s|TOP/s': flops / fbMs / 1e6, 'GB/s': (4 * N * I + O * I + 4 * N * O) / fbMs / 1e6, speedup_vs_f32: f32Ms / fbMs });
-    // backward to x (int8 weight dequantised on the fly) vs the f32 dx = dy·W
     const dy = rand([N, O], 3);
-    const kb = await gpuMs(() => tidy(() => {
-      const xx = x.detach().requiresGrad_();
-      backward(matmulInt8(xx, q, null, { threshold: 6 }), dy);
-    }));
-    const fb = await gpuMs(() => tidy(() => {
-      const xx = x.detach().requiresGrad_();
-      backward(ops.matmul(xx, w, { transB: true }), dy);
-    }));
+    const R = 16; // LoRA rank of the fused-epilogue rows
+    const u = rand([N, R], 4);
+    const lb = rand([O, R], 5, 0.1);
+    const flops = 2 * N * O * I;
+    const [f32Ms, i8Ms, fbMs, kb, fb, dx8, dx32, lora, loraUnfused] = await linearMs([
+      () => tidy(() => void ops.matmul(x, w, { transB: true })),
+      () => tidy(() => void matmulInt8(x, q, null, { threshold: 6 })),
+      () => tidy(() => void matmulInt8(x, q, null, { threshold: 6, forceFallback: true })),
+      () => tidy(() => {
+        const xx = x.detach().requiresGrad_();
+        backward(matmulInt8(xx, q, null, { threshold: 6 }), dy);
+      }),
+      () => tidy(() => {
+        const xx = x.detach().requiresGrad_();
+        backward(ops.matmul(xx, w, { transB: true }), dy);
+      }),
+      () => getBackend().dispose(kern.int8LinearBackward(dy.raw('bench'), q)),
+      () => tidy(() => void ops.matmul(dy, w)),
+      () => getBackend().dispose(kern.int8Linear(x.raw('bench'), q, null, { threshold: 6, lowRank: { u: u.raw('bench'), b: lb.raw('bench'), scale: 2 } })),
+      () => tidy(() => void ops.add(matmulInt8(x, q, null, { threshold: 6 }), ops.mul(ops.matmul(u, lb, { transB: true }), 2))),
+    ]);
+    const shape = `[${N},${I}]x[${O},${I}]ᵀ`;
+    const i8GBs = (ms: number) => (4 * N * I + O * I + 4 * N * O) / ms / 1e6;
+    rows.push({ kernel: 'linear f32 (matmul_f32)', shape, ms: f32Ms, 'GFLOP/s|TOP/s': flops / f32Ms / 1e6, 'GB/s': (4 * (N * I + O * I + N * O)) / f32Ms / 1e6 });
+    rows.push({ kernel: 'Int8Linear dot4I8Packed', shape, ms: i8Ms, 'GFLOP/s|TOP/s': flops / i8Ms / 1e6, 'GB/s': i8GBs(i8Ms), speedup_vs_f32: f32Ms / i8Ms });
+    rows.push({ kernel: 'Int8Linear unpack fallback', shape, ms: fbMs, 'GFLOP/s|TOP/s': flops / fbMs / 1e6, 'GB/s': i8GBs(fbMs), speedup_vs_f32: f32Ms / fbMs });
+    // backward to x (int8 weight dequantised in registers) vs the f32 dx = dy·W
+    rows.push({ kernel: 'Int8Linear bwd(x) vs f32 dy·W', shape, ms: dx8, 'GFLOP/s|TOP/s': flops / dx8 / 1e6, f32_ms: dx32, speedup_vs_f32: dx32 / dx8 });
     rows.push({ kernel: 'Int8Linear fwd+bwd(x) vs f32', shape, ms: kb, 'GFLOP/s|TOP/s': (2 * flops) / kb / 1e6, f32_ms: fb, speedup_vs_f32: fb / kb });
-    for (const t of [x, w, dy]) t.dispose();
+    rows.push({ kernel: `Int8Linear + LoRA r${R} fused epilogue vs unfused`, shape, ms: lora, 'GFLOP/s|TOP/s': flops / lora / 1e6, unfused_ms: loraUnfused, speedup_vs_unfused: loraUnfused / lora, speedup_vs_f32: f32Ms / lora });
+    for (const t of [x, w, dy, u, lb]) t.dispose();
     disposeQuantized(q);
   }
 
-  // ---- attention fwd+bwd at T: fused vs composite ----
-  {
-    const shape = [B, H, T, D];
+  // ---- attention fwd+bwd: fused vs composite, at the run's shape and (scaled run) also at T = 512 ----
+  // Fused and composite alternate within each repetition (attentionMs), so load changes on a shared
+  // machine hit both alike.
+  for (const [Ba, Ta] of full ? [[B, T]] : [[B, T], [1, 512]]) {
+    const shape = [Ba, H, Ta, D];
     const [q, k, v, dO] = [rand(shape, 4), rand(shape, 5), rand(shape, 6), rand(shape, 7)];
-    const maskHost = new Float32Array(B * T).fill(1);
-    maskHost.fill(0, 0, T / 4); // sequence 0 left-padded by a quarter
+    const maskHost = new Float32Array(Ba * Ta).fill(1);
+    maskHost.fill(0, 0, Ta / 4); // sequence 0 left-padded by a quarter
     const be = getBackend();
-    const mask = new Tensor(be.upload(maskHost, [B, T], 'f32'), be);
+    const mask = new Tensor(be.upload(maskHost, [Ba, Ta], 'f32'), be);
     const run = (f: typeof flashAttention) => () => tidy(() => {
       const [qq, kk, vv] = [q, k, v].map((t) => t.detach().requiresGrad_()) as [Tensor, Tensor, Tensor];
       backward(f(qq, kk, vv, { mask, causal: true, dropout: 0.1, seed: 3 }), dO);
     });
     const fwdOnly = (f: typeof flashAttention) => () => tidy(() => void f(q, k, v, { mask, causal: true, dropout: 0.1, seed: 3 }));
     // causal: about half of the 4·B·H·T²·D forward and 10·B·H·T²·D backward flops are needed
-    const flopsF = 2 * B * H * T * T * D;
-    const fused = await gpuMs(run(flashAttention));
-    const comp = await gpuMs(run(compositeAttention));
-    const fusedF = await gpuMs(fwdOnly(flashAttention));
-    const compF = await gpuMs(fwdOnly(compositeAttention));
-    const sh = `B${B} H${H} T${T} D${D} causal+pad+dropout 0.1`;
-    const fusedExtra = 2 * 4 * B * H * T; // lse + D_i
-    const compExtra = 3 * 4 * B * H * T * T + 4 * B * T * T; // scores, probs, dropped probs (+ their grads transiently) and the [B,1,T,T] bias
+    const flopsF = 2 * Ba * H * Ta * Ta * D;
+    const [fusedF, compF] = await attentionMs([fwdOnly(flashAttention), fwdOnly(compositeAttention)]);
+    const [fused, comp] = await attentionMs([run(flashAttention), run(compositeAttention)]);
+    const sh = `B${Ba} H${H} T${Ta} D${D} causal+pad+dropout 0.1`;
+    const fusedExtra = 2 * 4 * Ba * H * Ta; // lse + D_i
+    const compExtra = 3 * 4 * Ba * H * Ta * Ta + 4 * Ba * Ta * Ta; // scores, probs, dropped probs (+ their grads transiently) and the [B,1,T,T] bias
     rows.push({ kernel: 'attention fwd fused (flash)', shape: sh, ms: fusedF, 'GFLOP/s|TOP/s': flopsF / fusedF / 1e6, extra_bytes: fusedExtra });
-    rows.push({ kernel: 'attention fwd composite', shape: sh, ms: compF, 'GFLOP/s|TOP/s': flopsF / compF / 1e6, extra_bytes: compExtra, speedup_vs_f32: compF / fusedF });
+    rows.push({ kernel: 'attention fwd composite', shape: sh, ms: compF, 'GFLOP/s|TOP/s': flopsF / compF / 1e6, extra_bytes: compExtra, fused_speedup: compF / fusedF });
     rows.push({ kernel: 'attention fwd+bwd fused (flash)', shape: sh, ms: fused, 'GFLOP/s|TOP/s': (3.5 * flopsF) / fused / 1e6, extra_bytes: fusedExtra });
     rows.push({ kernel: 'attention fwd+bwd composite', shape: sh, ms: comp, 'GFLOP/s|TOP/s': (3.5 * flopsF) / comp / 1e6, extra_bytes: compExtra, fused_speedup: comp / fused });
     for (const t of [q, k, v, dO, mask]) t.dispose();
@@ -132,7 +183,113 @@ export async function bench(): Promise<Row[]> {
     rows.push({ kernel: 'attention decode (KV cache)', shape: `B${Bd} H${H} S${S} D${D}`, ms, 'GFLOP/s|TOP/s': (4 * Bd * H * S * D) / ms / 1e6, 'GB/s': bytes / ms / 1e6 });
     for (const t of [q, k, v]) t.dispose();
   }
+  rows.push(...(await loraAndF16Rows(N)));
+  rows.push(...(await decodeGemvRows()));
   rows.push(biogptBytes());
   for (const r of rows) r.card = card;
+  return rows;
+}
+
+/**
+ * LoRA linear at BioGPT's q_proj ([N,1024]·[1024,1024]ᵀ + bias, r 8, α 16, dropout 0.1, training):
+ * fused (src/ops/lora_linear.ts) vs the unfused ops, forward and forward+backward (x, A, B), f32 and
+ * int8 W; and f16-storage GEMM vs f32 at the linear shape [N,1024]·[4096,1024]ᵀ.
+ */
+export async function loraAndF16Rows(N: number): Promise<Row[]> {
+  const rows: Row[] = [];
+  // The two variants alternate within each repetition (medians of REPS pairs), so a load change on a
+  // shared machine hits both alike; their ratio is what the rows report.
+  const pairMs = async (f: () => void, g: () => void): Promise<[number, number]> => {
+    const ctx = gpu();
+    f();
+    g();
+    await getBackend().sync();
+    const tf: number[] = [];
+    const tg: number[] = [];
+    for (let r = 0; r < REPS; r++) {
+      for (const [fn, t] of [[f, tf], [g, tg]] as const) {
+        ctx.queue.beginTiming();
+        fn();
+        t.push((await ctx.queue.endTiming()).ms);
+      }
+    }
+    const med = (t: number[]) => t.sort((a, b) => a - b)[Math.floor(t.length / 2)]!;
+    return [med(tf), med(tg)];
+  };
+  const C = 1024, r = 8;
+  const x = rand([N, C], 11);
+  const w = rand([C, C], 12, 0.02);
+  const bias = rand([C], 13, 0.02);
+  const a = rand([r, C], 14, 0.02);
+  const b = rand([C, r], 15, 0.02);
+  const dy = rand([N, C], 16);
+  const q = quantizeWeight(w);
+  const shape = `[${N},${C}]·[${C},${C}]ᵀ r${r} p0.1`;
+  for (const [wn, base] of [['f32', w], ['int8', q]] as const) {
+    const opts = (composed: boolean) => ({ alpha: 16, dropout: 0.1, seed: 7, composed });
+    const fwd = (composed: boolean) => () => tidy(() => void loraLinear(x, base, bias, a, b, opts(composed)));
+    const both = (composed: boolean) => () => tidy(() => {
+      const [xx, aa, bb] = [x, a, b].map((t) => t.detach().requiresGrad_()) as [Tensor, Tensor, Tensor];
+      backward(loraLinear(xx, base, bias, aa, bb, opts(composed)), dy);
+    });
+    const flops = 2 * N * C * C + 2 * N * r * 2 * C;
+    const [compF, fusedF] = await pairMs(fwd(true), fwd(false));
+    const [compB, fusedB] = await pairMs(both(true), both(false));
+    rows.push({ kernel: `LoRA linear fwd, ${wn} W, fused`, shape, ms: fusedF, 'GFLOP/s|TOP/s': flops / fusedF / 1e6, composed_ms: compF, fused_speedup: compF / fusedF });
+    rows.push({ kernel: `LoRA linear fwd+bwd, ${wn} W, fused`, shape, ms: fusedB, 'GFLOP/s|TOP/s': (2 * flops) / fusedB / 1e6, composed_ms: compB, fused_speedup: compB / fusedB });
+  }
+  disposeQuantized(q);
+  for (const t of [x, w, bias, a, b, dy]) t.dispose();
+
+  if (gpu().caps.f16) {
+    const F = 4096;
+    const x32 = rand([N, C], 17);
+    const w32 = rand([F, C], 18, 0.02);
+    const [x16, w16] = [x32, w32].map((t) => ops.cast(t, 'f16'));
+    const flops = 2 * N * F * C;
+    const [ms32, ms16] = await pairMs(() => tidy(() => void ops.matmul(x32, w32, { transB: true })), () => tidy(() => void ops.matmul(x16!, w16!, { transB: true })));
+    const sh = `[${N},${C}]·[${F},${C}]ᵀ`;
+    rows.push({ kernel: 'GEMM f32 storage', shape: sh, ms: ms32, 'GFLOP/s|TOP/s': flops / ms32 / 1e6, 'GB/s': (4 * (N * C + F * C + N * F)) / ms32 / 1e6 });
+    rows.push({ kernel: 'GEMM f16 storage (f32 accumulate)', shape: sh, ms: ms16, 'GFLOP/s|TOP/s': flops / ms16 / 1e6, 'GB/s': (2 * (N * C + F * C + N * F)) / ms16 / 1e6, speedup_vs_f32: ms32 / ms16 });
+    for (const t of [x32, w32, x16!, w16!]) t.dispose();
+  }
+  return rows;
+}
+
+/**
+ * Decode GEMV: the linears of one BioGPT decode step (M = tokens = batch of sequences) with the
+ * skinny kernel (matmul_skinny.wgsl, chosen for M ≤ MATMUL_SKINNY[class].maxM) vs the same matmul
+ * forced onto the register/tiled kernel, alternating within each repetition. The tied head
+ * [M,1024]·[42384,1024]ᵀ (174 MB) exceeds lavapipe's binding limit and runs chunked, so its rows
+ * also time the chunked path with the skinny kernel under it.
+ */
+export async function decodeGemvRows(): Promise<Row[]> {
+  const rows: Row[] = [];
+  const C = 1024, F = 4096, V = 42384;
+  const shapes: Array<[number, number, number, string]> = [
+    [1, C, F, 'fc1'], [8, C, F, 'fc1'], [1, C, C, 'q/k/v/out'], [8, C, C, 'q/k/v/out'],
+    [1, F, C, 'fc2'], [8, F, C, 'fc2'], [1, C, V, 'tied head'], [8, C, V, 'tied head'],
+  ];
+  const forced = (use: boolean, f: () => void) => () => {
+    skinnyTuning.use = use;
+    try {
+      f();
+    } finally {
+      skinnyTuning.use = 'auto';
+    }
+  };
+  for (const [M, K, N, what] of shapes) {
+    const x = rand([M, K], 21);
+    const w = rand([N, K], 22, 0.02);
+    const f = () => tidy(() => void ops.matmul(x, w, { transB: true }));
+    const [skinny, tiled] = await linearMs([forced(true, f), forced(false, f)]);
+    const bytes = 4 * (M * K + N * K + M * N);
+    rows.push({
+      kernel: `decode GEMV ${what} skinny vs tiled/regs`, shape: `[${M},${K}]·[${N},${K}]ᵀ`, ms: skinny,
+      'GFLOP/s|TOP/s': (2 * M * N * K) / skinny / 1e6, 'GB/s': bytes / skinny / 1e6, old_ms: tiled, speedup: tiled / skinny,
+    });
+    x.dispose();
+    w.dispose();
+  }
   return rows;
 }

@@ -6,7 +6,8 @@
  * submit + onSubmittedWorkDone (readback when its internals are not reachable), jax-js
  * `blockUntilReady`. Best tinybench sample over 2 alternating rounds per op (the libraries take turns,
  * so load from other processes affects all of them alike). Run: npm run bench -- ops
- * (BENCH_TIME_MS: time budget per measurement, default 1000; BENCH_ROUNDS: rounds, default 2)
+ * (BENCH_TIME_MS: time budget per measurement, default 1000; BENCH_ROUNDS: rounds, default 2;
+ * BENCH_OPS: comma-separated op keys to run, e.g. add,layernorm; default all)
  */
 import { Bench } from 'tinybench';
 import { create, globals } from 'webgpu';
@@ -48,6 +49,9 @@ const SPECS: OpSpec[] = [
   ...[256, 512, 1024].map((n) => ({ key: `matmul${n}`, op: 'matmul', size: `${n}³`, unit: 'GFLOP/s' as const, work: 2 * n ** 3 })),
   { key: 'softmax', op: 'softmax (last axis)', size: '1024×1024', unit: 'GB/s', work: 2 * 4 * N_EW },
   { key: 'layernorm', op: 'layer norm (+w, b)', size: '1024×1024', unit: 'GB/s', work: 2 * 4 * N_EW },
+  // Forward + backward with a given upstream gradient dy: bytes of x, y, dy and dx once each.
+  { key: 'softmax_fb', op: 'softmax fwd+bwd', size: '1024×1024', unit: 'GB/s', work: 4 * 4 * N_EW },
+  { key: 'layernorm_fb', op: 'layer norm fwd+bwd', size: '1024×1024', unit: 'GB/s', work: 4 * 4 * N_EW },
   { key: 'mlp', op: 'MLP fwd+bwd', size: `${MLP.batch}×${MLP.din}→${MLP.hidden}→${MLP.din}`, unit: 'GFLOP/s', work: MLP_FLOPS },
 ];
 
@@ -109,6 +113,22 @@ function radgradLib(): Lib {
         const w = t([EW[1]], 5);
         const b = t([EW[1]], 6);
         return run(() => rg.layerNorm(x, w, b, 1e-5));
+      }
+      if (spec.key === 'softmax_fb' || spec.key === 'layernorm_fb') {
+        const xg = t(EW, 1, true);
+        const dy = t(EW, 12);
+        const params = spec.key === 'layernorm_fb' ? [t([EW[1]], 5, true), t([EW[1]], 6, true)] : [];
+        const f = () => (params.length ? rg.layerNorm(xg, params[0]!, params[1]!, 1e-5) : rg.softmax(xg));
+        return async () => {
+          const y = tidy(() => {
+            const out = f();
+            backward(out, dy);
+            return out;
+          });
+          await be().sync();
+          y.dispose();
+          zeroGrad([xg, ...params]);
+        };
       }
       if (spec.key === 'mlp') {
         const xin = t([MLP.batch, MLP.din], 7);
@@ -200,13 +220,26 @@ async function tfjsLib(): Promise<Lib | string> {
         return run(() => tf.matMul(a, b));
       }
       if (spec.key === 'softmax') return run(() => tf.softmax(x));
+      const layerNorm = (v: import('@tensorflow/tfjs').Tensor, w: import('@tensorflow/tfjs').Tensor, b: import('@tensorflow/tfjs').Tensor) => {
+        const { mean, variance } = tf.moments(v, -1, true);
+        return tf.add(tf.mul(tf.mul(tf.sub(v, mean), tf.rsqrt(tf.add(variance, 1e-5))), w), b);
+      };
       if (spec.key === 'layernorm') {
         const w = t([EW[1]], 5);
         const b = t([EW[1]], 6);
-        return run(() => tf.tidy(() => {
-          const { mean, variance } = tf.moments(x, -1, true);
-          return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, 1e-5))), w), b);
-        }));
+        return run(() => tf.tidy(() => layerNorm(x, w, b)));
+      }
+      if (spec.key === 'softmax_fb' || spec.key === 'layernorm_fb') {
+        const dy = t([...EW], 12);
+        const ln = spec.key === 'layernorm_fb';
+        const inputs = ln ? [x, t([EW[1]], 5), t([EW[1]], 6)] : [x];
+        // tf.grads: the gradients of every input for the upstream gradient dy (forward included).
+        const g = ln ? tf.grads((v, w, b) => layerNorm(v, w!, b!)) : tf.grads((v) => tf.softmax(v));
+        return async () => {
+          const gs = g(inputs, dy);
+          await sync(gs[0]!);
+          tf.dispose(gs);
+        };
       }
       if (spec.key === 'mlp') {
         const xin = t([MLP.batch, MLP.din], 7);
@@ -280,6 +313,7 @@ async function jaxLib(): Promise<Lib | string> {
         const b = t([EW[1]], 6);
         return run(() => np.add(np.multiply(jax.nn.standardize(x.ref, -1, { epsilon: 1e-5 }), w.ref), b.ref));
       }
+      if (spec.key === 'softmax_fb' || spec.key === 'layernorm_fb') return 'not measured';
       if (spec.key === 'mlp') {
         const xin = t([MLP.batch, MLP.din], 7);
         const p = { w1: t([MLP.din, MLP.hidden], 8), b1: t([MLP.hidden], 9), w2: t([MLP.hidden, MLP.din], 10), b2: t([MLP.din], 11) };
@@ -309,11 +343,16 @@ const fmtRatio = (a: number | undefined, b: number | undefined) => (a !== undefi
 /** Rounds per op: the libraries take turns, so that load from other processes hits all alike. */
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 
+/** Op keys to run (BENCH_OPS), all when unset. */
+const ONLY = process.env.BENCH_OPS ? new Set(process.env.BENCH_OPS.split(',').map((k) => k.trim())) : undefined;
+
 export async function bench(): Promise<Row[]> {
+  const specs = ONLY ? SPECS.filter((s) => ONLY.has(s.key)) : SPECS;
+  if (!specs.length) throw new Error(`BENCH_OPS=${process.env.BENCH_OPS} matches no op (have: ${SPECS.map((s) => s.key).join(', ')})`);
   const libs: Array<Lib | string> = [radgradLib(), await tfjsLib(), await jaxLib()];
   const names = ['radgrad', 'tfjs', 'jax-js'];
   const results = new Map<string, Map<string, number | string>>(names.map((n) => [n, new Map()]));
-  for (const s of SPECS) {
+  for (const s of specs) {
     for (let round = 0; round < ROUNDS; round++) {
       for (let li = 0; li < libs.length; li++) {
         const lib = libs[li]!;
@@ -338,7 +377,7 @@ export async function bench(): Promise<Row[]> {
       }
     }
   }
-  return SPECS.map((s) => {
+  return specs.map((s) => {
     const v = (n: string) => results.get(n)!.get(s.key);
     const num = (n: string) => (typeof v(n) === 'number' ? (v(n) as number) : undefined);
     const r = num('radgrad');

@@ -10,6 +10,7 @@ import { register as tokenize } from './commands/tokenize.js';
 import { register as synth } from './commands/synth.js';
 import { register as prep } from './commands/prep.js';
 import { register as train } from './commands/train.js';
+import { register as pretrain } from './commands/pretrain.js';
 import { register as merge } from './commands/merge.js';
 import { register as generate } from './commands/generate.js';
 import { register as evalCmd } from './commands/eval.js';
@@ -31,7 +32,7 @@ const program = new Command()
   .showHelpAfterError('(run with --help for usage)')
   .addHelpText('after', '\nStart with:\n  $ radgrad demo            # the whole pipeline on synthetic data, nothing downloaded\n  $ radgrad info            # which GPU adapter radgrad sees');
 
-for (const register of [demo, synth, prep, tokenize, score, train, generate, evalCmd, merge, bench, info]) register(program);
+for (const register of [demo, synth, prep, tokenize, score, pretrain, train, generate, evalCmd, merge, bench, info]) register(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -12,4 +12,5 @@ export { initGpu, gpu, shutdownGpu, GpuContext, type GpuOptions, type GpuCapabil
 export { Tensor, DisposedTensorError } from './tensor/tensor.js';
 export { tidy, keep } from './tensor/scope.js';
 export { backward, noGrad, isGradEnabled, zeroGrad } from './autograd/tape.js';
+export { checkpoint, type CheckpointOptions } from './autograd/checkpoint.js';
 export * from './ops/index.js';

@@ -44,6 +44,7 @@ interface TrainFlags {
   fp16?: boolean;
   resume?: string;
   json?: boolean;
+  gradientCheckpointing?: boolean;
 }
 
 /** Config-file keys: TrainSettings plus the paths. */
@@ -105,8 +106,9 @@ export function register(program: Command): void {
     .option('--save-every <n>', `checkpoint every N steps (default ${DEFAULT_TRAIN_SETTINGS.saveEvery}; 0 = end only)`)
     .option('--seed <n>', `seed for LoRA init, data order, dropout and the eval split (default ${DEFAULT_TRAIN_SETTINGS.seed})`)
     .option('--int8', 'int8 base weights (bitsandbytes-style 8-bit; LoRA stays float32)')
-    .option('--fp16', 'mixed precision with dynamic loss scaling where the adapter has shader-f16 (default)')
-    .option('--no-fp16', 'float32 only, no loss scaling')
+    .option('--fp16', 'fp16 mixed precision where the adapter has shader-f16 (default): autocast (matmuls in f16; norms, softmax, loss and master weights f32) + dynamic loss scaling')
+    .option('--no-fp16', 'pure float32, no loss scaling')
+    .option('--gradient-checkpointing', 'recompute each decoder layer in backward instead of storing its activations (less GPU memory, slower steps)')
     .option('--resume <dir>', 'continue from a checkpoint-<step> folder of an earlier run')
     .option('--json', 'print metrics as JSON lines and a JSON summary')
     .addHelpText(
@@ -141,6 +143,7 @@ export function register(program: Command): void {
         set('saveEvery', num('save-every', f.saveEvery, true));
         set('seed', num('seed', f.seed, true));
         if (f.fp16 !== undefined) settings.fp16 = f.fp16;
+        if (f.gradientCheckpointing) settings.gradientCheckpointing = true;
         const seed = settings.seed ?? DEFAULT_TRAIN_SETTINGS.seed;
         const maxLength = settings.maxLength ?? DEFAULT_TRAIN_SETTINGS.maxLength;
 
@@ -183,7 +186,7 @@ export function register(program: Command): void {
             const summary = {
               steps: r.steps, totalSteps: r.totalSteps, interrupted: r.interrupted, finalLoss: r.finalLoss, finalEvalLoss: r.finalEvalLoss,
               tokensPerSec: Math.round(r.tokensPerSec), adapter: r.interrupted ? null : r.adapterDir, checkpoint: r.lastCheckpoint ?? null,
-              report: path.join(outDir, 'report.html'), trainable: r.trainableLine, lossScaling: r.lossScaling,
+              report: path.join(outDir, 'report.html'), trainable: r.trainableLine, lossScaling: r.lossScaling, precision: r.precision,
             };
             if (f.json) process.stdout.write(JSON.stringify({ summary }) + '\n');
             else process.stdout.write(Object.entries(summary).map(([k, v]) => `${k.padEnd(14)} ${v ?? '-'}`).join('\n') + '\n');

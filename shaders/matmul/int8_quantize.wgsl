@@ -3,6 +3,7 @@
 // round() is half-to-even, like torch.round) four per u32, byte j of word w holding column 4w+j.
 // Outlier columns (flag[c] != 0) and the padding past `cols` are packed as 0, so the int8 product
 // skips them and the f32 outlier pass adds them exactly once. A zero row gives s = 0 and q = 0.
+// With SCALE_IN_Q8 (activations) s goes into q8 itself, as f32 bits at scale_off + row.
 var<workgroup> red: array<f32, WG>;
 
 fn is_outlier(c: u32) -> bool {
@@ -28,7 +29,9 @@ fn main(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(workgroup_id) wi
     workgroupBarrier();
   }
   let sc = red[0];
-  if (lid == 0u) { scale[row] = sc; }
+  if (lid == 0u) {
+    if (SCALE_IN_Q8) { q8[params.scale_off + row] = bitcast<u32>(sc); } else { scale[row] = sc; }
+  }
   for (var w = lid; w < params.words; w += WG) {
     var packed = 0u;
     for (var j = 0u; j < 4u; j++) {

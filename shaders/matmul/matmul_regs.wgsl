@@ -4,14 +4,15 @@
 // while the CPU caches serve these repeated reads; this kernel is several times faster there.
 // Rows/columns past the edge are clamped to the last one on load (their results are never
 // stored), so the inner loop has no branches; element (i, k) of op(A) is at oa_i + k * sa and
-// (k, j) of op(B) at ob_j + k * sb, which covers both layouts of each operand.
+// (k, j) of op(B) at ob_j + k * sb, which covers both layouts of each operand. Stores go through
+// epilogue(m, n, v) (identity, or a fused epilogue such as lora_epilogue.wgsl).
 
 fn store_row(base: u32, m: u32, n0: u32, v0: vec4<f32>, v1: vec4<f32>) {
   if (m >= params.M) { return; }
   let r = base + m * params.N;
   for (var j = 0u; j < 4u; j++) {
-    if (n0 + j < params.N) { c[r + n0 + j] = T(v0[j]); }
-    if (n0 + 4u + j < params.N) { c[r + n0 + 4u + j] = T(v1[j]); }
+    if (n0 + j < params.N) { c[r + n0 + j] = T(epilogue(m, n0 + j, v0[j])); }
+    if (n0 + 4u + j < params.N) { c[r + n0 + 4u + j] = T(epilogue(m, n0 + 4u + j, v1[j])); }
   }
 }
 

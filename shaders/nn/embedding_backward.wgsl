@@ -2,7 +2,8 @@
 // (head position i, column c) walks the chain of positions holding ids[i] (built by
 // embedding_links) in increasing order and writes out[ids[i], c] = Σ dy[j, c] once. The output
 // is zero-filled before; rows of the padding id and out-of-range ids are skipped, so they stay 0.
-// Summation order is position order, the same as the CPU reference.
+// Summation order is position order, the same as the CPU reference. `out` holds rows
+// [row_start, row_start + chunk_rows) only (a gradient over the binding limit is made in chunks).
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let t = linear_id(gid, nwg, WG);
@@ -12,6 +13,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   if ((link[i] & 0x80000000u) != 0u) { return; }
   let id = ids[i];
   if (id == params.padding_idx || id < 0 || u32(id) >= params.num_rows) { return; }
+  let local = u32(id) - params.row_start;
+  if (local >= params.chunk_rows) { return; }
   var s = 0.0;
   var j = i;
   loop {
@@ -20,5 +23,5 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     if (nx >= params.n) { break; }
     j = nx;
   }
-  out[u32(id) * params.dim + c] = T(s);
+  out[local * params.dim + c] = T(s);
 }

@@ -2,9 +2,11 @@
 // src/backend/rng.ts, so the CPU reference draws identical numbers.
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = linear_id(gid, nwg, WG);
-  if (i >= params.n) { return; }
+  let li = linear_id(gid, nwg, WG);
+  if (li >= params.n) { return; }
+  // base: the element index of out[0] when a tensor over the binding limit is filled in chunks.
+  let i = params.base + li;
   let u = uniform01(params.seed, i);
   let span = params.hi - params.lo;
-  out[i] = params.lo + span * u;
+  out[li] = params.lo + span * u;
 }

@@ -28,6 +28,17 @@ export function noGrad<T>(fn: () => T): T {
   }
 }
 
+/** Runs fn with graph recording on, even inside noGrad() (the recompute of checkpoint()). */
+export function enableGrad<T>(fn: () => T): T {
+  const prev = gradEnabled;
+  gradEnabled = true;
+  try {
+    return fn();
+  } finally {
+    gradEnabled = prev;
+  }
+}
+
 /** Attaches a node to `out` when grad mode is on and some input requires grad. Returns out. */
 export function record(out: Tensor, op: string, inputs: readonly Tensor[], backward: GradNode['backward']): Tensor {
   if (!gradEnabled || !inputs.some((t) => t.requiresGrad)) return out;

@@ -5,11 +5,13 @@ import { int8Ops } from './webgpu/int8.js';
 import { cpuInt8Ops } from './cpu/int8.js';
 import { attentionOps } from './webgpu/attention.js';
 import { cpuAttentionOps } from './cpu/attention.js';
+import { loraOps } from './webgpu/lora.js';
+import { cpuLoraOps } from './cpu/lora.js';
 
 registerKernels('webgpu', () => {
   const ctx = gpu();
-  return { ...int8Ops(ctx), ...attentionOps(ctx) };
+  return { ...int8Ops(ctx), ...attentionOps(ctx), ...loraOps(ctx) };
 });
-registerKernels('cpu', () => ({ ...cpuInt8Ops(), ...cpuAttentionOps() }));
+registerKernels('cpu', () => ({ ...cpuInt8Ops(), ...cpuAttentionOps(), ...cpuLoraOps() }));
 
 export { kernelsFor } from './kernels.js';

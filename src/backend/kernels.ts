@@ -1,8 +1,8 @@
 /**
- * Optional fused-kernel capabilities (int8 LLM.int8 linear, flash attention). They live outside the
+ * Optional fused-kernel capabilities (int8 LLM.int8 linear, flash attention, LoRA linear). They live outside the
  * core Backend interface so that a backend without them stays valid; ops look them up with
- * kernelsFor(backend) and stay backend-agnostic. Implementations: src/backend/webgpu/{int8,attention}.ts
- * and the float64 references src/backend/cpu/{int8,attention}.ts.
+ * kernelsFor(backend) and stay backend-agnostic. Implementations: src/backend/webgpu/{int8,attention,lora}.ts
+ * and the float64 references src/backend/cpu/{int8,attention,lora}.ts.
  */
 import { OpArgumentError } from '../errors.js';
 import type { Backend, RawTensor } from './types.js';
@@ -20,6 +20,18 @@ export interface Int8Options {
   threshold: number;
   /** Force the unpack-and-multiply path instead of dot4I8Packed (tests). */
   forceFallback?: boolean;
+  /**
+   * Fused LoRA addend: y += scale · u·bᵀ with u [N, r] (dropout(x)·Aᵀ, computed by the caller) and
+   * b [O, r], added in the dequantising epilogue so the LoRA output costs no extra pass over y.
+   */
+  lowRank?: LowRankAddend;
+}
+
+/** scale · u·bᵀ added to a linear's output: u [N, r], b [O, r] (f32). */
+export interface LowRankAddend {
+  readonly u: RawTensor;
+  readonly b: RawTensor;
+  readonly scale: number;
 }
 
 export interface Int8Backend {
@@ -52,7 +64,30 @@ export interface AttentionBackend {
   decode(q: RawTensor, k: RawTensor, v: RawTensor, mask: RawTensor | null, scale: number): RawTensor;
 }
 
-export type FusedKernels = Int8Backend & AttentionBackend;
+/** LoRA input dropout: p (0 = none) and the seed of the dropout op's counter-based mask. */
+export interface LoraDropout {
+  readonly p: number;
+  readonly seed: number;
+}
+
+/**
+ * Fused LoRA linear pieces (src/ops/lora_linear.ts): the dropout mask of x is regenerated from
+ * (seed, flat index of x) wherever it is needed, bit-identical to the dropout op's, and never stored.
+ */
+export interface LoraBackend {
+  /** out [N, r] = scale · x'·wᵀ with x' = dropout(x [N, K]); w = A [r, K], or B [K, r] when wKMajor. */
+  loraProject(x: RawTensor, w: RawTensor, opts: { scale: number; wKMajor: boolean; dropout?: LoraDropout }): RawTensor;
+  /** y [N, O] = x·Wᵀ + bias + u·Bᵀ in one GEMM pass: x [N, I], W [O, I], u [N, r], B [O, r] (f32). */
+  loraLinear(x: RawTensor, w: RawTensor, bias: RawTensor | null, u: RawTensor, b: RawTensor): RawTensor;
+  /** dx [N, I] = dy·W + mask ⊙ (g·A) in one GEMM pass: dy [N, O], W [O, I], g [N, r], A [r, I]. */
+  loraLinearBackward(dy: RawTensor, w: RawTensor, g: RawTensor, a: RawTensor, dropout?: LoraDropout): RawTensor;
+  /** base [N, C] + u·L in one pass: L = Bᵀ for B [C, r], or A [r, C] (aLayout) under the dropout mask. */
+  loraAdd(base: RawTensor, u: RawTensor, l: RawTensor, opts: { aLayout: boolean; dropout?: LoraDropout }): RawTensor;
+  /** dA [r, K] = gᵀ · dropout(x): g [N, r], x [N, K]. */
+  loraGradA(g: RawTensor, x: RawTensor, dropout?: LoraDropout): RawTensor;
+}
+
+export type FusedKernels = Int8Backend & AttentionBackend & LoraBackend;
 
 type Factory = (b: Backend) => FusedKernels;
 const factories = new Map<string, Factory>();

@@ -18,6 +18,33 @@ export interface PooledBuffer {
   /** Bytes the caller asked for (<= size). */
   bytes: number;
   released: boolean;
+  /**
+   * Set on a window (see windowOf in src/backend/webgpu/common.ts): a sub-range of `parent`'s buffer
+   * starting at this byte offset, bound on its own so that tensors above the binding limit can be
+   * processed in chunks. Windows are never acquired from or released to the pool.
+   */
+  readonly offset?: number;
+  readonly parent?: PooledBuffer;
+}
+
+/**
+ * Test hook: caps storage bindings below the adapter's maxStorageBufferBindingSize so that the
+ * chunked paths run on small tensors. Set at startup from RADGRAD_MAX_BINDING_BYTES; tests assign it.
+ */
+export const bindingLimits: { override: number | undefined } = {
+  override: process.env.RADGRAD_MAX_BINDING_BYTES ? Number(process.env.RADGRAD_MAX_BINDING_BYTES) : undefined,
+};
+
+/** Largest storage binding in bytes (a multiple of 16): the adapter's limit or the test override. */
+export function maxBindingBytes(ctx: Pick<GpuContext, 'limits'>): number {
+  const hw = ctx.limits.maxStorageBufferBindingSize ?? 2 ** 27;
+  const o = bindingLimits.override;
+  return Math.floor(Math.min(hw, o !== undefined && o > 0 ? o : Infinity) / 16) * 16;
+}
+
+/** Alignment in bytes of a storage binding's offset (windows start at multiples of it). */
+export function bindingOffsetAlignment(ctx: Pick<GpuContext, 'limits'>): number {
+  return Math.max(4, ctx.limits.minStorageBufferOffsetAlignment ?? 256);
 }
 
 export interface PoolStats {
@@ -57,15 +84,15 @@ export class BufferPool {
   constructor(private readonly ctx: GpuContext) {}
 
   acquire(bytes: number, kind: BufferKind = 'storage', context = 'buffer'): PooledBuffer {
-    const lim = this.ctx.limits;
-    const maxBuf = lim.maxBufferSize ?? Infinity;
-    const maxBind = kind === 'storage' ? (lim.maxStorageBufferBindingSize ?? Infinity) : Infinity;
-    // Limits first: a request within maxBufferSize but over the binding limit must not be created.
+    const maxBuf = this.ctx.limits.maxBufferSize ?? Infinity;
+    // Storage buffers over the binding limit are allowed: kernels bind them in windows (chunks),
+    // and a kernel that cannot gets a BufferTooLargeError naming it at dispatch (queue.ts).
+    const maxBind = kind === 'storage' ? maxBindingBytes(this.ctx) : Infinity;
     if (bytes > maxBuf) throw new BufferTooLargeError(bytes, maxBuf, 'maxBufferSize', context);
-    if (bytes > maxBind) throw new BufferTooLargeError(bytes, maxBind, 'maxStorageBufferBindingSize', context);
     const size = bucketSize(bytes);
-    // Storage buffers are bound whole, so a bucket may not exceed either limit: use the exact size.
-    if (size > maxBuf || size > maxBind) return this.create(bytes, Math.ceil(bytes / 4) * 4, kind);
+    // Storage buffers are bound whole, so a bucket must not cross a limit the request is within:
+    // use the exact size (a multiple of 16, so vec4 bindings stay possible).
+    if (size > maxBuf || (size > maxBind && bytes <= maxBind)) return this.create(bytes, Math.min(Math.floor(maxBuf / 4) * 4, Math.ceil(bytes / 16) * 16), kind);
     const key = `${kind}:${size}`;
     const list = this.free.get(key);
     let pb: PooledBuffer;

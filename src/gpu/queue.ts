@@ -4,7 +4,8 @@
  * so writes of one are visible to the next). Uniform buffers are pooled and recycled after submit.
  */
 import type { GpuContext } from './device.js';
-import type { PooledBuffer } from './buffer_pool.js';
+import { maxBindingBytes, type PooledBuffer } from './buffer_pool.js';
+import { BufferTooLargeError } from './errors.js';
 import { packUniforms, uniformBindingIndex, uniformLayout, type KernelDecl } from './kernel.js';
 
 export interface BufferBinding {
@@ -51,12 +52,21 @@ export class CommandQueue {
 
   private bindingOf(decl: KernelDecl, name: string, v: PooledBuffer | GPUBuffer | BufferBinding): GPUBufferBinding {
     if (!v) throw new Error(`kernel '${decl.name}': binding '${name}' not given`);
+    let b: GPUBufferBinding;
     if ('kind' in v && 'released' in v) {
-      if (v.released) throw new Error(`kernel '${decl.name}': binding '${name}' uses a released buffer`);
-      return { buffer: v.buffer, size: v.size };
+      if (v.released || v.parent?.released) throw new Error(`kernel '${decl.name}': binding '${name}' uses a released buffer`);
+      b = { buffer: v.buffer, offset: v.offset ?? 0, size: v.size };
+    } else if ('buffer' in v) {
+      b = { buffer: v.buffer, offset: v.offset ?? 0, ...(v.size !== undefined ? { size: v.size } : {}) };
+    } else {
+      b = { buffer: v as GPUBuffer };
     }
-    if ('buffer' in v) return { buffer: v.buffer, offset: v.offset ?? 0, ...(v.size !== undefined ? { size: v.size } : {}) };
-    return { buffer: v as GPUBuffer };
+    // A tensor over the binding limit must be bound in windows by its op; one that is not gets a
+    // typed error naming the kernel here instead of a validation error from the driver.
+    const size = b.size ?? b.buffer.size - (b.offset ?? 0);
+    const limit = maxBindingBytes(this.ctx);
+    if (size > limit) throw new BufferTooLargeError(size, limit, 'maxStorageBufferBindingSize', `kernel '${decl.name}' binding '${name}' (this op has no chunked path for tensors this large)`);
+    return b;
   }
 
   /** Records one dispatch of a declared kernel. */
@@ -154,7 +164,9 @@ export class CommandQueue {
   async sync(): Promise<void> {
     this.flush();
     await Promise.race([this.ctx.device.queue.onSubmittedWorkDone(), this.ctx.device.lost]);
-    await new Promise((r) => setTimeout(r, 0));
+    // One event-loop turn for Dawn's error callbacks. setImmediate, not setTimeout(0): Node's timers
+    // wait at least 1 ms, which was most of a small op's time per sync on lavapipe.
+    await new Promise((r) => setImmediate(r));
     await this.ctx.pipelines.settled();
     this.ctx.check('sync');
   }

@@ -8,6 +8,7 @@ import { Tensor } from '../tensor/tensor.js';
 import { add } from '../ops/elementwise.js';
 import { matmul } from '../ops/matmul.js';
 import { reshape } from '../ops/shape.js';
+import { autocastLower } from '../autograd/autocast.js';
 import { kaimingUniform, normal, uniform, zeros } from './init.js';
 import { Module, nextInitSeed } from './module.js';
 
@@ -82,6 +83,7 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): T
   // One 2-D product: [N, in] @ [out, in]ᵀ, so the weight gradient is a single gᵀx matmul.
   const x2 = x.rank === 2 ? x : reshape(x, [-1, inF]); // [N, in]
   let y = matmul(x2, weight, { transB: true }); // [N, out]
-  if (bias) y = add(y, bias);
+  // Under autocast linear is one lower-precision op (as torch's F.linear): the bias joins in f16.
+  if (bias) y = add(y, autocastLower(bias));
   return x.rank === 2 ? y : reshape(y, [...lead, out]); // [..., out]
 }

@@ -17,6 +17,8 @@ import { tidy } from '../tensor/scope.js';
 import { noGrad } from '../autograd/tape.js';
 import { add, mul } from '../ops/elementwise.js';
 import { matmul } from '../ops/matmul.js';
+import { dropout } from '../ops/nn/dropout.js';
+import { loraLinear } from '../ops/lora_linear.js';
 import { toFloat32 } from '../io/dtype.js';
 import { writeDirAtomic } from '../io/atomic.js';
 import { writeSafetensors } from '../io/safetensors.js';
@@ -26,6 +28,7 @@ import { readPeftAdapter, writePeftAdapter, type LoraConfigInput } from '../io/p
 import { Module, deferParameterInit, type StateValue } from './module.js';
 import { Linear, linear, type LinearLike, type LinearModule } from './linear.js';
 import { Dropout } from './dropout.js';
+import { Int8Linear } from './int8_linear.js';
 import { kaimingUniform } from './init.js';
 import { hashSeed } from '../data/rng.js';
 
@@ -99,11 +102,22 @@ export class LoRALinear extends Module implements LinearLike {
   }
 
   forward(x: Tensor): Tensor {
-    const y = this.base_layer.forward(x);
-    if (this.disabled) return y;
-    // Scale the rank-r intermediate rather than the [.., out] result: r << out, fewer elements.
-    const h = mul(linear(this.lora_dropout.forward(x), this.lora_A.weight), this.scaling); // [..., r]
-    return add(y, linear(h, this.lora_B.weight)); // [..., out]
+    if (this.disabled) return this.base_layer.forward(x);
+    // The dropout module supplies the mask seed exactly as its own forward would (same sequence).
+    const d = this.lora_dropout;
+    const active = d.training && d.p > 0;
+    const seed = active ? d.nextSeed() : 0;
+    if (active) d.calls++;
+    const opts = { alpha: this.alpha, dropout: active ? d.p : 0, seed };
+    const base = this.base_layer;
+    const [a, b] = [this.lora_A.weight, this.lora_B.weight];
+    // A float or int8 base goes through the fused LoRA linear (src/ops/lora_linear.ts).
+    if (base instanceof Linear) return loraLinear(x, base.weight, base.bias, a, b, opts);
+    const q = (base as { q?: unknown }).q;
+    if (q instanceof Int8Linear) return loraLinear(x, q.weight, q.bias, a, b, { ...opts, threshold: q.threshold, forceFallback: q.forceFallback });
+    // Any other LinearModule: its forward plus the unfused branch, scaled at rank r (r << out).
+    const xd = active ? dropout(x, d.p, { seed }) : x;
+    return add(base.forward(x), linear(mul(linear(xd, a), this.scaling), b));
   }
 
   /** scaling · B · A, [out, in]. */

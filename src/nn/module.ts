@@ -213,7 +213,16 @@ export abstract class Module {
       if (opts.trainableOnly && !(s.tensor ? s.tensor.requiresGrad : s.trainable)) continue;
       n += numel(s.shape);
     }
+    if (!opts.trainableOnly) for (const [, m] of this.namedModules()) n += m.frozenElementCount();
     return n;
+  }
+
+  /**
+   * Elements of frozen weights held outside parameter slots (e.g. a packed int8 base), counted by
+   * numParameters() as PyTorch counts bitsandbytes' Int8Params: one per logical weight.
+   */
+  protected frozenElementCount(): number {
+    return 0;
   }
 
   #namedSlots(): Array<[string, ParamSlot]> {

@@ -13,6 +13,7 @@
 import { record } from '../autograd/tape.js';
 import { OpArgumentError } from '../errors.js';
 import { Tensor } from '../tensor/tensor.js';
+import { autocastFloat32 } from '../autograd/autocast.js';
 import { kernelsFor } from '../backend/fused.js';
 import type { AttentionOptions } from '../backend/kernels.js';
 import type { RawTensor } from '../backend/types.js';
@@ -51,6 +52,8 @@ function resolve(q: Tensor, o: FlashAttentionOptions): AttentionOptions {
 
 /** softmax(q·kᵀ·scale + mask)·v over q, k, v [B, H, T, D] without materialising the T×T scores. */
 export function flashAttention(q: Tensor, k: Tensor, v: Tensor, opts: FlashAttentionOptions = {}): Tensor {
+  // The fused kernels are f32-only: under autocast, f16 q/k/v are upcast (autograd casts).
+  [q, k, v] = [autocastFloat32(q), autocastFloat32(k), autocastFloat32(v)];
   const be = q.backend;
   const kern = kernelsFor(be);
   const ao = resolve(q, opts);

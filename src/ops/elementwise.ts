@@ -26,20 +26,36 @@ export function binaryRaw(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
 
 const asTensor = (like: Tensor, v: TensorLike): Tensor => (typeof v === 'number' ? scalarLike(like, v) : v);
 
+const isFloat = (t: Tensor) => t.dtype === 'f32' || t.dtype === 'f16';
+
+/**
+ * torch's promotion for mixed float operands: f16 with f32 computes in f32 (through autograd casts,
+ * so each input's gradient comes back in its own dtype), except that a 0-d tensor does not promote
+ * a dimensioned one (f16 [N] + f32 [] stays f16).
+ */
+export function promoteFloats(a: Tensor, b: Tensor): [Tensor, Tensor] {
+  if (a.dtype === b.dtype || !isFloat(a) || !isFloat(b)) return [a, b];
+  const to = a.rank === 0 && b.rank > 0 ? b.dtype : b.rank === 0 && a.rank > 0 ? a.dtype : 'f32';
+  return [cast(a, to), cast(b, to)];
+}
+
 export function add(a: Tensor, b: TensorLike): Tensor {
   if (typeof b === 'number') return affine(a, 1, b);
+  [a, b] = promoteFloats(a, b);
   const out = binaryRaw('add', a, b);
   return record(out, 'add', [a, b], (g) => [sumToShape(g, a.shape), sumToShape(g, b.shape)]);
 }
 
 export function sub(a: Tensor, b: TensorLike): Tensor {
   if (typeof b === 'number') return affine(a, 1, -b);
+  [a, b] = promoteFloats(a, b);
   const out = binaryRaw('sub', a, b);
   return record(out, 'sub', [a, b], (g) => [sumToShape(g, a.shape), b.requiresGrad ? sumToShape(neg(g), b.shape) : null]);
 }
 
 export function mul(a: Tensor, b: TensorLike): Tensor {
   if (typeof b === 'number') return affine(a, b, 0);
+  [a, b] = promoteFloats(a, b);
   const out = binaryRaw('mul', a, b);
   return record(out, 'mul', [a, b], (g) => [
     a.requiresGrad ? sumToShape(binaryRaw('mul', g, b), a.shape) : null,
@@ -49,6 +65,7 @@ export function mul(a: Tensor, b: TensorLike): Tensor {
 
 export function div(a: Tensor, b: TensorLike): Tensor {
   if (typeof b === 'number') return affine(a, 1 / b, 0);
+  [a, b] = promoteFloats(a, b);
   const out = binaryRaw('div', a, b);
   return record(out, 'div', [a, b], (g) => [
     a.requiresGrad ? sumToShape(binaryRaw('div', g, b), a.shape) : null,
@@ -60,9 +77,11 @@ export function div(a: Tensor, b: TensorLike): Tensor {
 /** a ** b (tensor or scalar exponent). */
 export function pow(a: Tensor, b: TensorLike): Tensor {
   if (typeof b === 'number') {
-    const out = unaryRaw('pow_scalar', a, b);
-    return record(out, 'pow', [a], (g) => [binaryRaw('mul', g, mulScalar(unaryRaw('pow_scalar', a, b - 1), b))]);
+    const e = b;
+    const out = unaryRaw('pow_scalar', a, e);
+    return record(out, 'pow', [a], (g) => [binaryRaw('mul', g, mulScalar(unaryRaw('pow_scalar', a, e - 1), e))]);
   }
+  [a, b] = promoteFloats(a, b);
   const out = binaryRaw('pow', a, b);
   return record(out, 'pow', [a, b], (g) => [
     a.requiresGrad ? sumToShape(binaryRaw('mul', g, binaryRaw('mul', b, binaryRaw('pow', a, affine(b, 1, -1, false)))), a.shape) : null,
@@ -71,7 +90,8 @@ export function pow(a: Tensor, b: TensorLike): Tensor {
 }
 
 export function maximum(a: Tensor, b: TensorLike): Tensor {
-  const bt = asTensor(a, b);
+  let bt = asTensor(a, b);
+  [a, bt] = promoteFloats(a, bt);
   const out = binaryRaw('max', a, bt);
   return record(out, 'maximum', [a, bt], (g) => {
     const ma = binaryRaw('ge', a, bt);

@@ -7,6 +7,7 @@
 import { record } from '../autograd/tape.js';
 import { ShapeError } from '../errors.js';
 import { Tensor } from '../tensor/tensor.js';
+import { autocastFloat32 } from '../autograd/autocast.js';
 import { kernelsFor } from '../backend/fused.js';
 import type { Int8Weight } from '../backend/kernels.js';
 import type { Backend } from '../backend/types.js';
@@ -45,6 +46,8 @@ export interface MatmulInt8Options {
 
 /** x [..., I] → [..., O] through the int8 weight; gradient flows to x (and to bias if it requires it). */
 export function matmulInt8(x: Tensor, w: QuantizedWeight, bias: Tensor | null = null, opts: MatmulInt8Options = {}): Tensor {
+  // The int8 kernels take and give f32: under autocast an f16 activation is upcast first.
+  x = autocastFloat32(x);
   const be = x.backend;
   const I = w.inFeatures;
   if (x.shape[x.rank - 1] !== I) throw new ShapeError('matmulInt8', 'x', `[..., ${I}]`, `[${x.shape}]`);

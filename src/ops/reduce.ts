@@ -1,6 +1,7 @@
 /** sum / mean / max over axes (keepDims), and sumToShape used by broadcasting backward passes. */
 import { record } from '../autograd/tape.js';
 import { Tensor } from '../tensor/tensor.js';
+import { autocastFloat32 } from '../autograd/autocast.js';
 import { normalizeAxes } from '../backend/webgpu/reduce.js';
 import { numel } from '../backend/types.js';
 
@@ -22,6 +23,7 @@ function keptShape(x: Tensor, axes: number[]): number[] {
 }
 
 export function sum(x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor {
+  x = autocastFloat32(x); // autocast: float32 list
   const ax = normalizeAxes('sum', x.rank, axes === undefined ? allAxes(x) : typeof axes === 'number' ? [axes] : axes);
   const out = new Tensor(x.backend.reduce('sum', x.raw('sum'), ax, keepDims), x.backend);
   return record(out, 'sum', [x], (g) => {
@@ -33,6 +35,7 @@ export function sum(x: Tensor, axes?: number | readonly number[], keepDims = fal
 }
 
 export function mean(x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor {
+  x = autocastFloat32(x); // autocast: float32 list
   const ax = normalizeAxes('mean', x.rank, axes === undefined ? allAxes(x) : typeof axes === 'number' ? [axes] : axes);
   const count = numel(ax.map((a) => x.shape[a]!));
   const out = new Tensor(x.backend.reduce('mean', x.raw('mean'), ax, keepDims), x.backend);

@@ -2,7 +2,9 @@
  * Dynamic loss scaling as torch.cuda.amp.GradScaler: the loss is multiplied by `scale` before
  * backward so small float16 gradients do not flush to zero; an overflow (non-finite gradient norm)
  * halves the scale and skips the optimizer step; `growthInterval` good steps in a row double it.
- * Disabled, the scale is 1 and every step is taken.
+ * Disabled, the scale is 1 and every step is taken. Under autocast('f16') the gradients of f16
+ * activations really can overflow (they are f16); a non-finite norm of the f32 master gradients is
+ * how the overflow shows, and the skipped step leaves the weights and optimizer state untouched.
  */
 export interface LossScalerOptions {
   enabled?: boolean;

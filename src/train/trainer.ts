@@ -7,8 +7,10 @@
  * them: each micro-batch's mean loss is weighted by its share of the step's target tokens before
  * backward, so gradients equal one big batch's (unlike averaging per-micro-batch means).
  *
- * fp16: the dynamic loss scaler (GradScaler semantics) runs when fp16 is on and the adapter has
- * shader-f16, but the compute itself is float32 (no f16 kernels yet), so it never overflows.
+ * fp16 (on by default, where the adapter has shader-f16): mixed precision as torch.autocast(float16)
+ * + GradScaler. Forward passes run under autocast('f16') (matmuls in f16, softmax / layer norm /
+ * cross-entropy in f32, f32 master weights), backward outside it with the loss multiplied by the
+ * dynamic scale; a non-finite gradient norm (a real f16 overflow) skips the step and halves it.
  *
  * Determinism/resume: the data order depends only on (seed, epoch), dropout masks on each Dropout's
  * (baseSeed, calls) which checkpoints save, so a resumed run continues the same loss curve.
@@ -19,6 +21,7 @@ import path from 'node:path';
 import { RadgradError } from '../errors.js';
 import '../ops/index.js'; // registers the autograd helpers backward() needs
 import { backward, noGrad } from '../autograd/tape.js';
+import { autocast } from '../autograd/autocast.js';
 import { tidy } from '../tensor/scope.js';
 import { mul } from '../ops/elementwise.js';
 import { AdamW, clipCoefficient, globalGradNorm } from '../ops/optim.js';
@@ -28,7 +31,7 @@ import { collate, type Batch } from '../data/collator.js';
 import { permutation } from '../data/rng.js';
 import type { Example } from '../data/dataset.js';
 import { writeTrainingReport, type TrainingMetricPoint } from './report.js';
-import { LossScaler } from './loss_scale.js';
+import { LossScaler, type LossScalerOptions } from './loss_scale.js';
 import { scheduledLr, type ScheduleKind } from './schedule.js';
 import { Progress } from './progress.js';
 import { loadDropoutStates, readCheckpoint, saveCheckpoint, type TrainerState } from './checkpoint.js';
@@ -62,6 +65,8 @@ export interface TrainSettings {
   padId: number;
   /** Plain-mode progress line every N steps. */
   logEvery: number;
+  /** Recompute each decoder layer in backward instead of storing its activations (less memory, ~1 more forward). */
+  gradientCheckpointing: boolean;
 }
 
 export const DEFAULT_TRAIN_SETTINGS: Readonly<TrainSettings> = Object.freeze({
@@ -69,13 +74,15 @@ export const DEFAULT_TRAIN_SETTINGS: Readonly<TrainSettings> = Object.freeze({
   batchSize: 4, gradAccum: 4, epochs: 2, maxSteps: 0,
   lr: 2e-4, betas: [0.9, 0.999] as [number, number], eps: 1e-8, weightDecay: 0,
   schedule: 'linear' as ScheduleKind, warmupSteps: 0, maxGradNorm: 1.0, maxLength: 512,
-  evalEvery: 50, saveEvery: 200, seed: 42, fp16: true, padId: 1, logEvery: 1,
+  evalEvery: 50, saveEvery: 200, seed: 42, fp16: true, padId: 1, logEvery: 1, gradientCheckpointing: false,
 });
 
 export interface MetricRecord extends TrainingMetricPoint {
   step: number;
   epoch: number;
   time: number;
+  /** PRECISION_MIXED or PRECISION_F32. */
+  precision?: string;
 }
 
 export interface TrainerOptions {
@@ -87,8 +94,10 @@ export interface TrainerOptions {
   settings?: Partial<TrainSettings>;
   /** Checkpoint directory to continue from. */
   resume?: string;
-  /** The device supports shader-f16 (enables the loss scaler when settings.fp16). */
+  /** The device supports shader-f16 (enables mixed precision when settings.fp16). */
   f16Available?: boolean;
+  /** GradScaler settings (init scale 65536, ×0.5 / ×2 after 2000 good steps by default). */
+  lossScaler?: Omit<LossScalerOptions, 'enabled'>;
   /** Stop at the next step boundary, saving a checkpoint (Ctrl-C). */
   signal?: AbortSignal;
   progress?: Progress | null;
@@ -111,9 +120,15 @@ export interface TrainResult {
   lastCheckpoint?: string;
   metrics: MetricRecord[];
   trainableLine: string;
-  /** Whether the loss scaler ran (fp16 requested and available); compute is float32 regardless. */
+  /** Whether the loss scaler ran (fp16 requested and available). */
   lossScaling: boolean;
+  /** PRECISION_MIXED or PRECISION_F32. */
+  precision: string;
 }
+
+/** How a mixed-precision run describes itself (console, metrics, report). */
+export const PRECISION_MIXED = 'fp16 mixed (autocast + dynamic loss scaling)';
+export const PRECISION_F32 = 'float32';
 
 const ids = (b: Batch) => ({ data: b.inputIds, shape: [b.batchSize, b.seqLen] as [number, number] });
 
@@ -129,6 +144,8 @@ export class Trainer {
   readonly lora: LoraConfig;
   readonly optimizer: AdamW;
   readonly scaler: LossScaler;
+  /** fp16 mixed precision (autocast forward + loss scaling) is on. */
+  readonly mixed: boolean;
   readonly stepsPerEpoch: number;
   readonly totalSteps: number;
   private readonly o: TrainerOptions;
@@ -159,6 +176,7 @@ export class Trainer {
       applyLora(this.model, this.lora, s.seed);
     }
     this.model.train(true);
+    this.model.gradientCheckpointingEnable(s.gradientCheckpointing);
     const params = this.model.namedParameters().filter(([, t]) => t.requiresGrad);
     // No decay on biases and norms (HF's get_decay_parameter_names); LoRA matrices are neither.
     const noDecay = params.filter(([n]) => n.endsWith('.bias') || n.includes('norm'));
@@ -166,7 +184,8 @@ export class Trainer {
       lr: s.lr, betas: s.betas, eps: s.eps, weightDecay: s.weightDecay,
       paramGroups: noDecay.length ? [{ params: noDecay.map(([, t]) => t), weightDecay: 0 }] : [],
     });
-    this.scaler = new LossScaler({ enabled: s.fp16 && !!o.f16Available });
+    this.mixed = s.fp16 && !!o.f16Available;
+    this.scaler = new LossScaler({ ...(o.lossScaler ?? {}), enabled: this.mixed });
     const microPerEpoch = Math.ceil(o.train.length / s.batchSize);
     this.stepsPerEpoch = Math.ceil(microPerEpoch / s.gradAccum);
     this.totalSteps = s.maxSteps > 0 ? s.maxSteps : this.stepsPerEpoch * s.epochs;
@@ -201,6 +220,15 @@ export class Trainer {
     }
   }
 
+  /** Runs a forward pass under autocast('f16') in mixed precision, as is otherwise. */
+  private fwd<T>(fn: () => T): T {
+    return this.mixed ? autocast('f16', fn) : fn();
+  }
+
+  get precision(): string {
+    return this.mixed ? PRECISION_MIXED : PRECISION_F32;
+  }
+
   /** Micro-batches of optimizer step `g` (0-based, global). */
   private microBatches(g: number): Batch[] {
     const s = this.s;
@@ -227,7 +255,7 @@ export class Trainer {
       for (let i = 0; i < examples.length; i += s.batchSize) {
         const b = collate(examples.slice(i, i + s.batchSize), { padId: s.padId, maxLength: s.maxLength, padding: 'longest', padToMultipleOf: 8 });
         if (!b.numTargetTokens) continue;
-        const loss = noGrad(() => tidy(() => this.model.forward({ inputIds: ids(b), attentionMask: ids({ ...b, inputIds: b.attentionMask }), labels: ids({ ...b, inputIds: b.labels }) }).loss!));
+        const loss = noGrad(() => tidy(() => this.fwd(() => this.model.forward({ inputIds: ids(b), attentionMask: ids({ ...b, inputIds: b.attentionMask }), labels: ids({ ...b, inputIds: b.labels }) }).loss!)));
         sum += (await loss.item()) * b.numTargetTokens;
         n += b.numTargetTokens;
         loss.dispose();
@@ -270,7 +298,8 @@ export class Trainer {
       if (!b.numTargetTokens) continue;
       const w = b.numTargetTokens / N;
       const loss = tidy(() => {
-        const l = this.model.forward({ inputIds: ids(b), attentionMask: ids({ ...b, inputIds: b.attentionMask }), labels: ids({ ...b, inputIds: b.labels }) }).loss!;
+        // Forward under autocast, backward outside it (as torch): f16 activations get f16 gradients.
+        const l = this.fwd(() => this.model.forward({ inputIds: ids(b), attentionMask: ids({ ...b, inputIds: b.attentionMask }), labels: ids({ ...b, inputIds: b.labels }) }).loss!);
         backward(mul(l, w * scale));
         return l;
       });
@@ -303,8 +332,8 @@ export class Trainer {
     const progress = o.progress === undefined ? new Progress(this.totalSteps, { every: s.logEvery }) : o.progress;
     const line = trainableParametersLine(this.model);
     progress?.log(line);
-    if (s.fp16 && !this.scaler.enabled) progress?.log('fp16: shader-f16 not available on this adapter; training in float32');
-    else if (this.scaler.enabled) progress?.log('fp16: dynamic loss scaling on (init 65536); compute runs in float32');
+    if (s.fp16 && !this.mixed) progress?.log('fp16: shader-f16 not available on this adapter; training in float32');
+    else if (this.mixed) progress?.log(`precision: ${PRECISION_MIXED}, loss scale ${this.scaler.scale}; master weights, layer norm, softmax and loss in float32`);
     const t0 = Date.now();
     let lastCheckpoint: string | undefined;
     let interrupted = false;
@@ -326,7 +355,7 @@ export class Trainer {
       const m: MetricRecord = {
         step: this.globalStep, epoch: this.globalStep / this.stepsPerEpoch, loss: r.loss, lr: r.lr,
         tokensPerSec: r.tokens / Math.max(dt, 1e-9), lossScale: this.scaler.enabled ? this.scaler.scale : 1,
-        gradNorm: r.gradNorm, time: this.elapsedBefore + (Date.now() - t0) / 1000,
+        gradNorm: r.gradNorm, time: this.elapsedBefore + (Date.now() - t0) / 1000, precision: this.precision,
       };
       if (!r.applied) progress?.log(`step ${this.globalStep}: gradient overflow, step skipped, loss scale now ${this.scaler.scale}`);
       if ((s.evalEvery > 0 && this.globalStep % s.evalEvery === 0) || this.globalStep === this.totalSteps) {
@@ -349,7 +378,7 @@ export class Trainer {
     if (o.report ?? true) {
       await writeTrainingReport(path.join(o.outDir, 'report.html'), {
         title: `radgrad LoRA fine-tune${interrupted ? ' (interrupted)' : ''}`,
-        settings: { ...(o.reportSettings ?? {}), ...this.s, trainable: line, steps: `${this.globalStep}/${this.totalSteps}`, lossScaling: this.scaler.enabled, compute: 'float32' },
+        settings: { ...(o.reportSettings ?? {}), ...this.s, trainable: line, steps: `${this.globalStep}/${this.totalSteps}`, lossScaling: this.scaler.enabled, compute: this.precision },
         metrics: this.metrics,
       });
     }
@@ -357,7 +386,7 @@ export class Trainer {
       steps: this.globalStep, totalSteps: this.totalSteps, interrupted,
       ...(last?.loss !== undefined ? { finalLoss: last.loss } : {}),
       ...(lastEval !== undefined ? { finalEvalLoss: lastEval } : {}),
-      tokensPerSec, adapterDir, ...(lastCheckpoint ? { lastCheckpoint } : {}), metrics: this.metrics, trainableLine: line, lossScaling: this.scaler.enabled,
+      tokensPerSec, adapterDir, ...(lastCheckpoint ? { lastCheckpoint } : {}), metrics: this.metrics, trainableLine: line, lossScaling: this.scaler.enabled, precision: this.precision,
     };
   }
 }

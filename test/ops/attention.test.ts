@@ -2,9 +2,12 @@
  * Fused attention (src/ops/attention.ts): the WGSL flash forward/backward and decode kernels vs the
  * composite path (matmul → HF additive mask → softmax → dropout → matmul) through the autograd
  * engine on the float64 CPU reference, and vs the CPU reference of the fused kernels. Cases: T = 1,
- * T not a multiple of the 64-row block, head dims 16/32/64, causal and not, heavy left padding
- * (fully masked query rows: fused gives exactly 0 and finite gradients; compared rows are those
- * with at least one allowed key, see the convention in src/ops/attention.ts), seeded dropout.
+ * T not a multiple of the blocks (8-row register tiles and 64-row workgroups), head dims 16/24/32/64,
+ * causal and not, heavy left padding (fully masked query rows and fully padded key blocks: fused
+ * gives exactly 0 and finite gradients; compared rows are those with at least one allowed key, see
+ * the convention in src/ops/attention.ts), seeded dropout. The CPU references are computed once
+ * per case; the WGSL kernels run under the register-tiled CPU-adapter selection and, for the cases
+ * marked `both`, also under the workgroup-tiled GPU selection (tuning.cpuStyle = false).
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,7 +19,8 @@ import { attentionDecode, compositeAttention, flashAttention } from '../../src/o
 import * as ops from '../../src/ops/index.js';
 import { FLOAT32_MIN } from '../../src/ops/nn/attention_mask.js';
 import { assertClose, ErrorLog } from '../helpers/compare.js';
-import { getBackends, randValues, runOn, type InputSpec } from '../helpers/ops_harness.js';
+import { getBackends, randValues, runOn, type InputSpec, type RunResult } from '../helpers/ops_harness.js';
+import { tuning } from '../../src/backend/webgpu/common.js';
 
 const log = new ErrorLog();
 after(async () => {
@@ -50,7 +54,7 @@ function liveRows(c: Case, m: Float64Array): boolean[] {
 
 const pick = (a: ArrayLike<number>, live: boolean[], D: number): number[] => Array.from(a).filter((_, e) => live[Math.floor(e / D)]);
 
-async function check(c: Case, seed: number): Promise<void> {
+async function check(c: Case, seed: number, both = false): Promise<void> {
   const { gpu, cpu } = await getBackends();
   const shape = [c.B, c.H, c.T, c.D];
   const n = numel(shape);
@@ -66,12 +70,24 @@ async function check(c: Case, seed: number): Promise<void> {
   const opts = { causal: c.causal, dropout: c.dropout, seed: seed + 9 };
   const fused = (q: Tensor, k: Tensor, v: Tensor, mk: Tensor) => flashAttention(q, k, v, { ...opts, mask: mk });
   const comp = (q: Tensor, k: Tensor, v: Tensor, mk: Tensor) => compositeAttention(q, k, v, { ...opts, mask: mk });
-  const before = gpu.bytesInUse();
-  const got = await runOn(gpu, fused, inputs, w);
-  assert.equal(gpu.bytesInUse(), before, 'flash attention leaked GPU memory');
   const refFused = await runOn(cpu, fused, inputs, w);
   const refComp = await runOn(cpu, comp, inputs, w);
-  const label = `attn B${c.B} H${c.H} T${c.T} D${c.D}${c.causal ? ' causal' : ''} pad[${c.pad}] p${c.dropout}`;
+  for (const style of both ? [true, false] : [true]) {
+    tuning.cpuStyle = style;
+    try {
+      const before = gpu.bytesInUse();
+      const got = await runOn(gpu, fused, inputs, w);
+      assert.equal(gpu.bytesInUse(), before, 'flash attention leaked GPU memory');
+      const label = `attn B${c.B} H${c.H} T${c.T} D${c.D}${c.causal ? ' causal' : ''} pad[${c.pad}] p${c.dropout} ${style ? 'tiled' : 'workgroup'}`;
+      compare(c, live, got, refFused, refComp, label);
+    } finally {
+      tuning.cpuStyle = 'auto';
+    }
+  }
+}
+
+function compare(c: Case, live: boolean[], got: RunResult, refFused: RunResult, refComp: RunResult, label: string): void {
+  const n = numel([c.B, c.H, c.T, c.D]);
   const tol = { rtol: 1e-4, atol: 2e-5 };
   log.add('fwd', assertClose(pick(got.out, live, c.D), pick(refComp.out, live, c.D), { ...tol, label: `${label} o vs composite` }));
   assertClose(got.out, refFused.out, { ...tol, label: `${label} o vs fused reference` });
@@ -85,16 +101,18 @@ async function check(c: Case, seed: number): Promise<void> {
 
 describe('flashAttention vs composite attention', () => {
   it('small shapes: T = 1, odd T, head dims 16 / 32, causal and not', async () => {
-    await check({ B: 1, H: 1, T: 1, D: 16, causal: true, pad: [], dropout: 0 }, 1);
+    await check({ B: 1, H: 1, T: 1, D: 16, causal: true, pad: [], dropout: 0 }, 1, true);
     await check({ B: 2, H: 2, T: 17, D: 16, causal: true, pad: [], dropout: 0 }, 2);
-    await check({ B: 2, H: 1, T: 33, D: 32, causal: false, pad: [0, 5], dropout: 0 }, 3);
+    await check({ B: 2, H: 1, T: 33, D: 32, causal: false, pad: [0, 5], dropout: 0 }, 3, true);
   });
-  it('T not a multiple of the block, head dim 64, heavy left padding', async () => {
-    await check({ B: 3, H: 2, T: 70, D: 64, causal: true, pad: [0, 40, 69], dropout: 0 }, 4);
+  it('T not a multiple of the blocks, head dim 64, heavy left padding', async () => {
+    // 70 rows: two 64-row workgroups, a partial 8-row tile, fully padded key blocks in sequences 1, 2
+    await check({ B: 3, H: 2, T: 70, D: 64, causal: true, pad: [0, 40, 69], dropout: 0 }, 4, true);
     await check({ B: 2, H: 1, T: 20, D: 24, causal: false, pad: [20, 3], dropout: 0 }, 5);
   });
   it('seeded dropout matches the composite dropout mask', async () => {
-    await check({ B: 2, H: 2, T: 37, D: 16, causal: true, pad: [0, 6], dropout: 0.25 }, 6);
+    await check({ B: 2, H: 2, T: 37, D: 16, causal: true, pad: [0, 6], dropout: 0.25 }, 6, true);
+    await check({ B: 1, H: 2, T: 75, D: 64, causal: true, pad: [9], dropout: 0.1 }, 7);
   });
 });
 

@@ -15,7 +15,8 @@ import * as ops from '../../src/ops/index.js';
 import type { Tensor } from '../../src/tensor/tensor.js';
 import { numel } from '../../src/backend/types.js';
 import { assertClose, ErrorLog } from '../helpers/compare.js';
-import { broadcastPairArb, checkOp, getBackends, property, randValues, seedArb, shapeArb, type Tol } from '../helpers/ops_harness.js';
+import { broadcastPairArb, checkOp, forEachKernelStyle, getBackends, property, randValues, seedArb, shapeArb, type Tol } from '../helpers/ops_harness.js';
+import { tuning } from '../../src/backend/webgpu/common.js';
 
 const log = new ErrorLog();
 after(async () => {
@@ -145,5 +146,73 @@ describe('elementwise unary ops', () => {
     const got = await t.dataRaw();
     t.dispose();
     assertClose(got, want, { rtol: 1e-5, atol: 2e-6, label: 'WGSL gelu vs 0.5·x·(1 + erf(x/√2))' });
+  });
+});
+
+describe('elementwise kernels on large tensors', () => {
+  // The property tests above stay below a few thousand elements, where every invocation of the
+  // grid-stride kernels handles at most one item; here each walks many (CPU style: contiguous
+  // chunks per SIMD group, span.wgsl). Results must be exact f32: a missed or doubly-written
+  // element, or one read from the wrong offset, shows. The output buffer first held NaN. (Operands
+  // have equal rank here.)
+  const cases: Array<[number[], number[]]> = [[[262147], [262147]], [[301, 1003], [1, 1003]], [[33, 1, 517], [1, 65, 1]], [[70001], [1]]];
+
+  async function check(label: string, shape: number[], run: () => Tensor, want: Float32Array): Promise<void> {
+    const junk = ops.tensor(new Float32Array(want.length).fill(NaN), shape);
+    await junk.data();
+    junk.dispose();
+    const t = run();
+    const got = await t.dataRaw();
+    t.dispose();
+    let bad = 0;
+    let first = -1;
+    for (let i = 0; i < want.length; i++) {
+      if (!Object.is(got[i], want[i])) {
+        bad++;
+        if (first < 0) first = i;
+      }
+    }
+    assert.equal(bad, 0, `${label}: ${bad} of ${want.length} elements differ, first at ${first}: got ${got[first]}, want ${want[first]}`);
+  }
+
+  it('add (same shape and broadcast) and neg are exact on every element, both kernel styles, vec4 and scalar', async () => {
+    await getBackends();
+    for (const vec4 of [true, false]) {
+      await forEachKernelStyle(async (style) => {
+        tuning.vec4 = vec4;
+        try {
+          for (const [sa, sb] of cases) {
+            const a = Float32Array.from(randValues(numel(sa), 11, -2, 2));
+            const b = Float32Array.from(randValues(numel(sb), 12, -2, 2));
+            const out = sa.map((d, k) => Math.max(d, sb[k]!));
+            const n = numel(out);
+            // Flat index into an operand of shape s (broadcast to `out`) for output index i.
+            const index = (s: number[], i: number) => {
+              let rem = i;
+              let off = 0;
+              let stride = 1;
+              for (let k = out.length - 1; k >= 0; k--) {
+                const c = rem % out[k]!;
+                rem = Math.floor(rem / out[k]!);
+                if (s[k] !== 1) off += c * stride;
+                stride *= s[k]!;
+              }
+              return off;
+            };
+            const want = new Float32Array(n);
+            for (let i = 0; i < n; i++) want[i] = a[index(sa, i)]! + b[index(sb, i)]!;
+            const ta = ops.tensor(a, sa);
+            const tb = ops.tensor(b, sb);
+            const label = `${style} vec4=${vec4} [${sa}] + [${sb}]`;
+            await check(label, out, () => ops.add(ta, tb), want);
+            await check(`${style} vec4=${vec4} neg [${sa}]`, sa, () => ops.neg(ta), a.map((v) => -v));
+            ta.dispose();
+            tb.dispose();
+          }
+        } finally {
+          tuning.vec4 = true;
+        }
+      });
+    }
   });
 });

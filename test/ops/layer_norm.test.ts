@@ -110,6 +110,31 @@ describe('layerNorm', () => {
     });
   });
 
+  it('ill-conditioned rows (nearly equal values, eps 1e-5) keep the usual tolerances', async () => {
+    // x - mean cancels when a row's values are nearly equal; with x - fl(mean) the rounding of the
+    // f32 mean (~1e-7 near 2) counted against a spread of 1e-3..1e-1, and dx of a length-2 row
+    // came out 4e-4 off (a random fast-check case; these rows failed the same way, up to 1.7e-3).
+    // The kernels form x - mean from the row shifted by its first element instead.
+    const rows = (len: number, spreads: number[], seed: number): Float64Array => {
+      const out = new Float64Array(spreads.length * len);
+      const u = randValues(out.length, seed, -1, 1);
+      spreads.forEach((d, r) => {
+        const a = -1.95 + 3.9 * ((r * 0.618034) % 1);
+        for (let j = 0; j < len; j++) out[r * len + j] = Math.fround(a + (j === 0 ? 0 : j === 1 ? d : d * u[r * len + j]!));
+      });
+      return out;
+    };
+    // Spreads from 1e-3 to 1e-1 of either sign: var from below eps to far above it.
+    const spreads = Array.from({ length: 64 }, (_, r) => (r % 2 ? -1 : 1) * 10 ** (-3 + 2 * ((r * 0.414214) % 1)));
+    for (const len of [2, 7, 300]) {
+      const x = rows(len, spreads, len);
+      const [, ...params] = inputsFor([spreads.length, len], 'both', 40 + len);
+      await checkOp(`layerNorm ill-conditioned [${spreads.length},${len}]`, lnFn('both', 1e-5), [{ data: x, shape: [spreads.length, len] }, ...params], {
+        ...TOL, fd: false, log: log.grouped('layerNorm ill-conditioned'),
+      });
+    }
+  });
+
   it('f16 variant agrees with the CPU within f16 precision', async (t) => {
     if (!gpu().caps.f16) return t.skip('adapter lacks shader-f16');
     const { gpu: g, cpu } = await getBackends();

@@ -1,35 +1,193 @@
-/** loraLinear (src/ops/lora_linear.ts): WGSL vs the float64 reference, forward and gradients to x, A, B; int8 base vs unfused ops. */
+/**
+ * loraLinear (src/ops/lora_linear.ts): the fused kernels vs the unfused ops (loraLinearComposed) on
+ * random odd shapes, training and eval, p = 0 and p > 0, f32 and int8 W, gradients to x, A, B (and
+ * bias); WGSL vs the float64 reference (both kernel selections) with finite differences on the CPU;
+ * the in-kernel dropout mask bit-identical to the dropout op's.
+ */
 import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { shutdownGpu } from '../../src/gpu/device.js';
-import { loraLinear } from '../../src/ops/lora_linear.js';
-import { matmulInt8, quantizeWeight } from '../../src/ops/matmul_int8.js';
+import { loraLinear, loraLinearComposed, type LoraLinearOptions } from '../../src/ops/lora_linear.js';
+import { disposeQuantized, quantizeWeight } from '../../src/ops/matmul_int8.js';
+import { kernelsFor } from '../../src/backend/fused.js';
+import { Tensor } from '../../src/tensor/tensor.js';
 import * as ops from '../../src/ops/index.js';
-import { checkOp, randValues, TOL_ACCUM } from '../helpers/ops_harness.js';
-import { assertClose } from '../helpers/compare.js';
-import { getBackends, runOn } from '../helpers/ops_harness.js';
+import { backward } from '../../src/autograd/tape.js';
+import { tidy } from '../../src/tensor/scope.js';
+import { withBackend } from '../../src/backend/registry.js';
+import { Linear, type LinearModule } from '../../src/nn/linear.js';
+import { Module } from '../../src/nn/module.js';
+import { applyLora } from '../../src/nn/lora.js';
+import { Int8Linear } from '../../src/nn/int8_linear.js';
+import { Int8LinearModule } from '../../src/models/biogpt/quantize.js';
+import { checkOp, forEachKernelStyle, getBackends, property, randValues, runOn, seedArb, TOL_ACCUM, type InputSpec } from '../helpers/ops_harness.js';
+import { assertClose, ErrorLog } from '../helpers/compare.js';
 
-after(() => shutdownGpu());
+const log = new ErrorLog();
+after(async () => {
+  console.log(`worst errors (loraLinear):\n${log.summary()}`);
+  await shutdownGpu();
+});
+
+interface Case { lead: number[]; I: number; O: number; r: number; p: number; training: boolean; bias: boolean; int8: boolean }
+
+const caseArb: fc.Arbitrary<Case> = fc.record({
+  lead: fc.constantFrom([1], [5], [2, 3], [17], [65]),
+  I: fc.constantFrom(1, 3, 17, 33, 65),
+  O: fc.constantFrom(1, 5, 9, 66, 129),
+  r: fc.constantFrom(1, 2, 4, 5, 8),
+  p: fc.constantFrom(0, 0.1, 0.5),
+  training: fc.boolean(),
+  bias: fc.boolean(),
+  int8: fc.boolean(),
+});
+
+function inputsOf(c: Case, seed: number): InputSpec[] {
+  const N = c.lead.reduce((a, b) => a * b, 1);
+  const ins: InputSpec[] = [
+    { data: randValues(N * c.I, seed, -3, 3), shape: [...c.lead, c.I] },
+    { data: randValues(c.O * c.I, seed + 1), shape: [c.O, c.I], requiresGrad: false },
+    { data: randValues(c.r * c.I, seed + 2), shape: [c.r, c.I] },
+    { data: randValues(c.O * c.r, seed + 3), shape: [c.O, c.r] },
+  ];
+  if (c.bias) ins.push({ data: randValues(c.O, seed + 4), shape: [c.O] });
+  return ins;
+}
+
+const run = (c: Case, o: LoraLinearOptions) => (x: Tensor, w: Tensor, a: Tensor, b: Tensor, bias?: Tensor) =>
+  loraLinear(x, c.int8 ? quantizeWeight(w) : w, bias ?? null, a, b, o);
+
+async function compareFused(c: Case, seed: number): Promise<void> {
+  const { gpu, cpu } = await getBackends();
+  const o: LoraLinearOptions = { alpha: 2 * c.r, dropout: c.p, seed: seed ^ 0x5bd1, training: c.training };
+  const ins = inputsOf(c, seed);
+  const N = c.lead.reduce((a, b) => a * b, 1);
+  const w = randValues(N * c.O, seed + 9);
+  const label = `lora [${c.lead}, ${c.I}]→${c.O} r${c.r} p${c.p}${c.training ? '' : ' eval'}${c.int8 ? ' int8' : ''}${c.bias ? ' +bias' : ''}`;
+  for (const [name, be] of [['cpu', cpu], ['gpu', gpu]] as const) {
+    await forEachKernelStyle(async (style) => {
+      if (name === 'cpu' && style === 'gpu-style') return;
+      const fused = await runOn(be, run(c, o), ins, w);
+      const comp = await runOn(be, run(c, { ...o, composed: true }), ins, w);
+      const tol = { ...TOL_ACCUM, label: `${label} ${name} ${style}` };
+      log.add(`${name} fwd`, assertClose(fused.out, comp.out, { ...tol, label: `${tol.label} forward` }));
+      fused.grads.forEach((g, i) => {
+        const want = comp.grads[i];
+        if (i === 1) return assert.equal(g, null, 'W is frozen');
+        assert.ok(g && want, `${label}: gradient of input ${i}`);
+        log.add(`${name} bwd`, assertClose(g, want, { ...tol, label: `${tol.label} grad ${i}` }));
+      });
+    });
+  }
+}
+
+/** A model holding one projection at path 'proj' (the LoRA target). */
+class Wrap extends Module {
+  constructor(l: LinearModule) {
+    super();
+    this.addModule('proj', l);
+  }
+  forward(x: Tensor): Tensor {
+    return (this.getSubmodule('proj') as LinearModule).forward(x);
+  }
+}
 
 describe('loraLinear', () => {
-  it('f32 base with dropout: GPU vs CPU, gradients to x, A, B', async () => {
-    const [N, I, O, r] = [5, 17, 9, 4];
-    await checkOp('lora f32', (x, w, bias, a, b) => loraLinear(x, w, bias, a, b, { alpha: 8, dropout: 0.2, seed: 3 }), [
-      { data: randValues(N * I, 1), shape: [N, I] }, { data: randValues(O * I, 2), shape: [O, I], requiresGrad: false },
-      { data: randValues(O, 3), shape: [O], requiresGrad: false },
-      { data: randValues(r * I, 4), shape: [r, I] }, { data: randValues(O * r, 5), shape: [O, r] },
-    ], { fwd: TOL_ACCUM, bwd: TOL_ACCUM, fd: false });
+  it('fused equals the unfused ops on both backends (odd shapes, train/eval, p = 0 / > 0, f32 / int8 W): output and gradients of x, A, B, bias', async () => {
+    await property(fc.tuple(caseArb, seedArb), async ([c, seed]) => compareFused(c, seed), 12);
+    // Fixed cases so that each base kind is covered whatever the generated ones are.
+    await compareFused({ lead: [2, 9], I: 65, O: 33, r: 8, p: 0.1, training: true, bias: true, int8: true }, 21);
+    await compareFused({ lead: [17], I: 33, O: 66, r: 5, p: 0.5, training: true, bias: false, int8: false }, 22);
+    await compareFused({ lead: [5], I: 17, O: 9, r: 4, p: 0.5, training: false, bias: true, int8: true }, 23);
   });
-  it('int8 base equals int8 linear + unfused LoRA branch', async () => {
+
+  it('f32 base with dropout and bias, batch dims: WGSL vs CPU reference, CPU gradients vs finite differences', async () => {
+    for (const [lead, I, O, r] of [[[5], 17, 9, 4], [[2, 3], 65, 33, 8], [[1], 1, 1, 1]] as const) {
+      const N = (lead as readonly number[]).reduce((s, d) => s * d, 1);
+      await checkOp(`lora f32 [${lead}, ${I}]→${O} r${r}`, (x, w, a, b, bias) => loraLinear(x, w, bias!, a, b, { alpha: 8, dropout: 0.2, seed: 3 }), [
+        { data: randValues(N * I, 1), shape: [...lead, I] }, { data: randValues(O * I, 2), shape: [O, I], requiresGrad: false },
+        { data: randValues(r * I, 4), shape: [r, I] }, { data: randValues(O * r, 5), shape: [O, r] }, { data: randValues(O, 3), shape: [O] },
+      ], { fwd: TOL_ACCUM, bwd: TOL_ACCUM, fd: { maxElements: 8 }, log });
+    }
+    // Frozen B (u is then not kept for the backward); checkOp also checks that no GPU bytes leak.
+    await checkOp('lora frozen B', (x, w, a, b) => loraLinear(x, w, null, a, b, { alpha: 4, dropout: 0.3, seed: 9 }), [
+      { data: randValues(6 * 19, 6, -3, 3), shape: [6, 19] }, { data: randValues(11 * 19, 7), shape: [11, 19], requiresGrad: false },
+      { data: randValues(2 * 19, 8), shape: [2, 19] }, { data: randValues(11 * 2, 9), shape: [11, 2], requiresGrad: false },
+    ], { fwd: TOL_ACCUM, bwd: TOL_ACCUM, fd: false, log });
+  });
+
+  it('int8 base: forward and backward leave no GPU bytes in use', async () => {
     const { gpu } = await getBackends();
-    const [N, I, O, r] = [6, 19, 11, 2];
-    const inputs = [
-      { data: randValues(N * I, 1, -3, 3), shape: [N, I] }, { data: randValues(O * I, 2), shape: [O, I], requiresGrad: false },
-      { data: randValues(r * I, 4), shape: [r, I] }, { data: randValues(O * r, 5), shape: [O, r] },
-    ];
-    const w = randValues(N * O, 9);
-    const fused = await runOn(gpu, (x, wt, a, b) => loraLinear(x, quantizeWeight(wt), null, a, b, { alpha: 4 }), inputs, w);
-    const unfused = await runOn(gpu, (x, wt, a, b) => ops.add(matmulInt8(x, quantizeWeight(wt)), ops.mul(ops.matmul(ops.matmul(x, a, { transB: true }), b, { transB: true }), 2)), inputs, w);
-    assertClose(fused.out, unfused.out, { rtol: 1e-5, atol: 1e-5 });
-    for (const k of [0, 2, 3]) assertClose(fused.grads[k]!, unfused.grads[k]!, { rtol: 1e-5, atol: 1e-5 });
+    const before = gpu.bytesInUse();
+    const up = (n: number, shape: number[], seed: number) => new Tensor(gpu.upload(randValues(n, seed), shape, 'f32'), gpu);
+    const w = up(11 * 19, [11, 19], 1);
+    const q = quantizeWeight(w);
+    const [x, a, b] = [up(6 * 19, [6, 19], 2), up(2 * 19, [2, 19], 3), up(11 * 2, [11, 2], 4)];
+    for (const t of [x, a, b]) t.requiresGrad = true;
+    tidy(() => backward(ops.sum(loraLinear(x, q, null, a, b, { alpha: 4, dropout: 0.3, seed: 9 }))));
+    assert.ok(x.grad && a.grad && b.grad);
+    for (const t of [x, a, b, w]) t.dispose();
+    disposeQuantized(q);
+    assert.equal(gpu.bytesInUse(), before);
+  });
+
+  it('the in-kernel dropout mask is bit-identical to the dropout op', async () => {
+    const { gpu, cpu } = await getBackends();
+    for (const be of [gpu, cpu]) {
+      const [N, I] = [7, 37];
+      const x = new Tensor(be.upload(randValues(N * I, 11), [N, I], 'f32'), be);
+      const eye = new Float32Array(I * I);
+      for (let i = 0; i < I; i++) eye[i * I + i] = 1;
+      const a = new Tensor(be.upload(eye, [I, I], 'f32'), be);
+      // u = 1·dropout(x)·Iᵀ: every sum has one nonzero term, so it is exactly dropout(x).
+      const u = new Tensor(kernelsFor(be).loraProject(x.raw(), a.raw(), { scale: 1, wKMajor: false, dropout: { p: 0.3, seed: 1234 } }), be);
+      const ref = ops.dropout(x, 0.3, { seed: 1234 });
+      const [got, want] = [await u.data(), await ref.data()];
+      assert.deepEqual(Array.from(got), Array.from(want), `${be.name}: mask differs from the dropout op`);
+      assert.ok(Array.from(got).some((v) => v === 0) && Array.from(got).some((v) => v !== 0));
+      for (const t of [x, a, u, ref]) t.dispose();
+    }
+  });
+
+  it('LoRALinear (src/nn/lora.ts) runs the fused kernels for f32 and int8 bases', async () => {
+    const { gpu } = await getBackends();
+    const k = kernelsFor(gpu) as unknown as Record<string, (...args: unknown[]) => unknown>;
+    const calls: string[] = [];
+    const saved = new Map<string, (...args: unknown[]) => unknown>();
+    for (const name of ['loraProject', 'loraLinear', 'loraLinearBackward', 'loraGradA', 'int8Linear']) {
+      const f = k[name]!;
+      saved.set(name, f);
+      k[name] = (...args: unknown[]) => (calls.push(name), f(...args));
+    }
+    try {
+      withBackend(gpu, () => {
+        const base = new Linear(12, 7);
+        const model = new Wrap(base);
+        applyLora(model, { r: 4, alpha: 8, dropout: 0.1, targetModules: ['proj'], bias: 'none' }, 5);
+        model.train(true);
+        const x = new Tensor(gpu.upload(randValues(3 * 12, 1), [3, 12], 'f32'), gpu, true);
+        tidy(() => backward(ops.sum(model.forward(x))));
+        assert.deepEqual(calls, ['loraProject', 'loraLinear', 'loraProject', 'loraLinearBackward', 'loraGradA']);
+        calls.length = 0;
+        const q = new Wrap(new Int8LinearModule(Int8Linear.fromLinear(base.weight, base.bias)));
+        applyLora(q, { r: 4, alpha: 8, dropout: 0.1, targetModules: ['proj'], bias: 'none' }, 5);
+        tidy(() => void q.forward(x));
+        assert.deepEqual(calls, ['loraProject', 'int8Linear']);
+        x.dispose();
+        model.dispose();
+        q.dispose();
+      });
+    } finally {
+      for (const [name, f] of saved) k[name] = f;
+    }
+  });
+
+  it('rejects mismatched A/B shapes with ShapeError', async () => {
+    const { cpu } = await getBackends();
+    const t = (shape: number[]) => new Tensor(cpu.full(shape, 'f32', 1), cpu);
+    assert.throws(() => loraLinear(t([2, 4]), t([3, 4]), null, t([2, 5]), t([3, 2]), { alpha: 1 }), /loraLinear/);
+    assert.throws(() => loraLinear(t([2, 4]), t([3, 4]), null, t([2, 4]), t([6, 2]), { alpha: 1 }), /loraLinear/);
+    assert.ok(loraLinearComposed(t([2, 4]), t([3, 4]), null, t([2, 4]), t([3, 2]), { alpha: 1 }).shape.join() === '2,3');
   });
 });

@@ -3,17 +3,23 @@
  * (1, 3, 17, 65, 129 and a few multiples), transposed operands, batch dims that broadcast (missing
  * leading axes, size-1 axes). WGSL forward and both gradients vs the float64 CPU reference with
  * rtol 1e-4 / atol 1e-4 (values in [-1, 1], K ≤ 129); CPU gradients vs central finite differences
- * on small sizes.
+ * on small sizes. The skinny (GEMV) kernels for few rows (scalar, and vec4 for x·Wᵀ with K % 4 = 0)
+ * are forced on for M = 1..17 (above their automatic threshold too) under both kernel styles,
+ * forward and gradients.
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { shutdownGpu } from '../../src/gpu/device.js';
+import { gpu as gpuCtx, shutdownGpu } from '../../src/gpu/device.js';
+import { f16BitsToF32, f32ToF16Bits } from '../../src/util/half.js';
 import * as ops from '../../src/ops/index.js';
 import { numel } from '../../src/backend/types.js';
 import { ShapeError } from '../../src/errors.js';
+import type { Tensor } from '../../src/tensor/tensor.js';
 import { ErrorLog } from '../helpers/compare.js';
-import { broadcastableTo, checkOp, getBackends, property, randValues, seedArb, shapeArb, TOL_ACCUM } from '../helpers/ops_harness.js';
+import { skinnyTuning } from '../../src/backend/webgpu/matmul.js';
+import { assertClose } from '../helpers/compare.js';
+import { broadcastableTo, checkOp, forEachKernelStyle, getBackends, property, randValues, runOn, seedArb, shapeArb, TOL_ACCUM } from '../helpers/ops_harness.js';
 
 const log = new ErrorLog();
 after(async () => {
@@ -49,6 +55,27 @@ function shapesOf(c: MatmulCase): [number[], number[]] {
   ];
 }
 
+const toF16 = (v: ArrayLike<number>) => Float64Array.from(v, (x) => f16BitsToF32(f32ToF16Bits(x)));
+
+/** f16 tensors on the GPU (both kernel selections) vs f32 on the CPU reference with the same f16-rounded values. */
+async function checkF16(c: MatmulCase, seed: number): Promise<void> {
+  const { gpu, cpu } = await getBackends();
+  const [sa, sb] = shapesOf(c);
+  const label = `f16 matmul A[${sa}]${c.transA ? 'ᵀ' : ''} B[${sb}]${c.transB ? 'ᵀ' : ''}`;
+  const fn = (a: Tensor, b: Tensor) => ops.matmul(a, b, { transA: c.transA, transB: c.transB });
+  const data = [toF16(randValues(numel(sa), seed)), toF16(randValues(numel(sb), seed + 1))];
+  const ref0 = await runOn(cpu, fn, [{ data: data[0]!, shape: sa }, { data: data[1]!, shape: sb }]);
+  const w = toF16(randValues(numel(ref0.shape), seed + 2));
+  const ref = await runOn(cpu, fn, [{ data: data[0]!, shape: sa }, { data: data[1]!, shape: sb }], w);
+  await forEachKernelStyle(async (style) => {
+    const got = await runOn(gpu, fn, [{ data: data[0]!, shape: sa, dtype: 'f16' }, { data: data[1]!, shape: sb, dtype: 'f16' }], w);
+    log.add('f16 fwd', assertClose(got.out, ref.out, { rtol: 1e-3, atol: 1e-4, label: `${label} [${style}] forward`, shape: ref.shape }));
+    for (const i of [0, 1]) {
+      log.add('f16 bwd', assertClose(got.grads[i]!, ref.grads[i]!, { rtol: 4e-3, atol: 1e-2, label: `${label} [${style}] grad ${i}`, shape: [sa, sb][i] }));
+    }
+  });
+}
+
 async function check(c: MatmulCase, seed: number, fd: boolean): Promise<void> {
   const [sa, sb] = shapesOf(c);
   const label = `matmul A[${sa}]${c.transA ? 'ᵀ' : ''} B[${sb}]${c.transB ? 'ᵀ' : ''}`;
@@ -70,6 +97,45 @@ describe('matmul', () => {
   it('a tall-skinny product spanning many tiles and a batch of 7', async () => {
     await check({ M: 257, N: 3, K: 300, transA: false, transB: true, aBatch: [7], bBatch: [] }, 5, false);
     await check({ M: 1, N: 200, K: 129, transA: true, transB: false, aBatch: [], bBatch: [2, 1] }, 6, false);
+  });
+
+  it('f16 storage (f32 accumulation): odd sizes, transposed operands, broadcast batches, fwd and bwd vs CPU', async (t) => {
+    if (!gpuCtx().caps.f16) return t.skip('adapter lacks shader-f16');
+    await property(fc.tuple(caseArb([1, 3, 16, 17, 64, 65, 129], 6), seedArb), async ([c, seed]) => checkF16(c, seed), 15);
+    await checkF16({ M: 257, N: 3, K: 300, transA: false, transB: true, aBatch: [7], bBatch: [] }, 5);
+    await checkF16({ M: 130, N: 131, K: 129, transA: true, transB: true, aBatch: [2], bBatch: [2] }, 8);
+  });
+
+  it('skinny kernel (forced) for M = 1..17: odd K/N, transposed operands, batches, fwd/bwd vs CPU, f16', async () => {
+    const run = async (body: () => Promise<void>) => {
+      skinnyTuning.use = true;
+      try {
+        await body();
+      } finally {
+        skinnyTuning.use = 'auto';
+      }
+    };
+    await run(async () => {
+      for (let M = 1; M <= 17; M++) {
+        // Every trans combination over the sweep; N odd, K odd or (for x·Wᵀ at M = 4, 8, 12, 16, the
+        // vec4 kernel) a multiple of 4, around the 4-column and K-split steps.
+        const transA = (M & 1) === 1;
+        const transB = (M & 2) === 0;
+        const K = [36, 7, 33, 129][M % 4]!;
+        const N = [5, 13, 67, 1][M % 4]!;
+        await check({ M, N, K, transA, transB, aBatch: M % 3 === 0 ? [2] : [], bBatch: M % 5 === 0 ? [3, 1] : [] }, 100 + M, false);
+      }
+      await property(fc.tuple(caseArb([1, 2, 3, 5, 8, 9, 16, 17], 6), seedArb), async ([c, seed]) => check(c, seed, false), 15);
+      // decode-like linear: x·Wᵀ with a long K and a batch of sequences
+      await check({ M: 1, N: 203, K: 1030, transA: false, transB: true, aBatch: [4], bBatch: [] }, 7, false);
+      await check({ M: 1, N: 203, K: 1032, transA: false, transB: true, aBatch: [4], bBatch: [] }, 8, false);
+      await check({ M: 5, N: 61, K: 1024, transA: false, transB: true, aBatch: [2], bBatch: [2] }, 11, false);
+      if (gpuCtx().caps.f16) {
+        await checkF16({ M: 3, N: 131, K: 129, transA: false, transB: true, aBatch: [2], bBatch: [] }, 9);
+        await checkF16({ M: 2, N: 67, K: 128, transA: false, transB: true, aBatch: [], bBatch: [] }, 12);
+        await checkF16({ M: 9, N: 17, K: 65, transA: true, transB: false, aBatch: [], bBatch: [] }, 10);
+      }
+    });
   });
 
   it('rejects mismatched inner dimensions and incompatible batches with ShapeError', async () => {

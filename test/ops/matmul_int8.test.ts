@@ -2,9 +2,12 @@
  * LLM.int8 linear (src/ops/matmul_int8.ts): WGSL kernels vs the float64 reference of the same
  * algorithm (src/backend/cpu/int8.ts). The int8 codes must agree exactly; outputs to f32 rounding
  * of the dequantisation (rtol 1e-5 plus an atol relative to the output scale). Shapes include sizes
- * that are neither multiples of 4 (packing) nor of the 64×64 tile, N = 1, zero rows, and both the
- * dot4I8Packed path and the forced unpack fallback. The error against the plain f32 linear is
- * reported as a diagnostic for random and heavy-tailed (outlier) inputs.
+ * that are neither multiples of 4 (packing) nor of the 64×64 tile / 64×64 register block, N = 1,
+ * zero rows, both the dot4I8Packed path and the forced unpack fallback, and both kernel families
+ * (barrier-free register kernels of CPU adapters, workgroup-tiled GPU kernels) whatever the adapter.
+ * The fused LoRA addend (Int8Options.lowRank) is checked against the reference and against the
+ * unfused y + scale·u·bᵀ. The error against the plain f32 linear is reported as a diagnostic for
+ * random and heavy-tailed (outlier) inputs.
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -19,6 +22,8 @@ import * as ops from '../../src/ops/index.js';
 import { matmulInt8, quantizeWeight, disposeQuantized } from '../../src/ops/matmul_int8.js';
 import { Int8Linear } from '../../src/nn/int8_linear.js';
 import { kernelsFor } from '../../src/backend/fused.js';
+import { tuning } from '../../src/backend/webgpu/common.js';
+import { ShapeError } from '../../src/errors.js';
 import { Rng } from '../../src/data/rng.js';
 import { assertClose, closeStats, ErrorLog } from '../helpers/compare.js';
 import { getBackends, property, randValues, seedArb } from '../helpers/ops_harness.js';
@@ -39,45 +44,51 @@ function heavyTailed(N: number, I: number, seed: number, outlierCols: number): F
   return x;
 }
 
-interface Case { N: number; I: number; O: number; bias: boolean; zeroRows: number[]; threshold: number; fallback: boolean }
+/** rank = 0: no LoRA addend; otherwise y is also computed with lowRank { u [N, rank], b [O, rank] }. */
+interface Case { N: number; I: number; O: number; bias: boolean; zeroRows: number[]; threshold: number; fallback: boolean; rank: number; positive?: boolean }
+interface Inputs { xs: Float64Array; ws: Float64Array; bs: Float64Array; dys: Float64Array; us: Float64Array; lbs: Float64Array }
+const LR_SCALE = 0.75;
 
-async function run(be: Backend, c: Case, xs: Float64Array, ws: Float64Array, bs: Float64Array, dys: Float64Array) {
+async function run(be: Backend, c: Case, inp: Inputs) {
   return withBackend(be, async () => {
     const res = tidy(() => {
-      const x = new Tensor(be.upload(xs, [c.N, c.I], 'f32'), be, true);
-      const w = new Tensor(be.upload(ws, [c.O, c.I], 'f32'), be);
-      const b = c.bias ? new Tensor(be.upload(bs, [c.O], 'f32'), be) : null;
+      const x = new Tensor(be.upload(inp.xs, [c.N, c.I], 'f32'), be, true);
+      const w = new Tensor(be.upload(inp.ws, [c.O, c.I], 'f32'), be);
+      const b = c.bias ? new Tensor(be.upload(inp.bs, [c.O], 'f32'), be) : null;
       const lin = Int8Linear.fromLinear(w, b, { threshold: c.threshold, forceFallback: c.fallback });
       const y = lin.forward(x);
-      backward(y, new Tensor(be.upload(dys, [c.N, c.O], 'f32'), be));
-      return { x, y, lin, dx: x.grad! };
+      backward(y, new Tensor(be.upload(inp.dys, [c.N, c.O], 'f32'), be));
+      let yl: Tensor | null = null;
+      if (c.rank > 0) {
+        const lowRank = { u: be.upload(inp.us, [c.N, c.rank], 'f32'), b: be.upload(inp.lbs, [c.O, c.rank], 'f32'), scale: LR_SCALE };
+        const opts = { threshold: c.threshold, forceFallback: c.fallback, lowRank };
+        yl = new Tensor(kernelsFor(be).int8Linear(x.raw('test'), lin.weight, b ? b.raw('test') : null, opts), be);
+        be.dispose(lowRank.u);
+        be.dispose(lowRank.b);
+      }
+      return { x, y, lin, dx: x.grad!, yl };
     });
-    const k = kernelsFor(be);
     const cb = await be.read(res.lin.weight.cb);
     const scb = await be.read(res.lin.weight.scb);
-    void k;
-    const out = { y: await res.y.dataRaw(), dx: await res.dx.dataRaw(), cb, scb };
-    res.lin.dispose();
-    res.y.dispose();
-    res.x.dispose();
+    const out = { y: await res.y.dataRaw(), dx: await res.dx.dataRaw(), yl: res.yl ? await res.yl.dataRaw() : null, cb, scb };
+    for (const t of [res.lin, res.y, res.x, res.yl]) t?.dispose();
     return out;
   });
 }
 
-async function check(c: Case, seed: number, heavy: boolean): Promise<void> {
+/** Compares the GPU with the reference in the given kernel styles (true: CPU-adapter register kernels). */
+async function check(c: Case, seed: number, heavy: boolean, styles: readonly boolean[] = [true, false]): Promise<void> {
   const { gpu: g, cpu } = await getBackends();
-  const xs = heavy ? heavyTailed(c.N, c.I, seed, 3) : randValues(c.N * c.I, seed, -2, 2);
+  // positive: codes of one sign near 127, so the int32 sums pass 2²⁴ (exact chunked f32 sums).
+  const xs = heavy ? heavyTailed(c.N, c.I, seed, 3) : c.positive ? randValues(c.N * c.I, seed, 1, 1.1) : randValues(c.N * c.I, seed, -2, 2);
   for (const r of c.zeroRows) if (r < c.N) xs.fill(0, r * c.I, (r + 1) * c.I);
-  const ws = randValues(c.O * c.I, seed + 1, -0.5, 0.5);
+  const ws = c.positive ? randValues(c.O * c.I, seed + 1, 0.45, 0.5) : randValues(c.O * c.I, seed + 1, -0.5, 0.5);
   if (c.O > 2) ws.fill(0, 2 * c.I, 3 * c.I); // an all-zero weight row: SCB = 0 must not give NaN
-  const bs = randValues(c.O, seed + 2);
-  const dys = randValues(c.N * c.O, seed + 3);
-  const before = g.bytesInUse();
-  const got = await run(g, c, xs, ws, bs, dys);
-  const want = await run(cpu, c, xs, ws, bs, dys);
-  const label = `int8 N=${c.N} I=${c.I} O=${c.O}${c.fallback ? ' fallback' : ''} thr=${c.threshold}`;
-  assert.deepEqual([...got.cb], [...want.cb], `${label}: weight codes`);
-  assertClose(got.scb, want.scb, { rtol: 0, atol: 0, label: `${label} scb` });
+  const inp: Inputs = {
+    xs, ws, bs: randValues(c.O, seed + 2), dys: randValues(c.N * c.O, seed + 3),
+    us: randValues(c.N * c.rank, seed + 4, -2, 2), lbs: randValues(c.O * c.rank, seed + 5),
+  };
+  const want = await run(cpu, c, inp);
   // Scale of the outputs: |y| ≲ Σ|x||w|, so an f32 rounding of the int32 sum is ~6e-8 of that.
   let scale = 1;
   for (let n = 0; n < c.N; n++) {
@@ -85,33 +96,85 @@ async function check(c: Case, seed: number, heavy: boolean): Promise<void> {
     for (let i = 0; i < c.I; i++) s += Math.abs(xs[n * c.I + i]!) * 0.5;
     scale = Math.max(scale, s);
   }
-  log.add('fwd', assertClose(got.y, want.y, { rtol: 1e-5, atol: 1e-6 * scale, label: `${label} y`, shape: [c.N, c.O] }));
-  log.add('dx', assertClose(got.dx, want.dx, { rtol: 1e-4, atol: 1e-5 * Math.sqrt(c.O), label: `${label} dx`, shape: [c.N, c.I] }));
-  for (const r of c.zeroRows) {
-    if (r >= c.N) continue;
-    for (let o = 0; o < c.O; o++) assert.equal(got.y[r * c.O + o], c.bias ? Math.fround(bs[o]!) : 0, `${label}: zero row ${r} gives bias`);
+  for (const style of styles) {
+    const before = g.bytesInUse();
+    tuning.cpuStyle = style;
+    let got: Awaited<ReturnType<typeof run>>;
+    try {
+      got = await run(g, c, inp);
+    } finally {
+      tuning.cpuStyle = 'auto';
+    }
+    const label = `int8 N=${c.N} I=${c.I} O=${c.O}${c.fallback ? ' fallback' : ''} thr=${c.threshold} r=${c.rank} ${style ? 'regs' : 'tiled'}`;
+    assert.deepEqual([...got.cb], [...want.cb], `${label}: weight codes`);
+    assertClose(got.scb, want.scb, { rtol: 0, atol: 0, label: `${label} scb` });
+    log.add('fwd', assertClose(got.y, want.y, { rtol: 1e-5, atol: 1e-6 * scale, label: `${label} y`, shape: [c.N, c.O] }));
+    log.add('dx', assertClose(got.dx, want.dx, { rtol: 1e-4, atol: 1e-5 * Math.sqrt(c.O), label: `${label} dx`, shape: [c.N, c.I] }));
+    for (const r of c.zeroRows) {
+      if (r >= c.N) continue;
+      for (let o = 0; o < c.O; o++) assert.equal(got.y[r * c.O + o], c.bias ? Math.fround(inp.bs[o]!) : 0, `${label}: zero row ${r} gives bias`);
+    }
+    if (c.rank > 0) {
+      // |scale·u·bᵀ| ≤ 0.75·2·1·r, so its f32 roundings add ~1e-7·r on top of y's.
+      const lrAtol = 1e-6 * (scale + 2 * c.rank);
+      log.add('fwd+lora', assertClose(got.yl!, want.yl!, { rtol: 1e-5, atol: lrAtol, label: `${label} fused LoRA vs reference`, shape: [c.N, c.O] }));
+      // Fused epilogue vs the unfused sum y + scale·u·bᵀ on the same backend's y.
+      const unfused = new Float64Array(c.N * c.O);
+      for (let n = 0; n < c.N; n++) {
+        for (let o = 0; o < c.O; o++) {
+          let l = 0;
+          for (let j = 0; j < c.rank; j++) l += inp.us[n * c.rank + j]! * inp.lbs[o * c.rank + j]!;
+          unfused[n * c.O + o] = got.y[n * c.O + o]! + LR_SCALE * l;
+        }
+      }
+      log.add('lora fused vs unfused', assertClose(got.yl!, unfused, { rtol: 1e-5, atol: lrAtol, label: `${label} fused vs unfused LoRA`, shape: [c.N, c.O] }));
+    }
+    assert.equal(g.bytesInUse(), before, `${label}: GPU bytes leaked`);
   }
-  assert.equal(g.bytesInUse(), before, `${label}: GPU bytes leaked`);
 }
 
 const dim = fc.constantFrom(1, 3, 5, 17, 64, 65, 130);
 
 describe('matmulInt8 (LLM.int8) vs float64 reference', () => {
-  it('random shapes, both dot paths, with/without outliers and bias', async () => {
+  it('random shapes, both dot paths and kernel styles, with/without outliers, bias and LoRA', async () => {
     await property(
-      fc.record({ N: dim, I: dim, O: dim, bias: fc.boolean(), zero: fc.boolean(), threshold: fc.constantFrom(0, 1.5, 6), fallback: fc.boolean(), seed: seedArb, heavy: fc.boolean() }),
-      async ({ seed, zero, heavy, ...c }) => check({ ...c, zeroRows: zero ? [0, 2] : [] }, seed, heavy),
+      fc.record({
+        N: dim, I: dim, O: dim, bias: fc.boolean(), zero: fc.boolean(), threshold: fc.constantFrom(0, 1.5, 6), fallback: fc.boolean(),
+        rank: fc.constantFrom(0, 0, 1, 3, 16), regs: fc.boolean(), seed: seedArb, heavy: fc.boolean(),
+      }),
+      async ({ seed, zero, heavy, regs, ...c }) => check({ ...c, zeroRows: zero ? [0, 2] : [] }, seed, heavy, [regs]),
       16,
     );
   });
 
-  it('fixed cases: tile edges, N = 1, all-zero input, outliers everywhere', async () => {
-    await check({ N: 1, I: 67, O: 65, bias: true, zeroRows: [], threshold: 6, fallback: false }, 11, true);
-    await check({ N: 70, I: 129, O: 66, bias: true, zeroRows: [0, 69], threshold: 6, fallback: false }, 12, true);
-    await check({ N: 70, I: 129, O: 66, bias: false, zeroRows: [], threshold: 6, fallback: true }, 12, true);
-    await check({ N: 4, I: 8, O: 3, bias: true, zeroRows: [0, 1, 2, 3], threshold: 6, fallback: false }, 13, false);
+  it('fixed cases: tile edges, N = 1, all-zero input, outliers everywhere (both kernel styles)', async () => {
+    await check({ N: 1, I: 67, O: 65, bias: true, zeroRows: [], threshold: 6, fallback: false, rank: 4 }, 11, true);
+    await check({ N: 70, I: 129, O: 66, bias: true, zeroRows: [0, 69], threshold: 6, fallback: false, rank: 0 }, 12, true);
+    await check({ N: 70, I: 129, O: 66, bias: false, zeroRows: [], threshold: 6, fallback: true, rank: 5 }, 12, true);
+    await check({ N: 4, I: 8, O: 3, bias: true, zeroRows: [0, 1, 2, 3], threshold: 6, fallback: false, rank: 0 }, 13, false);
     // threshold below every |x|: every column is an outlier, the int8 part is all zeros.
-    await check({ N: 5, I: 9, O: 7, bias: true, zeroRows: [], threshold: 1e-6, fallback: false }, 14, false);
+    await check({ N: 5, I: 9, O: 7, bias: true, zeroRows: [], threshold: 1e-6, fallback: false, rank: 2 }, 14, false);
+    // I > 1024: several 256-word chunks in the unpacked register kernel, sums beyond 2²⁴.
+    for (const fallback of [true, false]) {
+      await check({ N: 9, I: 2050, O: 10, bias: false, zeroRows: [], threshold: 0, fallback, rank: 0, positive: true }, 15, false);
+    }
+  });
+
+  it('rejects LoRA operands of the wrong shape with a typed error', async () => {
+    const { gpu: g, cpu } = await getBackends();
+    for (const be of [g, cpu]) {
+      const x = be.upload(new Float32Array(6), [2, 3], 'f32');
+      const w = new Tensor(be.upload(new Float32Array(12), [4, 3], 'f32'), be);
+      const q = quantizeWeight(w);
+      const u = be.upload(new Float32Array(4), [2, 2], 'f32');
+      for (const b of [be.upload(new Float32Array(12), [4, 3], 'f32'), be.upload(new Float32Array(6), [3, 2], 'f32')]) {
+        assert.throws(() => kernelsFor(be).int8Linear(x, q, null, { threshold: 6, lowRank: { u, b, scale: 1 } }), ShapeError);
+        be.dispose(b);
+      }
+      for (const t of [x, u]) be.dispose(t);
+      w.dispose();
+      disposeQuantized(q);
+    }
   });
 
   it('reports the dot4I8Packed capability and the error vs the f32 linear', async (t) => {

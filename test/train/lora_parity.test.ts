@@ -186,4 +186,23 @@ describe('print_trainable_parameters for microsoft/biogpt (shapes only, CPU)', (
       m.dispose();
     });
   });
+
+  it('counts an int8 base as PEFT counts Int8Params (one per logical weight)', { skip: SKIP }, async () => {
+    const { quantizeInt8 } = await import('../../src/models/biogpt/quantize.js');
+    const { applyLora } = await import('../../src/nn/lora.js');
+    await withBackend(gpu, async () => {
+      const f32 = BioGptForCausalLM.fromPretrained(modelDir!);
+      const q = BioGptForCausalLM.fromPretrained(modelDir!);
+      try {
+        assert.ok(quantizeInt8(q) > 0);
+        const cfg = { r: 8, alpha: 16, dropout: 0.1, targetModules: ['q_proj', 'v_proj'], bias: 'none' as const };
+        applyLora(f32, cfg, 0);
+        applyLora(q, cfg, 0);
+        assert.equal(trainableParametersLine(q), trainableParametersLine(f32));
+      } finally {
+        f32.dispose();
+        q.dispose();
+      }
+    });
+  });
 });

@@ -82,6 +82,18 @@ export function cpuInt8Ops(): Int8Backend {
       const CB = dataOf(w.cb);
       const SCB = dataOf(w.scb);
       const B = bias ? dataOf(bias) : null;
+      const lr = opts.lowRank;
+      let r = 0;
+      if (lr) {
+        check2('int8Linear', 'lowRank.u', lr.u);
+        check2('int8Linear', 'lowRank.b', lr.b);
+        r = lr.u.shape[1]!;
+        if (lr.u.shape[0] !== N || r < 1) throw new ShapeError('int8Linear', 'lowRank.u', `[${N}, r ≥ 1]`, `[${lr.u.shape}]`);
+        if (lr.b.shape[0] !== O || lr.b.shape[1] !== r) throw new ShapeError('int8Linear', 'lowRank.b', `[${O}, ${r}]`, `[${lr.b.shape}]`);
+        if (!Number.isFinite(lr.scale)) throw new OpArgumentError('int8Linear', 'lowRank.scale', 'a finite number', String(lr.scale));
+      }
+      const U = lr ? dataOf(lr.u) : null;
+      const LB = lr ? dataOf(lr.b) : null;
       const y = make([N, O], 'f32');
       const Y = dataOf(y);
       for (let n = 0; n < N; n++) {
@@ -90,7 +102,13 @@ export function cpuInt8Ops(): Int8Backend {
           for (let c = 0; c < I; c++) acc += codes[n * I + c]! * unpackInt8(CB, words, o, c);
           let v = (acc * scale[n]! * SCB[o]!) / 16129;
           for (const c of cols) v += X[n * I + c]! * wdeq(w, o, c);
-          Y[n * O + o] = v + (B ? B[o]! : 0);
+          v += B ? B[o]! : 0;
+          if (U && LB) {
+            let l = 0;
+            for (let j = 0; j < r; j++) l += U[n * r + j]! * LB[o * r + j]!;
+            v += lr!.scale * l;
+          }
+          Y[n * O + o] = v;
         }
       }
       return y;

@@ -1,13 +1,16 @@
 /**
  * Fused attention kernels (shaders/attention/): FlashAttention-style forward with an online softmax
- * and saved log-sum-exp, a two-pass backward (dQ per query row; dK, dV per key row) recomputing the
- * probabilities blockwise, and single-query decoding against a KV cache. Extra memory is O(B·H·T)
- * (lse and D_i), never O(T²). Kernels are specialised per head dim (private row arrays need a
- * constant length, which the declaration supplies as an alias).
+ * and saved log-sum-exp, a two-pass backward (dQ over query blocks; dK, dV over key blocks)
+ * recomputing the probabilities blockwise, and single-query decoding against a KV cache. Extra
+ * memory is O(B·H·T) (lse and D_i), never O(T²). Two kernel families, chosen by cpuStyle(ctx):
+ * register-tiled ones for CPU adapters (8×8 blocks per thread, no workgroup memory or barriers;
+ * flash_*_tile.wgsl) and workgroup-tiled ones for GPUs (K/V or Q/dO blocks staged in workgroup
+ * memory, one row per thread; flash_fwd.wgsl, flash_bwd.wgsl). Kernels are specialised per head dim
+ * (private arrays need a constant length, which the declaration supplies as an alias).
  */
 import type { GpuContext } from '../../gpu/device.js';
 import { OpArgumentError, ShapeError } from '../../errors.js';
-import { alloc, bufferOf, grid, launch, release, variants } from './common.js';
+import { alloc, bufferOf, cpuStyle, grid, launch, release, variants } from './common.js';
 import type { RawTensor } from '../types.js';
 import { seedU32, threshold24 } from '../rng.js';
 import type { AttentionBackend, AttentionOptions } from '../kernels.js';
@@ -62,6 +65,38 @@ const bwdKernel = variants((key: string) => {
   };
 });
 
+/**
+ * Register-tiled variants for CPU adapters (shaders/attention/flash_*_tile.wgsl): 8 rows per thread,
+ * 8×8 score blocks in registers, no workgroup memory or barriers (emulated, hence slow, on CPUs).
+ * TILE_WG threads per workgroup (8·TILE_WG rows): one SIMD group on lavapipe, small enough that the
+ * workgroup-uniform causal ranges waste little beyond the diagonal.
+ */
+export const TILE_ROWS = 8;
+const TILE_WG = 8;
+const tileOutputs = {
+  fwd: [{ name: 'o', type: 'f32', access: RW }, { name: 'lse', type: 'f32', access: RW }],
+  bwd: [
+    { name: 'lse', type: 'f32', access: R }, { name: 'di', type: 'f32', access: R }, { name: 'dout', type: 'f32', access: R },
+    { name: 'out1', type: 'f32', access: RW },
+  ],
+  out2: [{ name: 'out2', type: 'f32', access: RW }],
+} as const;
+const tileKernel = variants((key: string) => {
+  const [file, D] = key.split('/') as ['flash_fwd_tile' | 'flash_bwd_q_tile' | 'flash_bwd_kv_tile', string];
+  return {
+    name: `attention_${file}_${D}`, family: 'attention', file,
+    bindings: [
+      { name: 'q', type: 'f32', access: R }, { name: 'k', type: 'f32', access: R }, { name: 'v', type: 'f32', access: R },
+      { name: 'mask', type: 'f32', access: R }, ...tileOutputs[file === 'flash_fwd_tile' ? 'fwd' : 'bwd'],
+      ...(file === 'flash_bwd_kv_tile' ? tileOutputs.out2 : []),
+    ],
+    uniforms: flashUniforms,
+    aliases: { AccD: `array<vec4<f32>, ${2 * Number(D)}>` },
+    overrides: { WG: { type: u32, value: TILE_WG }, HD: { type: u32, value: Number(D) } },
+    includes: ['common/rng.wgsl', 'attention/tile_common.wgsl'],
+  };
+});
+
 const preKernel = {
   name: 'attention_flash_bwd_pre', family: 'attention', file: 'flash_bwd_pre',
   bindings: [{ name: 'dout', type: 'f32', access: R }, { name: 'o', type: 'f32', access: R }, { name: 'di', type: 'f32', access: RW }],
@@ -104,6 +139,7 @@ export function checkAttentionOptions(op: string, o: AttentionOptions): void {
 
 export function attentionOps(ctx: GpuContext): AttentionBackend {
   const wgBytes = ctx.limits.maxComputeWorkgroupStorageSize ?? 16384;
+  const tileGrid = (T: number, bh: number): [number, number, number] => [Math.ceil(T / (TILE_ROWS * TILE_WG)), bh, 1];
   const uniforms = (T: number, H: number, o: AttentionOptions, hasMask: boolean) => ({
     T, H, scale: o.scale, causal: o.causal ? 1 : 0, has_mask: hasMask ? 1 : 0,
     drop_threshold: o.dropout > 0 ? threshold24(o.dropout) : 0, drop_scale: o.dropout > 0 ? 1 / (1 - o.dropout) : 1, seed: seedU32(o.seed),
@@ -115,10 +151,14 @@ export function attentionOps(ctx: GpuContext): AttentionBackend {
       const o = alloc(ctx, q.shape, 'f32', 'flash fwd');
       const lse = alloc(ctx, [B, H, T], 'f32', 'flash fwd');
       if (B * H * T === 0) return { o, lse };
+      const bind = { q: bufferOf(q), k: bufferOf(k), v: bufferOf(v), mask: bufferOf(mask ?? q), o: bufferOf(o), lse: bufferOf(lse) };
+      if (cpuStyle(ctx)) {
+        launch(ctx, tileKernel(`flash_fwd_tile/${D}`), { bindings: bind, uniforms: uniforms(T, H, opts, !!mask), workgroups: tileGrid(T, B * H) });
+        return { o, lse };
+      }
       const key = `${D}/${flashBlockK(D, wgBytes)}`;
       launch(ctx, fwdKernel(key), {
-        bindings: { q: bufferOf(q), k: bufferOf(k), v: bufferOf(v), mask: bufferOf(mask ?? q), o: bufferOf(o), lse: bufferOf(lse) },
-        uniforms: uniforms(T, H, opts, !!mask), workgroups: [Math.ceil(T / FLASH_BQ), B * H, 1],
+        bindings: bind, uniforms: uniforms(T, H, opts, !!mask), workgroups: [Math.ceil(T / FLASH_BQ), B * H, 1],
       });
       return { o, lse };
     },
@@ -131,9 +171,16 @@ export function attentionOps(ctx: GpuContext): AttentionBackend {
       const rows = B * H * T;
       const di = alloc(ctx, [rows], 'f32', 'flash bwd');
       launch(ctx, preKernel, { bindings: { dout: bufferOf(dO), o: bufferOf(o), di: bufferOf(di) }, uniforms: { rows, D }, workgroups: grid(rows) });
-      const decl = bwdKernel(`${D}/${flashBlockK(D, wgBytes)}`);
       const common = { q: bufferOf(q), k: bufferOf(k), v: bufferOf(v), mask: bufferOf(mask ?? q), lse: bufferOf(lse), di: bufferOf(di), dout: bufferOf(dO) };
       const u = uniforms(T, H, opts, !!mask);
+      if (cpuStyle(ctx)) {
+        const g = tileGrid(T, B * H);
+        launch(ctx, tileKernel(`flash_bwd_q_tile/${D}`), { bindings: { ...common, out1: bufferOf(dq) }, uniforms: u, workgroups: g });
+        launch(ctx, tileKernel(`flash_bwd_kv_tile/${D}`), { bindings: { ...common, out1: bufferOf(dk), out2: bufferOf(dv) }, uniforms: u, workgroups: g });
+        release(ctx, di);
+        return { dq, dk, dv };
+      }
+      const decl = bwdKernel(`${D}/${flashBlockK(D, wgBytes)}`);
       const wg: [number, number, number] = [Math.ceil(T / FLASH_BQ), B * H, 1];
       launch(ctx, decl, { bindings: { ...common, out1: bufferOf(dq), out2: bufferOf(dv) }, uniforms: u, constants: { KV_PASS: false }, workgroups: wg });
       launch(ctx, decl, { bindings: { ...common, out1: bufferOf(dk), out2: bufferOf(dv) }, uniforms: u, constants: { KV_PASS: true }, workgroups: wg });

@@ -1,8 +1,9 @@
 /** Shared plumbing of the WebGPU backend: storage with reference counts, allocation, launches. */
 import type { GpuContext } from '../../gpu/device.js';
-import type { PooledBuffer } from '../../gpu/buffer_pool.js';
+import { bindingOffsetAlignment, maxBindingBytes, type PooledBuffer } from '../../gpu/buffer_pool.js';
 import type { KernelDecl, LaunchArgs } from '../../gpu/index.js';
 import { grid1d } from '../../gpu/kernel.js';
+import { BufferTooLargeError } from '../../gpu/errors.js';
 import { OpArgumentError } from '../../errors.js';
 import { bytesPerElement, numel, type DType, type RawTensor } from '../types.js';
 
@@ -38,7 +39,81 @@ export function view(x: RawTensor, shape: readonly number[]): GpuRaw {
 
 export function release(ctx: GpuContext, x: RawTensor): void {
   const s = storageOf(x);
-  if (--s.refs === 0) ctx.pool.release(s.pb);
+  // A window (windowOf) borrows its parent's buffer: nothing to give back.
+  if (--s.refs === 0 && !s.pb.parent) ctx.pool.release(s.pb);
+}
+
+/**
+ * Elements [start, start + numel(shape)) of x's storage as a tensor bound on its own (no copy), so
+ * that a kernel can process a tensor above the binding limit chunk by chunk. The byte offset must
+ * be a multiple of minStorageBufferOffsetAlignment (the chunk helpers below pick such starts).
+ * The window borrows x's buffer: use it while x is alive; disposing it releases nothing.
+ */
+export function windowOf(ctx: GpuContext, x: RawTensor, start: number, shape: readonly number[]): GpuRaw {
+  const pb = bufferOf(x);
+  const e = bytesPerElement(x.dtype);
+  const base = (pb.offset ?? 0) + start * e;
+  if (base % bindingOffsetAlignment(ctx) !== 0) {
+    throw new OpArgumentError('windowOf', 'start', `a byte offset aligned to ${bindingOffsetAlignment(ctx)}`, String(base));
+  }
+  const parent = pb.parent ?? pb;
+  const bytes = Math.max(4, numel(shape) * e);
+  // Binding sizes are multiples of 16 where the buffer allows (vec4 kernels), of 4 at its end.
+  const size = Math.min(Math.ceil(bytes / 16) * 16, parent.size - base);
+  const w: PooledBuffer = { buffer: pb.buffer, size, kind: 'storage', bytes, released: false, offset: base, parent };
+  return { shape: [...shape], dtype: x.dtype, storage: { pb: w, refs: 1 } };
+}
+
+/** True when x can be bound whole (its buffer is within the binding limit). */
+export function bindable(ctx: GpuContext, x: RawTensor): boolean {
+  return bufferOf(x).size <= maxBindingBytes(ctx);
+}
+
+const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+
+/** Smallest row count whose byte size is a multiple of the binding offset alignment. */
+export function rowAlign(ctx: GpuContext, rowBytes: number): number {
+  const a = bindingOffsetAlignment(ctx);
+  return rowBytes === 0 ? 1 : a / gcd(rowBytes % a, a);
+}
+
+/** One tensor of a row-chunked launch: `per` elements per row (a flat tensor has rows of 1). */
+export interface ChunkPart {
+  readonly x: RawTensor;
+  readonly per: number;
+}
+
+/**
+ * Runs `fn` over ranges of `rows` rows shared by all `parts` (row r of part p is elements
+ * [r·per, (r+1)·per)). When every part can be bound whole, fn runs once with the tensors
+ * themselves; otherwise with windows of at most maxStorageBufferBindingSize each, starting at
+ * aligned offsets. This is the one chunking mechanism of row-wise and elementwise kernels: the
+ * kernel sees a smaller problem (count rows) and needs no change.
+ */
+export function forRowChunks(ctx: GpuContext, op: string, rows: number, parts: readonly ChunkPart[], fn: (r0: number, count: number, xs: RawTensor[]) => void): void {
+  const limit = maxBindingBytes(ctx);
+  if (parts.every((p) => bindable(ctx, p.x))) {
+    fn(0, rows, parts.map((p) => p.x));
+    return;
+  }
+  let cap = Infinity;
+  let mult = 1;
+  let widest = 0;
+  for (const p of parts) {
+    const rb = p.per * bytesPerElement(p.x.dtype);
+    if (rb === 0) continue;
+    const m = rowAlign(ctx, rb);
+    mult = (mult * m) / gcd(mult, m);
+    cap = Math.min(cap, Math.floor(limit / rb));
+    widest = Math.max(widest, rb);
+  }
+  const step = rows <= cap ? rows : Math.floor(cap / mult) * mult;
+  if (step < 1) throw new BufferTooLargeError(widest * mult, limit, 'maxStorageBufferBindingSize', `${op}: the smallest aligned chunk (${mult} rows)`);
+  for (let r0 = 0; r0 < rows; r0 += step) {
+    const count = Math.min(step, rows - r0);
+    const ws = parts.map((p) => windowOf(ctx, p.x, r0 * p.per, [count, p.per]));
+    fn(r0, count, ws);
+  }
 }
 
 export const WG = 256;

@@ -1,14 +1,16 @@
 /**
  * LLM.int8 kernels for WebGPU (shaders/matmul/int8_*.wgsl, matmul_int8*.wgsl): row-wise weight
  * quantisation, the outlier-decomposed int8 forward (dot4I8Packed where the WGSL language feature
- * exists, an unpack-and-multiply fallback otherwise) and the dequantising backward to x.
+ * exists, an unpack-and-multiply fallback otherwise) with an optional fused LoRA addend, and the
+ * dequantising backward to x. GPUs get workgroup-tiled kernels; CPU adapters (cpuStyle) get
+ * barrier-free register-blocked ones (matmul_int8_regs.wgsl, matmul_int8_dequant_regs.wgsl).
  */
 import type { GpuContext } from '../../gpu/device.js';
-import { grid1d } from '../../gpu/kernel.js';
+import { grid1d, type KernelDecl } from '../../gpu/kernel.js';
 import { OpArgumentError, ShapeError } from '../../errors.js';
-import { alloc, bufferOf, grid, launch, release, WG } from './common.js';
+import { alloc, bufferOf, cpuStyle, grid, launch, release, WG } from './common.js';
 import type { RawTensor } from '../types.js';
-import type { Int8Backend, Int8Options, Int8Weight } from '../kernels.js';
+import type { Int8Backend, Int8Options, Int8Weight, LowRankAddend } from '../kernels.js';
 
 const R = 'read' as const;
 const RW = 'read_write' as const;
@@ -18,12 +20,14 @@ const bool = 'bool' as const;
 
 /** Tile of the int8 GEMM: (WY·4) rows × (WX·4) outputs, TK packed words (4·TK int8) per stage. */
 export const INT8_TILE = { WX: 16, WY: 16, TK: 8 };
+/** Barrier-free kernels (CPU adapters): WX×WY threads per workgroup, each an 8×8 block. */
+export const INT8_REGS = { WX: 8, WY: 8, R: 8 };
 
 const quantizeKernel = {
   name: 'int8_quantize', family: 'matmul', file: 'int8_quantize',
   bindings: [{ name: 'x', type: 'f32', access: R }, { name: 'flags', type: 'u32', access: R }, { name: 'q8', type: 'u32', access: RW }, { name: 'scale', type: 'f32', access: RW }],
-  uniforms: { rows: u32, cols: u32, words: u32 },
-  overrides: { WG: { type: u32, value: WG }, HAS_OUTLIERS: { type: bool, value: false } },
+  uniforms: { rows: u32, cols: u32, words: u32, scale_off: u32 },
+  overrides: { WG: { type: u32, value: WG }, HAS_OUTLIERS: { type: bool, value: false }, SCALE_IN_Q8: { type: bool, value: false } },
 };
 const outliersKernel = {
   name: 'int8_outliers', family: 'matmul', file: 'int8_outliers',
@@ -34,7 +38,7 @@ const outliersKernel = {
 const outlierListKernel = {
   name: 'int8_outlier_list', family: 'matmul', file: 'int8_outlier_list',
   bindings: [{ name: 'flags', type: 'u32', access: R }, { name: 'list', type: 'u32', access: RW }],
-  uniforms: { cols: u32 },
+  uniforms: { cols: u32, off: u32 },
 };
 const dequantizeKernel = {
   name: 'int8_dequantize', family: 'matmul', file: 'int8_dequantize',
@@ -43,33 +47,38 @@ const dequantizeKernel = {
   overrides: { WG: { type: u32, value: WG } },
   includes: ['common/strided.wgsl'],
 };
-const tileOverrides = {
-  WX: { type: u32, value: INT8_TILE.WX }, WY: { type: u32, value: INT8_TILE.WY }, TK: { type: u32, value: INT8_TILE.TK },
-};
-const matmulKernels = new Map<boolean, ReturnType<typeof makeMatmul>>();
-function makeMatmul(native: boolean) {
+const matmulKernels = new Map<string, KernelDecl>();
+function makeMatmul(native: boolean, regs: boolean): KernelDecl {
+  const tiles: KernelDecl['overrides'] = regs
+    ? { WX: { type: u32, value: INT8_REGS.WX }, WY: { type: u32, value: INT8_REGS.WY } }
+    : { WX: { type: u32, value: INT8_TILE.WX }, WY: { type: u32, value: INT8_TILE.WY }, TK: { type: u32, value: INT8_TILE.TK } };
   return {
-    name: native ? 'int8_matmul' : 'int8_matmul_nodot4', family: 'matmul', file: 'matmul_int8',
+    name: `int8_matmul${regs ? '_regs' : ''}${native ? '' : '_nodot4'}`, family: 'matmul', file: regs ? 'matmul_int8_regs' : 'matmul_int8',
     bindings: [
-      { name: 'xq', type: 'u32', access: R }, { name: 'cb', type: 'u32', access: R },
-      { name: 'sca', type: 'f32', access: R }, { name: 'scb', type: 'f32', access: R },
-      { name: 'x', type: 'f32', access: R }, { name: 'olist', type: 'u32', access: R },
-      { name: 'bias', type: 'f32', access: R }, { name: 'y', type: 'f32', access: RW },
+      // act = [codes N×words | SCA bits N | outlier list]: see shaders/matmul/int8_common.wgsl.
+      { name: 'act', type: 'u32', access: R }, { name: 'cb', type: 'u32', access: R }, { name: 'scb', type: 'f32', access: R },
+      { name: 'x', type: 'f32', access: R }, { name: 'bias', type: 'f32', access: R },
+      { name: 'lu', type: 'f32', access: R }, { name: 'lb', type: 'f32', access: R }, { name: 'y', type: 'f32', access: RW },
     ],
-    uniforms: { N: u32, O: u32, I: u32, words: u32 },
-    overrides: {
-      ...tileOverrides, USE_DOT4: { type: bool, value: native },
-      HAS_BIAS: { type: bool, value: false }, HAS_OUTLIERS: { type: bool, value: false },
-    },
+    uniforms: { N: u32, O: u32, I: u32, words: u32, sca_off: u32, list_off: u32, flags: u32, rank: u32, lr_scale: f32 },
+    // Bias / outliers / LoRA are uniforms (flags, rank): see shaders/matmul/int8_common.wgsl.
+    overrides: { ...tiles, USE_DOT4: { type: bool, value: native } },
     // The builtin may only be named where the language feature exists (see int8_dot_fallback.wgsl).
-    includes: [native ? 'matmul/int8_dot_native.wgsl' : 'matmul/int8_dot_fallback.wgsl'],
+    includes: [native ? 'matmul/int8_dot_native.wgsl' : 'matmul/int8_dot_fallback.wgsl', 'matmul/int8_common.wgsl'],
   };
 }
+const dequantBindings = [
+  { name: 'dy', type: 'f32', access: R }, { name: 'cb', type: 'u32', access: R }, { name: 'scb', type: 'f32', access: R }, { name: 'dx', type: 'f32', access: RW },
+];
 const dequantMatmulKernel = {
-  name: 'int8_matmul_dequant', family: 'matmul', file: 'matmul_int8_dequant',
-  bindings: [{ name: 'dy', type: 'f32', access: R }, { name: 'cb', type: 'u32', access: R }, { name: 'scb', type: 'f32', access: R }, { name: 'dx', type: 'f32', access: RW }],
+  name: 'int8_matmul_dequant', family: 'matmul', file: 'matmul_int8_dequant', bindings: dequantBindings,
   uniforms: { N: u32, O: u32, I: u32, words: u32 },
   overrides: { WX: { type: u32, value: 16 }, WY: { type: u32, value: 16 }, TK: { type: u32, value: 16 } },
+};
+const dequantRegsKernel = {
+  name: 'int8_matmul_dequant_regs', family: 'matmul', file: 'matmul_int8_dequant_regs', bindings: dequantBindings,
+  uniforms: { N: u32, O: u32, I: u32, words: u32 },
+  overrides: { WX: { type: u32, value: INT8_REGS.WX }, WY: { type: u32, value: INT8_REGS.WY } },
 };
 
 function requireF32(op: string, arg: string, x: RawTensor, rank = 2): void {
@@ -77,32 +86,41 @@ function requireF32(op: string, arg: string, x: RawTensor, rank = 2): void {
   if (x.shape.length !== rank) throw new ShapeError(op, arg, `rank ${rank}`, `[${x.shape}]`);
 }
 
+/** Validates the fused LoRA operands (u [N, r], b [O, r], r ≥ 1) and returns r. */
+export function checkLowRank(op: string, lr: LowRankAddend, N: number, O: number): number {
+  requireF32(op, 'lowRank.u', lr.u);
+  requireF32(op, 'lowRank.b', lr.b);
+  const r = lr.u.shape[1]!;
+  if (lr.u.shape[0] !== N || r < 1) throw new ShapeError(op, 'lowRank.u', `[${N}, r ≥ 1]`, `[${lr.u.shape}]`);
+  if (lr.b.shape[0] !== O || lr.b.shape[1] !== r) throw new ShapeError(op, 'lowRank.b', `[${O}, ${r}]`, `[${lr.b.shape}]`);
+  if (!Number.isFinite(lr.scale)) throw new OpArgumentError(op, 'lowRank.scale', 'a finite number', String(lr.scale));
+  return r;
+}
+
 export function int8Ops(ctx: GpuContext): Int8Backend {
   const hasDot4 = ctx.caps.dot4I8Packed;
-  const matmulKernel = (native: boolean) => {
-    let k = matmulKernels.get(native);
-    if (!k) matmulKernels.set(native, (k = makeMatmul(native)));
+  // The kernel declaration is shared by both dot paths (USE_DOT4 is an override), but the include
+  // that names the builtin must only be compiled where the language feature exists.
+  const matmulKernel = (regs: boolean) => {
+    const key = `${hasDot4}/${regs}`;
+    let k = matmulKernels.get(key);
+    if (!k) matmulKernels.set(key, (k = makeMatmul(hasDot4, regs)));
     return k;
-  };
-  /** Quantises the rows of x [rows, cols] (skipping flagged columns) → packed q8, scale. */
-  const quantize = (x: RawTensor, flags: RawTensor | null): { q: RawTensor; s: RawTensor } => {
-    const [rows, cols] = x.shape as [number, number];
-    const words = Math.ceil(cols / 4);
-    const q = alloc(ctx, [rows, words], 'u32', 'int8 quantize');
-    const s = alloc(ctx, [rows], 'f32', 'int8 quantize');
-    if (rows > 0) {
-      launch(ctx, quantizeKernel, {
-        bindings: { x: bufferOf(x), flags: bufferOf(flags ?? x), q8: bufferOf(q), scale: bufferOf(s) },
-        uniforms: { rows, cols, words }, constants: { HAS_OUTLIERS: flags !== null }, workgroups: grid1d(rows),
-      });
-    }
-    return { q, s };
   };
   return {
     quantizeRowwise(w) {
       requireF32('quantizeRowwise', 'w', w);
-      const { q, s } = quantize(w, null);
-      return { cb: q, scb: s, inFeatures: w.shape[1]! };
+      const [rows, cols] = w.shape as [number, number];
+      const words = Math.ceil(cols / 4);
+      const q = alloc(ctx, [rows, words], 'u32', 'int8 quantize');
+      const s = alloc(ctx, [rows], 'f32', 'int8 quantize');
+      if (rows > 0) {
+        launch(ctx, quantizeKernel, {
+          bindings: { x: bufferOf(w), flags: bufferOf(w), q8: bufferOf(q), scale: bufferOf(s) },
+          uniforms: { rows, cols, words, scale_off: 0 }, workgroups: grid1d(rows),
+        });
+      }
+      return { cb: q, scb: s, inFeatures: cols };
     },
     int8Linear(x, w, bias, opts: Int8Options) {
       requireF32('int8Linear', 'x', x);
@@ -110,31 +128,41 @@ export function int8Ops(ctx: GpuContext): Int8Backend {
       const O = w.scb.shape[0]!;
       if (I !== w.inFeatures) throw new ShapeError('int8Linear', 'x', `[N, ${w.inFeatures}]`, `[${x.shape}]`);
       if (bias && (bias.dtype !== 'f32' || bias.shape.join() !== String(O))) throw new ShapeError('int8Linear', 'bias', `f32 [${O}]`, `${bias.dtype} [${bias.shape}]`);
+      const lr = opts.lowRank ?? null;
+      const rank = lr ? checkLowRank('int8Linear', lr, N, O) : 0;
       const words = Math.ceil(I / 4);
       const y = alloc(ctx, [N, O], 'f32', 'int8Linear');
       if (N === 0 || O === 0) return y;
+      const outliers = opts.threshold > 0 && I > 0;
+      // One u32 buffer for the activation codes, their row scales and the outlier list.
+      const scaOff = N * words;
+      const listOff = scaOff + N;
+      const act = alloc(ctx, [listOff + (outliers ? I + 1 : 0)], 'u32', 'int8 activations');
       let flags: RawTensor | null = null;
-      let list: RawTensor | null = null;
-      if (opts.threshold > 0 && I > 0) {
+      if (outliers) {
         flags = alloc(ctx, [I], 'u32', 'int8 outliers');
-        list = alloc(ctx, [I + 1], 'u32', 'int8 outliers');
         launch(ctx, outliersKernel, { bindings: { x: bufferOf(x), flags: bufferOf(flags) }, uniforms: { rows: N, cols: I, threshold: opts.threshold }, workgroups: grid(I) });
-        launch(ctx, outlierListKernel, { bindings: { flags: bufferOf(flags), list: bufferOf(list) }, uniforms: { cols: I }, workgroups: [1] });
+        launch(ctx, outlierListKernel, { bindings: { flags: bufferOf(flags), list: bufferOf(act) }, uniforms: { cols: I, off: listOff }, workgroups: [1] });
       }
-      const { q, s } = quantize(x, flags);
-      const native = hasDot4 && !opts.forceFallback;
-      const TM = INT8_TILE.WY * 4;
-      const TN = INT8_TILE.WX * 4;
-      launch(ctx, matmulKernel(hasDot4), {
-        bindings: {
-          xq: bufferOf(q), cb: bufferOf(w.cb), sca: bufferOf(s), scb: bufferOf(w.scb), x: bufferOf(x),
-          olist: bufferOf(list ?? w.cb), bias: bufferOf(bias ?? w.scb), y: bufferOf(y),
-        },
-        uniforms: { N, O, I, words },
-        constants: { USE_DOT4: native, HAS_BIAS: bias !== null, HAS_OUTLIERS: list !== null },
-        workgroups: [Math.ceil(O / TN), Math.ceil(N / TM), 1],
+      launch(ctx, quantizeKernel, {
+        bindings: { x: bufferOf(x), flags: bufferOf(flags ?? x), q8: bufferOf(act), scale: bufferOf(y) }, // scale unused: SCALE_IN_Q8
+        uniforms: { rows: N, cols: I, words, scale_off: scaOff },
+        constants: { HAS_OUTLIERS: flags !== null, SCALE_IN_Q8: true }, workgroups: grid1d(N),
       });
-      for (const t of [q, s, flags, list]) if (t) release(ctx, t);
+      const regs = cpuStyle(ctx);
+      const bm = regs ? INT8_REGS.WY * INT8_REGS.R : INT8_TILE.WY * 4;
+      const bn = regs ? INT8_REGS.WX * INT8_REGS.R : INT8_TILE.WX * 4;
+      launch(ctx, matmulKernel(regs), {
+        bindings: {
+          act: bufferOf(act), cb: bufferOf(w.cb), scb: bufferOf(w.scb), x: bufferOf(x), bias: bufferOf(bias ?? w.scb),
+          lu: bufferOf(lr?.u ?? w.scb), lb: bufferOf(lr?.b ?? w.scb), y: bufferOf(y),
+        },
+        uniforms: { N, O, I, words, sca_off: scaOff, list_off: listOff, flags: (bias ? 1 : 0) | (outliers ? 2 : 0), rank, lr_scale: lr?.scale ?? 0 },
+        constants: { USE_DOT4: hasDot4 && !opts.forceFallback },
+        workgroups: [Math.ceil(O / bn), Math.ceil(N / bm), 1],
+      });
+      release(ctx, act);
+      if (flags) release(ctx, flags);
       return y;
     },
     int8LinearBackward(dy, w) {
@@ -144,10 +172,13 @@ export function int8Ops(ctx: GpuContext): Int8Backend {
       const I = w.inFeatures;
       const dx = alloc(ctx, [N, I], 'f32', 'int8LinearBackward');
       if (N === 0 || I === 0) return dx;
-      launch(ctx, dequantMatmulKernel, {
+      const regs = cpuStyle(ctx);
+      const bn = regs ? INT8_REGS.WX * INT8_REGS.R : 64;
+      const bm = regs ? INT8_REGS.WY * INT8_REGS.R : 64;
+      launch(ctx, regs ? dequantRegsKernel : dequantMatmulKernel, {
         bindings: { dy: bufferOf(dy), cb: bufferOf(w.cb), scb: bufferOf(w.scb), dx: bufferOf(dx) },
         uniforms: { N, O, I, words: Math.ceil(I / 4) },
-        workgroups: [Math.ceil(I / 64), Math.ceil(N / 64), 1],
+        workgroups: [Math.ceil(I / bn), Math.ceil(N / bm), 1],
       });
       return dx;
     },

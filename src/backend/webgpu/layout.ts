@@ -1,8 +1,10 @@
 /** Strided copies: every view (permute, slice, expand, concat, split) is one launch of this kernel. */
 import type { GpuContext } from '../../gpu/device.js';
 import { OpArgumentError } from '../../errors.js';
-import { alloc, bufferOf, dims8, launch, strideGrid, variants, WG } from './common.js';
-import { contiguousStrides, numel, type Backend, type DType } from '../types.js';
+import { bindingOffsetAlignment, maxBindingBytes } from '../../gpu/buffer_pool.js';
+import { BufferTooLargeError } from '../../gpu/errors.js';
+import { alloc, bindable, bufferOf, dims8, launch, strideGrid, variants, windowOf, WG } from './common.js';
+import { bytesPerElement, contiguousStrides, numel, type Backend, type DType, type RawTensor } from '../types.js';
 
 const DIMS = 'array<vec4<u32>, 2>' as const;
 
@@ -17,27 +19,82 @@ const copyKernel = variants((t: 'u32' | 'f16') => ({
 
 const kernelFor = (d: DType) => copyKernel(d === 'f16' ? 'f16' : 'u32');
 
+interface Strided {
+  offset: number;
+  strides: readonly number[];
+}
+
+/** Most launches one strided copy of a tensor over the binding limit may be split into. */
+const MAX_COPY_LAUNCHES = 65536;
+
 export function layoutOps(ctx: GpuContext): Pick<Backend, 'stridedCopy' | 'stridedWrite'> {
+  const copy = (op: string, src: RawTensor, dst: RawTensor, sv: Strided, dv: Strided, shape: readonly number[]): void => {
+    const n = numel(shape);
+    if (n === 0) return;
+    const one = (s: RawTensor, d: RawTensor, so: number, dof: number, sh: readonly number[], ss: readonly number[], ds: readonly number[]) => {
+      launch(ctx, kernelFor(src.dtype), {
+        bindings: { src: bufferOf(s), dst: bufferOf(d) },
+        uniforms: { n: numel(sh), rank: sh.length, src_offset: so, dst_offset: dof, shape: dims8(sh, 1), src_strides: dims8(ss), dst_strides: dims8(ds) },
+        workgroups: strideGrid(ctx, numel(sh)),
+      });
+    };
+    if (bindable(ctx, src) && bindable(ctx, dst)) {
+      one(src, dst, sv.offset, dv.offset, shape, sv.strides, dv.strides);
+      return;
+    }
+    // Over the binding limit: copy blocks of the leading dimension (or, when one index of it is
+    // still too big, each index with the remaining dimensions), each through windows of src and
+    // dst covering just the elements it touches.
+    const e = bytesPerElement(src.dtype);
+    const slack = bindingOffsetAlignment(ctx) / e;
+    const limit = Math.floor(maxBindingBytes(ctx) / e) - slack;
+    if ([...sv.strides, ...dv.strides].some((s) => s < 0)) {
+      throw new BufferTooLargeError(n * e, limit * e, 'maxStorageBufferBindingSize', `${op}: negative strides over the binding limit`);
+    }
+    let launches = 0;
+    const windowed = (sh: readonly number[], so: number, ss: readonly number[], dof: number, ds: readonly number[]) => {
+      const ext = (off: number, st: readonly number[]) => {
+        const start = Math.floor((off * e) / bindingOffsetAlignment(ctx)) * bindingOffsetAlignment(ctx) / e;
+        const len = off - start + 1 + sh.reduce((acc, d, k) => acc + (d - 1) * st[k]!, 0);
+        return { start, len };
+      };
+      const a = ext(so, ss);
+      const b = ext(dof, ds);
+      if (++launches > MAX_COPY_LAUNCHES) throw new BufferTooLargeError(n * e, limit * e, 'maxStorageBufferBindingSize', `${op}: this strided layout needs too many chunks`);
+      const sw = windowOf(ctx, src, a.start, [a.len]);
+      const dw = windowOf(ctx, dst, b.start, [b.len]);
+      one(sw, dw, so - a.start, dof - b.start, sh, ss, ds);
+    };
+    const rest = (st: readonly number[], sh: readonly number[]) => sh.reduce((acc, d, k) => (k === 0 ? acc : acc + (d - 1) * st[k]!), 1);
+    const recurse = (sh: readonly number[], so: number, ss: readonly number[], dof: number, ds: readonly number[]): void => {
+      const rs = rest(ss, sh);
+      const rd = rest(ds, sh);
+      if (rs <= limit && rd <= limit) {
+        // Rows of the leading dimension per block so that both spans fit.
+        const per = (r: number, s0: number) => (s0 === 0 ? Infinity : Math.floor((limit - r) / s0) + 1);
+        const b = Math.max(1, Math.min(sh[0]!, per(rs, ss[0]!), per(rd, ds[0]!)));
+        for (let i0 = 0; i0 < sh[0]!; i0 += b) {
+          const bn = Math.min(b, sh[0]! - i0);
+          windowed([bn, ...sh.slice(1)], so + i0 * ss[0]!, ss, dof + i0 * ds[0]!, ds);
+        }
+        return;
+      }
+      if (sh.length < 2) throw new BufferTooLargeError(n * e, limit * e, 'maxStorageBufferBindingSize', `${op}: a single row spans more than the binding limit`);
+      for (let i = 0; i < sh[0]!; i++) recurse(sh.slice(1), so + i * ss[0]!, ss.slice(1), dof + i * ds[0]!, ds.slice(1));
+    };
+    if (shape.length === 0) windowed([1], sv.offset, [0], dv.offset, [0]);
+    else recurse(shape, sv.offset, sv.strides, dv.offset, dv.strides);
+  };
   return {
     stridedCopy(src, view, shape) {
       if (view.strides.length !== shape.length) throw new OpArgumentError('stridedCopy', 'view.strides', `${shape.length} strides`, `${view.strides.length}`);
       const out = alloc(ctx, shape, src.dtype, 'stridedCopy');
-      const n = numel(shape);
-      launch(ctx, kernelFor(src.dtype), {
-        bindings: { src: bufferOf(src), dst: bufferOf(out) },
-        uniforms: { n, rank: shape.length, src_offset: view.offset, dst_offset: 0, shape: dims8(shape, 1), src_strides: dims8(view.strides), dst_strides: dims8(contiguousStrides(shape)) },
-        workgroups: strideGrid(ctx, n),
-      });
+      copy('stridedCopy', src, out, view, { offset: 0, strides: contiguousStrides(shape) }, shape);
       return out;
     },
     stridedWrite(dst, view, src) {
       if (src.dtype !== dst.dtype) throw new OpArgumentError('stridedWrite', 'src', `dtype ${dst.dtype}`, src.dtype);
-      const n = numel(src.shape);
-      launch(ctx, kernelFor(src.dtype), {
-        bindings: { src: bufferOf(src), dst: bufferOf(dst) },
-        uniforms: { n, rank: src.shape.length, src_offset: 0, dst_offset: view.offset, shape: dims8(src.shape, 1), src_strides: dims8(contiguousStrides(src.shape)), dst_strides: dims8(view.strides) },
-        workgroups: strideGrid(ctx, n),
-      });
+      copy('stridedWrite', src, dst, { offset: 0, strides: contiguousStrides(src.shape) }, view, src.shape);
     },
   };
 }

@@ -1,49 +1,150 @@
-/** Batched matmul with transposed operands through the register-blocked tiled kernel. */
+/**
+ * Batched matmul with transposed operands through register-blocked kernels (f32 or f16 storage,
+ * f32 accumulation), with tile sizes chosen per adapter class (MATMUL_TILES).
+ */
 import type { GpuContext } from '../../gpu/device.js';
 import { ShapeError, OpArgumentError } from '../../errors.js';
-import { alloc, bufferOf, cpuStyle, launch, release, requireFloat, variants } from './common.js';
+import { alloc, bufferOf, cpuStyle, launch, release, requireFloat, variants, vec4Bindable } from './common.js';
 import { broadcastShapes, broadcastStrides, contiguousStrides, numel, type Backend, type DType, type RawTensor } from '../types.js';
 import { layoutOps } from './layout.js';
+import { chunkedMatmul } from './chunked_matmul.js';
 
-export const MATMUL_TILE = { WX: 16, WY: 16, TK: 16 };
+/**
+ * Tile sizes per adapter class and storage dtype (all WGSL `override` constants, so one shader
+ * serves every entry). 'regs' is matmul_regs.wgsl (8×8 outputs per thread, no workgroup memory),
+ * 'tiled' is matmul.wgsl (4×4 outputs per thread, (WY·4)×(WX·4) tiles staged TK deep in workgroup
+ * memory). Classes:
+ * - cpu (tuning.cpuStyle: lavapipe, SwiftShader): barriers and workgroup memory are emulated and
+ *   dominate the tiled kernel, so the register-only kernel is several times faster; f16 storage
+ *   only halves the bytes read (the CPU converts each element).
+ * - gpu (discrete or integrated hardware): the tiled kernel; f16 storage stages f16 tiles in
+ *   workgroup memory, so TK doubles in the same 8 KiB (TK·(WX+WY)·4 elements: 16·128·4 B for f32,
+ *   32·128·2 B for f16), halving the barriers per K. Accumulation is always f32.
+ * The gpu entries are the defaults of the shader overrides and are not yet tuned on hardware.
+ */
+export type AdapterClass = 'cpu' | 'gpu';
+export interface MatmulTiles {
+  readonly kernel: 'regs' | 'tiled';
+  readonly WX: number;
+  readonly WY: number;
+  /** K depth of a staged tile (tiled kernel only). */
+  readonly TK: number;
+}
+export const MATMUL_TILES: Readonly<Record<AdapterClass, Readonly<Record<'f32' | 'f16', MatmulTiles>>>> = {
+  cpu: { f32: { kernel: 'regs', WX: 8, WY: 8, TK: 0 }, f16: { kernel: 'regs', WX: 8, WY: 8, TK: 0 } },
+  gpu: { f32: { kernel: 'tiled', WX: 16, WY: 16, TK: 16 }, f16: { kernel: 'tiled', WX: 16, WY: 16, TK: 32 } },
+};
+/**
+ * Skinny (GEMV-style) kernels, shaders/matmul/matmul_skinny.wgsl (any layout) and
+ * matmul_skinny_vec4.wgsl (x·Wᵀ with K % 4 = 0, operands read as vec4 along K), used when the
+ * result has at most maxM rows per batch (token-by-token decoding: M = batch of sequences). Each
+ * invocation computes 4 columns (8 in the vec4 kernel from wideRows rows on) for up to maxRows
+ * rows; KS invocations split K (partial sums added in workgroup memory) and WN column groups share
+ * a workgroup. Measured on lavapipe (bench/kernels.bench.ts "decode GEMV", docs/BENCHMARKS.md): an
+ * 8-way K split beats KS 1 by ~2× in the scalar kernel (neighbouring invocations share cache lines
+ * of B; in the vec4 kernel KS 1–8 are within noise), vec4 loads gain another ~2–3× at M = 1, 8 columns per invocation was 1.1–1.4× slower than 4 at M = 4–16
+ * (register spills; so cpu never widens: wideRows > maxRows), and at M = 8–16 the skinny kernel is
+ * 1–1.5× faster than the register kernel. maxM = 16 keeps training GEMMs on the register kernel.
+ * gpu: a 32-way K split so a 1024-column product still fills the device, 8 columns from 4 rows so
+ * each A load serves more columns (the shader defaults; not yet tuned on hardware).
+ */
+export interface SkinnyTiles {
+  readonly maxM: number;
+  readonly maxRows: number;
+  readonly KS: number;
+  readonly WN: number;
+  /** Rows per invocation from which the vec4 kernel computes 8 columns per invocation instead of 4. */
+  readonly wideRows: number;
+}
+export const MATMUL_SKINNY: Readonly<Record<AdapterClass, SkinnyTiles>> = {
+  cpu: { maxM: 16, maxRows: 8, KS: 8, WN: 8, wideRows: 9 },
+  gpu: { maxM: 16, maxRows: 4, KS: 32, WN: 2, wideRows: 4 },
+};
+/** 'auto': the skinny kernel for M ≤ maxM; true/false force it on or off (tests and benchmarks). */
+export const skinnyTuning: { use: 'auto' | boolean } = { use: 'auto' };
+
+export function skinnyTiles(ctx: GpuContext): SkinnyTiles {
+  return MATMUL_SKINNY[cpuStyle(ctx) ? 'cpu' : 'gpu'];
+}
+
+/** Whether an M-row product goes to the skinny kernel. */
+export function useSkinny(ctx: GpuContext, M: number): boolean {
+  return skinnyTuning.use === 'auto' ? M <= skinnyTiles(ctx).maxM : skinnyTuning.use;
+}
+
+/**
+ * Rows per invocation (balanced: M = 9 with maxRows 8 runs two groups of 5), columns per
+ * invocation (8 only in the vec4 kernel, from wideRows rows) and the grid.
+ */
+export function skinnyLaunch(t: SkinnyTiles, M: number, N: number, batch: number, vec4: boolean): { rows: number; cn: number; workgroups: [number, number, number] } {
+  const groups = Math.ceil(M / t.maxRows);
+  const rows = Math.ceil(M / groups);
+  const cn = vec4 && rows >= t.wideRows ? 8 : 4;
+  return { rows, cn, workgroups: [Math.ceil(Math.ceil(N / cn) / t.WN), groups, batch] };
+}
+
+/** Outputs per thread along each axis: 4 in the tiled kernel, 8 in the register kernel. */
+export const MATMUL_THREAD_BLOCK = { tiled: 4, regs: 8 } as const;
+
+export function matmulTiles(ctx: GpuContext, dtype: DType): MatmulTiles {
+  return MATMUL_TILES[cpuStyle(ctx) ? 'cpu' : 'gpu'][dtype === 'f16' ? 'f16' : 'f32'];
+}
+
+/** Workgroups covering an M×N output (times the batch) with the given tiles. */
+export function matmulGrid(t: MatmulTiles, M: number, N: number, batch: number): [number, number, number] {
+  const r = MATMUL_THREAD_BLOCK[t.kernel];
+  return [Math.ceil(N / (t.WX * r)), Math.ceil(M / (t.WY * r)), batch];
+}
+
+/** Tile overrides of a launch (TK only for the tiled kernel). */
+export function matmulConstants(t: MatmulTiles): Record<string, number> {
+  return t.kernel === 'tiled' ? { WX: t.WX, WY: t.WY, TK: t.TK } : { WX: t.WX, WY: t.WY };
+}
 
 // Both matmul kernels (tiled and register-only) read the same operands and sizes.
-const MATMUL_BINDINGS = [
+export const MATMUL_BINDINGS = [
   { name: 'a', type: 'T', access: 'read' as const },
   { name: 'b', type: 'T', access: 'read' as const },
   { name: 'c', type: 'T', access: 'read_write' as const },
 ];
-const MATMUL_UNIFORMS = { M: 'u32' as const, N: 'u32' as const, K: 'u32' as const, a_batch_stride: 'u32' as const, b_batch_stride: 'u32' as const };
+export const MATMUL_UNIFORMS = { M: 'u32' as const, N: 'u32' as const, K: 'u32' as const, a_batch_stride: 'u32' as const, b_batch_stride: 'u32' as const };
+const TRANS_OVERRIDES = { TRANS_A: { type: 'bool' as const, value: false }, TRANS_B: { type: 'bool' as const, value: false } };
 
-const matmulKernel = variants((t: DType) => ({
-  name: `matmul_${t}`, family: 'matmul', file: 'matmul',
-  bindings: MATMUL_BINDINGS,
-  uniforms: MATMUL_UNIFORMS,
-  overrides: {
-    WX: { type: 'u32' as const, value: MATMUL_TILE.WX }, WY: { type: 'u32' as const, value: MATMUL_TILE.WY },
-    TK: { type: 'u32' as const, value: MATMUL_TILE.TK },
-    TRANS_A: { type: 'bool' as const, value: false }, TRANS_B: { type: 'bool' as const, value: false },
-  },
-  aliases: { T: t }, enables: t === 'f16' ? ['f16'] : [],
-}));
+/** Overrides and aliases of a matmul kernel body over storage dtype t ('tiled' stages tiles as S). */
+export function matmulBody(kernel: 'regs' | 'tiled', t: DType) {
+  const g = MATMUL_TILES.gpu[t === 'f16' ? 'f16' : 'f32'];
+  const overrides = kernel === 'tiled'
+    ? { WX: { type: 'u32' as const, value: g.WX }, WY: { type: 'u32' as const, value: g.WY }, TK: { type: 'u32' as const, value: g.TK }, ...TRANS_OVERRIDES }
+    : { WX: { type: 'u32' as const, value: 8 }, WY: { type: 'u32' as const, value: 8 }, ...TRANS_OVERRIDES };
+  return {
+    family: 'matmul', file: kernel === 'tiled' ? 'matmul' : 'matmul_regs', overrides,
+    aliases: { T: t, S: t === 'f16' ? 'f16' : 'f32' }, enables: t === 'f16' ? ['f16'] : [],
+  };
+}
 
-/**
- * The register-blocked kernel without workgroup memory (shaders/matmul/matmul_regs.wgsl): each
- * thread computes 8×8 outputs. Chosen on CPU adapters, where it is several times faster than the
- * tiled kernel (barriers and workgroup memory are emulated there).
- */
-export const MATMUL_REGS = { WX: 8, WY: 8, RM: 8, RN: 8 };
+// 'vec4': x·Wᵀ with K % 4 = 0, A and B bound as vec4 along K (matmul_skinny_vec4.wgsl).
+const skinnyKernel = variants((key: `${'scalar' | 'vec4'}/${DType}`) => {
+  const [form, t] = key.split('/') as ['scalar' | 'vec4', DType];
+  const v4 = form === 'vec4';
+  return {
+    name: `matmul_skinny_${v4 ? 'vec4_' : ''}${t}`, family: 'matmul', file: v4 ? 'matmul_skinny_vec4' : 'matmul_skinny',
+    overrides: {
+      ROWS: { type: 'u32' as const, value: 1 }, KS: { type: 'u32' as const, value: MATMUL_SKINNY.gpu.KS },
+      WN: { type: 'u32' as const, value: MATMUL_SKINNY.gpu.WN }, ...(v4 ? { CN: { type: 'u32' as const, value: 4 } } : TRANS_OVERRIDES),
+    },
+    aliases: { T: t, V: `vec4<${t}>` }, enables: t === 'f16' ? ['f16'] : [],
+    bindings: v4 ? [{ ...MATMUL_BINDINGS[0]!, type: 'V' }, { ...MATMUL_BINDINGS[1]!, type: 'V' }, MATMUL_BINDINGS[2]!] : MATMUL_BINDINGS,
+    uniforms: MATMUL_UNIFORMS, includes: ['matmul/matmul_epilogue.wgsl'],
+  };
+});
 
-const matmulRegsKernel = variants((t: DType) => ({
-  name: `matmul_regs_${t}`, family: 'matmul', file: 'matmul_regs',
-  bindings: MATMUL_BINDINGS,
-  uniforms: MATMUL_UNIFORMS,
-  overrides: {
-    WX: { type: 'u32' as const, value: MATMUL_REGS.WX }, WY: { type: 'u32' as const, value: MATMUL_REGS.WY },
-    TRANS_A: { type: 'bool' as const, value: false }, TRANS_B: { type: 'bool' as const, value: false },
-  },
-  aliases: { T: t }, enables: t === 'f16' ? ['f16'] : [],
-}));
+const matmulKernel = variants((key: `${'regs' | 'tiled'}/${DType}`) => {
+  const [kernel, t] = key.split('/') as ['regs' | 'tiled', DType];
+  return {
+    name: `matmul_${kernel === 'regs' ? 'regs_' : ''}${t}`, ...matmulBody(kernel, t),
+    bindings: MATMUL_BINDINGS, uniforms: MATMUL_UNIFORMS, includes: ['matmul/matmul_epilogue.wgsl'],
+  };
+});
 
 export function matmulOps(ctx: GpuContext): Pick<Backend, 'matmul'> {
   const layout = layoutOps(ctx);
@@ -58,7 +159,7 @@ export function matmulOps(ctx: GpuContext): Pick<Backend, 'matmul'> {
     const strides = [...broadcastStrides(xb, batch).map((s) => s * numel(mat)), ...contiguousStrides(mat)];
     return { t: layout.stridedCopy(x, { offset: 0, strides }, full), stride: numel(mat), owned: true };
   };
-  return {
+  const ops: Pick<Backend, 'matmul'> = {
     matmul(a, b, opts = {}) {
       requireFloat('matmul', 'a', a);
       if (a.dtype !== b.dtype) throw new OpArgumentError('matmul', 'b', `dtype ${a.dtype}`, b.dtype);
@@ -74,25 +175,30 @@ export function matmulOps(ctx: GpuContext): Pick<Backend, 'matmul'> {
       if (K !== Kb) throw new ShapeError('matmul', 'b', `inner dimension ${K} (a is [${a.shape}]${ta ? 'ᵀ' : ''})`, `${Kb} (b is [${b.shape}]${tb ? 'ᵀ' : ''})`);
       const batch = broadcastShapes(a.shape.slice(0, -2), b.shape.slice(0, -2));
       if (!batch) throw new ShapeError('matmul', 'b', `batch dims broadcastable with [${a.shape.slice(0, -2)}]`, `[${b.shape.slice(0, -2)}]`);
+      // An operand or product over the binding limit (the tied LM head): blocks that each fit.
+      const blocked = chunkedMatmul(ctx, a, b, ta, tb, batch, (x, y) => ops.matmul(x, y, opts));
+      if (blocked) return blocked;
       const ea = expandBatch(a, batch);
       const eb = expandBatch(b, batch);
       const out = alloc(ctx, [...batch, M, N], a.dtype, 'matmul');
-      const TM = MATMUL_TILE.WY * 4;
-      const TN = MATMUL_TILE.WX * 4;
       const nb = numel(batch);
-      if (M * N > 0 && cpuStyle(ctx)) {
-        launch(ctx, matmulRegsKernel(a.dtype), {
+      const tiles = matmulTiles(ctx, a.dtype);
+      if (M * N > 0 && useSkinny(ctx, M)) {
+        const st = skinnyTiles(ctx);
+        const v4 = !ta && tb && K % 4 === 0 && vec4Bindable(ea.t, eb.t);
+        const { rows, cn, workgroups } = skinnyLaunch(st, M, N, nb, v4);
+        launch(ctx, skinnyKernel(`${v4 ? 'vec4' : 'scalar'}/${a.dtype}`), {
           bindings: { a: bufferOf(ea.t), b: bufferOf(eb.t), c: bufferOf(out) },
           uniforms: { M, N, K, a_batch_stride: ea.stride, b_batch_stride: eb.stride },
-          constants: { TRANS_A: ta, TRANS_B: tb },
-          workgroups: [Math.ceil(N / (MATMUL_REGS.WX * MATMUL_REGS.RN)), Math.ceil(M / (MATMUL_REGS.WY * MATMUL_REGS.RM)), nb],
+          constants: { ...(v4 ? { CN: cn } : { TRANS_A: ta, TRANS_B: tb }), ROWS: rows, KS: st.KS, WN: st.WN },
+          workgroups,
         });
       } else if (M * N > 0) {
-        launch(ctx, matmulKernel(a.dtype), {
+        launch(ctx, matmulKernel(`${tiles.kernel}/${a.dtype}`), {
           bindings: { a: bufferOf(ea.t), b: bufferOf(eb.t), c: bufferOf(out) },
           uniforms: { M, N, K, a_batch_stride: ea.stride, b_batch_stride: eb.stride },
-          constants: { TRANS_A: ta, TRANS_B: tb },
-          workgroups: [Math.ceil(N / TN), Math.ceil(M / TM), nb],
+          constants: { TRANS_A: ta, TRANS_B: tb, ...matmulConstants(tiles) },
+          workgroups: matmulGrid(tiles, M, N, nb),
         });
       }
       if (ea.owned) release(ctx, ea.t);
@@ -100,4 +206,5 @@ export function matmulOps(ctx: GpuContext): Pick<Backend, 'matmul'> {
       return out;
     },
   };
+  return ops;
 }

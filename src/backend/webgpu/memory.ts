@@ -1,6 +1,6 @@
 /** Upload, fill, readback and views for the WebGPU backend. */
 import type { GpuContext } from '../../gpu/device.js';
-import { variants, alloc, bufferOf, launch, release, strideGrid, view, WG } from './common.js';
+import { variants, alloc, bufferOf, forRowChunks, launch, release, strideGrid, view, WG } from './common.js';
 import { OpArgumentError } from '../../errors.js';
 import { numel, type Backend, type DType, type HostArray, type RawTensor } from '../types.js';
 import { f32ToF16Bits, f16BitsToF32 } from '../../util/half.js';
@@ -39,13 +39,15 @@ export function memoryOps(ctx: GpuContext): Pick<Backend, 'upload' | 'full' | 'r
     full(shape, dtype, value) {
       const out = alloc(ctx, shape, dtype, 'full');
       const n = numel(shape);
-      launch(ctx, fillKernel(dtype), { bindings: { out: bufferOf(out) }, uniforms: { n, value }, workgroups: strideGrid(ctx, n) });
+      forRowChunks(ctx, 'full', n, [{ x: out, per: 1 }], (_, c, [o]) => {
+        launch(ctx, fillKernel(dtype), { bindings: { out: bufferOf(o!) }, uniforms: { n: c, value }, workgroups: strideGrid(ctx, c) });
+      });
       return out;
     },
     async read(x: RawTensor): Promise<HostArray> {
       const n = numel(x.shape);
       const bytes = x.dtype === 'f16' ? 2 * n : 4 * n;
-      const ab = n === 0 ? new ArrayBuffer(0) : await ctx.queue.read(bufferOf(x).buffer, 0, Math.ceil(bytes / 4) * 4);
+      const ab = n === 0 ? new ArrayBuffer(0) : await ctx.queue.read(bufferOf(x).buffer, bufferOf(x).offset ?? 0, Math.ceil(bytes / 4) * 4);
       if (x.dtype === 'f32') return new Float32Array(ab, 0, n);
       if (x.dtype === 'i32') return new Int32Array(ab, 0, n);
       if (x.dtype === 'u32') return new Uint32Array(ab, 0, n);

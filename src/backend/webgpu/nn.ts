@@ -9,7 +9,7 @@
 import type { GpuContext } from '../../gpu/device.js';
 import { grid1d } from '../../gpu/kernel.js';
 import { OpArgumentError } from '../../errors.js';
-import { alloc, bufferOf, cpuStyle, grid, launch, release, strideGrid, variants, WG } from './common.js';
+import { alloc, bufferOf, cpuStyle, forRowChunks, grid, launch, release, strideGrid, variants, WG } from './common.js';
 import { memoryOps } from './memory.js';
 import { numel, type Backend, type DType, type RawTensor } from '../types.js';
 import { seedU32, threshold24 } from '../rng.js';
@@ -70,7 +70,7 @@ const layerNormBackwardKernel = variants((key: RowKey) => ({
   family: 'nn',
   bindings: [
     { name: 'dy', type: 'T', access: R }, { name: 'x', type: 'T', access: R }, { name: 'w', type: 'T', access: R },
-    { name: 'mean', type: 'f32', access: R }, { name: 'rstd', type: 'f32', access: R }, { name: 'dx', type: 'T', access: RW },
+    { name: 'rstd', type: 'f32', access: R }, { name: 'dx', type: 'T', access: RW }, { name: 'shift', type: 'f32', access: RW },
   ],
   uniforms: { rows: u32, len: u32 },
   overrides: { ...wgOverride, HAS_W: { type: 'bool' as const, value: true } },
@@ -81,7 +81,7 @@ const layerNormParamGradKernel = variants((t: DType) => ({
   name: `nn_layer_norm_param_grad_${t}`, family: 'nn', file: 'layer_norm_param_grad',
   bindings: [
     { name: 'dy', type: 'T', access: R }, { name: 'x', type: 'T', access: R },
-    { name: 'mean', type: 'f32', access: R }, { name: 'rstd', type: 'f32', access: R },
+    { name: 'shift', type: 'f32', access: R }, { name: 'rstd', type: 'f32', access: R },
     { name: 'pw', type: 'f32', access: RW }, { name: 'pb', type: 'f32', access: RW },
   ],
   uniforms: { rows: u32, len: u32, rows_per_chunk: u32 },
@@ -126,7 +126,7 @@ const crossEntropyBackwardKernel = variants((key: `${DType}/${DType}`) => {
 const embeddingKernel = variants((t: DType) => ({
   name: `nn_embedding_${t}`, family: 'nn', file: 'embedding',
   bindings: [{ name: 'table', type: 'T', access: R }, { name: 'ids', type: 'i32', access: R }, { name: 'out', type: 'T', access: RW }],
-  uniforms: { n: u32, dim: u32, num_rows: u32 },
+  uniforms: { n: u32, dim: u32, num_rows: u32, row_start: u32, chunk_rows: u32 },
   overrides: wgOverride,
   ...typed(t), includes: ELEM,
 }));
@@ -145,7 +145,7 @@ const embeddingBackwardKernel = variants((t: DType) => ({
     { name: 'ids', type: 'i32', access: R }, { name: 'link', type: 'u32', access: R },
     { name: 'dy', type: 'T', access: R }, { name: 'out', type: 'T', access: RW },
   ],
-  uniforms: { total: u32, n: u32, dim: u32, num_rows: u32, padding_idx: i32 },
+  uniforms: { total: u32, n: u32, dim: u32, num_rows: u32, padding_idx: i32, row_start: u32, chunk_rows: u32 },
   overrides: wgOverride,
   ...typed(t), includes: ELEM,
 }));
@@ -153,7 +153,7 @@ const embeddingBackwardKernel = variants((t: DType) => ({
 const dropoutKernel = variants((t: DType) => ({
   name: `nn_dropout_${t}`, family: 'nn', file: 'dropout',
   bindings: [{ name: 'x', type: 'T', access: R }, { name: 'out', type: 'T', access: RW }],
-  uniforms: { n: u32, seed: u32, threshold: u32, scale: f32 },
+  uniforms: { n: u32, base: u32, seed: u32, threshold: u32, scale: f32 },
   overrides: wgOverride,
   ...typed(t), includes: ['common/rng.wgsl', ...ELEM],
 }));
@@ -178,6 +178,11 @@ export const THREAD_ROW_MAX_LEN = 8192;
 export function nnOps(ctx: GpuContext): Pick<Backend, NnOps> {
   const mem = memoryOps(ctx);
 
+  /** Row ranges of an embedding table [numRows, dim] (one range, the table itself, when it fits). */
+  const forTableChunks = (table: RawTensor, numRows: number, dim: number, op: string, fn: (r0: number, count: number, t: RawTensor) => void): void => {
+    forRowChunks(ctx, op, numRows, [{ x: table, per: dim }], (r0, c, [t]) => fn(r0, c, t!));
+  };
+
   // Barrier-free one-thread-per-row kernels for CPU adapters (see tuning in common.ts), grid-stride
   // over rows; otherwise one workgroup per row.
   const rowLaunch = (t: DType, rows: number, len: number): { key: RowKey; workgroups: [number, number, number] } =>
@@ -188,8 +193,10 @@ export function nnOps(ctx: GpuContext): Pick<Backend, NnOps> {
     const { rows, len } = rowsOf(x.shape);
     const y = alloc(ctx, x.shape, x.dtype, log ? 'logSoftmax' : 'softmax');
     if (rows * len > 0) {
-      const { key, workgroups } = rowLaunch(x.dtype, rows, len);
-      launch(ctx, softmaxKernel(key), { bindings: { x: bufferOf(x), y: bufferOf(y) }, uniforms: { rows, len }, constants: { LOG: log }, workgroups });
+      forRowChunks(ctx, log ? 'logSoftmax' : 'softmax', rows, [{ x, per: len }, { x: y, per: len }], (_, c, [xc, yc]) => {
+        const { key, workgroups } = rowLaunch(x.dtype, c, len);
+        launch(ctx, softmaxKernel(key), { bindings: { x: bufferOf(xc!), y: bufferOf(yc!) }, uniforms: { rows: c, len }, constants: { LOG: log }, workgroups });
+      });
     }
     return y;
   };
@@ -199,9 +206,11 @@ export function nnOps(ctx: GpuContext): Pick<Backend, NnOps> {
     const { rows, len } = rowsOf(y.shape);
     const dx = alloc(ctx, y.shape, y.dtype, 'softmaxBackward');
     if (rows * len > 0) {
-      const { key, workgroups } = rowLaunch(y.dtype, rows, len);
-      launch(ctx, softmaxBackwardKernel(key), {
-        bindings: { y: bufferOf(y), dy: bufferOf(dy), dx: bufferOf(dx) }, uniforms: { rows, len }, constants: { LOG: log }, workgroups,
+      forRowChunks(ctx, 'softmaxBackward', rows, [{ x: y, per: len }, { x: dy, per: len }, { x: dx, per: len }], (_, c, [yc, dyc, dxc]) => {
+        const { key, workgroups } = rowLaunch(y.dtype, c, len);
+        launch(ctx, softmaxBackwardKernel(key), {
+          bindings: { y: bufferOf(yc!), dy: bufferOf(dyc!), dx: bufferOf(dxc!) }, uniforms: { rows: c, len }, constants: { LOG: log }, workgroups,
+        });
       });
     }
     return dx;
@@ -239,16 +248,20 @@ export function nnOps(ctx: GpuContext): Pick<Backend, NnOps> {
       checkLayerNormBackward(dy, x, weight, mean, rstd);
       const { rows, len } = rowsOf(x.shape);
       const dx = alloc(ctx, x.shape, x.dtype, 'layerNormBackward');
+      // The kernels form x - mean from the row itself (see layer_norm.wgsl), not from the saved
+      // f32 mean; the dx kernel leaves each row's shifted mean in `shift` for the dweight kernel.
+      const shift = alloc(ctx, [rows], 'f32', 'layerNormBackward');
       if (rows * len > 0) {
         const { key, workgroups } = rowLaunch(x.dtype, rows, len);
         launch(ctx, layerNormBackwardKernel(key), {
-          bindings: { dy: bufferOf(dy), x: bufferOf(x), w: bufferOf(weight ?? x), mean: bufferOf(mean), rstd: bufferOf(rstd), dx: bufferOf(dx) },
+          bindings: { dy: bufferOf(dy), x: bufferOf(x), w: bufferOf(weight ?? x), rstd: bufferOf(rstd), dx: bufferOf(dx), shift: bufferOf(shift) },
           uniforms: { rows, len },
           constants: { HAS_W: !!weight },
           workgroups,
         });
       }
       if (rows === 0 || len === 0) {
+        release(ctx, shift);
         return { dx, dweight: weight ? mem.full([len], x.dtype, 0) : null, dbias: mem.full([len], x.dtype, 0) };
       }
       const rpc = lnRowsPerChunk(rows);
@@ -256,7 +269,7 @@ export function nnOps(ctx: GpuContext): Pick<Backend, NnOps> {
       const pw = alloc(ctx, [parts, len], 'f32', 'layerNormBackward');
       const pb = alloc(ctx, [parts, len], 'f32', 'layerNormBackward');
       launch(ctx, layerNormParamGradKernel(x.dtype), {
-        bindings: { dy: bufferOf(dy), x: bufferOf(x), mean: bufferOf(mean), rstd: bufferOf(rstd), pw: bufferOf(pw), pb: bufferOf(pb) },
+        bindings: { dy: bufferOf(dy), x: bufferOf(x), shift: bufferOf(shift), rstd: bufferOf(rstd), pw: bufferOf(pw), pb: bufferOf(pb) },
         uniforms: { rows, len, rows_per_chunk: rpc },
         workgroups: [Math.ceil(len / WG), parts],
       });
@@ -269,6 +282,7 @@ export function nnOps(ctx: GpuContext): Pick<Backend, NnOps> {
       const dbias = colSum(pb);
       release(ctx, pw);
       release(ctx, pb);
+      release(ctx, shift);
       return { dx, dweight, dbias };
     },
 
@@ -277,10 +291,13 @@ export function nnOps(ctx: GpuContext): Pick<Backend, NnOps> {
       const loss = alloc(ctx, targets.shape, 'f32', 'crossEntropy');
       const lse = alloc(ctx, targets.shape, 'f32', 'crossEntropy');
       if (rows > 0) {
-        launch(ctx, crossEntropyKernel(logits.dtype), {
-          bindings: { logits: bufferOf(logits), targets: bufferOf(targets), loss: bufferOf(loss), lse: bufferOf(lse) },
-          uniforms: { rows, len, ignore_index: asI32(ignoreIndex) },
-          workgroups: grid1d(rows),
+        const parts = [{ x: logits, per: len }, { x: targets, per: 1 }, { x: loss, per: 1 }, { x: lse, per: 1 }];
+        forRowChunks(ctx, 'crossEntropy', rows, parts, (_, c, [lc, tc, lossc, lsec]) => {
+          launch(ctx, crossEntropyKernel(logits.dtype), {
+            bindings: { logits: bufferOf(lc!), targets: bufferOf(tc!), loss: bufferOf(lossc!), lse: bufferOf(lsec!) },
+            uniforms: { rows: c, len, ignore_index: asI32(ignoreIndex) },
+            workgroups: grid1d(c),
+          });
         });
       }
       return { loss, lse };
@@ -295,10 +312,13 @@ export function nnOps(ctx: GpuContext): Pick<Backend, NnOps> {
       const dx = alloc(ctx, logits.shape, logits.dtype, op);
       const n = rows * len;
       if (n > 0) {
-        launch(ctx, crossEntropyBackwardKernel(`${logits.dtype}/${dloss.dtype}`), {
-          bindings: { logits: bufferOf(logits), targets: bufferOf(targets), lse: bufferOf(lse), dloss: bufferOf(dloss), dx: bufferOf(dx) },
-          uniforms: { n, len, ignore_index: asI32(ignoreIndex) },
-          workgroups: grid(n),
+        const parts = [{ x: logits, per: len }, { x: targets, per: 1 }, { x: lse, per: 1 }, { x: dloss, per: 1 }, { x: dx, per: len }];
+        forRowChunks(ctx, op, rows, parts, (_, c, [lc, tc, lsec, dlc, dxc]) => {
+          launch(ctx, crossEntropyBackwardKernel(`${logits.dtype}/${dloss.dtype}`), {
+            bindings: { logits: bufferOf(lc!), targets: bufferOf(tc!), lse: bufferOf(lsec!), dloss: bufferOf(dlc!), dx: bufferOf(dxc!) },
+            uniforms: { n: c * len, len, ignore_index: asI32(ignoreIndex) },
+            workgroups: grid(c * len),
+          });
         });
       }
       return dx;
@@ -309,26 +329,33 @@ export function nnOps(ctx: GpuContext): Pick<Backend, NnOps> {
       const out = alloc(ctx, [...ids.shape, dim], table.dtype, 'embedding');
       const n = numel(ids.shape) * dim;
       if (n > 0) {
-        launch(ctx, embeddingKernel(table.dtype), {
-          bindings: { table: bufferOf(table), ids: bufferOf(ids), out: bufferOf(out) },
-          uniforms: { n, dim, num_rows: numRows },
-          workgroups: grid(n),
+        // A table over the binding limit is gathered from in row ranges: each launch writes the
+        // outputs whose id falls in its range (the first also writes NaN for invalid ids).
+        forTableChunks(table, numRows, dim, 'embedding', (r0, count, t) => {
+          launch(ctx, embeddingKernel(table.dtype), {
+            bindings: { table: bufferOf(t), ids: bufferOf(ids), out: bufferOf(out) },
+            uniforms: { n, dim, num_rows: numRows, row_start: r0, chunk_rows: count },
+            workgroups: grid(n),
+          });
         });
       }
       return out;
     },
 
     embeddingBackward(ids, dy, numRows, paddingIdx) {
+      const op = 'embeddingBackward';
       const { n, dim } = checkEmbeddingBackward(ids, dy, numRows);
       const out = mem.full([numRows, dim], dy.dtype, 0);
       const total = n * dim;
       if (total === 0 || numRows === 0) return out;
       const link = alloc(ctx, [n], 'u32', 'embeddingBackward');
       launch(ctx, embeddingLinksKernel, { bindings: { ids: bufferOf(ids), link: bufferOf(link) }, uniforms: { n }, workgroups: grid(n) });
-      launch(ctx, embeddingBackwardKernel(dy.dtype), {
-        bindings: { ids: bufferOf(ids), link: bufferOf(link), dy: bufferOf(dy), out: bufferOf(out) },
-        uniforms: { total, n, dim, num_rows: numRows, padding_idx: asI32(paddingIdx) },
-        workgroups: grid(total),
+      forTableChunks(out, numRows, dim, op, (r0, count, o) => {
+        launch(ctx, embeddingBackwardKernel(dy.dtype), {
+          bindings: { ids: bufferOf(ids), link: bufferOf(link), dy: bufferOf(dy), out: bufferOf(o) },
+          uniforms: { total, n, dim, num_rows: numRows, padding_idx: asI32(paddingIdx), row_start: r0, chunk_rows: count },
+          workgroups: grid(total),
+        });
       });
       release(ctx, link);
       return out;
@@ -339,10 +366,12 @@ export function nnOps(ctx: GpuContext): Pick<Backend, NnOps> {
       const out = alloc(ctx, x.shape, x.dtype, 'dropout');
       const n = numel(x.shape);
       if (n > 0) {
-        launch(ctx, dropoutKernel(x.dtype), {
-          bindings: { x: bufferOf(x), out: bufferOf(out) },
-          uniforms: { n, seed: seedU32(seed), threshold: threshold24(p), scale: p >= 1 ? 0 : 1 / (1 - p) },
-          workgroups: grid(n),
+        forRowChunks(ctx, 'dropout', n, [{ x, per: 1 }, { x: out, per: 1 }], (i0, c, [xc, oc]) => {
+          launch(ctx, dropoutKernel(x.dtype), {
+            bindings: { x: bufferOf(xc!), out: bufferOf(oc!) },
+            uniforms: { n: c, base: i0, seed: seedU32(seed), threshold: threshold24(p), scale: p >= 1 ? 0 : 1 / (1 - p) },
+            workgroups: grid(c),
+          });
         });
       }
       return out;

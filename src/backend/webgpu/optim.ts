@@ -1,7 +1,7 @@
 /** Optimizer kernels: sum of squares over many tensors (global-norm clipping) and a fused AdamW step. */
 import type { GpuContext } from '../../gpu/device.js';
 import { OpArgumentError, ShapeError } from '../../errors.js';
-import { alloc, bufferOf, grid, launch, requireFloat, variants, WG } from './common.js';
+import { alloc, bufferOf, forRowChunks, grid, launch, requireFloat, variants, WG } from './common.js';
 import { numel, type AdamWHyper, type Backend, type DType, type RawTensor } from '../types.js';
 
 /** Most workgroups per tensor in the partial pass; larger tensors grid-stride. */
@@ -71,10 +71,13 @@ export function optimOps(ctx: GpuContext): Pick<Backend, 'sumSquares' | 'adamw'>
     sumSquares(xs) {
       for (const [i, x] of xs.entries()) requireFloat('sumSquares', `xs[${i}]`, x);
       const out = alloc(ctx, [1], 'f32', 'sumSquares');
-      const plan = xs.map((x) => {
-        const n = numel(x.shape);
-        return { x, n, groups: Math.min(MAX_GROUPS, Math.ceil(n / (WG * ITEMS))) };
-      });
+      // A tensor over the binding limit contributes one entry per window.
+      const plan: Array<{ x: RawTensor; n: number; groups: number }> = [];
+      for (const x of xs) {
+        forRowChunks(ctx, 'sumSquares', numel(x.shape), [{ x, per: 1 }], (_, n, [w]) => {
+          plan.push({ x: w!, n, groups: Math.min(MAX_GROUPS, Math.ceil(n / (WG * ITEMS))) });
+        });
+      }
       const count = plan.reduce((s, p) => s + p.groups, 0);
       // Zero-size tensors contribute no partials; with none at all the final pass still writes 0.
       const partials = ctx.pool.acquire(Math.max(1, count) * 4, 'storage', 'sumSquares');
@@ -96,13 +99,16 @@ export function optimOps(ctx: GpuContext): Pick<Backend, 'sumSquares' | 'adamw'>
       checkAdamW(param, grad, m, v, h);
       const n = numel(param.shape);
       const s = adamwScalars(h);
-      launch(ctx, adamwKernel(`${param.dtype}/${grad.dtype}`), {
-        bindings: { param: bufferOf(param), grad: bufferOf(grad), m_buf: bufferOf(m), v_buf: bufferOf(v) },
-        uniforms: {
-          n, grad_scale: h.gradScale, decay: s.decay, one_minus_beta1: 1 - h.beta1, beta2: h.beta2,
-          one_minus_beta2: 1 - h.beta2, eps: h.eps, bc2_sqrt: s.bc2Sqrt, step_size: s.stepSize,
-        },
-        workgroups: grid(n),
+      const parts = [param, grad, m, v].map((x) => ({ x, per: 1 }));
+      forRowChunks(ctx, 'adamw', n, parts, (_, c, [pc, gc, mc, vc]) => {
+        launch(ctx, adamwKernel(`${param.dtype}/${grad.dtype}`), {
+          bindings: { param: bufferOf(pc!), grad: bufferOf(gc!), m_buf: bufferOf(mc!), v_buf: bufferOf(vc!) },
+          uniforms: {
+            n: c, grad_scale: h.gradScale, decay: s.decay, one_minus_beta1: 1 - h.beta1, beta2: h.beta2,
+            one_minus_beta2: 1 - h.beta2, eps: h.eps, bc2_sqrt: s.bc2Sqrt, step_size: s.stepSize,
+          },
+          workgroups: grid(c),
+        });
       });
     },
   };

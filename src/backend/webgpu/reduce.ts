@@ -2,7 +2,7 @@
 import type { GpuContext } from '../../gpu/device.js';
 import { OpArgumentError } from '../../errors.js';
 import { grid1d } from '../../gpu/kernel.js';
-import { alloc, bufferOf, cpuStyle, launch, release, requireFloat, strideGrid, variants, vec4Bindable, view, WG } from './common.js';
+import { alloc, bufferOf, cpuStyle, forRowChunks, launch, release, requireFloat, strideGrid, variants, vec4Bindable, view, WG } from './common.js';
 import { numel, type Backend, type DType, type RawTensor, type ReduceOp } from '../types.js';
 
 const OPS: Record<ReduceOp, number> = { sum: 0, mean: 1, max: 2, min: 3 };
@@ -76,23 +76,26 @@ export function reduceOps(ctx: GpuContext): Pick<Backend, 'reduce' | 'argmax'> {
         const inner = numel(shape.slice(g1 + 1));
         for (let k = g0; k <= g1; k++) shape[k] = 1;
         const out = alloc(ctx, shape, x.dtype, `reduce ${op}`);
-        if (inner === 1 && cpuStyle(ctx)) {
-          const vec = x.dtype === 'f32' && len % 4 === 0 && vec4Bindable(cur);
-          launch(ctx, rowsThreadKernel(vec ? 'f32/vec4' : x.dtype), {
-            bindings: { x: bufferOf(cur), out: bufferOf(out) }, uniforms: { rows: outer, len },
-            constants: { OP: OPS[op] }, workgroups: strideGrid(ctx, outer),
-          });
-        } else if (inner === 1) {
-          launch(ctx, rowsKernel(x.dtype), {
-            bindings: { x: bufferOf(cur), out: bufferOf(out) }, uniforms: { rows: outer, len },
-            constants: { OP: OPS[op] }, workgroups: grid1d(outer),
-          });
-        } else {
-          launch(ctx, colsKernel(x.dtype), {
-            bindings: { x: bufferOf(cur), out: bufferOf(out) }, uniforms: { outer, len, inner },
-            constants: { OP: OPS[op] }, workgroups: strideGrid(ctx, outer * inner),
-          });
-        }
+        // Over the binding limit, blocks of `outer` rows are reduced through windows.
+        forRowChunks(ctx, `reduce ${op}`, outer, [{ x: cur, per: len * inner }, { x: out, per: inner }], (_, rows, [xc, oc]) => {
+          if (inner === 1 && cpuStyle(ctx)) {
+            const vec = x.dtype === 'f32' && len % 4 === 0 && vec4Bindable(xc!);
+            launch(ctx, rowsThreadKernel(vec ? 'f32/vec4' : x.dtype), {
+              bindings: { x: bufferOf(xc!), out: bufferOf(oc!) }, uniforms: { rows, len },
+              constants: { OP: OPS[op] }, workgroups: strideGrid(ctx, rows),
+            });
+          } else if (inner === 1) {
+            launch(ctx, rowsKernel(x.dtype), {
+              bindings: { x: bufferOf(xc!), out: bufferOf(oc!) }, uniforms: { rows, len },
+              constants: { OP: OPS[op] }, workgroups: grid1d(rows),
+            });
+          } else {
+            launch(ctx, colsKernel(x.dtype), {
+              bindings: { x: bufferOf(xc!), out: bufferOf(oc!) }, uniforms: { outer: rows, len, inner },
+              constants: { OP: OPS[op] }, workgroups: strideGrid(ctx, rows * inner),
+            });
+          }
+        });
         if (cur !== x) release(ctx, cur);
         cur = out;
       }
@@ -105,7 +108,9 @@ export function reduceOps(ctx: GpuContext): Pick<Backend, 'reduce' | 'argmax'> {
       const len = x.shape[x.shape.length - 1] ?? 1;
       const rows = numel(x.shape) / Math.max(1, len);
       const out = alloc(ctx, x.shape.slice(0, -1), 'i32', 'argmax');
-      launch(ctx, argmaxKernel(x.dtype), { bindings: { x: bufferOf(x), out: bufferOf(out) }, uniforms: { rows, len }, workgroups: grid1d(rows) });
+      forRowChunks(ctx, 'argmax', rows, [{ x, per: len }, { x: out, per: 1 }], (_, c, [xc, oc]) => {
+        launch(ctx, argmaxKernel(x.dtype), { bindings: { x: bufferOf(xc!), out: bufferOf(oc!) }, uniforms: { rows: c, len }, workgroups: grid1d(c) });
+      });
       return out;
     },
   };

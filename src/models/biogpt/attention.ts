@@ -2,16 +2,21 @@
  * BioGPT self-attention (transformers' BioGptAttention): q/k/v/out projections with biases, q
  * scaled by head_dim^-0.5, additive mask, softmax, attention-probability dropout, optional cache.
  * Projections are LinearModule fields so LoRA/int8 wrappers can be swapped in by path.
+ * `attnImplementation` 'flash' runs the fused kernels (src/ops/attention.ts) instead of the
+ * composite path for training and prefill, and the decode kernel for single-token cached steps
+ * without gradients; other cases (chunked prefill after a cache) stay eager.
  */
 import { Tensor } from '../../tensor/tensor.js';
-import { add, mul } from '../../ops/elementwise.js';
+import { add, affine, mul, relu } from '../../ops/elementwise.js';
 import { matmul } from '../../ops/matmul.js';
-import { concat, permute, reshape } from '../../ops/shape.js';
+import { concat, permute, reshape, slice } from '../../ops/shape.js';
+import { attentionDecode, flashAttention } from '../../ops/attention.js';
 import { softmax } from '../../ops/nn/softmax.js';
 import { Module } from '../../nn/module.js';
 import { Linear, type LinearModule } from '../../nn/linear.js';
 import { Dropout } from '../../nn/dropout.js';
 import type { LayerKv } from './kv_cache.js';
+import { checkAttnImplementation, DEFAULT_ATTN_IMPLEMENTATION, type AttnImplementation } from './config.js';
 
 export interface AttentionOptions {
   embedDim: number;
@@ -20,6 +25,8 @@ export interface AttentionOptions {
   dropout: number;
   /** Std of the N(0, std²) weight init (config.initializer_range). */
   initStd: number;
+  /** Default DEFAULT_ATTN_IMPLEMENTATION; see AttnImplementation. */
+  attnImplementation?: AttnImplementation;
 }
 
 export class BioGptAttention extends Module {
@@ -33,9 +40,11 @@ export class BioGptAttention extends Module {
   q_proj: LinearModule;
   out_proj: LinearModule;
   readonly attn_dropout: Dropout;
+  attnImplementation: AttnImplementation;
 
   constructor(o: AttentionOptions) {
     super();
+    this.attnImplementation = checkAttnImplementation(o.attnImplementation ?? DEFAULT_ATTN_IMPLEMENTATION);
     this.embedDim = o.embedDim;
     this.numHeads = o.numHeads;
     this.headDim = o.embedDim / o.numHeads;
@@ -66,11 +75,46 @@ export class BioGptAttention extends Module {
       k = concat([past.key, k], 2); // [B, H, S, D]
       v = concat([past.value, v], 2);
     }
-    let scores = matmul(q, k, { transB: true }); // [B, H, T, S]
-    if (bias) scores = add(scores, bias);
-    const probs = this.attn_dropout.forward(softmax(scores));
-    const ctx = matmul(probs, v); // [B, H, T, D]
+    const ctx = this.attnImplementation === 'flash' ? this.fused(q, k, v, bias, !!past) ?? this.eager(q, k, v, bias) : this.eager(q, k, v, bias); // [B, H, T, D]
     const merged = reshape(permute(ctx, [0, 2, 1, 3]), [B, T, this.embedDim]); // [B, T, C]
     return { out: this.out_proj.forward(merged), present: { key: k, value: v } };
   }
+
+  private eager(q: Tensor, k: Tensor, v: Tensor, bias: Tensor | null): Tensor {
+    let scores = matmul(q, k, { transB: true }); // [B, H, T, S]
+    if (bias) scores = add(scores, bias);
+    return matmul(this.attn_dropout.forward(softmax(scores)), v);
+  }
+
+  /**
+   * The fused kernels, or null where they do not apply. q is already scaled (scale 1, as eager).
+   * The key padding mask [B, S] is the bias's last query row (0 → 1, finfo.min → 0): without a
+   * past that row sees every key the causal mask allows, and a decode step has only that row.
+   * Dropout draws its seed from attn_dropout exactly as the eager call would, so both paths use
+   * the same mask (the fused kernels index the [B, H, T, T] probabilities like the dropout op).
+   */
+  private fused(q: Tensor, k: Tensor, v: Tensor, bias: Tensor | null, hasPast: boolean): Tensor | null {
+    const [B, , T] = q.shape as [number, number, number, number];
+    const S = k.shape[2]!;
+    const drop = this.attn_dropout;
+    const p = drop.training ? drop.p : 0;
+    if (p >= 1) return null;
+    const keyMask = (): Tensor | null => (bias ? relu(affine(reshape(slice(bias, [0, 0, T - 1, 0], [B, 1, 1, S]), [B, S]), 1, 1, false)) : null);
+    if (!hasPast) {
+      let seed = 0;
+      if (p > 0) {
+        seed = drop.nextSeed();
+        drop.calls++;
+      }
+      return flashAttention(q, k, v, { mask: keyMask(), causal: true, scale: 1, dropout: p, seed });
+    }
+    if (T === 1 && p === 0 && !q.requiresGrad && !k.requiresGrad && !v.requiresGrad) return attentionDecode(q, k, v, { mask: keyMask(), scale: 1 });
+    return null;
+  }
+}
+
+/** Switches every BioGptAttention under `root` to `impl` ('eager' | 'flash'). */
+export function setAttnImplementation(root: Module, impl: AttnImplementation): void {
+  const checked = checkAttnImplementation(impl);
+  for (const [, m] of root.namedModules()) if (m instanceof BioGptAttention) m.attnImplementation = checked;
 }

@@ -11,6 +11,7 @@ import { LayerNorm } from '../../nn/layer_norm.js';
 import { Dropout } from '../../nn/dropout.js';
 import { BIOGPT_LAYER_NORM_EPS, type BioGptConfig } from '../../io/biogpt_config.js';
 import { BioGptAttention } from './attention.js';
+import { attnImplementationOf } from './config.js';
 import type { LayerKv } from './kv_cache.js';
 
 export class BioGptDecoderLayer extends Module {
@@ -27,7 +28,7 @@ export class BioGptDecoderLayer extends Module {
     super();
     const C = cfg.hiddenSize;
     const std = cfg.initializerRange;
-    this.self_attn = this.addModule('self_attn', new BioGptAttention({ embedDim: C, numHeads: cfg.numAttentionHeads, dropout: cfg.attentionProbsDropoutProb, initStd: std }));
+    this.self_attn = this.addModule('self_attn', new BioGptAttention({ embedDim: C, numHeads: cfg.numAttentionHeads, dropout: cfg.attentionProbsDropoutProb, initStd: std, attnImplementation: attnImplementationOf(cfg) }));
     // Every BioGPT LayerNorm uses torch's default eps, whatever config.layer_norm_eps says.
     this.self_attn_layer_norm = this.addModule('self_attn_layer_norm', new LayerNorm(C, { eps: BIOGPT_LAYER_NORM_EPS }));
     this.fc1 = this.addModule('fc1', new Linear(C, cfg.intermediateSize, { init: { std } }));

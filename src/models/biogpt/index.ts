@@ -4,11 +4,11 @@ export {
   type BioGptForwardInput, type BioGptModelOutput, type CausalLMInput, type CausalLMOutput,
 } from './model.js';
 export { BioGptDecoderLayer } from './decoder_layer.js';
-export { BioGptAttention, type AttentionOptions } from './attention.js';
+export { BioGptAttention, setAttnImplementation, type AttentionOptions } from './attention.js';
 export { cacheLength, cacheBatch, reorderCache, disposeCache, type KvCache, type LayerKv } from './kv_cache.js';
 export { openPretrained, loadPretrainedWeights, type FromPretrainedOptions, type LoadReport } from './pretrained.js';
 export {
   toIdMatrix, positionIds, attentionBiasHost, shiftLabels, onesMask,
   type IdMatrix, type IdMatrixInput,
 } from './inputs.js';
-export { biogptConfig, BIOGPT_SIZES } from './config.js';
+export { biogptConfig, BIOGPT_SIZES, attnImplementationOf, DEFAULT_ATTN_IMPLEMENTATION, type AttnImplementation } from './config.js';

@@ -15,6 +15,7 @@ import type { Backend } from '../../backend/types.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { tidy } from '../../tensor/scope.js';
 import { isGradEnabled } from '../../autograd/tape.js';
+import { checkpoint } from '../../autograd/checkpoint.js';
 import { add, mul } from '../../ops/elementwise.js';
 import { full, tensor } from '../../ops/creation.js';
 import { concat, reshape, slice } from '../../ops/shape.js';
@@ -90,6 +91,8 @@ export class BioGptModel extends Module {
   readonly dropout: Dropout;
   /** LayerDrop draws (training with config.layerdrop > 0): seed and call counter, as Dropout's. */
   layerdropSeed = 0x1a7e4d;
+  /** Recompute each decoder layer in backward instead of keeping its activations (training only). */
+  gradientCheckpointing = false;
   #layerdropCalls = 0;
 
   constructor(cfg: BioGptConfig) {
@@ -180,6 +183,12 @@ export class BioGptModel extends Module {
       if (this.training && cfg.layerdrop > 0 && !useCache && this.#layerdropDraw() < cfg.layerdrop) continue;
       const layer = this.layers.at(i);
       const x = h;
+      if (this.gradientCheckpointing && this.training && isGradEnabled() && !useCache) {
+        // Keep only the layer's input; backward recomputes the layer with the same dropout masks.
+        const rng = layer.namedModules().map(([, m]) => m).filter((m): m is Dropout => m instanceof Dropout);
+        h = checkpoint((y) => layer.forward(y, bias, null).hidden, [x], { params: layer.parameters(), rng });
+        continue;
+      }
       const r = scoped(() => layer.forward(x, bias, past ? past[i]! : null));
       if (free && !want) x.dispose();
       h = r.hidden;
@@ -241,6 +250,12 @@ export class BioGptForCausalLM extends Module {
     } finally {
       reader.close();
     }
+  }
+
+  /** As transformers' gradient_checkpointing_enable() / _disable(): see BioGptModel.gradientCheckpointing. */
+  gradientCheckpointingEnable(on = true): this {
+    this.biogpt.gradientCheckpointing = on;
+    return this;
   }
 
   get tied(): boolean {

@@ -20,6 +20,9 @@ export class Int8LinearModule extends Module implements LinearLike {
   forward(x: Tensor): Tensor {
     return this.q.forward(x);
   }
+  protected override frozenElementCount(): number {
+    return this.outFeatures * this.inFeatures + (this.q.bias ? this.outFeatures : 0);
+  }
   override dispose(): void {
     this.q.dispose();
   }

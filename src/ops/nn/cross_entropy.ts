@@ -45,6 +45,9 @@ interface CeResult {
 }
 
 function crossEntropyImpl(logits: Tensor, targets: Tensor, opts: CrossEntropyOptions): CeResult {
+  // On autocast's float32 list, but no upcast copy is made: the backends read f16 logits as f32 and
+  // keep lse and the losses in f32 (the gradient is computed in f32 and stored as f16, as the
+  // backward of torch's upcast would), so the numbers are an upcast's without the [rows, V] copy.
   const ignoreIndex = opts.ignoreIndex ?? -100;
   const reduction = opts.reduction ?? 'mean';
   if (!['mean', 'sum', 'none'].includes(reduction)) throw new OpArgumentError('crossEntropy', 'reduction', "'mean', 'sum' or 'none'", String(reduction));

@@ -1,6 +1,7 @@
 /** Layer normalisation over the last axis with optional elementwise affine weight and bias. */
 import { record } from '../../autograd/tape.js';
 import { Tensor } from '../../tensor/tensor.js';
+import { autocastFloat32 } from '../../autograd/autocast.js';
 
 /**
  * y = (x - mean) / sqrt(var + eps) * weight + bias over the last axis (biased variance, as
@@ -8,6 +9,7 @@ import { Tensor } from '../../tensor/tensor.js';
  * kept for backward only while a graph is recorded, and released by it.
  */
 export function layerNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null, eps = 1e-5): Tensor {
+  x = autocastFloat32(x); // autocast: float32 list
   const be = x.backend;
   const r = be.layerNorm(x.raw('layerNorm'), weight ? weight.raw('layerNorm') : null, bias ? bias.raw('layerNorm') : null, eps);
   const out = new Tensor(r.y, be);

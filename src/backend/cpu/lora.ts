@@ -1,0 +1,108 @@
+/**
+ * Float64 reference of the fused LoRA kernels (src/backend/webgpu/lora.ts). The dropout mask is the
+ * dropout op's (src/backend/cpu/nn.ts): element i of x is dropped iff uniform01(seed, i) < p.
+ */
+import { OpArgumentError, ShapeError } from '../../errors.js';
+import type { RawTensor } from '../types.js';
+import type { LoraBackend, LoraDropout } from '../kernels.js';
+import { seedU32, uniform01 } from '../rng.js';
+import { dataOf, make } from './common.js';
+
+function dims2(op: string, arg: string, x: RawTensor): [number, number] {
+  if (x.dtype !== 'f32') throw new OpArgumentError(op, arg, 'an f32 tensor', x.dtype);
+  if (x.shape.length !== 2) throw new ShapeError(op, arg, 'rank 2', `[${x.shape}]`);
+  return x.shape as [number, number];
+}
+
+function expect(op: string, arg: string, x: RawTensor, shape: readonly number[]): void {
+  const [a, b] = dims2(op, arg, x);
+  if (a !== shape[0] || b !== shape[1]) throw new ShapeError(op, arg, `[${shape}]`, `[${x.shape}]`);
+}
+
+/** x' = dropout(x) as the dropout op computes it (a copy of x when there is no dropout). */
+function dropped(x: RawTensor, d: LoraDropout | undefined): Float64Array {
+  const a = dataOf(x);
+  const out = Float64Array.from(a);
+  if (!d || !(d.p > 0)) return out;
+  const s = seedU32(d.seed);
+  const keep = d.p >= 1 ? 0 : 1 / (1 - d.p);
+  for (let i = 0; i < out.length; i++) out[i] = uniform01(s, i) < d.p ? 0 : a[i]! * keep;
+  return out;
+}
+
+/** a [M, K] · bᵀ for b [N, K] (bT) or b [K, N]. */
+function mm(a: ArrayLike<number>, M: number, K: number, b: ArrayLike<number>, N: number, bT: boolean): Float64Array {
+  const c = new Float64Array(M * N);
+  for (let m = 0; m < M; m++) {
+    for (let n = 0; n < N; n++) {
+      let s = 0;
+      for (let k = 0; k < K; k++) s += a[m * K + k]! * (bT ? b[n * K + k]! : b[k * N + n]!);
+      c[m * N + n] = s;
+    }
+  }
+  return c;
+}
+
+export function cpuLoraOps(): LoraBackend {
+  return {
+    loraProject(x, w, opts) {
+      const [N, K] = dims2('loraProject', 'x', x);
+      const r = opts.wKMajor ? w.shape[1]! : w.shape[0]!;
+      expect('loraProject', 'w', w, opts.wKMajor ? [K, r] : [r, K]);
+      const u = mm(dropped(x, opts.dropout), N, K, dataOf(w), r, !opts.wKMajor);
+      for (let i = 0; i < u.length; i++) u[i]! *= opts.scale;
+      return make([N, r], 'f32', u);
+    },
+    loraLinear(x, w, bias, u, b) {
+      const [N, I] = dims2('loraLinear', 'x', x);
+      const O = dims2('loraLinear', 'w', w)[0];
+      expect('loraLinear', 'w', w, [O, I]);
+      const r = dims2('loraLinear', 'u', u)[1];
+      expect('loraLinear', 'u', u, [N, r]);
+      expect('loraLinear', 'b', b, [O, r]);
+      if (bias && (bias.dtype !== 'f32' || bias.shape.length !== 1 || bias.shape[0] !== O)) throw new ShapeError('loraLinear', 'bias', `f32 [${O}]`, `${bias.dtype} [${bias.shape}]`);
+      const y = mm(dataOf(x), N, I, dataOf(w), O, true);
+      const low = mm(dataOf(u), N, r, dataOf(b), O, true);
+      const bv = bias ? dataOf(bias) : null;
+      for (let i = 0; i < y.length; i++) y[i]! += low[i]! + (bv ? bv[i % O]! : 0);
+      return make([N, O], 'f32', y);
+    },
+    loraLinearBackward(dy, w, g, a, dropout) {
+      const [N, O] = dims2('loraLinearBackward', 'dy', dy);
+      const I = dims2('loraLinearBackward', 'w', w)[1];
+      expect('loraLinearBackward', 'w', w, [O, I]);
+      const r = dims2('loraLinearBackward', 'g', g)[1];
+      expect('loraLinearBackward', 'g', g, [N, r]);
+      expect('loraLinearBackward', 'a', a, [r, I]);
+      const dx = mm(dataOf(dy), N, O, dataOf(w), I, false);
+      const low = dropped(make([N, I], 'f32', mm(dataOf(g), N, r, dataOf(a), I, false)), dropout);
+      for (let i = 0; i < dx.length; i++) dx[i]! += low[i]!;
+      return make([N, I], 'f32', dx);
+    },
+    loraAdd(base, u, l, opts) {
+      const [N, C] = dims2('loraAdd', 'base', base);
+      const r = dims2('loraAdd', 'u', u)[1];
+      expect('loraAdd', 'u', u, [N, r]);
+      expect('loraAdd', 'l', l, opts.aLayout ? [r, C] : [C, r]);
+      const low = dropped(make([N, C], 'f32', mm(dataOf(u), N, r, dataOf(l), C, !opts.aLayout)), opts.dropout);
+      const bv = dataOf(base);
+      for (let i = 0; i < low.length; i++) low[i]! += bv[i]!;
+      return make([N, C], 'f32', low);
+    },
+    loraGradA(g, x, dropout) {
+      const [N, K] = dims2('loraGradA', 'x', x);
+      const r = dims2('loraGradA', 'g', g)[1];
+      expect('loraGradA', 'g', g, [N, r]);
+      const xd = dropped(x, dropout);
+      const gv = dataOf(g);
+      const out = new Float64Array(r * K);
+      for (let n = 0; n < N; n++) {
+        for (let j = 0; j < r; j++) {
+          const gj = gv[n * r + j]!;
+          for (let k = 0; k < K; k++) out[j * K + k]! += gj * xd[n * K + k]!;
+        }
+      }
+      return make([r, K], 'f32', out);
+    },
+  };
+}
