@@ -4,7 +4,7 @@
  * kernelsFor(backend) and stay backend-agnostic. Implementations: src/backend/webgpu/{int8,attention,lora}.ts
  * and the float64 references src/backend/cpu/{int8,attention,lora}.ts.
  */
-import { OpArgumentError } from '../errors.js';
+import { OpArgumentError, ShapeError } from '../errors.js';
 import type { Backend, RawTensor } from './types.js';
 
 /** Row-wise int8 weights: cb u32 [O, ceil(I/4)] (four int8 per word, byte k%4 = column k), scb f32 [O]. */
@@ -107,4 +107,16 @@ export function kernelsFor(b: Backend): FusedKernels {
     cache.set(b, (k = f(b)));
   }
   return k;
+}
+
+/** Shape checks shared by the fused-kernel backends: an f32 matrix, and one of a given shape. */
+export function dims2(op: string, arg: string, x: RawTensor): [number, number] {
+  if (x.dtype !== 'f32') throw new OpArgumentError(op, arg, 'an f32 tensor', x.dtype);
+  if (x.shape.length !== 2) throw new ShapeError(op, arg, 'rank 2', `[${x.shape}]`);
+  return x.shape as [number, number];
+}
+
+export function expect(op: string, arg: string, x: RawTensor, shape: readonly number[]): void {
+  const [a, b] = dims2(op, arg, x);
+  if (a !== shape[0] || b !== shape[1]) throw new ShapeError(op, arg, `[${shape}]`, `[${x.shape}]`);
 }

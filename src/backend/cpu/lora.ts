@@ -2,22 +2,11 @@
  * Float64 reference of the fused LoRA kernels (src/backend/webgpu/lora.ts). The dropout mask is the
  * dropout op's (src/backend/cpu/nn.ts): element i of x is dropped iff uniform01(seed, i) < p.
  */
-import { OpArgumentError, ShapeError } from '../../errors.js';
+import { ShapeError } from '../../errors.js';
 import type { RawTensor } from '../types.js';
-import type { LoraBackend, LoraDropout } from '../kernels.js';
+import { dims2, expect, type LoraBackend, type LoraDropout } from '../kernels.js';
 import { seedU32, uniform01 } from '../rng.js';
 import { dataOf, make } from './common.js';
-
-function dims2(op: string, arg: string, x: RawTensor): [number, number] {
-  if (x.dtype !== 'f32') throw new OpArgumentError(op, arg, 'an f32 tensor', x.dtype);
-  if (x.shape.length !== 2) throw new ShapeError(op, arg, 'rank 2', `[${x.shape}]`);
-  return x.shape as [number, number];
-}
-
-function expect(op: string, arg: string, x: RawTensor, shape: readonly number[]): void {
-  const [a, b] = dims2(op, arg, x);
-  if (a !== shape[0] || b !== shape[1]) throw new ShapeError(op, arg, `[${shape}]`, `[${x.shape}]`);
-}
 
 /** x' = dropout(x) as the dropout op computes it (a copy of x when there is no dropout). */
 function dropped(x: RawTensor, d: LoraDropout | undefined): Float64Array {

@@ -7,11 +7,11 @@
  * same epilogue as one elementwise pass over the int8 kernel's output.
  */
 import type { GpuContext } from '../../gpu/device.js';
-import { OpArgumentError, ShapeError } from '../../errors.js';
+import { ShapeError } from '../../errors.js';
 import { alloc, bufferOf, grid, launch, variants } from './common.js';
 import type { RawTensor } from '../types.js';
 import { seedU32, threshold24 } from '../rng.js';
-import type { LoraBackend, LoraDropout } from '../kernels.js';
+import { dims2, expect, type LoraBackend, type LoraDropout } from '../kernels.js';
 import { MATMUL_BINDINGS, MATMUL_UNIFORMS, matmulBody, matmulConstants, matmulGrid, matmulTiles } from './matmul.js';
 
 const R = 'read' as const;
@@ -60,17 +60,6 @@ const gradAKernel = {
   overrides: { WG: { type: u32, value: LORA_WG }, MASKED: { type: 'bool' as const, value: false } },
   includes: ['common/rng.wgsl', 'common/strided.wgsl'],
 };
-
-function dims2(op: string, arg: string, x: RawTensor): [number, number] {
-  if (x.dtype !== 'f32') throw new OpArgumentError(op, arg, 'an f32 tensor', x.dtype);
-  if (x.shape.length !== 2) throw new ShapeError(op, arg, 'rank 2', `[${x.shape}]`);
-  return x.shape as [number, number];
-}
-
-function expect(op: string, arg: string, x: RawTensor, shape: readonly number[]): void {
-  const [a, b] = dims2(op, arg, x);
-  if (a !== shape[0] || b !== shape[1]) throw new ShapeError(op, arg, `[${shape}]`, `[${x.shape}]`);
-}
 
 /** Uniforms and the MASKED override of a dropout (p = 0 or absent: no mask). */
 function drop(d: LoraDropout | undefined): { uniforms: { seed: number; threshold: number; keep_scale: number }; masked: boolean } {
