@@ -8,7 +8,8 @@
  * Shapes: full = BioGPT training (tokens B·T = 2048, C = 1024, FFN 4096, 16 heads × 64, T = 512)
  * and decoding (B = 4, S = 512). Lavapipe is slow, so the default is scaled down:
  * RADGRAD_BENCH_SCALE=full for the full shapes, otherwise tokens = 256, T = 128 (B = 2), the same
- * C / FFN / heads, plus attention at B 1 × T 512. Run: npm run bench -- kernels   (RADGRAD_BENCH_SCALE=full npm run bench -- kernels)
+ * C / FFN / heads, plus attention at B 1 × T 512. Run: npm run bench -- kernels   (RADGRAD_BENCH_SCALE=full npm run bench -- kernels;
+ * BENCH_KERNELS=attention,gemv runs only those sections: int8, attention, decode, lora, gemv, memory)
  */
 import { gpu } from '../src/gpu/device.js';
 import { getBackend } from '../src/backend/registry.js';
@@ -91,7 +92,19 @@ function biogptBytes(): Row {
   };
 }
 
+/** Sections to run (BENCH_KERNELS, comma-separated: int8, attention, decode, lora, gemv, memory); all when unset. */
+const SECTIONS = ['int8', 'attention', 'decode', 'lora', 'gemv', 'memory'] as const;
+function sectionsToRun(): Set<string> {
+  const env = process.env.BENCH_KERNELS;
+  if (!env) return new Set(SECTIONS);
+  const want = env.split(',').map((k) => k.trim()).filter(Boolean);
+  const bad = want.filter((k) => !(SECTIONS as readonly string[]).includes(k));
+  if (bad.length) throw new Error(`BENCH_KERNELS: unknown section ${bad.join(', ')} (have ${SECTIONS.join(', ')})`);
+  return new Set(want);
+}
+
 export async function bench(): Promise<Row[]> {
+  const only = sectionsToRun();
   const full = process.env.RADGRAD_BENCH_SCALE === 'full';
   const N = full ? 2048 : 256;
   const C = 1024, F = 4096, H = 16, D = 64;
@@ -104,7 +117,7 @@ export async function bench(): Promise<Row[]> {
   // All variants of a shape alternate within each repetition (linearMs), so load changes on a
   // shared machine hit them alike.
   const kern = kernelsFor(getBackend());
-  for (const [O, I] of [[F, C], [C, F]] as const) {
+  for (const [O, I] of only.has('int8') ? ([[F, C], [C, F]] as const) : []) {
     const x = rand([N, I], 1);
     const w = rand([O, I], 2, 0.02);
     const q = quantizeWeight(w);
@@ -146,7 +159,7 @@ export async function bench(): Promise<Row[]> {
   // ---- attention fwd+bwd: fused vs composite, at the run's shape and (scaled run) also at T = 512 ----
   // Fused and composite alternate within each repetition (attentionMs), so load changes on a shared
   // machine hit both alike.
-  for (const [Ba, Ta] of full ? [[B, T]] : [[B, T], [1, 512]]) {
+  for (const [Ba, Ta] of !only.has('attention') ? [] : full ? [[B, T]] : [[B, T], [1, 512]]) {
     const shape = [Ba, H, Ta, D];
     const [q, k, v, dO] = [rand(shape, 4), rand(shape, 5), rand(shape, 6), rand(shape, 7)];
     const maskHost = new Float32Array(Ba * Ta).fill(1);
@@ -173,7 +186,7 @@ export async function bench(): Promise<Row[]> {
   }
 
   // ---- decode: one query per sequence against a KV cache ----
-  {
+  if (only.has('decode')) {
     const S = 512, Bd = 4;
     const q = rand([Bd, H, 1, D], 8);
     const k = rand([Bd, H, S, D], 9);
@@ -183,9 +196,9 @@ export async function bench(): Promise<Row[]> {
     rows.push({ kernel: 'attention decode (KV cache)', shape: `B${Bd} H${H} S${S} D${D}`, ms, 'GFLOP/s|TOP/s': (4 * Bd * H * S * D) / ms / 1e6, 'GB/s': bytes / ms / 1e6 });
     for (const t of [q, k, v]) t.dispose();
   }
-  rows.push(...(await loraAndF16Rows(N)));
-  rows.push(...(await decodeGemvRows()));
-  rows.push(biogptBytes());
+  if (only.has('lora')) rows.push(...(await loraAndF16Rows(N)));
+  if (only.has('gemv')) rows.push(...(await decodeGemvRows()));
+  if (only.has('memory')) rows.push(biogptBytes());
   for (const r of rows) r.card = card;
   return rows;
 }
