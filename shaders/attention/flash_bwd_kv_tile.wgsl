@@ -36,17 +36,15 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wi
     var ph: array<vec4<f32>, 8>;
     for (var i = 0u; i < 8u; i++) { sl[i] = vec4<f32>(0.0); sh[i] = sl[i]; pl[i] = sl[i]; ph[i] = sl[i]; }
     for (var d = 0u; d < HD; d++) {
-      let kl = vec4<f32>(k[ko[0] + d], k[ko[1] + d], k[ko[2] + d], k[ko[3] + d]);
-      let kh = vec4<f32>(k[ko[4] + d], k[ko[5] + d], k[ko[6] + d], k[ko[7] + d]);
-      let vl = vec4<f32>(v[ko[0] + d], v[ko[1] + d], v[ko[2] + d], v[ko[3] + d]);
-      let vh = vec4<f32>(v[ko[4] + d], v[ko[5] + d], v[ko[6] + d], v[ko[7] + d]);
+      let kd = lanes8(&k, &ko, d);
+      let vd = lanes8(&v, &ko, d);
       for (var i = 0u; i < 8u; i++) {
         let qv = vec4<f32>(q[qo[i] + d]);
         let gv = vec4<f32>(dout[qo[i] + d]);
-        sl[i] = fma(kl, qv, sl[i]);
-        sh[i] = fma(kh, qv, sh[i]);
-        pl[i] = fma(vl, gv, pl[i]);
-        ph[i] = fma(vh, gv, ph[i]);
+        sl[i] = fma(kd.lo, qv, sl[i]);
+        sh[i] = fma(kd.hi, qv, sh[i]);
+        pl[i] = fma(vd.lo, gv, pl[i]);
+        ph[i] = fma(vd.hi, gv, ph[i]);
       }
     }
     // sl/sh become Z·P (for dV), pl/ph become dS (for dK).

@@ -24,42 +24,32 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wi
   let dih = vec4<f32>(di[rh.x], di[rh.y], di[rh.z], di[rh.w]);
   var acc: AccD;
   for (var d = 0u; d < 2u * HD; d++) { acc[d] = vec4<f32>(0.0); }
-  var kend = T;
-  if (params.causal != 0u) { kend = min(T, (wid.x + 1u) * WG * 8u); }
+  let kend = key_end(wid.x);
   for (var kb = 0u; kb < kend; kb += 8u) {
     var kok: array<bool, 8>;
-    var any = false;
     var ko: array<u32, 8>;
-    for (var j = 0u; j < 8u; j++) {
-      kok[j] = key_ok(b, kb + j);
-      any = any || kok[j];
-      ko[j] = row_off(base, kb + j);
-    }
-    if (!any) { continue; }
+    if (!key_block(b, base, kb, &ko, &kok)) { continue; }
     var sl: array<vec4<f32>, 8>;
     var sh: array<vec4<f32>, 8>;
     var pl: array<vec4<f32>, 8>;
     var ph: array<vec4<f32>, 8>;
     for (var j = 0u; j < 8u; j++) { sl[j] = vec4<f32>(0.0); sh[j] = sl[j]; pl[j] = sl[j]; ph[j] = sl[j]; }
     for (var d = 0u; d < HD; d++) {
-      let ql = vec4<f32>(q[qo[0] + d], q[qo[1] + d], q[qo[2] + d], q[qo[3] + d]);
-      let qh = vec4<f32>(q[qo[4] + d], q[qo[5] + d], q[qo[6] + d], q[qo[7] + d]);
-      let gl = vec4<f32>(dout[qo[0] + d], dout[qo[1] + d], dout[qo[2] + d], dout[qo[3] + d]);
-      let gh = vec4<f32>(dout[qo[4] + d], dout[qo[5] + d], dout[qo[6] + d], dout[qo[7] + d]);
+      let qd = lanes8(&q, &qo, d);
+      let gd = lanes8(&dout, &qo, d);
       for (var j = 0u; j < 8u; j++) {
         let kv = vec4<f32>(k[ko[j] + d]);
         let vv = vec4<f32>(v[ko[j] + d]);
-        sl[j] = fma(ql, kv, sl[j]);
-        sh[j] = fma(qh, kv, sh[j]);
-        pl[j] = fma(gl, vv, pl[j]);
-        ph[j] = fma(gh, vv, ph[j]);
+        sl[j] = fma(qd.lo, kv, sl[j]);
+        sh[j] = fma(qd.hi, kv, sh[j]);
+        pl[j] = fma(gd.lo, vv, pl[j]);
+        ph[j] = fma(gd.hi, vv, ph[j]);
       }
     }
-    let c = params.causal != 0u;
     for (var j = 0u; j < 8u; j++) {
       let jj = vec4<u32>(kb + j);
-      let okl = vec4<bool>(kok[j]) & (vec4<bool>(!c) | (jj <= il));
-      let okh = vec4<bool>(kok[j]) & (vec4<bool>(!c) | (jj <= ih));
+      let okl = visible(kok[j], kb + j, il);
+      let okh = visible(kok[j], kb + j, ih);
       let el = select(vec4<f32>(0.0), exp(sl[j] * params.scale - lsel), okl);
       let eh = select(vec4<f32>(0.0), exp(sh[j] * params.scale - lseh), okh);
       sl[j] = el * (keep4(key, (bh * T + il) * T + jj) * pl[j] - dil);

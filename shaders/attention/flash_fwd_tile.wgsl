@@ -21,29 +21,20 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wi
   var mh = ml;
   var ll = vec4<f32>(0.0);
   var lh = ll;
-  // Workgroup-uniform key range: up to the last query row of the workgroup when causal.
-  var kend = T;
-  if (params.causal != 0u) { kend = min(T, (wid.x + 1u) * WG * 8u); }
+  let kend = key_end(wid.x);
   for (var kb = 0u; kb < kend; kb += 8u) {
     var kok: array<bool, 8>;
-    var any = false;
     var ko: array<u32, 8>;
-    for (var j = 0u; j < 8u; j++) {
-      kok[j] = key_ok(b, kb + j);
-      any = any || kok[j];
-      ko[j] = row_off(base, kb + j);
-    }
-    if (!any) { continue; }
+    if (!key_block(b, base, kb, &ko, &kok)) { continue; }
     var sl: array<vec4<f32>, 8>;
     var sh: array<vec4<f32>, 8>;
     for (var j = 0u; j < 8u; j++) { sl[j] = vec4<f32>(0.0); sh[j] = vec4<f32>(0.0); }
     for (var d = 0u; d < HD; d++) {
-      let ql = vec4<f32>(q[qo[0] + d], q[qo[1] + d], q[qo[2] + d], q[qo[3] + d]);
-      let qh = vec4<f32>(q[qo[4] + d], q[qo[5] + d], q[qo[6] + d], q[qo[7] + d]);
+      let qd = lanes8(&q, &qo, d);
       for (var j = 0u; j < 8u; j++) {
         let kv = vec4<f32>(k[ko[j] + d]);
-        sl[j] = fma(ql, kv, sl[j]);
-        sh[j] = fma(qh, kv, sh[j]);
+        sl[j] = fma(qd.lo, kv, sl[j]);
+        sh[j] = fma(qd.hi, kv, sh[j]);
       }
     }
     var okl: array<vec4<bool>, 8>;
@@ -51,10 +42,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wi
     var bml = vec4<f32>(F32_LOWEST);
     var bmh = bml;
     for (var j = 0u; j < 8u; j++) {
-      let jj = vec4<u32>(kb + j);
-      let c = params.causal != 0u;
-      okl[j] = vec4<bool>(kok[j]) & (vec4<bool>(!c) | (jj <= il));
-      okh[j] = vec4<bool>(kok[j]) & (vec4<bool>(!c) | (jj <= ih));
+      okl[j] = visible(kok[j], kb + j, il);
+      okh[j] = visible(kok[j], kb + j, ih);
       sl[j] = select(vec4<f32>(F32_LOWEST), sl[j] * params.scale, okl[j]);
       sh[j] = select(vec4<f32>(F32_LOWEST), sh[j] * params.scale, okh[j]);
       bml = max(bml, sl[j]);

@@ -64,9 +64,18 @@ export function checkCrossEntropy(op: string, logits: RawTensor, targets: RawTen
 }
 
 /** A per-row tensor (lse, dloss) of cross-entropy backward. */
-export function checkPerRow(op: string, arg: string, t: RawTensor, targets: RawTensor): void {
+function checkPerRow(op: string, arg: string, t: RawTensor, targets: RawTensor): void {
   checkFloat(op, arg, t);
   if (t.shape.join() !== targets.shape.join()) throw new ShapeError(op, arg, `shape ${sh(targets.shape)} (same as targets)`, sh(t.shape));
+}
+
+/** crossEntropyBackward's operands: those of checkCrossEntropy, plus lse and dloss (one value per row). */
+export function checkCrossEntropyBackward(logits: RawTensor, targets: RawTensor, lse: RawTensor, dloss: RawTensor): { rows: number; len: number } {
+  const op = 'crossEntropyBackward';
+  const dims = checkCrossEntropy(op, logits, targets);
+  checkPerRow(op, 'lse', lse, targets);
+  checkPerRow(op, 'dloss', dloss, targets);
+  return dims;
 }
 
 export function checkEmbedding(table: RawTensor, ids: RawTensor): { numRows: number; dim: number } {

@@ -7,8 +7,8 @@ import { OpArgumentError } from '../../errors.js';
 import { numel, type Backend, type RawTensor } from '../types.js';
 import { seedU32, uniform01 } from '../rng.js';
 import {
-  checkCrossEntropy, checkDropout, checkEmbedding, checkEmbeddingBackward, checkFloat, checkLayerNorm,
-  checkLayerNormBackward, checkPerRow, checkRowBackward, rowsOf,
+  checkCrossEntropy, checkCrossEntropyBackward, checkDropout, checkEmbedding, checkEmbeddingBackward, checkFloat, checkLayerNorm,
+  checkLayerNormBackward, checkRowBackward, rowsOf,
 } from '../nn_checks.js';
 import { dataOf, make } from './common.js';
 
@@ -43,42 +43,33 @@ function softmaxLike(x: RawTensor, log: boolean): RawTensor {
   return out;
 }
 
+/**
+ * Row-wise backward from the output y: softmax dx = y·(dy - Σ dy·y), log-softmax
+ * dx = dy - exp(y)·Σ dy.
+ */
+function softmaxLikeBackward(y: RawTensor, dy: RawTensor, log: boolean): RawTensor {
+  checkRowBackward(log ? 'logSoftmaxBackward' : 'softmaxBackward', y, dy);
+  const { rows, len } = rowsOf(y.shape);
+  const out = make(y.shape, y.dtype);
+  const Y = dataOf(y);
+  const D = dataOf(dy);
+  const o = dataOf(out);
+  for (let r = 0; r < rows; r++) {
+    const base = r * len;
+    let s = 0;
+    for (let j = 0; j < len; j++) s += log ? D[base + j]! : D[base + j]! * Y[base + j]!;
+    for (let j = 0; j < len; j++) o[base + j] = log ? D[base + j]! - Math.exp(Y[base + j]!) * s : Y[base + j]! * (D[base + j]! - s);
+  }
+  return out;
+}
+
 export function cpuNnOps(): Pick<Backend, NnOps> {
   return {
     softmax: (x) => softmaxLike(x, false),
     logSoftmax: (x) => softmaxLike(x, true),
 
-    softmaxBackward(y, dy) {
-      checkRowBackward('softmaxBackward', y, dy);
-      const { rows, len } = rowsOf(y.shape);
-      const out = make(y.shape, y.dtype);
-      const Y = dataOf(y);
-      const D = dataOf(dy);
-      const o = dataOf(out);
-      for (let r = 0; r < rows; r++) {
-        const base = r * len;
-        let dot = 0;
-        for (let j = 0; j < len; j++) dot += D[base + j]! * Y[base + j]!;
-        for (let j = 0; j < len; j++) o[base + j] = Y[base + j]! * (D[base + j]! - dot);
-      }
-      return out;
-    },
-
-    logSoftmaxBackward(y, dy) {
-      checkRowBackward('logSoftmaxBackward', y, dy);
-      const { rows, len } = rowsOf(y.shape);
-      const out = make(y.shape, y.dtype);
-      const Y = dataOf(y);
-      const D = dataOf(dy);
-      const o = dataOf(out);
-      for (let r = 0; r < rows; r++) {
-        const base = r * len;
-        let s = 0;
-        for (let j = 0; j < len; j++) s += D[base + j]!;
-        for (let j = 0; j < len; j++) o[base + j] = D[base + j]! - Math.exp(Y[base + j]!) * s;
-      }
-      return out;
-    },
+    softmaxBackward: (y, dy) => softmaxLikeBackward(y, dy, false),
+    logSoftmaxBackward: (y, dy) => softmaxLikeBackward(y, dy, true),
 
     layerNorm(x, weight, bias, eps) {
       checkLayerNorm(x, weight, bias, eps);
@@ -169,9 +160,7 @@ export function cpuNnOps(): Pick<Backend, NnOps> {
 
     crossEntropyBackward(logits, targets, lse, dloss, ignoreIndex) {
       const op = 'crossEntropyBackward';
-      const { rows, len } = checkCrossEntropy(op, logits, targets);
-      checkPerRow(op, 'lse', lse, targets);
-      checkPerRow(op, 'dloss', dloss, targets);
+      const { rows, len } = checkCrossEntropyBackward(logits, targets, lse, dloss);
       const dx = make(logits.shape, logits.dtype);
       const X = dataOf(logits);
       const T = dataOf(targets);

@@ -14,8 +14,8 @@ import { memoryOps } from './memory.js';
 import { numel, type Backend, type DType, type RawTensor } from '../types.js';
 import { seedU32, threshold24 } from '../rng.js';
 import {
-  checkCrossEntropy, checkDropout, checkEmbedding, checkEmbeddingBackward, checkFloat, checkLayerNorm,
-  checkLayerNormBackward, checkPerRow, checkRowBackward, rowsOf,
+  checkCrossEntropy, checkCrossEntropyBackward, checkDropout, checkEmbedding, checkEmbeddingBackward, checkFloat, checkLayerNorm,
+  checkLayerNormBackward, checkRowBackward, rowsOf,
 } from '../nn_checks.js';
 
 type NnOps = 'softmax' | 'softmaxBackward' | 'logSoftmax' | 'logSoftmaxBackward' | 'layerNorm' | 'layerNormBackward'
@@ -305,9 +305,7 @@ export function nnOps(ctx: GpuContext): Pick<Backend, NnOps> {
 
     crossEntropyBackward(logits, targets, lse, dloss, ignoreIndex) {
       const op = 'crossEntropyBackward';
-      const { rows, len } = checkCrossEntropy(op, logits, targets);
-      checkPerRow(op, 'lse', lse, targets);
-      checkPerRow(op, 'dloss', dloss, targets);
+      const { rows, len } = checkCrossEntropyBackward(logits, targets, lse, dloss);
       if (lse.dtype !== 'f32') throw new OpArgumentError(op, 'lse', 'dtype f32 (as returned by crossEntropy)', lse.dtype);
       const dx = alloc(ctx, logits.shape, logits.dtype, op);
       const n = rows * len;
