@@ -45,6 +45,7 @@ interface TrainFlags {
   resume?: string;
   json?: boolean;
   gradientCheckpointing?: boolean;
+  evalOnStart?: boolean;
 }
 
 /** Config-file keys: TrainSettings plus the paths. */
@@ -103,6 +104,7 @@ export function register(program: Command): void {
     .option('--warmup-steps <n>', 'linear warmup steps (default 0)')
     .option('--max-length <n>', `truncate examples to N tokens (default ${DEFAULT_TRAIN_SETTINGS.maxLength})`)
     .option('--eval-every <n>', `eval loss every N steps (default ${DEFAULT_TRAIN_SETTINGS.evalEvery}; 0 = end only)`)
+    .option('--eval-on-start', 'evaluate once before training (the base model\'s held-out loss, recorded as step 0), as HF eval_on_start')
     .option('--save-every <n>', `checkpoint every N steps (default ${DEFAULT_TRAIN_SETTINGS.saveEvery}; 0 = end only)`)
     .option('--seed <n>', `seed for LoRA init, data order, dropout and the eval split (default ${DEFAULT_TRAIN_SETTINGS.seed})`)
     .option('--int8', 'int8 base weights (bitsandbytes-style 8-bit; LoRA stays float32)')
@@ -144,6 +146,7 @@ export function register(program: Command): void {
         set('seed', num('seed', f.seed, true));
         if (f.fp16 !== undefined) settings.fp16 = f.fp16;
         if (f.gradientCheckpointing) settings.gradientCheckpointing = true;
+        if (f.evalOnStart) settings.evalOnStart = true;
         const seed = settings.seed ?? DEFAULT_TRAIN_SETTINGS.seed;
         const maxLength = settings.maxLength ?? DEFAULT_TRAIN_SETTINGS.maxLength;
 

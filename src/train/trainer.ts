@@ -58,6 +58,8 @@ export interface TrainSettings {
   maxLength: number;
   /** Evaluate every N steps (0 = only at the end). */
   evalEvery: number;
+  /** Evaluate once before the first step (as HF `eval_on_start`): the base model's held-out loss as step 0. */
+  evalOnStart: boolean;
   /** Checkpoint every N steps (0 = only at the end / on interrupt). */
   saveEvery: number;
   seed: number;
@@ -74,7 +76,7 @@ export const DEFAULT_TRAIN_SETTINGS: Readonly<TrainSettings> = Object.freeze({
   batchSize: 4, gradAccum: 4, epochs: 2, maxSteps: 0,
   lr: 2e-4, betas: [0.9, 0.999] as [number, number], eps: 1e-8, weightDecay: 0,
   schedule: 'linear' as ScheduleKind, warmupSteps: 0, maxGradNorm: 1.0, maxLength: 512,
-  evalEvery: 50, saveEvery: 200, seed: 42, fp16: true, padId: 1, logEvery: 1, gradientCheckpointing: false,
+  evalEvery: 50, evalOnStart: false, saveEvery: 200, seed: 42, fp16: true, padId: 1, logEvery: 1, gradientCheckpointing: false,
 });
 
 export interface MetricRecord extends TrainingMetricPoint {
@@ -340,6 +342,13 @@ export class Trainer {
     let last: MetricRecord | undefined;
     let lastEval: number | undefined;
     let runTokens = 0;
+    if (s.evalOnStart && this.globalStep === 0 && (o.eval?.length ?? 0) > 0) {
+      const evalLoss = await this.evaluate();
+      if (evalLoss !== undefined) {
+        this.record({ step: 0, epoch: 0, evalLoss, time: 0, precision: this.precision });
+        progress?.log(`step 0  eval ${evalLoss.toFixed(4)} (before training)`);
+      }
+    }
     const tRun = Date.now();
     while (this.globalStep < this.totalSteps) {
       if (o.signal?.aborted) {

@@ -11,14 +11,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { shutdownGpu } from '../../src/gpu/device.js';
 import { initWebGpuBackend } from '../../src/backend/webgpu/index.js';
-import { withBackend } from '../../src/backend/registry.js';
 import type { Backend } from '../../src/backend/types.js';
-import '../../src/ops/index.js';
-import { BioGptForCausalLM } from '../../src/models/biogpt/index.js';
 import { Rng } from '../../src/data/rng.js';
 import type { Example } from '../../src/data/dataset.js';
-import { Trainer, type TrainSettings } from '../../src/train/trainer.js';
+import type { TrainSettings } from '../../src/train/trainer.js';
 import { sharedPath } from '../../src/util/paths.js';
+import { runTinyTrainer } from '../helpers/tiny_trainer.js';
 
 const modelDir = sharedPath('golden', 'tiny_biogpt');
 const SKIP = modelDir ? false : 'shared/golden/tiny_biogpt is absent';
@@ -46,25 +44,11 @@ const base: Partial<TrainSettings> = { batchSize: 2, gradAccum: 2, maxSteps: 4, 
 const trainSet = examples(16, 1);
 const evalSet = examples(4, 2);
 
-async function run(out: string, settings: Partial<TrainSettings>, extra: { resume?: string; stopAfter?: number } = {}) {
-  return withBackend(gpu, async () => {
-    const model = BioGptForCausalLM.fromPretrained(modelDir!);
-    const ac = new AbortController();
-    try {
-      const t = new Trainer({
-        model, train: trainSet, eval: evalSet, outDir: out, settings, progress: null, signal: ac.signal, report: false,
-        ...(extra.resume ? { resume: extra.resume } : {}),
-        onMetrics: (m) => {
-          if (extra.stopAfter && m.step >= extra.stopAfter) ac.abort();
-        },
-      });
-      assert.equal(model.biogpt.gradientCheckpointing, !!settings.gradientCheckpointing);
-      return await t.run();
-    } finally {
-      model.dispose();
-    }
+const run = (out: string, settings: Partial<TrainSettings>, extra: { resume?: string; stopAfter?: number } = {}) =>
+  runTinyTrainer(gpu, modelDir!, { train: trainSet, eval: evalSet, outDir: out, settings, progress: null, report: false }, {
+    ...extra,
+    inspect: (_, model) => assert.equal(model.biogpt.gradientCheckpointing, !!settings.gradientCheckpointing),
   });
-}
 
 describe('Trainer gradientCheckpointing', { skip: SKIP }, () => {
   it('same losses, eval losses and grad norms; resume with it continues the same curve', async () => {

@@ -12,16 +12,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { shutdownGpu } from '../../src/gpu/device.js';
 import { initWebGpuBackend } from '../../src/backend/webgpu/index.js';
-import { withBackend } from '../../src/backend/registry.js';
 import type { Backend } from '../../src/backend/types.js';
-import '../../src/ops/index.js';
-import { BioGptForCausalLM } from '../../src/models/biogpt/index.js';
 import { Rng } from '../../src/data/rng.js';
 import type { Example } from '../../src/data/dataset.js';
-import { Trainer, type TrainSettings } from '../../src/train/trainer.js';
+import type { TrainSettings } from '../../src/train/trainer.js';
 import { lrFactor } from '../../src/train/schedule.js';
 import { LossScaler } from '../../src/train/loss_scale.js';
 import { sharedPath } from '../../src/util/paths.js';
+import { runTinyTrainer } from '../helpers/tiny_trainer.js';
 
 const modelDir = sharedPath('golden', 'tiny_biogpt');
 const SKIP = modelDir ? false : 'shared/golden/tiny_biogpt is absent';
@@ -51,24 +49,8 @@ const base: Partial<TrainSettings> = { batchSize: 2, gradAccum: 2, maxSteps: 6, 
 const trainSet = examples(20, 1);
 const evalSet = examples(6, 2);
 
-async function run(out: string, settings: Partial<TrainSettings>, extra: { resume?: string; stopAfter?: number } = {}) {
-  return withBackend(gpu, async () => {
-    const model = BioGptForCausalLM.fromPretrained(modelDir!);
-    const ac = new AbortController();
-    try {
-      const t = new Trainer({
-        model, train: trainSet, eval: evalSet, outDir: out, settings, f16Available: true, progress: null, signal: ac.signal,
-        ...(extra.resume ? { resume: extra.resume } : {}),
-        onMetrics: (m) => {
-          if (extra.stopAfter && m.step >= extra.stopAfter) ac.abort();
-        },
-      });
-      return await t.run();
-    } finally {
-      model.dispose();
-    }
-  });
-}
+const run = (out: string, settings: Partial<TrainSettings>, extra: { resume?: string; stopAfter?: number } = {}) =>
+  runTinyTrainer(gpu, modelDir!, { train: trainSet, eval: evalSet, outDir: out, settings, f16Available: true, progress: null }, extra);
 
 describe('Trainer (tiny BioGPT, WebGPU)', { skip: SKIP }, () => {
   it('resumes onto the same loss curve (6 straight vs 3 + interrupt + resume + 3)', async () => {
@@ -110,6 +92,26 @@ describe('Trainer (tiny BioGPT, WebGPU)', { skip: SKIP }, () => {
     console.log(`accum 2x2: loss ${ma.loss} norm ${ma.gradNorm}; batch 4: loss ${mb.loss} norm ${mb.gradNorm}`);
     assert.ok(Math.abs(ma.loss! - mb.loss!) <= 1e-5 * mb.loss!);
     assert.ok(Math.abs(ma.gradNorm! - mb.gradNorm!) <= 1e-4 * mb.gradNorm!);
+  });
+
+  it('evalOnStart records the untrained held-out loss as step 0, once (not again on resume)', async () => {
+    const s = { ...base, evalOnStart: true };
+    const out = path.join(tmp, 'e');
+    const first = await run(out, s, { stopAfter: 3 });
+    const resumed = await run(out, s, { resume: first.lastCheckpoint! });
+    const plain = await run(path.join(tmp, 'f'), base, { stopAfter: 3 });
+    assert.deepEqual(resumed.metrics.map((m) => m.step), [0, 1, 2, 3, 4, 5, 6]);
+    const e0 = resumed.metrics[0]!;
+    assert.equal(e0.loss, undefined, 'step 0 has no train loss');
+    const evals = resumed.metrics.filter((m) => m.evalLoss !== undefined).map((m) => m.evalLoss!);
+    console.log(`eval loss at steps 0, 3, 6: ${evals.map((v) => v.toFixed(4)).join(', ')}`);
+    assert.equal(evals.length, 3);
+    assert.ok(evals[2]! < evals[1]! && evals[1]! < evals[0]!, 'held-out loss falls from the untrained adapter');
+    // the step-0 evaluation is read-only: the run continues exactly as one without it
+    assert.deepEqual(plain.metrics.map((m) => m.step), [1, 2, 3]);
+    for (let i = 0; i < 3; i++) assert.ok(Math.abs(plain.metrics[i]!.loss! - resumed.metrics[i + 1]!.loss!) <= 1e-6, `step ${i + 1} loss`);
+    const html = fs.readFileSync(path.join(out, 'report.html'), 'utf8');
+    assert.ok(!/NaN/.test(html), 'report has no NaN');
   });
 });
 
