@@ -6,10 +6,13 @@
  *   biogpt - microsoft/biogpt's shapes (1024 × 24 layers, the full 42,384-token vocabulary),
  *          random weights; its 174 MB embedding table exceeds lavapipe's 128 MiB binding limit
  *          and runs through the chunked kernels (tied head included);
- *   biogpt-int8 - the same with the decoder projections quantised to int8 (as `--int8`).
+ *   biogpt-int8, mid-int8 - the same with the decoder projections quantised to int8 (as `--int8`).
  * RADGRAD_BENCH_GEN_MODELS picks them (comma-separated; default tiny,mid), RADGRAD_BENCH_GEN_NEW
- * the new tokens per row (default 32). Each case runs once as a warm-up (pipelines compiled,
- * buffers pooled), then the best of RADGRAD_BENCH_REPS (default 2) timed runs is reported.
+ * the new tokens per row (default 32). RADGRAD_BENCH_GEN_INT8_SKINNY=both times every case with
+ * the skinny int8 decode kernel (int8SkinnyTuning 'auto') and without it (forced off), the two
+ * alternating in each repetition (on / off: only that one). Each case runs once per setting as a
+ * warm-up (pipelines compiled, buffers pooled), then the best of RADGRAD_BENCH_REPS (default 2)
+ * timed runs is reported.
  * minNewTokens = maxNewTokens, so eos never stops a row early. tokens/s counts the tokens of all
  * rows made by decode steps over the decode time (prefill excluded, as GenerationStats does).
  * Run: npm run bench -- generate
@@ -21,6 +24,7 @@ import { quantizeInt8 } from '../src/models/biogpt/quantize.js';
 import { generate } from '../src/generate/index.js';
 import { sharedPath } from '../src/util/paths.js';
 import '../src/ops/index.js';
+import { int8SkinnyTuning } from '../src/backend/webgpu/int8.js';
 
 type Row = Record<string, string | number>;
 
@@ -46,18 +50,34 @@ function loadModel(name: string): { model?: BioGptForCausalLM; desc: string } {
   if (name === 'mid') {
     return { model: randomModel({ vocab_size: 42384, hidden_size: 512, num_hidden_layers: 4, num_attention_heads: 8, intermediate_size: 2048, max_position_embeddings: 1024 }), desc: 'random: 512 × 4 layers, vocab 42384' };
   }
+  if (name === 'mid-int8') {
+    const { model } = loadModel('mid');
+    quantizeInt8(model!);
+    return { model, desc: 'random: 512 × 4 layers, vocab 42384, int8 base' };
+  }
   if (name === 'biogpt') return { model: randomModel({ ...BIOGPT_SIZES.biogpt }), desc: 'random: 1024 × 24 layers, vocab 42384' };
   if (name === 'biogpt-int8') {
     const model = randomModel({ ...BIOGPT_SIZES.biogpt });
     quantizeInt8(model);
     return { model, desc: 'random: 1024 × 24 layers, vocab 42384, int8 base' };
   }
-  throw new Error(`generate bench: unknown model ${name} (tiny, mid, biogpt, biogpt-int8)`);
+  throw new Error(`generate bench: unknown model ${name} (tiny, mid, mid-int8, biogpt, biogpt-int8)`);
 }
 
 export async function bench(): Promise<Row[]> {
   const names = (process.env.RADGRAD_BENCH_GEN_MODELS ?? 'tiny,mid').split(',').map((s) => s.trim()).filter(Boolean);
   const reps = Math.max(1, Number(process.env.RADGRAD_BENCH_REPS ?? 2));
+  const skinnyEnv = process.env.RADGRAD_BENCH_GEN_INT8_SKINNY ?? 'on';
+  const settings: Array<'auto' | false> = { on: ['auto' as const], off: [false as const], both: ['auto' as const, false as const] }[skinnyEnv] ?? [];
+  if (!settings.length) throw new Error(`RADGRAD_BENCH_GEN_INT8_SKINNY: on, off or both (got ${skinnyEnv})`);
+  const withSkinny = async <T>(use: 'auto' | false, f: () => Promise<T>): Promise<T> => {
+    int8SkinnyTuning.use = use;
+    try {
+      return await f();
+    } finally {
+      int8SkinnyTuning.use = 'auto';
+    }
+  };
   const rows: Row[] = [];
   for (const name of names) {
     const { model, desc } = loadModel(name);
@@ -73,15 +93,24 @@ export async function bench(): Promise<Row[]> {
         // Deterministic prompts of ordinary token ids (specials 0..3 avoided).
         const prompts = Array.from({ length: batch }, (_, b) => Array.from({ length: PROMPT_LEN }, (_, i) => 4 + ((b * 131 + i * 17) % (vocab - 4))));
         const opts = { maxNewTokens: maxNew, minNewTokens: maxNew };
-        await generate(model, prompts, { ...opts, maxNewTokens: Math.min(4, maxNew), minNewTokens: Math.min(4, maxNew) });
-        let best: { tps: number; prefill: number; decode: number; steps: number } | undefined;
-        for (let r = 0; r < reps; r++) {
-          const s = (await generate(model, prompts, opts)).stats;
-          if (!best || s.tokensPerSecond > best.tps) best = { tps: s.tokensPerSecond, prefill: s.prefillMs, decode: s.decodeMs, steps: s.steps };
+        type Best = { tps: number; prefill: number; decode: number; steps: number };
+        const best: Array<Best | undefined> = settings.map(() => undefined);
+        for (const use of settings) {
+          await withSkinny(use, () => generate(model, prompts, { ...opts, maxNewTokens: Math.min(4, maxNew), minNewTokens: Math.min(4, maxNew) }));
         }
-        rows.push({
-          model: name, config: desc, batch, prompt: PROMPT_LEN, new_tokens: maxNew, prefill_ms: best!.prefill,
-          ms_per_step: best!.decode / Math.max(1, best!.steps), tokens_per_s: best!.tps,
+        for (let r = 0; r < reps; r++) {
+          for (let i = 0; i < settings.length; i++) {
+            const s = (await withSkinny(settings[i]!, () => generate(model, prompts, opts))).stats;
+            const b = best[i];
+            if (!b || s.tokensPerSecond > b.tps) best[i] = { tps: s.tokensPerSecond, prefill: s.prefillMs, decode: s.decodeMs, steps: s.steps };
+          }
+        }
+        settings.forEach((use, i) => {
+          const b = best[i]!;
+          rows.push({
+            model: name, config: desc, batch, ...(settings.length > 1 ? { int8_skinny: use === 'auto' ? 'auto' : 'off' } : {}), prompt: PROMPT_LEN, new_tokens: maxNew,
+            prefill_ms: b.prefill, ms_per_step: b.decode / Math.max(1, b.steps), tokens_per_s: b.tps,
+          });
         });
       }
     } finally {

@@ -22,58 +22,31 @@ import { kernelsFor } from '../src/backend/fused.js';
 import { attentionDecode, compositeAttention, flashAttention } from '../src/ops/attention.js';
 import { loraLinear } from '../src/ops/lora_linear.js';
 import { skinnyTuning } from '../src/backend/webgpu/matmul.js';
+import { int8SkinnyTuning } from '../src/backend/webgpu/int8.js';
 
 type Row = Record<string, string | number>;
 const REPS = Number(process.env.RADGRAD_BENCH_REPS ?? 3);
 
-async function gpuMs(fn: () => void): Promise<number> {
+/**
+ * Median GPU ms of each variant after one warm-up call of each (pipeline compiles); the variants run
+ * alternately in every repetition, so load changes on a shared machine hit them alike.
+ */
+async function alternatingMs(fns: Array<() => void>): Promise<number[]> {
   const ctx = gpu();
-  const be = getBackend();
-  fn(); // warm-up (pipeline compiles)
-  await be.sync();
-  const times: number[] = [];
+  for (const fn of fns) fn();
+  await getBackend().sync();
+  const times = fns.map(() => [] as number[]);
   for (let r = 0; r < REPS; r++) {
-    ctx.queue.beginTiming();
-    fn();
-    times.push((await ctx.queue.endTiming()).ms);
+    for (let i = 0; i < fns.length; i++) {
+      ctx.queue.beginTiming();
+      fns[i]!();
+      times[i]!.push((await ctx.queue.endTiming()).ms);
+    }
   }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)]!;
+  return times.map((t) => t.sort((a, b) => a - b)[Math.floor(t.length / 2)]!);
 }
 
 const rand = (shape: number[], seed: number, std = 1) => ops.randNormal(shape, seed, 0, std);
-
-/** Median GPU ms of each int8/f32 linear variant, run alternately in every repetition after a warm-up. */
-async function linearMs(fns: Array<() => void>): Promise<number[]> {
-  const ctx = gpu();
-  for (const fn of fns) fn();
-  await getBackend().sync();
-  const times = fns.map(() => [] as number[]);
-  for (let r = 0; r < REPS; r++) {
-    for (let i = 0; i < fns.length; i++) {
-      ctx.queue.beginTiming();
-      fns[i]!();
-      times[i]!.push((await ctx.queue.endTiming()).ms);
-    }
-  }
-  return times.map((t) => t.sort((a, b) => a - b)[Math.floor(t.length / 2)]!);
-}
-
-/** Median GPU ms of each variant, the variants run alternately in every repetition (after a warm-up). */
-async function attentionMs(fns: Array<() => void>): Promise<number[]> {
-  const ctx = gpu();
-  for (const fn of fns) fn();
-  await getBackend().sync();
-  const times = fns.map(() => [] as number[]);
-  for (let r = 0; r < REPS; r++) {
-    for (let i = 0; i < fns.length; i++) {
-      ctx.queue.beginTiming();
-      fns[i]!();
-      times[i]!.push((await ctx.queue.endTiming()).ms);
-    }
-  }
-  return times.map((t) => t.sort((a, b) => a - b)[Math.floor(t.length / 2)]!);
-}
 
 /** GPU bytes of BioGPT-347M with every linear in int8 (CB 1 B/weight + SCB 4 B/row + f32 bias), embeddings f32. */
 function biogptBytes(): Row {
@@ -114,7 +87,7 @@ export async function bench(): Promise<Row[]> {
   const card = `${gpu().adapterInfo.description || gpu().adapterInfo.device}`;
 
   // ---- linear: f32 vs int8 (threshold 6, activations N(0,1): a few outliers on heavy-tailed inputs) ----
-  // All variants of a shape alternate within each repetition (linearMs), so load changes on a
+  // All variants of a shape alternate within each repetition (alternatingMs), so load changes on a
   // shared machine hit them alike.
   const kern = kernelsFor(getBackend());
   for (const [O, I] of only.has('int8') ? ([[F, C], [C, F]] as const) : []) {
@@ -126,7 +99,7 @@ export async function bench(): Promise<Row[]> {
     const u = rand([N, R], 4);
     const lb = rand([O, R], 5, 0.1);
     const flops = 2 * N * O * I;
-    const [f32Ms, i8Ms, fbMs, kb, fb, dx8, dx32, lora, loraUnfused] = await linearMs([
+    const [f32Ms, i8Ms, fbMs, kb, fb, dx8, dx32, lora, loraUnfused] = await alternatingMs([
       () => tidy(() => void ops.matmul(x, w, { transB: true })),
       () => tidy(() => void matmulInt8(x, q, null, { threshold: 6 })),
       () => tidy(() => void matmulInt8(x, q, null, { threshold: 6, forceFallback: true })),
@@ -157,7 +130,7 @@ export async function bench(): Promise<Row[]> {
   }
 
   // ---- attention fwd+bwd: fused vs composite, at the run's shape and (scaled run) also at T = 512 ----
-  // Fused and composite alternate within each repetition (attentionMs), so load changes on a shared
+  // Fused and composite alternate within each repetition (alternatingMs), so load changes on a shared
   // machine hit both alike.
   for (const [Ba, Ta] of !only.has('attention') ? [] : full ? [[B, T]] : [[B, T], [1, 512]]) {
     const shape = [Ba, H, Ta, D];
@@ -173,8 +146,8 @@ export async function bench(): Promise<Row[]> {
     const fwdOnly = (f: typeof flashAttention) => () => tidy(() => void f(q, k, v, { mask, causal: true, dropout: 0.1, seed: 3 }));
     // causal: about half of the 4·B·H·T²·D forward and 10·B·H·T²·D backward flops are needed
     const flopsF = 2 * Ba * H * Ta * Ta * D;
-    const [fusedF, compF] = await attentionMs([fwdOnly(flashAttention), fwdOnly(compositeAttention)]);
-    const [fused, comp] = await attentionMs([run(flashAttention), run(compositeAttention)]);
+    const [fusedF, compF] = await alternatingMs([fwdOnly(flashAttention), fwdOnly(compositeAttention)]);
+    const [fused, comp] = await alternatingMs([run(flashAttention), run(compositeAttention)]);
     const sh = `B${Ba} H${H} T${Ta} D${D} causal+pad+dropout 0.1`;
     const fusedExtra = 2 * 4 * Ba * H * Ta; // lse + D_i
     const compExtra = 3 * 4 * Ba * H * Ta * Ta + 4 * Ba * Ta * Ta; // scores, probs, dropped probs (+ their grads transiently) and the [B,1,T,T] bias
@@ -191,7 +164,7 @@ export async function bench(): Promise<Row[]> {
     const q = rand([Bd, H, 1, D], 8);
     const k = rand([Bd, H, S, D], 9);
     const v = rand([Bd, H, S, D], 10);
-    const ms = await gpuMs(() => tidy(() => void attentionDecode(q, k, v)));
+    const [ms] = await alternatingMs([() => tidy(() => void attentionDecode(q, k, v))]);
     const bytes = 4 * (2 * Bd * H * S * D + 2 * Bd * H * D);
     rows.push({ kernel: 'attention decode (KV cache)', shape: `B${Bd} H${H} S${S} D${D}`, ms, 'GFLOP/s|TOP/s': (4 * Bd * H * S * D) / ms / 1e6, 'GB/s': bytes / ms / 1e6 });
     for (const t of [q, k, v]) t.dispose();
@@ -274,7 +247,9 @@ export async function loraAndF16Rows(N: number): Promise<Row[]> {
  * skinny kernel (matmul_skinny.wgsl, chosen for M ≤ MATMUL_SKINNY[class].maxM) vs the same matmul
  * forced onto the register/tiled kernel, alternating within each repetition. The tied head
  * [M,1024]·[42384,1024]ᵀ (174 MB) exceeds lavapipe's binding limit and runs chunked, so its rows
- * also time the chunked path with the skinny kernel under it.
+ * also time the chunked path with the skinny kernel under it. The int8 rows (LLM.int8, threshold 6,
+ * quantize/outlier passes included) time the skinny int8 kernel (matmul_int8_skinny.wgsl) vs the
+ * same call forced onto the register/tiled int8 kernel vs the f32 skinny matmul, all three alternating.
  */
 export async function decodeGemvRows(): Promise<Row[]> {
   const rows: Row[] = [];
@@ -295,12 +270,35 @@ export async function decodeGemvRows(): Promise<Row[]> {
     const x = rand([M, K], 21);
     const w = rand([N, K], 22, 0.02);
     const f = () => tidy(() => void ops.matmul(x, w, { transB: true }));
-    const [skinny, tiled] = await linearMs([forced(true, f), forced(false, f)]);
+    const [skinny, tiled] = await alternatingMs([forced(true, f), forced(false, f)]);
     const bytes = 4 * (M * K + N * K + M * N);
     rows.push({
       kernel: `decode GEMV ${what} skinny vs tiled/regs`, shape: `[${M},${K}]·[${N},${K}]ᵀ`, ms: skinny,
       'GFLOP/s|TOP/s': (2 * M * N * K) / skinny / 1e6, 'GB/s': bytes / skinny / 1e6, old_ms: tiled, speedup: tiled / skinny,
     });
+    x.dispose();
+    w.dispose();
+  }
+  const forced8 = (use: boolean, f: () => void) => () => {
+    int8SkinnyTuning.use = use;
+    try {
+      f();
+    } finally {
+      int8SkinnyTuning.use = 'auto';
+    }
+  };
+  for (const [M, K, N, what] of shapes.filter(([, , n]) => n !== V)) {
+    const x = rand([M, K], 21);
+    const w = rand([N, K], 22, 0.02);
+    const q = quantizeWeight(w);
+    const f8 = () => tidy(() => void matmulInt8(x, q, null, { threshold: 6 }));
+    const [skinny, regs, f32] = await alternatingMs([forced8(true, f8), forced8(false, f8), () => tidy(() => void ops.matmul(x, w, { transB: true }))]);
+    rows.push({
+      kernel: `decode GEMV int8 ${what} skinny vs int8 regs/tiled, f32 skinny`, shape: `[${M},${K}]·[${N},${K}]ᵀ`, ms: skinny,
+      'GFLOP/s|TOP/s': (2 * M * N * K) / skinny / 1e6, 'GB/s': (M * K * 4 + N * K + M * N * 4) / skinny / 1e6,
+      old_ms: regs, speedup: regs / skinny, f32_ms: f32, vs_f32: f32 / skinny,
+    });
+    disposeQuantized(q);
     x.dispose();
     w.dispose();
   }

@@ -109,14 +109,59 @@ export function kernelsFor(b: Backend): FusedKernels {
   return k;
 }
 
-/** Shape checks shared by the fused-kernel backends: an f32 matrix, and one of a given shape. */
-export function dims2(op: string, arg: string, x: RawTensor): [number, number] {
+/** An f32 matrix's [rows, cols]. */
+function dims2(op: string, arg: string, x: RawTensor): [number, number] {
   if (x.dtype !== 'f32') throw new OpArgumentError(op, arg, 'an f32 tensor', x.dtype);
   if (x.shape.length !== 2) throw new ShapeError(op, arg, 'rank 2', `[${x.shape}]`);
   return x.shape as [number, number];
 }
 
-export function expect(op: string, arg: string, x: RawTensor, shape: readonly number[]): void {
+function expect(op: string, arg: string, x: RawTensor, shape: readonly number[]): void {
   const [a, b] = dims2(op, arg, x);
   if (a !== shape[0] || b !== shape[1]) throw new ShapeError(op, arg, `[${shape}]`, `[${x.shape}]`);
 }
+
+/**
+ * Operand checks of the LoRA ops, shared by their backends (cpu/lora.ts, webgpu/lora.ts): each
+ * throws the op's typed error on a bad dtype or shape and returns the sizes the kernel uses.
+ */
+export const loraChecks = {
+  project(x: RawTensor, w: RawTensor, wKMajor: boolean): { N: number; K: number; r: number } {
+    const [N, K] = dims2('loraProject', 'x', x);
+    const r = wKMajor ? w.shape[1]! : w.shape[0]!;
+    expect('loraProject', 'w', w, wKMajor ? [K, r] : [r, K]);
+    return { N, K, r };
+  },
+  linear(x: RawTensor, w: RawTensor, bias: RawTensor | null, u: RawTensor, b: RawTensor): { N: number; I: number; O: number; r: number } {
+    const [N, I] = dims2('loraLinear', 'x', x);
+    const O = dims2('loraLinear', 'w', w)[0];
+    expect('loraLinear', 'w', w, [O, I]);
+    const r = dims2('loraLinear', 'u', u)[1];
+    expect('loraLinear', 'u', u, [N, r]);
+    expect('loraLinear', 'b', b, [O, r]);
+    if (bias && (bias.dtype !== 'f32' || bias.shape.length !== 1 || bias.shape[0] !== O)) throw new ShapeError('loraLinear', 'bias', `f32 [${O}]`, `${bias.dtype} [${bias.shape}]`);
+    return { N, I, O, r };
+  },
+  linearBackward(dy: RawTensor, w: RawTensor, g: RawTensor, a: RawTensor): { N: number; O: number; I: number; r: number } {
+    const [N, O] = dims2('loraLinearBackward', 'dy', dy);
+    const I = dims2('loraLinearBackward', 'w', w)[1];
+    expect('loraLinearBackward', 'w', w, [O, I]);
+    const r = dims2('loraLinearBackward', 'g', g)[1];
+    expect('loraLinearBackward', 'g', g, [N, r]);
+    expect('loraLinearBackward', 'a', a, [r, I]);
+    return { N, O, I, r };
+  },
+  add(base: RawTensor, u: RawTensor, l: RawTensor, aLayout: boolean): { N: number; C: number; r: number } {
+    const [N, C] = dims2('loraAdd', 'base', base);
+    const r = dims2('loraAdd', 'u', u)[1];
+    expect('loraAdd', 'u', u, [N, r]);
+    expect('loraAdd', 'l', l, aLayout ? [r, C] : [C, r]);
+    return { N, C, r };
+  },
+  gradA(g: RawTensor, x: RawTensor): { N: number; K: number; r: number } {
+    const [N, K] = dims2('loraGradA', 'x', x);
+    const r = dims2('loraGradA', 'g', g)[1];
+    expect('loraGradA', 'g', g, [N, r]);
+    return { N, K, r };
+  },
+};

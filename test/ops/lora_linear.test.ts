@@ -21,6 +21,8 @@ import { Module } from '../../src/nn/module.js';
 import { applyLora } from '../../src/nn/lora.js';
 import { Int8Linear } from '../../src/nn/int8_linear.js';
 import { Int8LinearModule } from '../../src/models/biogpt/quantize.js';
+import { skinnyTuning } from '../../src/backend/webgpu/matmul.js';
+import { int8SkinnyTuning } from '../../src/backend/webgpu/int8.js';
 import { checkOp, forEachKernelStyle, getBackends, property, randValues, runOn, seedArb, TOL_ACCUM, type InputSpec } from '../helpers/ops_harness.js';
 import { assertClose, ErrorLog } from '../helpers/compare.js';
 
@@ -115,6 +117,56 @@ describe('loraLinear', () => {
       { data: randValues(6 * 19, 6, -3, 3), shape: [6, 19] }, { data: randValues(11 * 19, 7), shape: [11, 19], requiresGrad: false },
       { data: randValues(2 * 19, 8), shape: [2, 19] }, { data: randValues(11 * 2, 9), shape: [11, 2], requiresGrad: false },
     ], { fwd: TOL_ACCUM, bwd: TOL_ACCUM, fd: false, log });
+  });
+
+  it('decode shapes (few rows): skinny kernels forced on and off agree with the CPU reference (f32 and int8 W)', async () => {
+    // Rows ≤ maxM go to the skinny kernels (f32: skinnyTuning, int8: int8SkinnyTuning) with the
+    // LoRA epilogue; both selections must match the reference, forward and backward (dx of the f32
+    // base uses the skinny kernel with the transposed LW and the dropout mask). I odd (scalar
+    // skinny kernel) or a multiple of 4 (vec4 kernel under the CPU style).
+    const { gpu, cpu } = await getBackends();
+    for (const use of [true, false]) {
+      for (const [lead, I, O, r, int8] of [[[1], 67, 33, 4, false], [[3], 64, 9, 8, false], [[2, 5], 17, 66, 2, false], [[1], 65, 35, 4, true], [[9], 64, 17, 3, true]] as const) {
+        const N = (lead as readonly number[]).reduce((s, d) => s * d, 1);
+        const label = `lora decode ${int8 ? 'int8' : 'f32'} [${lead}, ${I}]→${O} r${r} skinny ${use}`;
+        const ins: InputSpec[] = [
+          { data: randValues(N * I, 1, -3, 3), shape: [...lead, I] }, { data: randValues(O * I, 2), shape: [O, I], requiresGrad: false },
+          { data: randValues(r * I, 4), shape: [r, I] }, { data: randValues(O * r, 5), shape: [O, r] }, { data: randValues(O, 3), shape: [O] },
+        ];
+        const o = { alpha: 8, dropout: 0.2, seed: 3 };
+        if (!int8) {
+          skinnyTuning.use = use;
+          try {
+            await checkOp(label, (x, w, a, b, bias) => loraLinear(x, w, bias!, a, b, o), ins, { fwd: TOL_ACCUM, bwd: TOL_ACCUM, fd: false, log });
+          } finally {
+            skinnyTuning.use = 'auto';
+          }
+          continue;
+        }
+        // int8 W: the quantised weight outlives the run (the backward reads it), so it is freed here.
+        const qs: Array<ReturnType<typeof quantizeWeight>> = [];
+        const fn = (x: Tensor, w: Tensor, a: Tensor, b: Tensor, bias?: Tensor) => {
+          const q = quantizeWeight(w);
+          qs.push(q);
+          return loraLinear(x, q, bias!, a, b, o);
+        };
+        const dy = randValues(N * O, 8);
+        const want = await runOn(cpu, fn, ins, dy);
+        await forEachKernelStyle(async (style) => {
+          int8SkinnyTuning.use = use;
+          try {
+            const got = await runOn(gpu, fn, ins, dy);
+            log.add('gpu decode fwd', assertClose(got.out, want.out, { ...TOL_ACCUM, label: `${label} ${style} forward` }));
+            got.grads.forEach((g, i) => {
+              if (g) log.add('gpu decode bwd', assertClose(g, want.grads[i]!, { ...TOL_ACCUM, label: `${label} ${style} grad ${i}` }));
+            });
+          } finally {
+            int8SkinnyTuning.use = 'auto';
+          }
+        });
+        for (const q of qs) disposeQuantized(q);
+      }
+    }
   });
 
   it('int8 base: forward and backward leave no GPU bytes in use', async () => {

@@ -23,6 +23,7 @@ import { matmulInt8, quantizeWeight, disposeQuantized } from '../../src/ops/matm
 import { Int8Linear } from '../../src/nn/int8_linear.js';
 import { kernelsFor } from '../../src/backend/fused.js';
 import { tuning } from '../../src/backend/webgpu/common.js';
+import { int8SkinnyTuning } from '../../src/backend/webgpu/int8.js';
 import { ShapeError } from '../../src/errors.js';
 import { Rng } from '../../src/data/rng.js';
 import { assertClose, closeStats, ErrorLog } from '../helpers/compare.js';
@@ -99,11 +100,15 @@ async function check(c: Case, seed: number, heavy: boolean, styles: readonly boo
   for (const style of styles) {
     const before = g.bytesInUse();
     tuning.cpuStyle = style;
+    // The register / tiled kernels at every N (the skinny decode kernel that 'auto' picks for few
+    // rows has its own tests, test/ops/matmul_int8_skinny.test.ts).
+    int8SkinnyTuning.use = false;
     let got: Awaited<ReturnType<typeof run>>;
     try {
       got = await run(g, c, inp);
     } finally {
       tuning.cpuStyle = 'auto';
+      int8SkinnyTuning.use = 'auto';
     }
     const label = `int8 N=${c.N} I=${c.I} O=${c.O}${c.fallback ? ' fallback' : ''} thr=${c.threshold} r=${c.rank} ${style ? 'regs' : 'tiled'}`;
     assert.deepEqual([...got.cb], [...want.cb], `${label}: weight codes`);

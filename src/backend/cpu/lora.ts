@@ -2,9 +2,8 @@
  * Float64 reference of the fused LoRA kernels (src/backend/webgpu/lora.ts). The dropout mask is the
  * dropout op's (src/backend/cpu/nn.ts): element i of x is dropped iff uniform01(seed, i) < p.
  */
-import { ShapeError } from '../../errors.js';
 import type { RawTensor } from '../types.js';
-import { dims2, expect, type LoraBackend, type LoraDropout } from '../kernels.js';
+import { loraChecks, type LoraBackend, type LoraDropout } from '../kernels.js';
 import { seedU32, uniform01 } from '../rng.js';
 import { dataOf, make } from './common.js';
 
@@ -35,21 +34,13 @@ function mm(a: ArrayLike<number>, M: number, K: number, b: ArrayLike<number>, N:
 export function cpuLoraOps(): LoraBackend {
   return {
     loraProject(x, w, opts) {
-      const [N, K] = dims2('loraProject', 'x', x);
-      const r = opts.wKMajor ? w.shape[1]! : w.shape[0]!;
-      expect('loraProject', 'w', w, opts.wKMajor ? [K, r] : [r, K]);
+      const { N, K, r } = loraChecks.project(x, w, opts.wKMajor);
       const u = mm(dropped(x, opts.dropout), N, K, dataOf(w), r, !opts.wKMajor);
       for (let i = 0; i < u.length; i++) u[i]! *= opts.scale;
       return make([N, r], 'f32', u);
     },
     loraLinear(x, w, bias, u, b) {
-      const [N, I] = dims2('loraLinear', 'x', x);
-      const O = dims2('loraLinear', 'w', w)[0];
-      expect('loraLinear', 'w', w, [O, I]);
-      const r = dims2('loraLinear', 'u', u)[1];
-      expect('loraLinear', 'u', u, [N, r]);
-      expect('loraLinear', 'b', b, [O, r]);
-      if (bias && (bias.dtype !== 'f32' || bias.shape.length !== 1 || bias.shape[0] !== O)) throw new ShapeError('loraLinear', 'bias', `f32 [${O}]`, `${bias.dtype} [${bias.shape}]`);
+      const { N, I, O, r } = loraChecks.linear(x, w, bias, u, b);
       const y = mm(dataOf(x), N, I, dataOf(w), O, true);
       const low = mm(dataOf(u), N, r, dataOf(b), O, true);
       const bv = bias ? dataOf(bias) : null;
@@ -57,31 +48,21 @@ export function cpuLoraOps(): LoraBackend {
       return make([N, O], 'f32', y);
     },
     loraLinearBackward(dy, w, g, a, dropout) {
-      const [N, O] = dims2('loraLinearBackward', 'dy', dy);
-      const I = dims2('loraLinearBackward', 'w', w)[1];
-      expect('loraLinearBackward', 'w', w, [O, I]);
-      const r = dims2('loraLinearBackward', 'g', g)[1];
-      expect('loraLinearBackward', 'g', g, [N, r]);
-      expect('loraLinearBackward', 'a', a, [r, I]);
+      const { N, O, I, r } = loraChecks.linearBackward(dy, w, g, a);
       const dx = mm(dataOf(dy), N, O, dataOf(w), I, false);
       const low = dropped(make([N, I], 'f32', mm(dataOf(g), N, r, dataOf(a), I, false)), dropout);
       for (let i = 0; i < dx.length; i++) dx[i]! += low[i]!;
       return make([N, I], 'f32', dx);
     },
     loraAdd(base, u, l, opts) {
-      const [N, C] = dims2('loraAdd', 'base', base);
-      const r = dims2('loraAdd', 'u', u)[1];
-      expect('loraAdd', 'u', u, [N, r]);
-      expect('loraAdd', 'l', l, opts.aLayout ? [r, C] : [C, r]);
+      const { N, C, r } = loraChecks.add(base, u, l, opts.aLayout);
       const low = dropped(make([N, C], 'f32', mm(dataOf(u), N, r, dataOf(l), C, !opts.aLayout)), opts.dropout);
       const bv = dataOf(base);
       for (let i = 0; i < low.length; i++) low[i]! += bv[i]!;
       return make([N, C], 'f32', low);
     },
     loraGradA(g, x, dropout) {
-      const [N, K] = dims2('loraGradA', 'x', x);
-      const r = dims2('loraGradA', 'g', g)[1];
-      expect('loraGradA', 'g', g, [N, r]);
+      const { N, K, r } = loraChecks.gradA(g, x);
       const xd = dropped(x, dropout);
       const gv = dataOf(g);
       const out = new Float64Array(r * K);

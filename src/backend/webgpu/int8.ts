@@ -3,7 +3,8 @@
  * quantisation, the outlier-decomposed int8 forward (dot4I8Packed where the WGSL language feature
  * exists, an unpack-and-multiply fallback otherwise) with an optional fused LoRA addend, and the
  * dequantising backward to x. GPUs get workgroup-tiled kernels; CPU adapters (cpuStyle) get
- * barrier-free register-blocked ones (matmul_int8_regs.wgsl, matmul_int8_dequant_regs.wgsl).
+ * barrier-free register-blocked ones (matmul_int8_regs.wgsl, matmul_int8_dequant_regs.wgsl); a
+ * forward with few rows (decoding) goes to the GEMV-style matmul_int8_skinny.wgsl on both.
  */
 import type { GpuContext } from '../../gpu/device.js';
 import { grid1d, type KernelDecl } from '../../gpu/kernel.js';
@@ -22,6 +23,35 @@ const bool = 'bool' as const;
 export const INT8_TILE = { WX: 16, WY: 16, TK: 8 };
 /** Barrier-free kernels (CPU adapters): WX×WY threads per workgroup, each an 8×8 block. */
 export const INT8_REGS = { WX: 8, WY: 8, R: 8 };
+
+/**
+ * Skinny forward (matmul_int8_skinny.wgsl), used when x has at most maxM rows: each invocation
+ * computes 4 outputs for up to maxRows rows, KS invocations split K (i32 partial sums added in
+ * workgroup memory), WN output groups per workgroup. Measured on lavapipe (bench/kernels.bench.ts
+ * "decode GEMV int8" rows, quantize/outlier passes included): 1.7–5.8× faster than the register
+ * kernel at N = 1 on BioGPT's shapes, about even at N = 8, ahead up to N = 12 and behind at 16 (two
+ * row groups read the weights twice), hence cpu maxM 12; KS 1–8 and WN 4–16 were within noise of
+ * each other, and reading CB as vec4<u32> gained little at N = 1 but was ~2× slower at N = 8.
+ * gpu: a 32-way K split so a 1024-output product still fills the device (not yet tuned on hardware).
+ */
+export interface Int8SkinnyTiles {
+  readonly maxM: number;
+  readonly maxRows: number;
+  readonly KS: number;
+  readonly WN: number;
+}
+export const INT8_SKINNY: Readonly<Record<'cpu' | 'gpu', Int8SkinnyTiles>> = {
+  cpu: { maxM: 12, maxRows: 8, KS: 4, WN: 8 },
+  gpu: { maxM: 16, maxRows: 4, KS: 32, WN: 2 },
+};
+/** 'auto': the skinny kernel for N ≤ maxM; true/false force it on or off (tests and benchmarks). */
+export const int8SkinnyTuning: { use: 'auto' | boolean } = { use: 'auto' };
+
+/** Rows per invocation (balanced: N = 9 with maxRows 8 runs two groups of 5) and the grid. */
+function skinnyLaunch(t: Int8SkinnyTiles, N: number, O: number): { rows: number; workgroups: [number, number, number] } {
+  const groups = Math.ceil(N / t.maxRows);
+  return { rows: Math.ceil(N / groups), workgroups: [Math.ceil(Math.ceil(O / 4) / t.WN), groups, 1] };
+}
 
 const quantizeKernel = {
   name: 'int8_quantize', family: 'matmul', file: 'int8_quantize',
@@ -48,12 +78,17 @@ const dequantizeKernel = {
   includes: ['common/strided.wgsl'],
 };
 const matmulKernels = new Map<string, KernelDecl>();
-function makeMatmul(native: boolean, regs: boolean): KernelDecl {
-  const tiles: KernelDecl['overrides'] = regs
+type Int8Kernel = 'tiled' | 'regs' | 'skinny';
+const INT8_FILES: Record<Int8Kernel, string> = { tiled: 'matmul_int8', regs: 'matmul_int8_regs', skinny: 'matmul_int8_skinny' };
+function makeMatmul(native: boolean, kernel: Int8Kernel): KernelDecl {
+  const s = INT8_SKINNY.gpu;
+  const tiles: KernelDecl['overrides'] = kernel === 'regs'
     ? { WX: { type: u32, value: INT8_REGS.WX }, WY: { type: u32, value: INT8_REGS.WY } }
-    : { WX: { type: u32, value: INT8_TILE.WX }, WY: { type: u32, value: INT8_TILE.WY }, TK: { type: u32, value: INT8_TILE.TK } };
+    : kernel === 'skinny'
+      ? { ROWS: { type: u32, value: 1 }, KS: { type: u32, value: s.KS }, WN: { type: u32, value: s.WN } }
+      : { WX: { type: u32, value: INT8_TILE.WX }, WY: { type: u32, value: INT8_TILE.WY }, TK: { type: u32, value: INT8_TILE.TK } };
   return {
-    name: `int8_matmul${regs ? '_regs' : ''}${native ? '' : '_nodot4'}`, family: 'matmul', file: regs ? 'matmul_int8_regs' : 'matmul_int8',
+    name: `int8_matmul${kernel === 'tiled' ? '' : `_${kernel}`}${native ? '' : '_nodot4'}`, family: 'matmul', file: INT8_FILES[kernel],
     bindings: [
       // act = [codes N×words | SCA bits N | outlier list]: see shaders/matmul/int8_common.wgsl.
       { name: 'act', type: 'u32', access: R }, { name: 'cb', type: 'u32', access: R }, { name: 'scb', type: 'f32', access: R },
@@ -101,10 +136,10 @@ export function int8Ops(ctx: GpuContext): Int8Backend {
   const hasDot4 = ctx.caps.dot4I8Packed;
   // The kernel declaration is shared by both dot paths (USE_DOT4 is an override), but the include
   // that names the builtin must only be compiled where the language feature exists.
-  const matmulKernel = (regs: boolean) => {
-    const key = `${hasDot4}/${regs}`;
+  const matmulKernel = (kernel: Int8Kernel) => {
+    const key = `${hasDot4}/${kernel}`;
     let k = matmulKernels.get(key);
-    if (!k) matmulKernels.set(key, (k = makeMatmul(hasDot4, regs)));
+    if (!k) matmulKernels.set(key, (k = makeMatmul(hasDot4, kernel)));
     return k;
   };
   return {
@@ -150,16 +185,31 @@ export function int8Ops(ctx: GpuContext): Int8Backend {
         constants: { HAS_OUTLIERS: flags !== null, SCALE_IN_Q8: true }, workgroups: grid1d(N),
       });
       const regs = cpuStyle(ctx);
-      const bm = regs ? INT8_REGS.WY * INT8_REGS.R : INT8_TILE.WY * 4;
-      const bn = regs ? INT8_REGS.WX * INT8_REGS.R : INT8_TILE.WX * 4;
-      launch(ctx, matmulKernel(regs), {
+      const st = INT8_SKINNY[regs ? 'cpu' : 'gpu'];
+      const skinny = int8SkinnyTuning.use === 'auto' ? N <= st.maxM : int8SkinnyTuning.use;
+      let kernel: Int8Kernel;
+      let constants: Record<string, number | boolean>;
+      let workgroups: [number, number, number];
+      if (skinny) {
+        const sl = skinnyLaunch(st, N, O);
+        kernel = 'skinny';
+        constants = { ROWS: sl.rows, KS: st.KS, WN: st.WN };
+        workgroups = sl.workgroups;
+      } else {
+        const bm = regs ? INT8_REGS.WY * INT8_REGS.R : INT8_TILE.WY * 4;
+        const bn = regs ? INT8_REGS.WX * INT8_REGS.R : INT8_TILE.WX * 4;
+        kernel = regs ? 'regs' : 'tiled';
+        constants = {};
+        workgroups = [Math.ceil(O / bn), Math.ceil(N / bm), 1];
+      }
+      launch(ctx, matmulKernel(kernel), {
         bindings: {
           act: bufferOf(act), cb: bufferOf(w.cb), scb: bufferOf(w.scb), x: bufferOf(x), bias: bufferOf(bias ?? w.scb),
           lu: bufferOf(lr?.u ?? w.scb), lb: bufferOf(lr?.b ?? w.scb), y: bufferOf(y),
         },
         uniforms: { N, O, I, words, sca_off: scaOff, list_off: listOff, flags: (bias ? 1 : 0) | (outliers ? 2 : 0), rank, lr_scale: lr?.scale ?? 0 },
-        constants: { USE_DOT4: hasDot4 && !opts.forceFallback },
-        workgroups: [Math.ceil(O / bn), Math.ceil(N / bm), 1],
+        constants: { ...constants, USE_DOT4: hasDot4 && !opts.forceFallback },
+        workgroups,
       });
       release(ctx, act);
       if (flags) release(ctx, flags);

@@ -4,15 +4,17 @@
  * x·Wᵀ whose epilogue adds bias + u·Bᵀ (the matmul kernels of ./matmul.ts with lora_epilogue.wgsl in
  * place of the identity store). Backward: g = scale·dy·B (projection), dx = dy·W + mask ⊙ (g·A) in
  * one GEMM pass, dA = gᵀ·dropout(x) with the mask hashed again. For an int8 base, loraAdd applies the
- * same epilogue as one elementwise pass over the int8 kernel's output.
+ * same epilogue as one elementwise pass over the int8 kernel's output. Products with few rows
+ * (decoding) run the skinny kernels of ./matmul.ts with the same epilogue.
  */
 import type { GpuContext } from '../../gpu/device.js';
-import { ShapeError } from '../../errors.js';
-import { alloc, bufferOf, grid, launch, variants } from './common.js';
+import { alloc, bufferOf, grid, launch, variants, vec4Bindable } from './common.js';
 import type { RawTensor } from '../types.js';
 import { seedU32, threshold24 } from '../rng.js';
-import { dims2, expect, type LoraBackend, type LoraDropout } from '../kernels.js';
-import { MATMUL_BINDINGS, MATMUL_UNIFORMS, matmulBody, matmulConstants, matmulGrid, matmulTiles } from './matmul.js';
+import { loraChecks, type LoraBackend, type LoraDropout } from '../kernels.js';
+import {
+  MATMUL_BINDINGS, MATMUL_SKINNY, MATMUL_UNIFORMS, matmulBody, matmulConstants, matmulGrid, matmulTiles, skinnyLaunch, skinnyTiles, useSkinny,
+} from './matmul.js';
 
 const R = 'read' as const;
 const RW = 'read_write' as const;
@@ -33,6 +35,30 @@ const gemmKernel = variants((kernel: 'regs' | 'tiled') => {
     bindings: [...MATMUL_BINDINGS, ...EPILOGUE_BINDINGS],
     uniforms: { ...MATMUL_UNIFORMS, ...EPILOGUE_UNIFORMS },
     overrides: { ...body.overrides, ...EPILOGUE_OVERRIDES },
+    includes: EPILOGUE_INCLUDES,
+  };
+});
+
+/**
+ * The f32 skinny (decode) kernels of ./matmul.ts with the LoRA epilogue, for products with few rows
+ * (M ≤ MATMUL_SKINNY[class].maxM, skinnyTuning): 'vec4' is matmul_skinny_vec4.wgsl (x·Wᵀ, K % 4 = 0),
+ * 'scalar' matmul_skinny.wgsl (any layout, so the backward to x too).
+ */
+const skinnyKernel = variants((form: 'scalar' | 'vec4') => {
+  const v4 = form === 'vec4';
+  const t = MATMUL_SKINNY.gpu;
+  return {
+    name: `lora_skinny${v4 ? '_vec4' : ''}`, family: 'matmul', file: v4 ? 'matmul_skinny_vec4' : 'matmul_skinny',
+    bindings: v4
+      ? [{ ...MATMUL_BINDINGS[0]!, type: 'V' }, { ...MATMUL_BINDINGS[1]!, type: 'V' }, MATMUL_BINDINGS[2]!, ...EPILOGUE_BINDINGS]
+      : [...MATMUL_BINDINGS, ...EPILOGUE_BINDINGS],
+    uniforms: { ...MATMUL_UNIFORMS, ...EPILOGUE_UNIFORMS },
+    overrides: {
+      ROWS: { type: u32, value: 1 }, KS: { type: u32, value: t.KS }, WN: { type: u32, value: t.WN },
+      ...(v4 ? { CN: { type: u32, value: 4 } } : { TRANS_A: { type: 'bool' as const, value: false }, TRANS_B: { type: 'bool' as const, value: false } }),
+      ...EPILOGUE_OVERRIDES,
+    },
+    aliases: { T: 'f32', V: 'vec4<f32>' },
     includes: EPILOGUE_INCLUDES,
   };
 });
@@ -75,11 +101,26 @@ export function loraOps(ctx: GpuContext): LoraBackend {
   const gemm = (a: RawTensor, b: RawTensor, M: number, N: number, K: number, transB: boolean, u: RawTensor, lw: RawTensor, bias: RawTensor | null, lwT: boolean, d: LoraDropout | undefined, op: string) => {
     const out = alloc(ctx, [M, N], 'f32', op);
     if (M * N === 0) return out;
-    const tiles = matmulTiles(ctx, 'f32');
     const dr = drop(d);
+    const epilogue = { u: bufferOf(u), lw: bufferOf(lw), bias: bufferOf(bias ?? u) };
+    const uniforms = { M, N, K, a_batch_stride: 0, b_batch_stride: 0, r: u.shape[1]!, ...dr.uniforms, has_bias: bias ? 1 : 0 };
+    if (useSkinny(ctx, M)) {
+      // Decoding: few rows, so the GEMV-style kernel (see ./matmul.ts) instead of whole row tiles.
+      const st = skinnyTiles(ctx);
+      const v4 = transB && K % 4 === 0 && vec4Bindable(a, b);
+      const { rows, cn, workgroups } = skinnyLaunch(st, M, N, 1, v4);
+      launch(ctx, skinnyKernel(v4 ? 'vec4' : 'scalar'), {
+        bindings: { a: bufferOf(a), b: bufferOf(b), c: bufferOf(out), ...epilogue },
+        uniforms,
+        constants: { ...(v4 ? { CN: cn } : { TRANS_A: false, TRANS_B: transB }), ROWS: rows, KS: st.KS, WN: st.WN, MASKED: dr.masked, LW_T: lwT },
+        workgroups,
+      });
+      return out;
+    }
+    const tiles = matmulTiles(ctx, 'f32');
     launch(ctx, gemmKernel(tiles.kernel), {
-      bindings: { a: bufferOf(a), b: bufferOf(b), c: bufferOf(out), u: bufferOf(u), lw: bufferOf(lw), bias: bufferOf(bias ?? u) },
-      uniforms: { M, N, K, a_batch_stride: 0, b_batch_stride: 0, r: u.shape[1]!, ...dr.uniforms, has_bias: bias ? 1 : 0 },
+      bindings: { a: bufferOf(a), b: bufferOf(b), c: bufferOf(out), ...epilogue },
+      uniforms,
       constants: { TRANS_A: false, TRANS_B: transB, ...matmulConstants(tiles), MASKED: dr.masked, LW_T: lwT },
       workgroups: matmulGrid(tiles, M, N, 1),
     });
@@ -88,9 +129,7 @@ export function loraOps(ctx: GpuContext): LoraBackend {
 
   return {
     loraProject(x, w, opts) {
-      const [N, K] = dims2('loraProject', 'x', x);
-      const r = opts.wKMajor ? w.shape[1]! : w.shape[0]!;
-      expect('loraProject', 'w', w, opts.wKMajor ? [K, r] : [r, K]);
+      const { N, K, r } = loraChecks.project(x, w, opts.wKMajor);
       const out = alloc(ctx, [N, r], 'f32', 'loraProject');
       if (N * r === 0) return out;
       const dr = drop(opts.dropout);
@@ -103,29 +142,15 @@ export function loraOps(ctx: GpuContext): LoraBackend {
       return out;
     },
     loraLinear(x, w, bias, u, b) {
-      const [N, I] = dims2('loraLinear', 'x', x);
-      const O = dims2('loraLinear', 'w', w)[0];
-      expect('loraLinear', 'w', w, [O, I]);
-      const r = dims2('loraLinear', 'u', u)[1];
-      expect('loraLinear', 'u', u, [N, r]);
-      expect('loraLinear', 'b', b, [O, r]);
-      if (bias && (bias.dtype !== 'f32' || bias.shape.length !== 1 || bias.shape[0] !== O)) throw new ShapeError('loraLinear', 'bias', `f32 [${O}]`, `${bias.dtype} [${bias.shape}]`);
+      const { N, I, O } = loraChecks.linear(x, w, bias, u, b);
       return gemm(x, w, N, O, I, true, u, b, bias, false, undefined, 'loraLinear');
     },
     loraLinearBackward(dy, w, g, a, dropout) {
-      const [N, O] = dims2('loraLinearBackward', 'dy', dy);
-      const I = dims2('loraLinearBackward', 'w', w)[1];
-      expect('loraLinearBackward', 'w', w, [O, I]);
-      const r = dims2('loraLinearBackward', 'g', g)[1];
-      expect('loraLinearBackward', 'g', g, [N, r]);
-      expect('loraLinearBackward', 'a', a, [r, I]);
+      const { N, O, I } = loraChecks.linearBackward(dy, w, g, a);
       return gemm(dy, w, N, I, O, false, g, a, null, true, dropout, 'loraLinearBackward');
     },
     loraAdd(base, u, l, opts) {
-      const [N, C] = dims2('loraAdd', 'base', base);
-      const r = dims2('loraAdd', 'u', u)[1];
-      expect('loraAdd', 'u', u, [N, r]);
-      expect('loraAdd', 'l', l, opts.aLayout ? [r, C] : [C, r]);
+      const { N, C, r } = loraChecks.add(base, u, l, opts.aLayout);
       const out = alloc(ctx, [N, C], 'f32', 'loraAdd');
       if (N * C === 0) return out;
       const dr = drop(opts.dropout);
@@ -138,9 +163,7 @@ export function loraOps(ctx: GpuContext): LoraBackend {
       return out;
     },
     loraGradA(g, x, dropout) {
-      const [N, K] = dims2('loraGradA', 'x', x);
-      const r = dims2('loraGradA', 'g', g)[1];
-      expect('loraGradA', 'g', g, [N, r]);
+      const { N, K, r } = loraChecks.gradA(g, x);
       const out = alloc(ctx, [r, K], 'f32', 'loraGradA');
       if (r * K === 0) return out;
       const dr = drop(dropout);
