@@ -11,6 +11,7 @@
  * C / FFN / heads, plus attention at B 1 × T 512. Run: npm run bench -- kernels   (RADGRAD_BENCH_SCALE=full npm run bench -- kernels;
  * BENCH_KERNELS=attention,gemv runs only those sections: int8, attention, decode, lora, gemv, memory)
  */
+import { REPS, alternatingMs } from './timing.js';
 import { gpu } from '../src/gpu/device.js';
 import { getBackend } from '../src/backend/registry.js';
 import { backward } from '../src/autograd/tape.js';
@@ -25,26 +26,6 @@ import { skinnyTuning } from '../src/backend/webgpu/matmul.js';
 import { int8SkinnyTuning } from '../src/backend/webgpu/int8.js';
 
 type Row = Record<string, string | number>;
-const REPS = Number(process.env.RADGRAD_BENCH_REPS ?? 3);
-
-/**
- * Median GPU ms of each variant after one warm-up call of each (pipeline compiles); the variants run
- * alternately in every repetition, so load changes on a shared machine hit them alike.
- */
-async function alternatingMs(fns: Array<() => void>): Promise<number[]> {
-  const ctx = gpu();
-  for (const fn of fns) fn();
-  await getBackend().sync();
-  const times = fns.map(() => [] as number[]);
-  for (let r = 0; r < REPS; r++) {
-    for (let i = 0; i < fns.length; i++) {
-      ctx.queue.beginTiming();
-      fns[i]!();
-      times[i]!.push((await ctx.queue.endTiming()).ms);
-    }
-  }
-  return times.map((t) => t.sort((a, b) => a - b)[Math.floor(t.length / 2)]!);
-}
 
 const rand = (shape: number[], seed: number, std = 1) => ops.randNormal(shape, seed, 0, std);
 

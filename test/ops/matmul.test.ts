@@ -5,7 +5,9 @@
  * rtol 1e-4 / atol 1e-4 (values in [-1, 1], K ≤ 129); CPU gradients vs central finite differences
  * on small sizes. The skinny (GEMV) kernels for few rows (scalar, and vec4 for x·Wᵀ with K % 4 = 0)
  * are forced on for M = 1..17 (above their automatic threshold too) under both kernel styles,
- * forward and gradients.
+ * forward and gradients. The row-broadcast x·Wᵀ kernel (matmul_regs_nt.wgsl, K % 4 = 0) and the
+ * 8×8 register kernel are each forced (gemmTuning.rows true / false) over random shapes with
+ * every transpose combination (other layouts and K % 4 ≠ 0 fall back), fwd/bwd, f16 and batches.
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,7 +19,7 @@ import { numel } from '../../src/backend/types.js';
 import { ShapeError } from '../../src/errors.js';
 import type { Tensor } from '../../src/tensor/tensor.js';
 import { ErrorLog } from '../helpers/compare.js';
-import { skinnyTuning } from '../../src/backend/webgpu/matmul.js';
+import { gemmTuning, MATMUL_ROWS, skinnyTuning } from '../../src/backend/webgpu/matmul.js';
 import { assertClose } from '../helpers/compare.js';
 import { broadcastableTo, checkOp, forEachKernelStyle, getBackends, property, randValues, runOn, seedArb, shapeArb, TOL_ACCUM } from '../helpers/ops_harness.js';
 
@@ -136,6 +138,31 @@ describe('matmul', () => {
         await checkF16({ M: 9, N: 17, K: 65, transA: true, transB: false, aBatch: [], bBatch: [] }, 10);
       }
     });
+  });
+
+  it('row-broadcast x·Wᵀ kernel and the register kernel, each forced: K % 4 = 0 and not, rows/columns off the tile, batches, fwd/bwd vs CPU, f16', async () => {
+    for (const use of [true, false] as const) {
+      gemmTuning.rows = use;
+      skinnyTuning.use = false; // small M too, not only above the skinny kernel's threshold
+      try {
+        // x·Wᵀ with K % 4 = 0 (the row kernel when forced on), M and N around R = MATMUL_ROWS.R
+        // rows and 4·WG columns, broadcast and full batches; the gradients run the other layouts.
+        const R = MATMUL_ROWS.R, W = 4 * MATMUL_ROWS.WG;
+        await check({ M: R + 1, N: W + 3, K: 4, transA: false, transB: true, aBatch: [], bBatch: [] }, 30, false);
+        await check({ M: 2 * R - 1, N: 5, K: 132, transA: false, transB: true, aBatch: [3], bBatch: [] }, 31, false);
+        await check({ M: 3, N: 2 * W + 1, K: 516, transA: false, transB: true, aBatch: [2, 1], bBatch: [2, 3] }, 32, false);
+        await check({ M: 67, N: 129, K: 64, transA: false, transB: true, aBatch: [2], bBatch: [2] }, 33, false);
+        await check({ M: 17, N: 33, K: 130, transA: false, transB: true, aBatch: [], bBatch: [] }, 34, false);
+        await property(fc.tuple(caseArb([1, 3, 4, 8, 9, 17, 64, 65, 68], 6), seedArb), async ([c, seed]) => check(c, seed, false), 15);
+        if (gpuCtx().caps.f16) {
+          await checkF16({ M: 19, N: 70, K: 132, transA: false, transB: true, aBatch: [2], bBatch: [] }, 35);
+          await checkF16({ M: 9, N: 5, K: 36, transA: true, transB: true, aBatch: [], bBatch: [] }, 36);
+        }
+      } finally {
+        gemmTuning.rows = 'auto';
+        skinnyTuning.use = 'auto';
+      }
+    }
   });
 
   it('rejects mismatched inner dimensions and incompatible batches with ShapeError', async () => {

@@ -83,6 +83,39 @@ export function skinnyLaunch(t: SkinnyTiles, M: number, N: number, batch: number
   return { rows, cn, workgroups: [Math.ceil(Math.ceil(N / cn) / t.WN), groups, batch] };
 }
 
+/**
+ * Row-broadcast register kernel for x·Wᵀ on CPU adapters, shaders/matmul/matmul_regs_nt.wgsl
+ * (A·Bᵀ with K % 4 = 0, both read as vec4 along K): R rows × 4 columns per invocation, the R rows
+ * shared by the WG invocations of a workgroup, so the A reads are uniform (one scalar load per
+ * SIMD group on lavapipe) and only the B reads are per-lane. Measured on lavapipe (bench/
+ * matmul.bench.ts, 256 tokens): 1.2–1.6× over matmul_regs.wgsl for K ≥ 1024 (BioGPT's fc1, fc2,
+ * q/k/v/out forward; at 2048 tokens 1.05× fc1, 1.3× q/k/v/out), 0.9–1.3× at K = 512, 0.8–1.0× for
+ * K ≤ 256 (the small model's linears, its vocab head, attention's q·kᵀ), hence minK. R 16
+ * spilled (slower than 8); WG 8–64 were within noise. The same idea for
+ * the other layouts (B stored [K, N] read as vec4 along N: dy·W, dyᵀ·x) was 0.7–0.9× the register
+ * kernel, so those keep it.
+ */
+export interface RowTiles {
+  readonly R: number;
+  readonly WG: number;
+  /** Smallest K for which 'auto' picks the row kernel. */
+  readonly minK: number;
+}
+export const MATMUL_ROWS: RowTiles = { R: 8, WG: 16, minK: 1024 };
+/**
+ * 'auto': the row kernel for x·Wᵀ on CPU adapters when K ≥ minK; true: wherever its layout
+ * applies (any adapter, any K; tests and benchmarks); false: never.
+ */
+export const gemmTuning: { rows: 'auto' | boolean } = { rows: 'auto' };
+
+/** Whether a product with these transposes and sizes runs matmul_regs_nt.wgsl. */
+export function useRowKernel(ctx: GpuContext, ta: boolean, tb: boolean, M: number, K: number, vec4ok: boolean): boolean {
+  const t = MATMUL_ROWS;
+  // layout, vec4 binding, and the grid's x dimension (M / R row blocks) within the dispatch limit
+  if (gemmTuning.rows === false || ta || !tb || K % 4 !== 0 || !vec4ok || Math.ceil(M / t.R) > 65535) return false;
+  return gemmTuning.rows === true || (cpuStyle(ctx) && K >= t.minK);
+}
+
 /** Outputs per thread along each axis: 4 in the tiled kernel, 8 in the register kernel. */
 export const MATMUL_THREAD_BLOCK = { tiled: 4, regs: 8 } as const;
 
@@ -146,6 +179,14 @@ const matmulKernel = variants((key: `${'regs' | 'tiled'}/${DType}`) => {
   };
 });
 
+const rowKernel = variants((t: DType) => ({
+  name: `matmul_regs_nt_${t}`, family: 'matmul', file: 'matmul_regs_nt',
+  overrides: { R: { type: 'u32' as const, value: MATMUL_ROWS.R }, WG: { type: 'u32' as const, value: MATMUL_ROWS.WG } },
+  aliases: { T: t, V: `vec4<${t}>` }, enables: t === 'f16' ? ['f16'] : [],
+  bindings: [{ ...MATMUL_BINDINGS[0]!, type: 'V' }, { ...MATMUL_BINDINGS[1]!, type: 'V' }, MATMUL_BINDINGS[2]!],
+  uniforms: MATMUL_UNIFORMS, includes: ['matmul/matmul_epilogue.wgsl'],
+}));
+
 export function matmulOps(ctx: GpuContext): Pick<Backend, 'matmul'> {
   const layout = layoutOps(ctx);
   /** Materialises x broadcast to batch shape `batch` (only when its batch is neither full nor 1). */
@@ -192,6 +233,14 @@ export function matmulOps(ctx: GpuContext): Pick<Backend, 'matmul'> {
           uniforms: { M, N, K, a_batch_stride: ea.stride, b_batch_stride: eb.stride },
           constants: { ...(v4 ? { CN: cn } : { TRANS_A: ta, TRANS_B: tb }), ROWS: rows, KS: st.KS, WN: st.WN },
           workgroups,
+        });
+      } else if (M * N > 0 && useRowKernel(ctx, ta, tb, M, K, vec4Bindable(ea.t, eb.t))) {
+        const rt = MATMUL_ROWS;
+        launch(ctx, rowKernel(a.dtype), {
+          bindings: { a: bufferOf(ea.t), b: bufferOf(eb.t), c: bufferOf(out) },
+          uniforms: { M, N, K, a_batch_stride: ea.stride, b_batch_stride: eb.stride },
+          constants: { R: rt.R, WG: rt.WG },
+          workgroups: [Math.ceil(M / rt.R), Math.ceil(N / (4 * rt.WG)), nb],
         });
       } else if (M * N > 0) {
         launch(ctx, matmulKernel(`${tiles.kernel}/${a.dtype}`), {
