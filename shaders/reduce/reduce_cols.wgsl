@@ -1,6 +1,6 @@
 // out[o, k] = REDUCE over j of x[o, j, k] for x viewed as [outer, len, inner]: one thread per
 // (o, k), reading consecutive k across threads (coalesced), grid-stride over (o, k).
-// OP: 0 sum 1 mean 2 max 3 min.
+// OP: 0 sum 1 mean 2 max 3 min (reduce_op.wgsl).
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let step = grid_threads(nwg, WG);
@@ -8,19 +8,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let o = i / params.inner;
     let k = i % params.inner;
     let base = o * params.len * params.inner + k;
-    var acc: f32;
-    switch OP {
-      case 2u: { acc = -3.4028234663852886e38; }
-      case 3u: { acc = 3.4028234663852886e38; }
-      default: { acc = 0.0; }
-    }
+    var acc = identity();
     for (var j = 0u; j < params.len; j++) {
-      let v = f32(x[base + j * params.inner]);
-      switch OP {
-        case 2u: { acc = max(acc, v); }
-        case 3u: { acc = min(acc, v); }
-        default: { acc += v; }
-      }
+      acc = combine(acc, f32(x[base + j * params.inner]));
     }
     if (OP == 1u) { acc = acc / f32(params.len); }
     out[i] = T(acc);

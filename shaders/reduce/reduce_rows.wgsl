@@ -1,22 +1,6 @@
 // out[r] = REDUCE(x[r, 0..len)) for contiguous rows; one workgroup per row, tree reduction in
-// workgroup memory. OP: 0 sum 1 mean 2 max 3 min.
+// workgroup memory. OP: 0 sum 1 mean 2 max 3 min (reduce_op.wgsl).
 var<workgroup> partial: array<f32, WG>;
-
-fn identity() -> f32 {
-  switch OP {
-    case 2u: { return -3.4028234663852886e38; }
-    case 3u: { return 3.4028234663852886e38; }
-    default: { return 0.0; }
-  }
-}
-
-fn combine(a: f32, b: f32) -> f32 {
-  switch OP {
-    case 2u: { return max(a, b); }
-    case 3u: { return min(a, b); }
-    default: { return a + b; }
-  }
-}
 
 @compute @workgroup_size(WG)
 fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {

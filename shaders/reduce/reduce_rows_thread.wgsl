@@ -1,24 +1,14 @@
 // out[r] = REDUCE(x[r, 0..len)) with one thread per row and no barriers (grid-stride over rows):
 // the row reduction for CPU adapters, where reduce_rows.wgsl's barrier tree is emulated slowly.
-// OP: 0 sum 1 mean 2 max 3 min.
+// OP: 0 sum 1 mean 2 max 3 min (reduce_op.wgsl).
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let step = grid_threads(nwg, WG);
   for (var row = linear_id(gid, nwg, WG); row < params.rows; row += step) {
     let base = row * params.len;
-    var acc: f32;
-    switch OP {
-      case 2u: { acc = -3.4028234663852886e38; }
-      case 3u: { acc = 3.4028234663852886e38; }
-      default: { acc = 0.0; }
-    }
+    var acc = identity();
     for (var j = 0u; j < params.len; j++) {
-      let v = f32(x[base + j]);
-      switch OP {
-        case 2u: { acc = max(acc, v); }
-        case 3u: { acc = min(acc, v); }
-        default: { acc += v; }
-      }
+      acc = combine(acc, f32(x[base + j]));
     }
     if (OP == 1u) { acc = acc / f32(params.len); }
     out[row] = T(acc);

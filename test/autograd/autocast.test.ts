@@ -22,6 +22,7 @@ import { matmul } from '../../src/ops/matmul.js';
 import { mean, sum } from '../../src/ops/reduce.js';
 import { crossEntropy, layerNorm, logSoftmax, softmax } from '../../src/ops/nn/index.js';
 import { linear } from '../../src/nn/linear.js';
+import { maxRelErr } from '../helpers/compare.js';
 
 let be: Backend;
 let f16 = false;
@@ -32,18 +33,6 @@ before(async () => {
 after(async () => {
   await shutdownGpu();
 });
-
-/** max|a - b| / max|b| */
-function rel(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let d = 0;
-  let m = 0;
-  for (let i = 0; i < b.length; i++) {
-    if (!Number.isFinite(a[i]!)) return Infinity;
-    d = Math.max(d, Math.abs(a[i]! - b[i]!));
-    m = Math.max(m, Math.abs(b[i]!));
-  }
-  return d / m;
-}
 
 const param = (t: Tensor, name: string): Tensor => {
   t.requiresGrad_(true).name = name;
@@ -114,9 +103,9 @@ describe('autocast f16 ops (WebGPU)', () => {
       const want = f();
       const got = autocast('f16', f);
       // Inputs rounded to f16 (rel 2^-11 each) and an f32-accumulated dot product of 37 terms.
-      assert.ok(rel(await got.h.data(), await want.h.data()) < 2e-3, 'matmul');
-      assert.ok(rel(await got.p.data(), await want.p.data()) < 5e-3, 'softmax');
-      assert.ok(rel(await got.n.data(), await want.n.data()) < 5e-3, 'layerNorm');
+      assert.ok(maxRelErr(await got.h.data(), await want.h.data()) < 2e-3, 'matmul');
+      assert.ok(maxRelErr(await got.p.data(), await want.p.data()) < 5e-3, 'softmax');
+      assert.ok(maxRelErr(await got.n.data(), await want.n.data()) < 5e-3, 'layerNorm');
       assert.ok(Math.abs((await got.l.item()) - (await want.l.item())) < 5e-3 * (await want.l.item()), 'loss');
       for (const r of [x, w, tg, ...Object.values(want), ...Object.values(got)]) r.dispose();
     });
@@ -140,9 +129,9 @@ describe('autocast f16 ops (WebGPU)', () => {
       assert.equal(x16.grad!.dtype, 'f16');
       assert.equal(w.grad!.dtype, 'f32');
       assert.equal(b.grad!.dtype, 'f32');
-      assert.ok(rel(await w.grad!.data(), await w2.grad!.data()) < 5e-3, 'dW');
-      assert.ok(rel(await b.grad!.data(), await b2.grad!.data()) < 5e-3, 'db');
-      assert.ok(rel(await x16.grad!.data(), await x32.grad!.data()) < 5e-3, 'dx');
+      assert.ok(maxRelErr(await w.grad!.data(), await w2.grad!.data()) < 5e-3, 'dW');
+      assert.ok(maxRelErr(await b.grad!.data(), await b2.grad!.data()) < 5e-3, 'db');
+      assert.ok(maxRelErr(await x16.grad!.data(), await x32.grad!.data()) < 5e-3, 'dx');
       for (const r of [x16, w, b, w2, b2, x32]) r.dispose();
     });
   });

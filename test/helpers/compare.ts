@@ -98,6 +98,27 @@ export function assertClose(got: ArrayLike<number>, want: ArrayLike<number>, opt
   return s;
 }
 
+/**
+ * max|got - want| / max|want|: the error relative to the largest reference value, for whole-model
+ * comparisons where elementwise rtol is meaningless near zeros. Infinity when a compared `got` is not
+ * finite. `floor` bounds the denominator from below (0 / 0 counts as 0); `keep` selects the
+ * compared flat indices (default all).
+ */
+export function maxRelErr(got: ArrayLike<number>, want: ArrayLike<number>, opts: { floor?: number; keep?: (i: number) => boolean } = {}): number {
+  assert.equal(got.length, want.length, 'length');
+  let d = 0;
+  let m = 0;
+  for (let i = 0; i < want.length; i++) {
+    if (opts.keep && !opts.keep(i)) continue;
+    const g = got[i]!;
+    const w = want[i]!;
+    if (!Number.isFinite(g)) return Infinity;
+    d = Math.max(d, Math.abs(g - w));
+    m = Math.max(m, Math.abs(w));
+  }
+  return d / Math.max(m, opts.floor ?? 0, Number.MIN_VALUE);
+}
+
 /** Reads two tensors (any backends) and asserts equal shapes and close values. */
 export async function assertCloseTensors(got: Tensor, want: Tensor, opts: CloseOptions = {}): Promise<CloseStats> {
   const label = opts.label ? `${opts.label}: ` : '';

@@ -24,6 +24,7 @@ import { reseedDropout } from '../../src/nn/dropout.js';
 import {
   BioGptForCausalLM, biogptConfig, disposeCache, setAttnImplementation, attnImplementationOf, type KvCache,
 } from '../../src/models/biogpt/index.js';
+import { maxRelErr } from '../helpers/compare.js';
 
 after(() => shutdownGpu());
 
@@ -49,16 +50,9 @@ const trainIds = [ids[0]!, [2, 8, 14, 12, 7, 31, 9, 44, 1, 1, 1, 1]];
 const trainMask = [mask[0]!, [1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0]];
 const labels = trainIds.map((r, b) => r.map((v, t) => (trainMask[b]![t] ? v : -100)));
 
-/** max |got - want| / max |want| over the selected rows of [B, T, V] logits (or flat arrays with rowLen). */
+/** maxRelErr over the selected rows of [B, T, V] logits (or flat arrays with rowLen). */
 function rel(got: ArrayLike<number>, want: ArrayLike<number>, keep: (row: number) => boolean = () => true, rowLen = V): number {
-  let d = 0;
-  let m = 0;
-  for (let i = 0; i < want.length; i++) {
-    if (!keep(Math.floor(i / rowLen))) continue;
-    d = Math.max(d, Math.abs(got[i]! - want[i]!));
-    m = Math.max(m, Math.abs(want[i]!));
-  }
-  return d / m;
+  return maxRelErr(got, want, { keep: (i) => keep(Math.floor(i / rowLen)) });
 }
 
 function build(be: Backend): BioGptForCausalLM {

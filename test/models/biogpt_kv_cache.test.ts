@@ -16,6 +16,7 @@ import { tidy } from '../../src/tensor/scope.js';
 import '../../src/ops/index.js';
 import { manualSeed } from '../../src/nn/module.js';
 import { BioGptForCausalLM, biogptConfig, cacheLength, disposeCache, reorderCache, type KvCache } from '../../src/models/biogpt/index.js';
+import { maxRelErr } from '../helpers/compare.js';
 
 after(() => shutdownGpu());
 
@@ -25,16 +26,6 @@ const cfg = biogptConfig({
 });
 const V = cfg.vocabSize;
 const TOL = 2e-5; // relative to max |logit|; f32 sums in a different order
-
-function rel(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  let d = 0;
-  let m = 0;
-  for (let i = 0; i < want.length; i++) {
-    d = Math.max(d, Math.abs(got[i]! - want[i]!));
-    m = Math.max(m, Math.abs(want[i]!));
-  }
-  return d / m;
-}
 
 /** Row b, position t of logits [B, T, V]. */
 function at(l: Float32Array, T: number, b: number, t: number): Float32Array {
@@ -88,7 +79,7 @@ async function cacheMatchesFull(be: Backend, model: BioGptForCausalLM, x: number
       for (let b = 0; b < x.length; b++) {
         for (let t = 0; t < n; t++) {
           if (!mask[b]!.slice(0, pos + t + 1).some((v) => v !== 0)) continue;
-          worst = Math.max(worst, rel(at(got, n, b, t), at(want, T, b, pos + t)));
+          worst = Math.max(worst, maxRelErr(at(got, n, b, t), at(want, T, b, pos + t)));
         }
       }
       pos += n;
@@ -140,7 +131,7 @@ for (const [name, getBe] of [['WebGPU', () => initWebGpuBackend()], ['CPU', asyn
         step.dispose();
         disposeCache(cache);
         order.forEach((b, i) => {
-          const e = rel(at(got, 1, i, 0), at(want, T, b, T - 1));
+          const e = maxRelErr(at(got, 1, i, 0), at(want, T, b, T - 1));
           assert.ok(e <= TOL, `row ${i} (from ${b}): rel error ${e}`);
         });
       })();
@@ -158,7 +149,7 @@ for (const [name, getBe] of [['WebGPU', () => initWebGpuBackend()], ['CPU', asyn
         assert.deepEqual([...b!.shape], [2, 1, V]);
         const fa = (await a!.data()) as Float32Array;
         const fb = (await b!.data()) as Float32Array;
-        for (let r = 0; r < 2; r++) assert.ok(rel(at(fb, 1, r, 0), at(fa, 12, r, 11)) <= TOL);
+        for (let r = 0; r < 2; r++) assert.ok(maxRelErr(at(fb, 1, r, 0), at(fa, 12, r, 11)) <= TOL);
         a!.dispose();
         b!.dispose();
       })();

@@ -23,6 +23,7 @@ import '../../src/ops/index.js';
 import { SafetensorsReader } from '../../src/io/safetensors.js';
 import { BioGptForCausalLM } from '../../src/models/biogpt/index.js';
 import { sharedPath } from '../../src/util/paths.js';
+import { maxRelErr } from '../helpers/compare.js';
 
 const modelDir = sharedPath('golden', 'tiny_biogpt');
 const goldenFile = sharedPath('golden', 'golden_tiny.safetensors');
@@ -30,21 +31,6 @@ const goldenJson = sharedPath('golden', 'golden_tiny.json');
 const SKIP = !modelDir || !goldenFile || !goldenJson ? 'shared/golden/tiny_biogpt or golden_tiny.* is absent' : false;
 
 const TOL = { logits: 1e-4, hidden: 1e-4, loss: 1e-5, grad: 1e-3 };
-
-/** max|a - b| / max(max|b|, floor). */
-function relErr(got: ArrayLike<number>, want: ArrayLike<number>, floor = 0): number {
-  assert.equal(got.length, want.length, 'length');
-  let d = 0;
-  let m = 0;
-  for (let i = 0; i < want.length; i++) {
-    const g = got[i]!;
-    const w = want[i]!;
-    if (!Number.isFinite(g)) return Infinity;
-    d = Math.max(d, Math.abs(g - w));
-    m = Math.max(m, Math.abs(w));
-  }
-  return d / Math.max(m, floor, Number.MIN_VALUE);
-}
 
 interface Golden {
   ids: Float32Array;
@@ -93,8 +79,8 @@ async function runParity(be: Backend, checkpoint: string, withGrads: boolean, la
       });
       assert.deepEqual([...out.logits.shape], [2, 12, 512]);
       assert.equal(out.hidden.length, 3, 'hidden states: embeddings, after layer 0, after the final layer norm');
-      errs.logits = relErr(await out.logits.data(), golden.get('logits'));
-      for (let i = 0; i < out.hidden.length; i++) errs[`hidden.${i}`] = relErr(await out.hidden[i]!.data(), golden.get(`hidden.${i}`));
+      errs.logits = maxRelErr(await out.logits.data(), golden.get('logits'));
+      for (let i = 0; i < out.hidden.length; i++) errs[`hidden.${i}`] = maxRelErr(await out.hidden[i]!.data(), golden.get(`hidden.${i}`));
       const loss = await out.loss.item();
       errs.loss = Math.abs(loss - golden.loss) / Math.abs(golden.loss);
       if (withGrads) {
@@ -107,10 +93,10 @@ async function runParity(be: Backend, checkpoint: string, withGrads: boolean, la
         let worstNonzero = 0; // excluding the analytically zero k_proj.bias gradients
         for (const [n, p] of named) {
           assert.ok(p.grad, `${n} has a gradient`);
-          const e = relErr(await p.grad.data(), golden.get(`grad.${n}`), 1e-3 * G);
+          const e = maxRelErr(await p.grad.data(), golden.get(`grad.${n}`), { floor: 1e-3 * G });
           assert.ok(e <= TOL.grad, `${label}: grad.${n} rel error ${e.toExponential(2)} > ${TOL.grad}`);
           if (e > worst) [worst, worstName] = [e, n];
-          if (!n.endsWith('k_proj.bias')) worstNonzero = Math.max(worstNonzero, relErr(await p.grad.data(), golden.get(`grad.${n}`)));
+          if (!n.endsWith('k_proj.bias')) worstNonzero = Math.max(worstNonzero, maxRelErr(await p.grad.data(), golden.get(`grad.${n}`)));
         }
         errs[`grad worst (${worstName})`] = worst;
         errs['grad worst excluding k_proj.bias'] = worstNonzero;

@@ -27,6 +27,7 @@ import type { Example } from '../../src/data/dataset.js';
 import { PRECISION_F32, PRECISION_MIXED, Trainer, type TrainResult, type TrainSettings } from '../../src/train/trainer.js';
 import type { LossScalerOptions } from '../../src/train/loss_scale.js';
 import { sharedPath } from '../../src/util/paths.js';
+import { maxRelErr } from '../helpers/compare.js';
 
 const modelDir = sharedPath('golden', 'tiny_biogpt');
 const loraInit = sharedPath('golden', 'tiny_lora_init');
@@ -81,18 +82,6 @@ async function run(out: string, settings: Partial<TrainSettings>, lossScaler?: O
   });
 }
 
-/** max|a - b| / max|b| */
-function rel(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let d = 0;
-  let m = 0;
-  for (let i = 0; i < b.length; i++) {
-    if (!Number.isFinite(a[i]!)) return Infinity;
-    d = Math.max(d, Math.abs(a[i]! - b[i]!));
-    m = Math.max(m, Math.abs(b[i]!));
-  }
-  return d / m;
-}
-
 const allFinite = (xs: Float32Array[]) => xs.every((x) => x.every((v) => Number.isFinite(v)));
 
 describe('fp16 mixed precision (tiny BioGPT, WebGPU)', { skip: SKIP }, () => {
@@ -123,7 +112,7 @@ describe('fp16 mixed precision (tiny BioGPT, WebGPU)', { skip: SKIP }, () => {
         };
         const g16 = await grads(true);
         const g32 = await grads(false);
-        const worst = Math.max(...g16.map((g, i) => rel(g, g32[i]!)));
+        const worst = Math.max(...g16.map((g, i) => maxRelErr(g, g32[i]!)));
         console.log(`LoRA gradients (${params.length} tensors), autocast + scale 65536 vs f32: max rel ${worst.toExponential(2)}`);
         // f16 activations and their f16 gradients (2^-11 steps) through two layers.
         assert.ok(worst <= 1e-2, `gradient rel ${worst}`);
@@ -147,7 +136,7 @@ describe('fp16 mixed precision (tiny BioGPT, WebGPU)', { skip: SKIP }, () => {
         assert.equal(want.logits.dtype, 'f32');
         assert.equal(got.logits.dtype, 'f16', 'the LM head is a matmul: f16 logits');
         assert.equal(got.loss!.dtype, 'f32', 'cross-entropy runs in f32');
-        const r = rel(await got.logits.data(), await want.logits.data());
+        const r = maxRelErr(await got.logits.data(), await want.logits.data());
         const lw = await want.loss!.item();
         const dl = Math.abs((await got.loss!.item()) - lw) / lw;
         console.log(`tiny BioGPT autocast logits rel ${r.toExponential(2)} (max|Δ|/max|f32|), loss rel ${dl.toExponential(2)}`);
@@ -193,7 +182,7 @@ describe('fp16 mixed precision (tiny BioGPT, WebGPU)', { skip: SKIP }, () => {
     // Control: the default scale does not overflow, so the same steps are taken.
     const ok = await run(path.join(tmp, 'no-overflow'), { ...base, maxSteps: 2, loraDropout: 0 });
     assert.equal(ok.skipped, 0);
-    assert.ok(ok.before.some((w, i) => rel(ok.after[i]!, w) > 0), 'weights updated');
+    assert.ok(ok.before.some((w, i) => maxRelErr(ok.after[i]!, w) > 0), 'weights updated');
   });
 
   it('fp16 tracks the f32 loss curve; overflows followed by good steps leave no NaN in the master weights', async (t) => {
@@ -231,6 +220,6 @@ describe('fp16 mixed precision (tiny BioGPT, WebGPU)', { skip: SKIP }, () => {
     assert.ok(rec.skipped >= 1 && applied >= 1, `skipped ${rec.skipped}, applied ${applied}`);
     assert.equal(rec.scale, 2 ** (28 - rec.skipped));
     assert.ok(allFinite(rec.after), 'NaN/inf leaked into the master weights');
-    assert.ok(rec.before.some((w, i) => rel(rec.after[i]!, w) > 0), 'applied steps changed the weights');
+    assert.ok(rec.before.some((w, i) => maxRelErr(rec.after[i]!, w) > 0), 'applied steps changed the weights');
   });
 });

@@ -28,6 +28,7 @@ import { toFloat32 } from '../../src/io/dtype.js';
 import { BioGptForCausalLM } from '../../src/models/biogpt/index.js';
 import { loadAdapter, loraModules, mergeAndUnload, saveAdapter, saveMergedCheckpoint, trainableParametersLine } from '../../src/nn/lora.js';
 import { sharedPath } from '../../src/util/paths.js';
+import { maxRelErr } from '../helpers/compare.js';
 
 const modelDir = sharedPath('golden', 'tiny_biogpt');
 const initDir = sharedPath('golden', 'tiny_lora_init');
@@ -37,18 +38,6 @@ const goldenJson = sharedPath('golden', 'golden_tiny.json');
 const SKIP = !modelDir || !initDir || !trainedDir || !goldenFile || !goldenJson ? 'shared/golden (tiny_biogpt, tiny_lora_*, golden_tiny.*) is absent' : false;
 
 const TOL = { loss: 1e-5, norm: 1e-5, grad: 1e-3, weight: 1e-5, logits: 1e-4, saved: 1e-5 };
-
-function relErr(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  assert.equal(got.length, want.length, 'length');
-  let d = 0;
-  let m = 0;
-  for (let i = 0; i < want.length; i++) {
-    if (!Number.isFinite(got[i]!)) return Infinity;
-    d = Math.max(d, Math.abs(got[i]! - want[i]!));
-    m = Math.max(m, Math.abs(want[i]!));
-  }
-  return d / Math.max(m, Number.MIN_VALUE);
-}
 
 /** Our parameter path → the golden's in-memory PEFT name (adapter name "default"). */
 const goldenName = (p: string) => `base_model.model.${p.replace(/\.weight$/, '.default.weight')}`;
@@ -107,14 +96,14 @@ describe('LoRA parity with PEFT (tiny BioGPT, WebGPU)', { skip: SKIP }, () => {
           if (step === 1) {
             for (const [n, p] of lora) {
               assert.ok(p.grad, `${n} has a gradient`);
-              bump('lora_grad', relErr(await p.grad.data(), reader.readF32(`lora_grad.${goldenName(n)}`)));
+              bump('lora_grad', maxRelErr(await p.grad.data(), reader.readF32(`lora_grad.${goldenName(n)}`)));
             }
           }
           const norm = await clipGradNorm(params, 1.0);
           bump('grad_norm', Math.abs(norm - want.grad_norm) / want.grad_norm);
           opt.step();
           opt.zeroGrad();
-          for (const [n, p] of lora) bump(`after_step${step}`, relErr(await p.data(), reader.readF32(`lora_after_step${step}.${goldenName(n)}`)));
+          for (const [n, p] of lora) bump(`after_step${step}`, maxRelErr(await p.data(), reader.readF32(`lora_after_step${step}.${goldenName(n)}`)));
         }
 
         // The saved adapter equals PEFT's after the same three steps.
@@ -128,7 +117,7 @@ describe('LoRA parity with PEFT (tiny BioGPT, WebGPU)', { skip: SKIP }, () => {
           const o = ours.tensors.get(k)!;
           assert.equal(o.dtype, t.dtype, k);
           assert.deepEqual(o.shape, t.shape, k);
-          bump('saved_adapter', relErr(toFloat32(o), toFloat32(t)));
+          bump('saved_adapter', maxRelErr(toFloat32(o), toFloat32(t)));
         }
         const cfgOurs = JSON.parse(fs.readFileSync(path.join(saved, 'adapter_config.json'), 'utf8')) as Record<string, unknown>;
         const cfgTheirs = JSON.parse(fs.readFileSync(path.join(trainedDir!, 'adapter_config.json'), 'utf8')) as Record<string, unknown>;
@@ -141,7 +130,7 @@ describe('LoRA parity with PEFT (tiny BioGPT, WebGPU)', { skip: SKIP }, () => {
         assert.equal(loraModules(model).size, 0);
         assert.ok(model.getParameter('biogpt.layers.0.self_attn.q_proj.weight'), 'HF names after unload');
         const logits = noGrad(() => model.forward({ inputIds: input.inputIds, attentionMask: input.attentionMask }).logits);
-        errs.merged_logits = relErr(await logits.data(), reader.readF32('merged_logits'));
+        errs.merged_logits = maxRelErr(await logits.data(), reader.readF32('merged_logits'));
         logits.dispose();
 
         // The merged checkpoint reloads as a plain model with the same logits.
@@ -150,7 +139,7 @@ describe('LoRA parity with PEFT (tiny BioGPT, WebGPU)', { skip: SKIP }, () => {
         const re = BioGptForCausalLM.fromPretrained(mergedDir);
         try {
           const l2 = noGrad(() => re.forward({ inputIds: input.inputIds, attentionMask: input.attentionMask }).logits);
-          errs.merged_reload_logits = relErr(await l2.data(), reader.readF32('merged_logits'));
+          errs.merged_reload_logits = maxRelErr(await l2.data(), reader.readF32('merged_logits'));
           l2.dispose();
         } finally {
           re.dispose();

@@ -1,5 +1,6 @@
-import { ShapeError, OpArgumentError } from '../../errors.js';
-import { broadcastShapes, broadcastStrides, type Backend, type BinaryOp, type UnaryOp } from '../types.js';
+import { checkBinary, checkWhere } from '../elementwise_checks.js';
+import { checkFloat } from '../nn_checks.js';
+import { broadcastStrides, type Backend, type BinaryOp, type UnaryOp } from '../types.js';
 import { dataOf, forEachStrided, gelu, geluGrad, make } from './common.js';
 
 function powReal(x: number, y: number): number {
@@ -54,7 +55,7 @@ export function binaryFn(op: BinaryOp): (x: number, y: number) => number {
 export function cpuElementwiseOps(): Pick<Backend, 'unary' | 'binary' | 'where' | 'cast'> {
   return {
     unary(op, x, alpha = 0, beta = 0) {
-      if (x.dtype !== 'f32' && x.dtype !== 'f16') throw new OpArgumentError(`unary ${op}`, 'x', 'a float tensor (f32/f16)', x.dtype);
+      checkFloat(`unary ${op}`, 'x', x);
       const f = unaryFn(op, alpha, beta);
       const out = make(x.shape, x.dtype);
       const a = dataOf(x);
@@ -63,10 +64,7 @@ export function cpuElementwiseOps(): Pick<Backend, 'unary' | 'binary' | 'where' 
       return out;
     },
     binary(op, a, b) {
-      if (a.dtype !== 'f32' && a.dtype !== 'f16') throw new OpArgumentError(op, 'a', 'a float tensor (f32/f16)', a.dtype);
-      if (a.dtype !== b.dtype) throw new OpArgumentError(op, 'b', `dtype ${a.dtype} (same as a)`, b.dtype);
-      const shape = broadcastShapes(a.shape, b.shape);
-      if (!shape) throw new ShapeError(op, 'b', `a shape broadcastable with [${a.shape}]`, `[${b.shape}]`);
+      const shape = checkBinary(op, a, b);
       const f = binaryFn(op);
       const out = make(shape, a.dtype);
       const ad = dataOf(a);
@@ -78,10 +76,7 @@ export function cpuElementwiseOps(): Pick<Backend, 'unary' | 'binary' | 'where' 
       return out;
     },
     where(cond, a, b) {
-      if (a.dtype !== b.dtype) throw new OpArgumentError('where', 'b', `dtype ${a.dtype} (same as a)`, b.dtype);
-      const s1 = broadcastShapes(cond.shape, a.shape);
-      const shape = s1 && broadcastShapes(s1, b.shape);
-      if (!shape) throw new ShapeError('where', 'cond/a/b', 'mutually broadcastable shapes', `[${cond.shape}], [${a.shape}], [${b.shape}]`);
+      const shape = checkWhere(cond, a, b);
       const out = make(shape, a.dtype);
       const c = dataOf(cond);
       const ad = dataOf(a);

@@ -2,9 +2,9 @@
 import { availableParallelism } from 'node:os';
 import type { GpuContext } from '../../gpu/device.js';
 import { grid1d } from '../../gpu/kernel.js';
-import { ShapeError, OpArgumentError } from '../../errors.js';
+import { checkBinary, checkWhere } from '../elementwise_checks.js';
 import { alloc, bufferOf, cpuStyle, dims8, forRowChunks, grid, launch, requireFloat, strideGrid, variants, vec4Bindable, WG } from './common.js';
-import { broadcastShapes, broadcastStrides, numel, type Backend, type BinaryOp, type DType, type UnaryOp, type RawTensor } from '../types.js';
+import { broadcastStrides, numel, type Backend, type BinaryOp, type DType, type UnaryOp, type RawTensor } from '../types.js';
 
 const UNARY_CODES: Record<UnaryOp, number> = {
   neg: 0, exp: 1, log: 2, sqrt: 3, rsqrt: 4, tanh: 5, relu: 6, gelu: 7, sigmoid: 8, abs: 9, square: 10,
@@ -119,10 +119,7 @@ export function elementwiseOps(ctx: GpuContext): Pick<Backend, 'unary' | 'binary
       return out;
     },
     binary(op, a, b) {
-      requireFloat(op, 'a', a);
-      if (a.dtype !== b.dtype) throw new OpArgumentError(op, 'b', `dtype ${a.dtype} (same as a)`, b.dtype);
-      const shape = broadcastShapes(a.shape, b.shape);
-      if (!shape) throw new ShapeError(op, 'b', `a shape broadcastable with [${a.shape}]`, `[${b.shape}]`);
+      const shape = checkBinary(op, a, b);
       const out = alloc(ctx, shape, a.dtype, op);
       const n = numel(shape);
       const same = a.shape.join() === b.shape.join();
@@ -146,10 +143,7 @@ export function elementwiseOps(ctx: GpuContext): Pick<Backend, 'unary' | 'binary
       return out;
     },
     where(cond, a, b) {
-      if (a.dtype !== b.dtype) throw new OpArgumentError('where', 'b', `dtype ${a.dtype} (same as a)`, b.dtype);
-      const s1 = broadcastShapes(cond.shape, a.shape);
-      const shape = s1 && broadcastShapes(s1, b.shape);
-      if (!shape) throw new ShapeError('where', 'cond/a/b', 'mutually broadcastable shapes', `[${cond.shape}], [${a.shape}], [${b.shape}]`);
+      const shape = checkWhere(cond, a, b);
       const out = alloc(ctx, shape, a.dtype, 'where');
       const n = numel(shape);
       launch(ctx, whereKernel(`${cond.dtype}/${a.dtype}`), {

@@ -3,7 +3,8 @@
  * norm (dx per row; dweight/dbias as deterministic two-stage column sums), cross-entropy, embedding
  * (deterministic scatter-add backward without float atomics) and counter-based dropout.
  * Row kernels run one workgroup per row with workgroup-memory reductions (shaders/nn/row_reduce.wgsl);
- * on CPU adapters (cpuStyle) softmax and layer norm use one thread per row instead (*_thread.wgsl).
+ * on CPU adapters (cpuStyle) softmax and layer norm use one thread per row instead (softmax*_thread.wgsl;
+ * the layer-norm bodies are shared by both and get their entry point from nn/row_lanes*.wgsl).
  * Float tensors may be f32 or f16 (statistics, lse and losses are always f32).
  */
 import type { GpuContext } from '../../gpu/device.js';
@@ -34,10 +35,19 @@ const typed = (t: DType) => ({ aliases: { T: t }, enables: t === 'f16' ? ['f16']
 
 /** Row-kernel variant key: dtype, and '/thread' for the one-thread-per-row CPU-adapter kernel. */
 type RowKey = DType | `${DType}/thread`;
-const rowVariant = (key: RowKey, name: string) => {
+/**
+ * Without `shared`, each launch style has its own body file (name, name_thread). With it, the file
+ * holds one `row_body(row, lane)` for both: the style's entry point (nn/row_lanes*.wgsl) comes first,
+ * then the `shared` includes.
+ */
+const rowVariant = (key: RowKey, name: string, shared?: readonly string[]) => {
   const [t, thread] = key.split('/') as [DType, string | undefined];
-  return { name: `nn_${name}${thread ? '_thread' : ''}_${t}`, file: thread ? `${name}_thread` : name, ...typed(t), includes: thread ? ROW_THREAD : ROW };
+  const style = thread ? '_thread' : '';
+  const includes = shared ? [...(thread ? ROW_THREAD : ROW), `nn/row_lanes${style}.wgsl`, ...shared] : thread ? ROW_THREAD : ROW;
+  return { name: `nn_${name}${style}_${t}`, file: shared ? name : `${name}${style}`, ...typed(t), includes };
 };
+/** Layer norm's shifted mean, summed by the same code in forward and backward. */
+const LN_SHIFT = ['nn/layer_norm_shift.wgsl'];
 
 const softmaxKernel = variants((key: RowKey) => ({
   family: 'nn',
@@ -63,7 +73,7 @@ const layerNormKernel = variants((key: RowKey) => ({
   ],
   uniforms: { rows: u32, len: u32, eps: f32 },
   overrides: { ...wgOverride, HAS_W: { type: 'bool' as const, value: true }, HAS_B: { type: 'bool' as const, value: true } },
-  ...rowVariant(key, 'layer_norm'),
+  ...rowVariant(key, 'layer_norm', LN_SHIFT),
 }));
 
 const layerNormBackwardKernel = variants((key: RowKey) => ({
@@ -74,7 +84,7 @@ const layerNormBackwardKernel = variants((key: RowKey) => ({
   ],
   uniforms: { rows: u32, len: u32 },
   overrides: { ...wgOverride, HAS_W: { type: 'bool' as const, value: true } },
-  ...rowVariant(key, 'layer_norm_backward'),
+  ...rowVariant(key, 'layer_norm_backward', LN_SHIFT),
 }));
 
 const layerNormParamGradKernel = variants((t: DType) => ({

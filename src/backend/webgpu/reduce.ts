@@ -12,7 +12,7 @@ const rowsKernel = variants((t: DType) => ({
   bindings: [{ name: 'x', type: 'T', access: 'read' as const }, { name: 'out', type: 'T', access: 'read_write' as const }],
   uniforms: { rows: 'u32' as const, len: 'u32' as const },
   overrides: { WG: { type: 'u32' as const, value: WG }, OP: { type: 'u32' as const, value: 0 } },
-  aliases: { T: t }, enables: t === 'f16' ? ['f16'] : [],
+  aliases: { T: t }, enables: t === 'f16' ? ['f16'] : [], includes: ['reduce/reduce_op.wgsl'],
 }));
 // Barrier-free row reductions for CPU adapters: one thread per row (vec4 loads when len % 4 == 0).
 const rowsThreadKernel = variants((key: string) => {
@@ -22,7 +22,7 @@ const rowsThreadKernel = variants((key: string) => {
     bindings: [{ name: 'x', type: vec ? 'vec4<f32>' : 'T', access: 'read' as const }, { name: 'out', type: 'T', access: 'read_write' as const }],
     uniforms: { rows: 'u32' as const, len: 'u32' as const },
     overrides: { WG: { type: 'u32' as const, value: WG }, OP: { type: 'u32' as const, value: 0 } },
-    aliases: { T: t }, enables: t === 'f16' ? ['f16'] : [], includes: ['common/strided.wgsl'],
+    aliases: { T: t }, enables: t === 'f16' ? ['f16'] : [], includes: ['common/strided.wgsl', 'reduce/reduce_op.wgsl'],
   };
 });
 const colsKernel = variants((t: DType) => ({
@@ -30,7 +30,7 @@ const colsKernel = variants((t: DType) => ({
   bindings: [{ name: 'x', type: 'T', access: 'read' as const }, { name: 'out', type: 'T', access: 'read_write' as const }],
   uniforms: { outer: 'u32' as const, len: 'u32' as const, inner: 'u32' as const },
   overrides: { WG: { type: 'u32' as const, value: WG }, OP: { type: 'u32' as const, value: 0 } },
-  aliases: { T: t }, enables: t === 'f16' ? ['f16'] : [], includes: ['common/strided.wgsl'],
+  aliases: { T: t }, enables: t === 'f16' ? ['f16'] : [], includes: ['common/strided.wgsl', 'reduce/reduce_op.wgsl'],
 }));
 const argmaxKernel = variants((t: DType) => ({
   name: `argmax_${t}`, family: 'reduce', file: 'argmax',
