@@ -13,7 +13,7 @@
  * RADGRAD_BENCH_REPS sets repetitions; BENCH_MATMUL=fc1,head picks shape groups by name; the
  * 4096³ f32 / f16 / int8 rows of the GPU targets run on GPU adapters, or with BENCH_MATMUL=gemm4096).
  */
-import { REPS, alternatingMs } from './timing.js';
+import { alternatingMs, forcing } from './timing.js';
 import { gpu } from '../src/gpu/device.js';
 import { getBackend } from '../src/backend/registry.js';
 import { tidy } from '../src/tensor/scope.js';
@@ -24,14 +24,7 @@ import { matmulInt8, quantizeWeight, disposeQuantized } from '../src/ops/matmul_
 type Row = Record<string, string | number>;
 
 /** f run with the row kernel forced on or off. */
-const withRows = (use: boolean, f: () => void) => () => {
-  gemmTuning.rows = use;
-  try {
-    f();
-  } finally {
-    gemmTuning.rows = 'auto';
-  }
-};
+const withRows = (use: boolean, f: () => void) => forcing(gemmTuning, 'rows', use, f);
 
 interface Case {
   group: string;

@@ -23,3 +23,15 @@ export async function alternatingMs(fns: Array<() => void>): Promise<number[]> {
   }
   return times.map((t) => t.sort((a, b) => a - b)[Math.floor(t.length / 2)]!);
 }
+
+/** f run with `target[key]` set to `value` (a tuning switch such as skinnyTuning.use), then reset to 'auto'. */
+export function forcing<K extends string>(target: Record<K, 'auto' | boolean>, key: K, value: boolean, f: () => void): () => void {
+  return () => {
+    target[key] = value;
+    try {
+      f();
+    } finally {
+      target[key] = 'auto';
+    }
+  };
+}
