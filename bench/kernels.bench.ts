@@ -11,7 +11,7 @@
  * C / FFN / heads, plus attention at B 1 × T 512. Run: npm run bench -- kernels   (RADGRAD_BENCH_SCALE=full npm run bench -- kernels;
  * BENCH_KERNELS=attention,gemv runs only those sections: int8, attention, decode, lora, gemv, memory)
  */
-import { REPS, alternatingMs } from './timing.js';
+import { REPS, alternatingMs, forcing } from './timing.js';
 import { gpu } from '../src/gpu/device.js';
 import { getBackend } from '../src/backend/registry.js';
 import { backward } from '../src/autograd/tape.js';
@@ -22,7 +22,7 @@ import { matmulInt8, quantizeWeight, disposeQuantized } from '../src/ops/matmul_
 import { kernelsFor } from '../src/backend/fused.js';
 import { attentionDecode, compositeAttention, flashAttention } from '../src/ops/attention.js';
 import { loraLinear } from '../src/ops/lora_linear.js';
-import { skinnyTuning } from '../src/backend/webgpu/matmul.js';
+import { gemmTuning, skinnyTuning } from '../src/backend/webgpu/matmul.js';
 import { int8SkinnyTuning } from '../src/backend/webgpu/int8.js';
 
 type Row = Record<string, string | number>;
@@ -160,7 +160,8 @@ export async function bench(): Promise<Row[]> {
 /**
  * LoRA linear at BioGPT's q_proj ([N,1024]·[1024,1024]ᵀ + bias, r 8, α 16, dropout 0.1, training):
  * fused (src/ops/lora_linear.ts) vs the unfused ops, forward and forward+backward (x, A, B), f32 and
- * int8 W; and f16-storage GEMM vs f32 at the linear shape [N,1024]·[4096,1024]ᵀ.
+ * int8 W (f32 W also with the row-broadcast kernel forced on vs off for the forward GEMM,
+ * gemmTuning.rows); and f16-storage GEMM vs f32 at the linear shape [N,1024]·[4096,1024]ᵀ.
  */
 export async function loraAndF16Rows(N: number): Promise<Row[]> {
   const rows: Row[] = [];
@@ -204,6 +205,12 @@ export async function loraAndF16Rows(N: number): Promise<Row[]> {
     const [compB, fusedB] = await pairMs(both(true), both(false));
     rows.push({ kernel: `LoRA linear fwd, ${wn} W, fused`, shape, ms: fusedF, 'GFLOP/s|TOP/s': flops / fusedF / 1e6, composed_ms: compF, fused_speedup: compF / fusedF });
     rows.push({ kernel: `LoRA linear fwd+bwd, ${wn} W, fused`, shape, ms: fusedB, 'GFLOP/s|TOP/s': (2 * flops) / fusedB / 1e6, composed_ms: compB, fused_speedup: compB / fusedB });
+    if (wn !== 'f32') continue;
+    // The fused forward GEMM on matmul_regs_nt.wgsl (row kernel) vs matmul_regs.wgsl, both forced.
+    const [offF, onF] = await pairMs(forcing(gemmTuning, 'rows', false, fwd(false)), forcing(gemmTuning, 'rows', true, fwd(false)));
+    const [offB, onB] = await pairMs(forcing(gemmTuning, 'rows', false, both(false)), forcing(gemmTuning, 'rows', true, both(false)));
+    rows.push({ kernel: 'LoRA linear fwd, f32 W, fused, row kernel on', shape, ms: onF, 'GFLOP/s|TOP/s': flops / onF / 1e6, rows_off_ms: offF, rows_speedup: offF / onF });
+    rows.push({ kernel: 'LoRA linear fwd+bwd, f32 W, fused, row kernel on', shape, ms: onB, 'GFLOP/s|TOP/s': (2 * flops) / onB / 1e6, rows_off_ms: offB, rows_speedup: offB / onB });
   }
   disposeQuantized(q);
   for (const t of [x, w, bias, a, b, dy]) t.dispose();
@@ -239,14 +246,7 @@ export async function decodeGemvRows(): Promise<Row[]> {
     [1, C, F, 'fc1'], [8, C, F, 'fc1'], [1, C, C, 'q/k/v/out'], [8, C, C, 'q/k/v/out'],
     [1, F, C, 'fc2'], [8, F, C, 'fc2'], [1, C, V, 'tied head'], [8, C, V, 'tied head'],
   ];
-  const forced = (use: boolean, f: () => void) => () => {
-    skinnyTuning.use = use;
-    try {
-      f();
-    } finally {
-      skinnyTuning.use = 'auto';
-    }
-  };
+  const forced = (use: boolean, f: () => void) => forcing(skinnyTuning, 'use', use, f);
   for (const [M, K, N, what] of shapes) {
     const x = rand([M, K], 21);
     const w = rand([N, K], 22, 0.02);
@@ -260,14 +260,7 @@ export async function decodeGemvRows(): Promise<Row[]> {
     x.dispose();
     w.dispose();
   }
-  const forced8 = (use: boolean, f: () => void) => () => {
-    int8SkinnyTuning.use = use;
-    try {
-      f();
-    } finally {
-      int8SkinnyTuning.use = 'auto';
-    }
-  };
+  const forced8 = (use: boolean, f: () => void) => forcing(int8SkinnyTuning, 'use', use, f);
   for (const [M, K, N, what] of shapes.filter(([, , n]) => n !== V)) {
     const x = rand([M, K], 21);
     const w = rand([N, K], 22, 0.02);

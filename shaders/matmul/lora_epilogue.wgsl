@@ -1,4 +1,5 @@
-// LoRA epilogue of a [M, N] product (included by matmul.wgsl / matmul_regs.wgsl and lora_add.wgsl):
+// LoRA epilogue of a [M, N] product (included by matmul.wgsl / matmul_regs.wgsl /
+// matmul_regs_nt.wgsl and lora_add.wgsl):
 //   v + bias[n] + mask(m, n) · Σ_j u[m, j] · lw(n, j)
 // Forward: u = scale·dropout(x)·Aᵀ [M, r], lw = B [N, r] (LW_T false), bias the base bias, no mask.
 // Backward to x: u = scale·dy·B [M, r], lw = A [r, N] (LW_T true), and the dropout mask of x

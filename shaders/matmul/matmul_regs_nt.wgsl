@@ -4,7 +4,8 @@
 // addresses: lavapipe's divergence analysis turns those into one scalar load broadcast to the SIMD
 // lanes, and only the B reads (one vec4 per column per 4 k) are per-lane gathers. Row blocks run
 // along x (dispatched first), so consecutive workgroups reuse the same 4·WG columns of B from cache.
-// Rows/columns past the edge are clamped on load and skipped on store.
+// Rows/columns past the edge are clamped on load and skipped on store. Stores go through
+// epilogue(m, n, v) (identity, or a fused epilogue such as lora_epilogue.wgsl).
 
 const RMAX = 16u;
 

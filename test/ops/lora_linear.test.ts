@@ -2,12 +2,13 @@
  * loraLinear (src/ops/lora_linear.ts): the fused kernels vs the unfused ops (loraLinearComposed) on
  * random odd shapes, training and eval, p = 0 and p > 0, f32 and int8 W, gradients to x, A, B (and
  * bias); WGSL vs the float64 reference (both kernel selections) with finite differences on the CPU;
- * the in-kernel dropout mask bit-identical to the dropout op's.
+ * the in-kernel dropout mask bit-identical to the dropout op's; the forward GEMM on the row-broadcast
+ * kernel (gemmTuning.rows forced on / off / auto) at K ≥ 1024 and below, K % 4 = 0 and not.
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { shutdownGpu } from '../../src/gpu/device.js';
+import { gpu as gpuCtx, shutdownGpu } from '../../src/gpu/device.js';
 import { loraLinear, loraLinearComposed, type LoraLinearOptions } from '../../src/ops/lora_linear.js';
 import { disposeQuantized, quantizeWeight } from '../../src/ops/matmul_int8.js';
 import { kernelsFor } from '../../src/backend/fused.js';
@@ -21,7 +22,7 @@ import { Module } from '../../src/nn/module.js';
 import { applyLora } from '../../src/nn/lora.js';
 import { Int8Linear } from '../../src/nn/int8_linear.js';
 import { Int8LinearModule } from '../../src/models/biogpt/quantize.js';
-import { skinnyTuning } from '../../src/backend/webgpu/matmul.js';
+import { gemmTuning, MATMUL_ROWS, skinnyTuning } from '../../src/backend/webgpu/matmul.js';
 import { int8SkinnyTuning } from '../../src/backend/webgpu/int8.js';
 import { checkOp, forEachKernelStyle, getBackends, property, randValues, runOn, seedArb, TOL_ACCUM, type InputSpec } from '../helpers/ops_harness.js';
 import { assertClose, ErrorLog } from '../helpers/compare.js';
@@ -166,6 +167,71 @@ describe('loraLinear', () => {
         });
         for (const q of qs) disposeQuantized(q);
       }
+    }
+  });
+
+  it('f32 forward GEMM on the row-broadcast kernel (forced on / off / auto, both kernel styles): vs the unfused ops and the CPU reference, output and gradients of x, A, B, bias', async () => {
+    // The fused forward runs matmul_regs_nt.wgsl with the LoRA epilogue under useRowKernel's rule
+    // (x·Wᵀ, K % 4 = 0; auto: CPU adapters and K ≥ minK). Rows not a multiple of R = 8, columns not
+    // a multiple of 4·WG; the skinny kernels are off so that 13 rows take the GEMM path too. The
+    // kernels dispatched are recorded to check that the selection is the one under test.
+    const { gpu, cpu } = await getBackends();
+    const ctx = gpuCtx();
+    const minK = MATMUL_ROWS.minK;
+    const cases: Array<[number[], number, number, number, number, boolean]> = [
+      [[13], minK, 70, 4, 0.1, true], [[3, 7], minK + 4, 33, 8, 0, false], [[19], 64, 67, 5, 0.2, false],
+      [[11], 67, 66, 3, 0.1, true], [[9, 2], minK + 2, 9, 2, 0, true],
+    ];
+    const dispatch = ctx.queue.dispatch;
+    const names: string[] = [];
+    ctx.queue.dispatch = function (this: typeof ctx.queue, decl, args) {
+      names.push(decl.name);
+      return dispatch.call(this, decl, args);
+    };
+    skinnyTuning.use = false;
+    try {
+      for (const [lead, I, O, r, p, bias] of cases) {
+        const N = lead.reduce((s, d) => s * d, 1);
+        const c: Case = { lead, I, O, r, p, training: true, bias, int8: false };
+        // x in [-1, 1] and A scaled by 1/√I (as LoRA's init): sums over K = 1024 stay O(1–10), so the
+        // gradient of B (a sum over rows of u·dy) is not dominated by cancellation of large terms.
+        const sa = 1 / Math.sqrt(I);
+        const ins: InputSpec[] = [
+          { data: randValues(N * I, I), shape: [...lead, I] }, { data: randValues(O * I, I + 1), shape: [O, I], requiresGrad: false },
+          { data: randValues(r * I, I + 2, -sa, sa), shape: [r, I] }, { data: randValues(O * r, I + 3), shape: [O, r] },
+          ...(bias ? [{ data: randValues(O, I + 4), shape: [O] }] : []),
+        ];
+        const dy = randValues(N * O, 41);
+        const o: LoraLinearOptions = { alpha: 2 * r, dropout: p, seed: 77, training: true };
+        const want = await runOn(cpu, run(c, o), ins, dy);
+        for (const rows of [true, false, 'auto'] as const) {
+          await forEachKernelStyle(async (style) => {
+            gemmTuning.rows = rows;
+            try {
+              const label = `lora rows ${rows} ${style} [${lead}, ${I}]→${O} r${r} p${p}${bias ? ' +bias' : ''}`;
+              names.length = 0;
+              const fused = await runOn(gpu, run(c, o), ins, dy);
+              const expectRows = I % 4 === 0 && (rows === true || (rows === 'auto' && style === 'cpu-style' && I >= minK));
+              assert.equal(names.includes('lora_gemm_rows'), expectRows, `${label}: row kernel dispatched (${names.join(', ')})`);
+              const comp = await runOn(gpu, run(c, { ...o, composed: true }), ins, dy);
+              const tol = { ...TOL_ACCUM, label };
+              log.add('gpu rows fwd', assertClose(fused.out, comp.out, { ...tol, label: `${label} forward vs unfused` }));
+              log.add('gpu rows fwd', assertClose(fused.out, want.out, { ...tol, label: `${label} forward vs CPU` }));
+              fused.grads.forEach((g, i) => {
+                if (i === 1) return assert.equal(g, null, 'W is frozen');
+                assert.ok(g && comp.grads[i] && want.grads[i], `${label}: gradient of input ${i}`);
+                log.add('gpu rows bwd', assertClose(g, comp.grads[i]!, { ...tol, label: `${label} grad ${i} vs unfused` }));
+                log.add('gpu rows bwd', assertClose(g, want.grads[i]!, { ...tol, label: `${label} grad ${i} vs CPU` }));
+              });
+            } finally {
+              gemmTuning.rows = 'auto';
+            }
+          });
+        }
+      }
+    } finally {
+      skinnyTuning.use = 'auto';
+      ctx.queue.dispatch = dispatch;
     }
   });
 

@@ -2,7 +2,8 @@
  * Fused LoRA linear kernels (shaders/matmul/lora_*.wgsl). Forward in two passes: the rank-r
  * projection u = scale·dropout(x)·Aᵀ with the dropout mask hashed in the kernel, then the base GEMM
  * x·Wᵀ whose epilogue adds bias + u·Bᵀ (the matmul kernels of ./matmul.ts with lora_epilogue.wgsl in
- * place of the identity store). Backward: g = scale·dy·B (projection), dx = dy·W + mask ⊙ (g·A) in
+ * place of the identity store; on CPU adapters x·Wᵀ with K % 4 = 0, K ≥ 1024 runs the row kernel,
+ * as matmul does: useRowKernel). Backward: g = scale·dy·B (projection), dx = dy·W + mask ⊙ (g·A) in
  * one GEMM pass, dA = gᵀ·dropout(x) with the mask hashed again. For an int8 base, loraAdd applies the
  * same epilogue as one elementwise pass over the int8 kernel's output. Products with few rows
  * (decoding) run the skinny kernels of ./matmul.ts with the same epilogue.
@@ -13,7 +14,8 @@ import type { RawTensor } from '../types.js';
 import { seedU32, threshold24 } from '../rng.js';
 import { loraChecks, type LoraBackend, type LoraDropout } from '../kernels.js';
 import {
-  MATMUL_BINDINGS, MATMUL_SKINNY, MATMUL_UNIFORMS, matmulBody, matmulConstants, matmulGrid, matmulTiles, skinnyLaunch, skinnyTiles, useSkinny,
+  MATMUL_BINDINGS, MATMUL_SKINNY, MATMUL_UNIFORMS, matmulBody, matmulConstants, matmulGrid, matmulTiles, rowBody, rowLaunch, skinnyLaunch, skinnyTiles,
+  useRowKernel, useSkinny,
 } from './matmul.js';
 
 const R = 'read' as const;
@@ -27,12 +29,16 @@ const EPILOGUE_UNIFORMS = { r: u32, ...DROP_UNIFORMS, has_bias: u32 };
 const EPILOGUE_OVERRIDES = { MASKED: { type: 'bool' as const, value: false }, LW_T: { type: 'bool' as const, value: false } };
 const EPILOGUE_INCLUDES = ['common/rng.wgsl', 'matmul/lora_epilogue.wgsl'];
 
-/** The f32 matmul kernels (as matmul picks them) with the LoRA epilogue. */
-const gemmKernel = variants((kernel: 'regs' | 'tiled') => {
-  const body = matmulBody(kernel, 'f32');
+/**
+ * The f32 matmul kernels (as matmul picks them) with the LoRA epilogue: 'rows' is the row-broadcast
+ * x·Wᵀ kernel (matmul_regs_nt.wgsl, under useRowKernel: CPU adapters, K % 4 = 0, K ≥ minK), so the
+ * forward's base GEMM runs the same kernel as the unfused matmul.
+ */
+const gemmKernel = variants((kernel: 'regs' | 'tiled' | 'rows') => {
+  const body = kernel === 'rows' ? rowBody('f32') : { ...matmulBody(kernel, 'f32'), bindings: MATMUL_BINDINGS };
   return {
     name: `lora_gemm_${kernel}`, ...body,
-    bindings: [...MATMUL_BINDINGS, ...EPILOGUE_BINDINGS],
+    bindings: [...body.bindings, ...EPILOGUE_BINDINGS],
     uniforms: { ...MATMUL_UNIFORMS, ...EPILOGUE_UNIFORMS },
     overrides: { ...body.overrides, ...EPILOGUE_OVERRIDES },
     includes: EPILOGUE_INCLUDES,
@@ -114,6 +120,17 @@ export function loraOps(ctx: GpuContext): LoraBackend {
         uniforms,
         constants: { ...(v4 ? { CN: cn } : { TRANS_A: false, TRANS_B: transB }), ROWS: rows, KS: st.KS, WN: st.WN, MASKED: dr.masked, LW_T: lwT },
         workgroups,
+      });
+      return out;
+    }
+    if (useRowKernel(ctx, false, transB, M, K, vec4Bindable(a, b))) {
+      // x·Wᵀ (the forward) with K a multiple of 4: rows shared per workgroup, vec4 loads along K.
+      const rl = rowLaunch(M, N, 1);
+      launch(ctx, gemmKernel('rows'), {
+        bindings: { a: bufferOf(a), b: bufferOf(b), c: bufferOf(out), ...epilogue },
+        uniforms,
+        constants: { ...rl.constants, MASKED: dr.masked, LW_T: lwT },
+        workgroups: rl.workgroups,
       });
       return out;
     }

@@ -179,12 +179,24 @@ const matmulKernel = variants((key: `${'regs' | 'tiled'}/${DType}`) => {
   };
 });
 
+/** Overrides, aliases and bindings (a, b as vec4 along K) of matmul_regs_nt.wgsl over storage dtype t. */
+export function rowBody(t: DType) {
+  return {
+    family: 'matmul', file: 'matmul_regs_nt',
+    overrides: { R: { type: 'u32' as const, value: MATMUL_ROWS.R }, WG: { type: 'u32' as const, value: MATMUL_ROWS.WG } },
+    aliases: { T: t, V: `vec4<${t}>` }, enables: t === 'f16' ? ['f16'] : [],
+    bindings: [{ ...MATMUL_BINDINGS[0]!, type: 'V' }, { ...MATMUL_BINDINGS[1]!, type: 'V' }, MATMUL_BINDINGS[2]!],
+  };
+}
+
+/** Overrides and grid of a row-kernel launch (row blocks along x, 4·WG column groups along y). */
+export function rowLaunch(M: number, N: number, batch: number): { constants: { R: number; WG: number }; workgroups: [number, number, number] } {
+  const rt = MATMUL_ROWS;
+  return { constants: { R: rt.R, WG: rt.WG }, workgroups: [Math.ceil(M / rt.R), Math.ceil(N / (4 * rt.WG)), batch] };
+}
+
 const rowKernel = variants((t: DType) => ({
-  name: `matmul_regs_nt_${t}`, family: 'matmul', file: 'matmul_regs_nt',
-  overrides: { R: { type: 'u32' as const, value: MATMUL_ROWS.R }, WG: { type: 'u32' as const, value: MATMUL_ROWS.WG } },
-  aliases: { T: t, V: `vec4<${t}>` }, enables: t === 'f16' ? ['f16'] : [],
-  bindings: [{ ...MATMUL_BINDINGS[0]!, type: 'V' }, { ...MATMUL_BINDINGS[1]!, type: 'V' }, MATMUL_BINDINGS[2]!],
-  uniforms: MATMUL_UNIFORMS, includes: ['matmul/matmul_epilogue.wgsl'],
+  name: `matmul_regs_nt_${t}`, ...rowBody(t), uniforms: MATMUL_UNIFORMS, includes: ['matmul/matmul_epilogue.wgsl'],
 }));
 
 export function matmulOps(ctx: GpuContext): Pick<Backend, 'matmul'> {
@@ -235,12 +247,10 @@ export function matmulOps(ctx: GpuContext): Pick<Backend, 'matmul'> {
           workgroups,
         });
       } else if (M * N > 0 && useRowKernel(ctx, ta, tb, M, K, vec4Bindable(ea.t, eb.t))) {
-        const rt = MATMUL_ROWS;
         launch(ctx, rowKernel(a.dtype), {
           bindings: { a: bufferOf(ea.t), b: bufferOf(eb.t), c: bufferOf(out) },
           uniforms: { M, N, K, a_batch_stride: ea.stride, b_batch_stride: eb.stride },
-          constants: { R: rt.R, WG: rt.WG },
-          workgroups: [Math.ceil(M / rt.R), Math.ceil(N / (4 * rt.WG)), nb],
+          ...rowLaunch(M, N, nb),
         });
       } else if (M * N > 0) {
         launch(ctx, matmulKernel(`${tiles.kernel}/${a.dtype}`), {
