@@ -1,71 +1,121 @@
 /**
- * f32 GEMM on CPU adapters: the row-broadcast x·Wᵀ kernel (shaders/matmul/matmul_regs_nt.wgsl,
- * forced with gemmTuning.rows = true) vs the 8×8 register kernel (matmul_regs.wgsl, rows = false)
- * on the forward products y = x·Wᵀ of BioGPT-like training: [N,1024]·[4096,1024]ᵀ (fc1),
- * [N,4096]·[1024,4096]ᵀ (fc2), [N,1024]·[1024,1024]ᵀ (q/k/v/out), a K = 512 linear, the small
- * model's [N,256]·[1024,256]ᵀ and its 42384-vocab head [N,256]·[42384,256]ᵀ (chunked above
- * 128 MiB), and attention's batched q·kᵀ. `auto` says which kernel matmul picks by itself (the
- * row kernel only from K = MATMUL_ROWS.minK). The backward products dy·W and dyᵀ·x keep the
- * register kernel (a row kernel reading B as vec4 along N measured 0.7–0.9×), so they are not
- * timed here. Both variants alternate within each repetition, so load changes on a shared machine
- * hit them alike; GPU ms from timestamp queries, median of REPS after a warm-up of each.
+ * f32 GEMM on CPU adapters for the three products of each BioGPT-like linear y = x·Wᵀ:
+ * [N,1024]↔[4096,1024] (fc1), [N,4096]↔[1024,4096] (fc2), [N,1024]↔[1024,1024] (q/k/v/out) —
+ * forward x·Wᵀ, dx = dy·W, dW = dyᵀ·x — plus forward-only rows: short products (32–128 rows), a
+ * K = 512 linear, the small model's [N,256]·[1024,256]ᵀ and its 42384-vocab head (chunked above
+ * 128 MiB), and attention's batched q·kᵀ. Every transB product runs three ways: relayout (B
+ * transposed by shaders/layout/transpose.wgsl, then matmul_regs.wgsl without transB;
+ * gemmTuning.relayout), rows (matmul_regs_nt.wgsl; gemmTuning.rows) and regs (matmul_regs.wgsl
+ * on the stored layout), with the transpose alone (transpose_ms) and through the general strided
+ * copy (copy_ms); the backward products (no transB) time the register kernel only. `auto` says what
+ * matmul picks by itself. Variants alternate within each repetition, so load changes on a shared
+ * machine hit them alike; GPU ms from timestamp queries, median of REPS after a warm-up of each.
  * Run: npm run bench -- matmul   (RADGRAD_BENCH_SCALE=full: N = 2048 tokens instead of 256;
- * RADGRAD_BENCH_REPS sets repetitions; BENCH_MATMUL=fc1,head picks shape groups by name; the
- * 4096³ f32 / f16 / int8 rows of the GPU targets run on GPU adapters, or with BENCH_MATMUL=gemm4096).
+ * RADGRAD_BENCH_REPS sets repetitions; BENCH_MATMUL=fc1,short,dx,fc2:fwd picks cases by group, op
+ * or group:op; the 4096³ f32 / f16 / int8 rows of the GPU targets run on GPU adapters, or with
+ * BENCH_MATMUL=gemm4096).
  */
 import { alternatingMs, forcing } from './timing.js';
 import { gpu } from '../src/gpu/device.js';
 import { getBackend } from '../src/backend/registry.js';
 import { tidy } from '../src/tensor/scope.js';
 import * as ops from '../src/ops/index.js';
-import { gemmTuning, useRowKernel } from '../src/backend/webgpu/matmul.js';
+import { gemmTuning, useRelayout, useRowKernel } from '../src/backend/webgpu/matmul.js';
+import { transposeOps } from '../src/backend/webgpu/transpose.js';
 import { matmulInt8, quantizeWeight, disposeQuantized } from '../src/ops/matmul_int8.js';
 
 type Row = Record<string, string | number>;
 
-/** f run with the row kernel forced on or off. */
-const withRows = (use: boolean, f: () => void) => forcing(gemmTuning, 'rows', use, f);
+/** Which product of a linear y = x·Wᵀ a case times: the forward, dx = dy·W or dW = dyᵀ·x. */
+type Op = 'fwd' | 'dx' | 'dW';
 
 interface Case {
   group: string;
-  /** Batch, rows, columns, inner size of C[b] = A[b]·B[b]ᵀ. */
+  op: Op;
+  /** Batch, rows, columns, inner size of C[b] = op(A[b])·op(B[b]). */
   B: number;
   M: number;
   N: number;
   K: number;
 }
 
+/** Forward and both backward products of a linear [T, inp] → [T, out] (W is [out, inp]). */
+function linear(group: string, T: number, inp: number, out: number): Case[] {
+  return [
+    { group, op: 'fwd', B: 1, M: T, N: out, K: inp },
+    { group, op: 'dx', B: 1, M: T, N: inp, K: out },
+    { group, op: 'dW', B: 1, M: out, N: inp, K: T },
+  ];
+}
+
 function cases(T: number): Case[] {
   const C = 1024, F = 4096, V = 42384, c = 256;
   const S = Math.min(T, 512); // attention: (T / S) sequences × 16 heads of 64 over S positions
   return [
-    { group: 'fc1', B: 1, M: T, N: F, K: C },
-    { group: 'fc2', B: 1, M: T, N: C, K: F },
-    { group: 'qkvo', B: 1, M: T, N: C, K: C },
-    { group: 'mid', B: 1, M: T, N: 4 * 512, K: 512 },
-    { group: 'small', B: 1, M: T, N: 4 * c, K: c },
-    { group: 'head', B: 1, M: T, N: V, K: c },
-    { group: 'attn', B: (T / S) * 16, M: S, N: S, K: 64 },
+    ...linear('fc1', T, C, F),
+    ...linear('fc2', T, F, C),
+    ...linear('qkvo', T, C, C),
+    { group: 'short', op: 'fwd', B: 1, M: 32, N: C, K: C },
+    { group: 'short', op: 'fwd', B: 1, M: 64, N: C, K: C },
+    { group: 'short', op: 'fwd', B: 1, M: 128, N: C, K: C },
+    { group: 'mid', op: 'fwd', B: 1, M: T, N: 4 * 512, K: 512 },
+    { group: 'small', op: 'fwd', B: 1, M: T, N: 4 * c, K: c },
+    { group: 'head', op: 'fwd', B: 1, M: T, N: V, K: c },
+    { group: 'attn', op: 'fwd', B: (T / S) * 16, M: S, N: S, K: 64 },
   ];
 }
 
+/** Stored operand shapes and transposes of a case: fwd x·Wᵀ, dx dy·W ([M,K]·[K,N]), dW dyᵀ·x ([K,M]ᵀ·[K,N]). */
+function operands(c: Case): { sa: number[]; sb: number[]; transA: boolean; transB: boolean; label: string } {
+  const batch = c.B > 1 ? [c.B] : [];
+  const { M, N, K } = c;
+  if (c.op === 'fwd') return { sa: [...batch, M, K], sb: [...batch, N, K], transA: false, transB: true, label: `[${[...batch, M, K]}]·[${[...batch, N, K]}]ᵀ` };
+  if (c.op === 'dx') return { sa: [M, K], sb: [K, N], transA: false, transB: false, label: `dy·W [${M},${K}]·[${K},${N}]` };
+  return { sa: [K, M], sb: [K, N], transA: true, transB: false, label: `dyᵀ·x [${K},${M}]ᵀ·[${K},${N}]` };
+}
+
+/** f run with the kernel switches set (row kernel, B transposed for the register kernel), then reset. */
+function setting(rows: boolean, relayout: boolean, f: () => void): () => void {
+  return forcing(gemmTuning, 'rows', rows, forcing(gemmTuning, 'relayout', relayout, f));
+}
+
+/**
+ * Every case: relayout_ms (B transposed into [K, N] by transpose.wgsl, then the register kernel
+ * without transB), rows_ms (the row kernel, x·Wᵀ only) and regs_ms (the register kernel on the
+ * stored layout), alternating in every repetition; transpose_ms is the transpose of B alone (new
+ * kernel) and copy_ms the same transpose through the general strided copy.
+ */
 export async function bench(): Promise<Row[]> {
   const T = process.env.RADGRAD_BENCH_SCALE === 'full' ? 2048 : 256;
   const want = process.env.BENCH_MATMUL?.split(',').map((s) => s.trim()).filter(Boolean);
   const rows: Row[] = [];
+  const be = getBackend();
+  const tr = transposeOps(gpu());
   for (const c of cases(T)) {
-    if (want && !want.includes(c.group)) continue;
-    const batch = c.B > 1 ? [c.B] : [];
-    const a = ops.randNormal([...batch, c.M, c.K], 1, 0, 1);
-    const b = ops.randNormal([...batch, c.N, c.K], 2, 0, 0.02);
-    const f = () => tidy(() => void ops.matmul(a, b, { transB: true }));
-    const [rowsMs, regsMs] = await alternatingMs([withRows(true, f), withRows(false, f)]);
+    if (want && !want.includes(c.group) && !want.includes(`${c.group}:${c.op}`) && !want.includes(c.op)) continue;
+    const { sa, sb, transA, transB, label } = operands(c);
+    const a = ops.randNormal(sa, 1, 0, 1);
+    const b = ops.randNormal(sb, 2, 0, 0.02);
+    const f = () => tidy(() => void ops.matmul(a, b, { transA, transB }));
     const flops = 2 * c.B * c.M * c.N * c.K;
-    rows.push({
-      product: `${c.group} [${[...batch, c.M, c.K]}]·[${[...batch, c.N, c.K]}]ᵀ`, rows_ms: rowsMs, 'rows GFLOP/s': flops / rowsMs / 1e6,
-      regs_ms: regsMs, 'regs GFLOP/s': flops / regsMs / 1e6, speedup: regsMs / rowsMs,
-      auto: useRowKernel(gpu(), false, true, c.M, c.K, true) ? 'rows' : 'regs',
-    });
+    const row: Row = { product: `${c.group} ${c.op} ${label}` };
+    if (transB) {
+      const [relMs, rowsMs, regsMs, trMs, copyMs] = await alternatingMs([
+        setting(false, true, f), setting(true, false, f), setting(false, false, f),
+        () => be.dispose(tr.transpose(b.raw(), c.N, c.K)),
+        () => be.dispose(be.stridedCopy(b.raw(), { offset: 0, strides: [c.N * c.K, 1, c.K] }, [c.B, c.K, c.N])),
+      ]);
+      Object.assign(row, {
+        relayout_ms: relMs!, 'relayout GFLOP/s': flops / relMs! / 1e6, rows_ms: rowsMs!, 'rows GFLOP/s': flops / rowsMs! / 1e6,
+        regs_ms: regsMs!, 'regs GFLOP/s': flops / regsMs! / 1e6, 'rows/relayout': rowsMs! / relMs!, 'regs/relayout': regsMs! / relMs!,
+        transpose_ms: trMs!, copy_ms: copyMs!,
+      });
+    } else {
+      const [regsMs] = await alternatingMs([f]);
+      Object.assign(row, { regs_ms: regsMs!, 'regs GFLOP/s': flops / regsMs! / 1e6 });
+    }
+    row.auto = useRelayout(gpu(), transB, c.M, c.K) ? 'relayout' : useRowKernel(gpu(), transA, transB, c.M, c.K, true) ? 'rows' : 'regs';
+    rows.push(row);
     a.dispose();
     b.dispose();
   }

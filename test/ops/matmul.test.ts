@@ -7,7 +7,9 @@
  * are forced on for M = 1..17 (above their automatic threshold too) under both kernel styles,
  * forward and gradients. The row-broadcast x·Wᵀ kernel (matmul_regs_nt.wgsl, K % 4 = 0) and the
  * 8×8 register kernel are each forced (gemmTuning.rows true / false) over random shapes with
- * every transpose combination (other layouts and K % 4 ≠ 0 fall back), fwd/bwd, f16 and batches.
+ * every transpose combination (other layouts and K % 4 ≠ 0 fall back), fwd/bwd, f16 and batches;
+ * likewise the register kernel on transB products with B transposed first (gemmTuning.relayout
+ * true / false, shaders/layout/transpose.wgsl), and the automatic choice of that path.
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -19,7 +21,7 @@ import { numel } from '../../src/backend/types.js';
 import { ShapeError } from '../../src/errors.js';
 import type { Tensor } from '../../src/tensor/tensor.js';
 import { ErrorLog } from '../helpers/compare.js';
-import { gemmTuning, MATMUL_ROWS, skinnyTuning } from '../../src/backend/webgpu/matmul.js';
+import { gemmTuning, MATMUL_RELAYOUT, MATMUL_ROWS, skinnyTuning, useRelayout } from '../../src/backend/webgpu/matmul.js';
 import { assertClose } from '../helpers/compare.js';
 import { broadcastableTo, checkOp, forEachKernelStyle, getBackends, property, randValues, runOn, seedArb, shapeArb, TOL_ACCUM } from '../helpers/ops_harness.js';
 
@@ -143,6 +145,7 @@ describe('matmul', () => {
   it('row-broadcast x·Wᵀ kernel and the register kernel, each forced: K % 4 = 0 and not, rows/columns off the tile, batches, fwd/bwd vs CPU, f16', async () => {
     for (const use of [true, false] as const) {
       gemmTuning.rows = use;
+      gemmTuning.relayout = false; // the register kernel on the stored layout when rows is off
       skinnyTuning.use = false; // small M too, not only above the skinny kernel's threshold
       try {
         // x·Wᵀ with K % 4 = 0 (the row kernel when forced on), M and N around R = MATMUL_ROWS.R
@@ -160,8 +163,51 @@ describe('matmul', () => {
         }
       } finally {
         gemmTuning.rows = 'auto';
+        gemmTuning.relayout = 'auto';
         skinnyTuning.use = 'auto';
       }
+    }
+  });
+
+  it('transB products with B transposed first (relayout) forced on and off: odd sizes, every transpose combination, broadcast batches, fwd/bwd vs CPU, f16', async () => {
+    for (const use of [true, false] as const) {
+      gemmTuning.relayout = use;
+      gemmTuning.rows = false; // the register kernel (the row kernel would take x·Wᵀ first)
+      skinnyTuning.use = false;
+      try {
+        // Edges of the transpose's 4×4 blocks and 64-row workgroups and of the 8×8 register tile;
+        // a B broadcast over A's batch (transposed once), B batched with A broadcast, both batched.
+        await check({ M: 65, N: 67, K: 130, transA: false, transB: true, aBatch: [], bBatch: [] }, 40, false);
+        await check({ M: 9, N: 257, K: 3, transA: false, transB: true, aBatch: [3], bBatch: [] }, 41, false);
+        await check({ M: 17, N: 5, K: 66, transA: true, transB: true, aBatch: [], bBatch: [2, 3] }, 42, false);
+        await check({ M: 33, N: 129, K: 17, transA: false, transB: true, aBatch: [2, 1], bBatch: [2, 3] }, 43, false);
+        await check({ M: 1, N: 1, K: 1, transA: false, transB: true, aBatch: [], bBatch: [] }, 44, false);
+        await property(fc.tuple(caseArb([1, 3, 4, 5, 8, 17, 64, 65, 70], 6), seedArb), async ([c, seed]) => check(c, seed, false), 15);
+        if (gpuCtx().caps.f16) {
+          await checkF16({ M: 19, N: 70, K: 131, transA: false, transB: true, aBatch: [2], bBatch: [] }, 45);
+          await checkF16({ M: 9, N: 5, K: 36, transA: true, transB: true, aBatch: [], bBatch: [3] }, 46);
+          await checkF16({ M: 66, N: 67, K: 3, transA: false, transB: false, aBatch: [], bBatch: [] }, 47);
+        }
+      } finally {
+        gemmTuning.relayout = 'auto';
+        gemmTuning.rows = 'auto';
+        skinnyTuning.use = 'auto';
+      }
+    }
+  });
+
+  it('relayout auto: transB products from MATMUL_RELAYOUT.minM rows and minK on CPU adapters only, never other layouts; forcing the row kernel turns it off', () => {
+    const ctx = gpuCtx();
+    const { minM: m, minK: k } = MATMUL_RELAYOUT;
+    assert.equal(useRelayout(ctx, true, m, k), ctx.adapterInfo.isCpu);
+    assert.equal(useRelayout(ctx, true, m - 1, 4 * k), false);
+    assert.equal(useRelayout(ctx, true, 4 * m, k - 1), false);
+    assert.equal(useRelayout(ctx, false, 4 * m, 4 * k), false);
+    gemmTuning.rows = true;
+    try {
+      assert.equal(useRelayout(ctx, true, 4 * m, 4 * k), false);
+    } finally {
+      gemmTuning.rows = 'auto';
     }
   });
 

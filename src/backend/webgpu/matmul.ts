@@ -7,6 +7,7 @@ import { ShapeError, OpArgumentError } from '../../errors.js';
 import { alloc, bufferOf, cpuStyle, launch, release, requireFloat, variants, vec4Bindable } from './common.js';
 import { broadcastShapes, broadcastStrides, contiguousStrides, numel, type Backend, type DType, type RawTensor } from '../types.js';
 import { layoutOps } from './layout.js';
+import { transposeOps } from './transpose.js';
 import { chunkedMatmul } from './chunked_matmul.js';
 
 /**
@@ -93,7 +94,8 @@ export function skinnyLaunch(t: SkinnyTiles, M: number, N: number, batch: number
  * K ≤ 256 (the small model's linears, its vocab head, attention's q·kᵀ), hence minK. R 16
  * spilled (slower than 8); WG 8–64 were within noise. The same idea for
  * the other layouts (B stored [K, N] read as vec4 along N: dy·W, dyᵀ·x) was 0.7–0.9× the register
- * kernel, so those keep it.
+ * kernel, so those keep it. From MATMUL_RELAYOUT.minM rows on, the register kernel on a transposed
+ * B beats it (see there), so 'auto' keeps it for shorter products (and the fused LoRA linear).
  */
 export interface RowTiles {
   readonly R: number;
@@ -103,10 +105,12 @@ export interface RowTiles {
 }
 export const MATMUL_ROWS: RowTiles = { R: 8, WG: 16, minK: 1024 };
 /**
- * 'auto': the row kernel for x·Wᵀ on CPU adapters when K ≥ minK; true: wherever its layout
- * applies (any adapter, any K; tests and benchmarks); false: never.
+ * rows: 'auto' the row kernel for x·Wᵀ on CPU adapters when K ≥ minK and B is not re-laid
+ * (useRelayout); true: wherever its layout applies (any adapter, any K; tests and benchmarks);
+ * false: never. relayout: transB products on the register kernel with B transposed first
+ * ('auto' / true / false, see useRelayout).
  */
-export const gemmTuning: { rows: 'auto' | boolean } = { rows: 'auto' };
+export const gemmTuning: { rows: 'auto' | boolean; relayout: 'auto' | boolean } = { rows: 'auto', relayout: 'auto' };
 
 /** Whether a product with these transposes and sizes runs matmul_regs_nt.wgsl. */
 export function useRowKernel(ctx: GpuContext, ta: boolean, tb: boolean, M: number, K: number, vec4ok: boolean): boolean {
@@ -114,6 +118,33 @@ export function useRowKernel(ctx: GpuContext, ta: boolean, tb: boolean, M: numbe
   // layout, vec4 binding, and the grid's x dimension (M / R row blocks) within the dispatch limit
   if (gemmTuning.rows === false || ta || !tb || K % 4 !== 0 || !vec4ok || Math.ceil(M / t.R) > 65535) return false;
   return gemmTuning.rows === true || (cpuStyle(ctx) && K >= t.minK);
+}
+
+/**
+ * Register kernel on a re-laid B for transB products on CPU adapters (the forward x·Wᵀ of every
+ * linear, attention's q·kᵀ): B stored [N, K] is transposed into a [K, N] temporary
+ * (shaders/layout/transpose.wgsl) and matmul_regs.wgsl runs without transB. Its 8 columns per
+ * thread are then 8 consecutive floats of a B row, and neighbouring threads read neighbouring
+ * runs, instead of 8 rows K apart: on lavapipe the register kernel runs dy·W (no transposes) and
+ * dyᵀ·x at 6–7 GFLOP/s against 2.6–2.9 for x·Wᵀ, and the row kernel only reaches 3.3–3.8 there
+ * (bench/matmul.bench.ts, 256 tokens). The transpose is one memory pass over B (≈ 15 ms for
+ * [4096, 1024] f32), so it pays off from about minM rows of A: x·Wᵀ at 256 tokens ran 1.2–2.0×
+ * the register kernel and 1.1–1.6× the row kernel for K ≥ 512 (at 2048 tokens 2.0–2.2× and
+ * 1.4–1.5×), 1.1–1.5× the register kernel at K = 256, and 0.95–1.07× for attention's q·kᵀ
+ * (K = 64: 8 rows of B K apart are still a few cache lines), hence minK. The opposite direction —
+ * transposing dy·W and dyᵀ·x operands into A·Bᵀ form for the row kernel — was 0.4–0.7×.
+ */
+export const MATMUL_RELAYOUT = { minM: 64, minK: 256 } as const;
+
+/**
+ * Whether a transB product transposes B for the register kernel. 'auto': CPU adapters with
+ * M ≥ minM and K ≥ minK, unless gemmTuning.rows = true (forcing the row kernel); true: any
+ * adapter and size.
+ */
+export function useRelayout(ctx: GpuContext, tb: boolean, M: number, K: number): boolean {
+  if (gemmTuning.relayout === false || !tb) return false;
+  if (gemmTuning.relayout === true) return true;
+  return gemmTuning.rows !== true && cpuStyle(ctx) && M >= MATMUL_RELAYOUT.minM && K >= MATMUL_RELAYOUT.minK;
 }
 
 /** Outputs per thread along each axis: 4 in the tiled kernel, 8 in the register kernel. */
@@ -212,6 +243,7 @@ export function matmulOps(ctx: GpuContext): Pick<Backend, 'matmul'> {
     const strides = [...broadcastStrides(xb, batch).map((s) => s * numel(mat)), ...contiguousStrides(mat)];
     return { t: layout.stridedCopy(x, { offset: 0, strides }, full), stride: numel(mat), owned: true };
   };
+  const trans = transposeOps(ctx);
   const ops: Pick<Backend, 'matmul'> = {
     matmul(a, b, opts = {}) {
       requireFloat('matmul', 'a', a);
@@ -246,19 +278,23 @@ export function matmulOps(ctx: GpuContext): Pick<Backend, 'matmul'> {
           constants: { ...(v4 ? { CN: cn } : { TRANS_A: ta, TRANS_B: tb }), ROWS: rows, KS: st.KS, WN: st.WN },
           workgroups,
         });
-      } else if (M * N > 0 && useRowKernel(ctx, ta, tb, M, K, vec4Bindable(ea.t, eb.t))) {
+      } else if (M * N > 0 && !useRelayout(ctx, tb, M, K) && useRowKernel(ctx, ta, tb, M, K, vec4Bindable(ea.t, eb.t))) {
         launch(ctx, rowKernel(a.dtype), {
           bindings: { a: bufferOf(ea.t), b: bufferOf(eb.t), c: bufferOf(out) },
           uniforms: { M, N, K, a_batch_stride: ea.stride, b_batch_stride: eb.stride },
           ...rowLaunch(M, N, nb),
         });
       } else if (M * N > 0) {
+        // B as [K, N] (a broadcast B, stride 0, is transposed once), released right after.
+        const relayout = useRelayout(ctx, tb, M, K);
+        const bt = relayout ? trans.transpose(eb.t, N, K) : eb.t;
         launch(ctx, matmulKernel(`${tiles.kernel}/${a.dtype}`), {
-          bindings: { a: bufferOf(ea.t), b: bufferOf(eb.t), c: bufferOf(out) },
+          bindings: { a: bufferOf(ea.t), b: bufferOf(bt), c: bufferOf(out) },
           uniforms: { M, N, K, a_batch_stride: ea.stride, b_batch_stride: eb.stride },
-          constants: { TRANS_A: ta, TRANS_B: tb, ...matmulConstants(tiles) },
+          constants: { TRANS_A: ta, TRANS_B: tb && !relayout, ...matmulConstants(tiles) },
           workgroups: matmulGrid(tiles, M, N, nb),
         });
+        if (bt !== eb.t) release(ctx, bt);
       }
       if (ea.owned) release(ctx, ea.t);
       if (eb.owned) release(ctx, eb.t);
