@@ -41,7 +41,7 @@ function randomModel(shape: { vocab_size: number; hidden_size: number; num_hidde
   );
 }
 
-function loadModel(name: string): { model?: BioGptForCausalLM; desc: string } {
+export function loadModel(name: string): { model?: BioGptForCausalLM; desc: string } {
   if (name === 'tiny') {
     const dir = sharedPath('golden', 'tiny_biogpt');
     if (!dir) return { desc: 'skipped: ../shared/golden/tiny_biogpt absent' };

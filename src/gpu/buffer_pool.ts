@@ -74,7 +74,15 @@ const USAGE: Record<BufferKind, number> = {
 };
 
 export class BufferPool {
+  /**
+   * Free buffers per bucket, sorted by creation order, newest first, so that acquire() takes the
+   * oldest. The choice is then a function of which buffers are free, not of the order they were
+   * released in: a decode step that allocates like the previous one gets the same buffers, and the
+   * queue's cached bind groups for them (LIFO reuse permuted them from step to step).
+   */
   private free = new Map<string, GPUBuffer[]>();
+  private order = new WeakMap<GPUBuffer, number>();
+  private created = 0;
   private parked: PooledBuffer[] = [];
   private scopes: Set<PooledBuffer>[] = [];
   private stats: PoolStats = { bytesInUse: 0, storageBytesInUse: 0, peakBytesInUse: 0, bytesFree: 0, buffersInUse: 0, created: 0, reused: 0 };
@@ -109,6 +117,7 @@ export class BufferPool {
 
   private create(bytes: number, size: number, kind: BufferKind): PooledBuffer {
     const buffer = this.ctx.device.createBuffer({ size, usage: USAGE[kind], label: `radgrad-${kind}-${size}` });
+    this.order.set(buffer, this.created++);
     this.stats.created++;
     const pb: PooledBuffer = { buffer, size, kind, bytes, released: false };
     this.track(pb);
@@ -148,7 +157,18 @@ export class BufferPool {
     const key = `${pb.kind}:${pb.size}`;
     let list = this.free.get(key);
     if (!list) this.free.set(key, (list = []));
-    list.push(pb.buffer);
+    // Insert keeping newest-first order (binary search; buckets hold few buffers).
+    const order = this.order;
+    const n = order.get(pb.buffer) ?? 0;
+    let lo = 0;
+    let hi = list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if ((order.get(list[mid]!) ?? 0) > n) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo === list.length) list.push(pb.buffer);
+    else list.splice(lo, 0, pb.buffer);
     this.stats.bytesFree += pb.size;
     if (this.stats.bytesFree > this.maxFreeBytes) this.trim(this.maxFreeBytes / 2);
   }

@@ -1,12 +1,65 @@
-/** Compute pipelines cached by kernel + aliases + override constants; compile errors name the kernel. */
+/**
+ * Compute pipelines cached by kernel + aliases + override constants; compile errors name the kernel.
+ * Every kernel gets an explicit bind group layout made from its declaration, with the uniform
+ * struct bound at a dynamic offset: the queue packs the uniforms of all dispatches of a submit into
+ * one buffer and can reuse a bind group whenever the same storage buffers recur (decoding).
+ */
 import type { GpuContext } from './device.js';
 import { GpuError, KernelCompileError } from './errors.js';
-import { kernelSource, pipelineKey, type KernelDecl } from './kernel.js';
+import { kernelFile, kernelSource, pipelineKey, uniformBindingIndex, uniformLayout, type KernelDecl } from './kernel.js';
+
+/** A uniform field as 32-bit words: where it starts, how many it holds, how numbers are stored. */
+export interface UniformSlotField {
+  readonly name: string;
+  readonly word: number;
+  readonly words: number;
+  readonly elem: 'f32' | 'i32' | 'u32';
+}
+
+/** What the launch path needs of a declaration, computed once per kernel. */
+export interface KernelLayout {
+  readonly bindGroupLayout: GPUBindGroupLayout;
+  readonly pipelineLayout: GPUPipelineLayout;
+  /** Uniform struct size in bytes (0: no uniform binding) and its fields. */
+  readonly uniformBytes: number;
+  readonly uniformFields: readonly UniformSlotField[];
+  /** Pipelines by override values in the caller's key order (the sorted pipelineKey on a miss). */
+  readonly byConstants: Map<string, GPUComputePipeline>;
+}
+
+const COMPUTE = 4; // GPUShaderStage.COMPUTE
 
 export class PipelineCache {
   private cache = new Map<string, GPUComputePipeline>();
   private pending = new Set<Promise<void>>();
+  /** Layouts by declaration object, and by identity string for declarations made afresh per call. */
+  private layouts = new WeakMap<KernelDecl, KernelLayout>();
+  private layoutsByKey = new Map<string, KernelLayout>();
   constructor(private readonly ctx: GpuContext) {}
+
+  /** The declaration's bind group / pipeline layout and uniform plan. */
+  layout(decl: KernelDecl): KernelLayout {
+    const hit = this.layouts.get(decl);
+    if (hit) return hit;
+    const key = `${decl.name}|${kernelFile(decl)}|${JSON.stringify([decl.aliases, decl.enables, decl.bindings, decl.uniforms])}`;
+    let l = this.layoutsByKey.get(key);
+    if (!l) this.layoutsByKey.set(key, (l = makeLayout(this.ctx.device, decl)));
+    this.layouts.set(decl, l);
+    return l;
+  }
+
+  /** The pipeline for a launch and the kernel's layout (the launch path's one lookup). */
+  lookup(decl: KernelDecl, constants?: Readonly<Record<string, number | boolean>>): { pipeline: GPUComputePipeline; layout: KernelLayout } {
+    const layout = this.layout(decl);
+    let ck = '';
+    if (constants) for (const k in constants) ck += `${k}=${Number(constants[k])},`;
+    let pipeline = layout.byConstants.get(ck);
+    if (!pipeline) {
+      pipeline = this.get(decl, constants);
+      layout.byConstants.set(ck, pipeline);
+    }
+    return { pipeline, layout };
+  }
 
   /** Resolves when the diagnostics of every pipeline created so far are in (async points await it). */
   async settled(): Promise<void> {
@@ -26,7 +79,7 @@ export class PipelineCache {
     const { code, headerLines, file } = kernelSource(decl);
     device.pushErrorScope('validation');
     const module = device.createShaderModule({ code, label: decl.name });
-    const pipeline = device.createComputePipeline(describe(decl, module, constants));
+    const pipeline = device.createComputePipeline(describe(decl, module, constants, this.layout(decl)));
     const p = device.popErrorScope().then(async (err) => {
       if (!err) return;
       const ce = await compileError(decl, module, headerLines, file);
@@ -54,7 +107,7 @@ export class PipelineCache {
     if (ce) throw ce;
     if (moduleErr) throw new GpuError('validation', moduleErr.message, decl.name);
     try {
-      const pipeline = await device.createComputePipelineAsync(describe(decl, module, constants));
+      const pipeline = await device.createComputePipelineAsync(describe(decl, module, constants, this.layout(decl)));
       this.cache.set(key, pipeline);
       return pipeline;
     } catch (e) {
@@ -63,10 +116,27 @@ export class PipelineCache {
   }
 }
 
-function describe(decl: KernelDecl, module: GPUShaderModule, c: Readonly<Record<string, number | boolean>>): GPUComputePipelineDescriptor {
+function describe(decl: KernelDecl, module: GPUShaderModule, c: Readonly<Record<string, number | boolean>>, layout: KernelLayout): GPUComputePipelineDescriptor {
   const constants: Record<string, number> = {};
   for (const [k, v] of Object.entries(c)) constants[k] = Number(v);
-  return { layout: 'auto', compute: { module, entryPoint: 'main', constants }, label: decl.name };
+  return { layout: layout.pipelineLayout, compute: { module, entryPoint: 'main', constants }, label: decl.name };
+}
+
+/** Storage bindings as declared (atomics are read_write, as the generated header makes them), then the uniform. */
+function makeLayout(device: GPUDevice, decl: KernelDecl): KernelLayout {
+  const u = uniformLayout(decl);
+  const entries: GPUBindGroupLayoutEntry[] = decl.bindings.map((b, i) => ({
+    binding: i, visibility: COMPUTE, buffer: { type: b.access === 'read' && !b.type.startsWith('atomic') ? 'read-only-storage' : 'storage' },
+  }));
+  const uniformBytes = u.fields.length ? u.byteSize : 0;
+  if (uniformBytes) entries.push({ binding: uniformBindingIndex(decl), visibility: COMPUTE, buffer: { type: 'uniform', hasDynamicOffset: true, minBindingSize: uniformBytes } });
+  const bindGroupLayout = device.createBindGroupLayout({ entries, label: decl.name });
+  const pipelineLayout = device.createPipelineLayout({ bindGroupLayouts: [bindGroupLayout], label: decl.name });
+  const uniformFields = u.fields.map((f) => ({
+    name: f.name, word: f.offset / 4, words: f.size / 4,
+    elem: f.type.includes('f32') ? 'f32' as const : f.type.includes('i32') ? 'i32' as const : 'u32' as const,
+  }));
+  return { bindGroupLayout, pipelineLayout, uniformBytes, uniformFields, byConstants: new Map() };
 }
 
 async function compileError(decl: KernelDecl, module: GPUShaderModule, headerLines: number, file: string): Promise<KernelCompileError | undefined> {

@@ -1,12 +1,20 @@
 /**
  * Records many dispatches into one command encoder and submits them together; readbacks flush.
  * One compute pass stays open across dispatches (each dispatch is its own synchronisation scope,
- * so writes of one are visible to the next). Uniform buffers are pooled and recycled after submit.
+ * so writes of one are visible to the next).
+ *
+ * The launch path is the host cost of a decode step (hundreds of small dispatches), and creating a
+ * bind group was most of it (≈ 40 µs of ≈ 55 µs per dispatch on lavapipe). So the uniforms of all
+ * dispatches of a submit are packed into one host array, written to one uniform buffer just before
+ * the submit and bound at a dynamic offset; bind groups then depend only on the storage buffers
+ * and are cached by (kernel layout, buffer, offset, size), which recur step after step because the
+ * pool hands the same buffers out in the same order.
  */
 import type { GpuContext } from './device.js';
 import { maxBindingBytes, type PooledBuffer } from './buffer_pool.js';
 import { BufferTooLargeError } from './errors.js';
-import { packUniforms, uniformBindingIndex, uniformLayout, type KernelDecl } from './kernel.js';
+import { uniformBindingIndex, type KernelDecl } from './kernel.js';
+import type { KernelLayout } from './pipeline_cache.js';
 
 export interface BufferBinding {
   buffer: GPUBuffer;
@@ -31,13 +39,40 @@ export interface TimingResult {
 
 const MAX_PENDING = 512;
 const MAX_TIMED_PASSES = 2048;
+/** Bytes of the per-submit uniform buffer (a submit is flushed early when it is full). */
+const UNIFORM_RING_BYTES = 1 << 20;
+/** Cached bind groups before the cache is dropped (bounds what it keeps alive when buffers churn). */
+const MAX_BIND_GROUPS = 8192;
 
 export class CommandQueue {
   private encoder: GPUCommandEncoder | undefined;
   private pass: GPUComputePassEncoder | undefined;
-  private inFlightUniforms: PooledBuffer[] = [];
   private pending = 0;
+  /** The last pipeline set on the open pass (setPipeline is skipped when it repeats). */
+  private passPipeline: GPUComputePipeline | undefined;
+  /** Uniforms of the dispatches recorded since the last submit, uploaded by flush(). */
+  private ring: GPUBuffer | undefined;
+  private ringHost = new ArrayBuffer(UNIFORM_RING_BYTES);
+  private ringU32 = new Uint32Array(this.ringHost);
+  private ringI32 = new Int32Array(this.ringHost);
+  private ringF32 = new Float32Array(this.ringHost);
+  private ringUsed = 0;
+  /** The dynamic offset argument, reused (a plain array converts faster in dawn.node than a Uint32Array). */
+  private readonly dynOffset = [0];
+  private uniformAlign = 0;
+  private bindGroups = new Map<GPUBindGroupLayout, Map<string, GPUBindGroup>>();
+  private bindGroupCount = 0;
+  private bufferIds = new WeakMap<GPUBuffer, string>();
+  // Scratch of bindGroupFor (no allocation on a cache hit).
+  private tmpBuffers: Array<GPUBuffer | undefined> = [];
+  private tmpOffsets: number[] = [];
+  private tmpSizes: Array<number | undefined> = [];
+  private nextBufferId = 1;
+  /** Bind group lookups that hit the cache / created a group (benchmarks read them). */
+  readonly bindGroupStats = { hits: 0, misses: 0 };
   private totalDispatches = 0;
+  /** Dispatches recorded before an automatic submit (benchmarks raise it to keep a step in one submit). */
+  maxPending = MAX_PENDING;
   private timing: { querySet: GPUQuerySet; passes: number; start: number; dispatches0: number; resolved: Promise<number>[] } | undefined;
 
   constructor(private readonly ctx: GpuContext) {}
@@ -50,23 +85,113 @@ export class CommandQueue {
     return this.totalDispatches;
   }
 
-  private bindingOf(decl: KernelDecl, name: string, v: PooledBuffer | GPUBuffer | BufferBinding): GPUBufferBinding {
-    if (!v) throw new Error(`kernel '${decl.name}': binding '${name}' not given`);
-    let b: GPUBufferBinding;
-    if ('kind' in v && 'released' in v) {
-      if (v.released || v.parent?.released) throw new Error(`kernel '${decl.name}': binding '${name}' uses a released buffer`);
-      b = { buffer: v.buffer, offset: v.offset ?? 0, size: v.size };
-    } else if ('buffer' in v) {
-      b = { buffer: v.buffer, offset: v.offset ?? 0, ...(v.size !== undefined ? { size: v.size } : {}) };
-    } else {
-      b = { buffer: v as GPUBuffer };
-    }
-    // A tensor over the binding limit must be bound in windows by its op; one that is not gets a
-    // typed error naming the kernel here instead of a validation error from the driver.
-    const size = b.size ?? b.buffer.size - (b.offset ?? 0);
+  /** A short string naming a GPUBuffer object (the cache keys are made of them). */
+  private bufferKey(b: GPUBuffer): string {
+    let id = this.bufferIds.get(b);
+    if (id === undefined) this.bufferIds.set(b, (id = (this.nextBufferId++).toString(36)));
+    return id;
+  }
+
+  /**
+   * The bind group of a launch: cached by the exact (buffer, offset, size) of every storage
+   * binding. The uniform buffer is the same for every group, bound at a dynamic offset.
+   */
+  private bindGroupFor(decl: KernelDecl, layout: KernelLayout, bindings: LaunchArgs['bindings']): GPUBindGroup {
     const limit = maxBindingBytes(this.ctx);
-    if (size > limit) throw new BufferTooLargeError(size, limit, 'maxStorageBufferBindingSize', `kernel '${decl.name}' binding '${name}' (this op has no chunked path for tensors this large)`);
-    return b;
+    const decls = decl.bindings;
+    const bufs = this.tmpBuffers;
+    const offs = this.tmpOffsets;
+    const sizes = this.tmpSizes;
+    let key = '';
+    for (let i = 0; i < decls.length; i++) {
+      const name = decls[i]!.name;
+      const v = bindings[name];
+      if (!v) throw new Error(`kernel '${decl.name}': binding '${name}' not given`);
+      let buffer: GPUBuffer;
+      let offset = 0;
+      let size: number | undefined;
+      let whole = false;
+      if ('kind' in v && 'released' in v) {
+        if (v.released || v.parent?.released) throw new Error(`kernel '${decl.name}': binding '${name}' uses a released buffer`);
+        buffer = v.buffer;
+        offset = v.offset ?? 0;
+        size = v.size;
+        // A pooled buffer bound whole: (offset 0, its size) follows from the buffer itself.
+        whole = v.parent === undefined && offset === 0;
+      } else if ('buffer' in v) {
+        buffer = v.buffer;
+        offset = v.offset ?? 0;
+        size = v.size;
+      } else {
+        buffer = v as GPUBuffer;
+        whole = true;
+      }
+      // A tensor over the binding limit must be bound in windows by its op; one that is not gets a
+      // typed error naming the kernel here instead of a validation error from the driver.
+      const bytes = size ?? buffer.size - offset;
+      if (bytes > limit) throw new BufferTooLargeError(bytes, limit, 'maxStorageBufferBindingSize', `kernel '${decl.name}' binding '${name}' (this op has no chunked path for tensors this large)`);
+      bufs[i] = buffer;
+      offs[i] = offset;
+      sizes[i] = size;
+      key += whole ? `${this.bufferKey(buffer)};` : `${this.bufferKey(buffer)}@${offset}+${size ?? ''};`;
+    }
+    let groups = this.bindGroups.get(layout.bindGroupLayout);
+    if (!groups) this.bindGroups.set(layout.bindGroupLayout, (groups = new Map()));
+    const hit = groups.get(key);
+    if (hit) {
+      this.bindGroupStats.hits++;
+      return hit;
+    }
+    this.bindGroupStats.misses++;
+    const entries: GPUBindGroupEntry[] = [];
+    for (let i = 0; i < decls.length; i++) {
+      const size = sizes[i];
+      entries.push({ binding: i, resource: size === undefined ? { buffer: bufs[i]!, offset: offs[i]! } : { buffer: bufs[i]!, offset: offs[i]!, size } });
+    }
+    if (layout.uniformBytes) entries.push({ binding: uniformBindingIndex(decl), resource: { buffer: this.uniformRing(), offset: 0, size: layout.uniformBytes } });
+    const bg = this.ctx.device.createBindGroup({ layout: layout.bindGroupLayout, entries, label: decl.name });
+    bufs.fill(undefined);
+    if (++this.bindGroupCount > MAX_BIND_GROUPS) {
+      this.bindGroups.clear();
+      this.bindGroupCount = 1;
+      this.bindGroups.set(layout.bindGroupLayout, (groups = new Map()));
+    }
+    groups.set(key, bg);
+    return bg;
+  }
+
+  private uniformRing(): GPUBuffer {
+    // Not from the pool: it lives as long as the queue (pool statistics count tensors and staging).
+    this.ring ??= this.ctx.device.createBuffer({ size: UNIFORM_RING_BYTES, usage: 0x40 | 0x8, label: 'radgrad-uniforms' }); // UNIFORM | COPY_DST
+    return this.ring;
+  }
+
+  /** Packs a launch's uniforms into the next aligned slot of the host ring; returns its byte offset. */
+  private packUniforms(decl: KernelDecl, layout: KernelLayout, values: Readonly<Record<string, number | ArrayLike<number>>>): number {
+    const align = (this.uniformAlign ||= this.ctx.device.limits.minUniformBufferOffsetAlignment ?? 256);
+    let at = Math.ceil(this.ringUsed / align) * align;
+    // Full: submit what is recorded (its uniforms are written first), then start over.
+    if (at + layout.uniformBytes > UNIFORM_RING_BYTES) {
+      this.flush();
+      at = 0;
+    }
+    const w0 = at / 4;
+    const u32 = this.ringU32;
+    for (const f of layout.uniformFields) {
+      const v = values[f.name];
+      if (v === undefined) throw new Error(`kernel '${decl.name}': uniform '${f.name}' not given`);
+      const arr = f.elem === 'f32' ? this.ringF32 : f.elem === 'i32' ? this.ringI32 : u32;
+      const w = w0 + f.word;
+      // Typed-array stores convert as DataView's setFloat32 / setInt32 / setUint32 (x >>> 0) do.
+      if (typeof v === 'number') arr[w] = v;
+      else {
+        if (v.length > f.words) throw new Error(`kernel '${decl.name}': uniform '${f.name}' holds ${f.words} values, got ${v.length}`);
+        for (let i = 0; i < v.length; i++) arr[w + i] = v[i]!;
+        if (v.length < f.words) u32.fill(0, w + v.length, w + f.words);
+      }
+    }
+    this.ringUsed = at + layout.uniformBytes;
+    return at;
   }
 
   /** Records one dispatch of a declared kernel. */
@@ -75,25 +200,27 @@ export class CommandQueue {
     ctx.check(decl.name);
     const [x, y = 1, z = 1] = args.workgroups;
     if (x === 0 || y === 0 || z === 0) return;
-    const pipeline = ctx.pipelines.get(decl, args.constants);
-    const entries: GPUBindGroupEntry[] = decl.bindings.map((b, i) => ({ binding: i, resource: this.bindingOf(decl, b.name, args.bindings[b.name]!) }));
-    if (uniformLayout(decl).fields.length) {
-      const data = packUniforms(decl, args.uniforms ?? {});
-      const ub = ctx.pool.acquire(data.byteLength, 'uniform');
-      ctx.device.queue.writeBuffer(ub.buffer, 0, data);
-      this.inFlightUniforms.push(ub);
-      entries.push({ binding: uniformBindingIndex(decl), resource: { buffer: ub.buffer, size: data.byteLength } });
-    }
-    const bindGroup = ctx.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries, label: decl.name });
+    const { pipeline, layout } = ctx.pipelines.lookup(decl, args.constants);
+    const bindGroup = this.bindGroupFor(decl, layout, args.bindings);
+    // Before the pass is opened: a full uniform ring flushes.
+    const uniformAt = layout.uniformBytes ? this.packUniforms(decl, layout, args.uniforms ?? {}) : -1;
     const pass = this.openPass();
-    pass.setPipeline(pipeline);
-    pass.setBindGroup(0, bindGroup);
+    if (pipeline !== this.passPipeline) {
+      pass.setPipeline(pipeline);
+      this.passPipeline = pipeline;
+    }
+    if (uniformAt >= 0) {
+      this.dynOffset[0] = uniformAt;
+      pass.setBindGroup(0, bindGroup, this.dynOffset);
+    } else {
+      pass.setBindGroup(0, bindGroup);
+    }
     pass.dispatchWorkgroups(x, y, z);
     this.pending++;
     this.totalDispatches++;
     // With timing on, each dispatch gets its own pass so that timestamps bracket it.
     if (this.timing) this.closePass();
-    if (this.pending >= MAX_PENDING) this.flush();
+    if (this.pending >= this.maxPending) this.flush();
   }
 
   private openPass(): GPUComputePassEncoder {
@@ -112,6 +239,7 @@ export class CommandQueue {
   private closePass(): void {
     this.pass?.end();
     this.pass = undefined;
+    this.passPipeline = undefined;
   }
 
   /** The open encoder with no pass (for copies); the pass is closed first. */
@@ -127,12 +255,13 @@ export class CommandQueue {
     if (!this.encoder) return;
     const cb = this.encoder.finish();
     this.encoder = undefined;
+    // The write is ordered after earlier submits (which read the previous contents) and before
+    // this one on the queue timeline, so one uniform buffer serves every submit.
+    if (this.ringUsed > 0) this.ctx.device.queue.writeBuffer(this.uniformRing(), 0, this.ringU32, 0, Math.ceil(this.ringUsed / 4));
+    this.ringUsed = 0;
     this.ctx.device.queue.submit([cb]);
     this.pending = 0;
-    const uniforms = this.inFlightUniforms;
-    this.inFlightUniforms = [];
     // Parked (released) buffers become reusable only once their readers are submitted.
-    for (const ub of uniforms) this.ctx.pool.release(ub);
     this.ctx.pool.onSubmit();
   }
 

@@ -15,7 +15,7 @@ import fc from 'fast-check';
 import { shutdownGpu } from '../../src/gpu/device.js';
 import { kernelsFor } from '../../src/backend/fused.js';
 import { tuning } from '../../src/backend/webgpu/common.js';
-import { INT8_SKINNY, int8SkinnyTuning } from '../../src/backend/webgpu/int8.js';
+import { INT8_SKINNY, int8QuantizeTuning, int8SkinnyTuning } from '../../src/backend/webgpu/int8.js';
 import type { Backend, RawTensor } from '../../src/backend/types.js';
 import { assertClose, ErrorLog } from '../helpers/compare.js';
 import { getBackends, property, randValues, seedArb } from '../helpers/ops_harness.js';
@@ -127,6 +127,35 @@ describe('int8 skinny (decode) forward', () => {
     await check({ N: 3, I: 9, O: 7, bias: true, threshold: 1e-6, rank: 2, fallback: false, zeroRows: [], outlierCols: 0 }, 4);
     await check({ N: 16, I: 1031, O: 70, bias: true, threshold: 0, rank: 8, fallback: false, zeroRows: [5], outlierCols: 0 }, 5);
     await check({ N: 2, I: 2050, O: 17, bias: false, threshold: 6, rank: 0, fallback: true, zeroRows: [], outlierCols: 4 }, 6);
+  });
+
+  it('one-launch activation quantisation (few rows, outliers) gives the bits of the three passes', async () => {
+    const { gpu: g } = await getBackends();
+    const cases: Case[] = [
+      { N: 1, I: 1024, O: 37, bias: true, threshold: 6, rank: 0, fallback: false, zeroRows: [], outlierCols: 5 },
+      { N: 16, I: 4099, O: 9, bias: false, threshold: 6, rank: 3, fallback: false, zeroRows: [2], outlierCols: 40 },
+      { N: 3, I: 9, O: 7, bias: true, threshold: 1e-6, rank: 0, fallback: true, zeroRows: [], outlierCols: 0 },
+      { N: 5, I: 300, O: 20, bias: true, threshold: 6, rank: 0, fallback: false, zeroRows: [0], outlierCols: 0 },
+    ];
+    assert.equal(int8QuantizeTuning.fusedMaxRows, 16);
+    for (const [i, c] of cases.entries()) {
+      const xs = randValues(c.N * c.I, 50 + i, -2, 2);
+      for (let j = 0; j < Math.min(c.outlierCols, c.I); j++) xs[(j % c.N) * c.I + ((j * 97 + i) % c.I)] = j % 2 ? -9.5 : 6.25;
+      for (const r of c.zeroRows) xs.fill(0, r * c.I, (r + 1) * c.I);
+      const args = [xs, randValues(c.O * c.I, 60 + i, -0.5, 0.5), randValues(c.O, 70 + i), randValues(c.N * c.rank, 80 + i), randValues(c.O * c.rank, 90 + i)] as const;
+      for (const style of [true, false]) {
+        tuning.cpuStyle = style;
+        try {
+          const fused = await run(g, c, ...args);
+          int8QuantizeTuning.fusedMaxRows = 0;
+          const passes = await run(g, c, ...args);
+          assert.deepEqual([...fused.y], [...passes.y], `N=${c.N} I=${c.I} thr=${c.threshold} ${style ? 'cpu' : 'gpu'}-style`);
+        } finally {
+          int8QuantizeTuning.fusedMaxRows = 16;
+          tuning.cpuStyle = 'auto';
+        }
+      }
+    }
   });
 
   it('random shapes (property)', async () => {

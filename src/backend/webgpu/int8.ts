@@ -59,6 +59,18 @@ const quantizeKernel = {
   uniforms: { rows: u32, cols: u32, words: u32, scale_off: u32 },
   overrides: { WG: { type: u32, value: WG }, HAS_OUTLIERS: { type: bool, value: false }, SCALE_IN_Q8: { type: bool, value: false } },
 };
+/**
+ * With outliers and at most fusedMaxRows rows (decoding), the flag, list and quantise passes run as one
+ * single-workgroup launch (int8_quantize_outliers.wgsl; same values, one dispatch instead of three:
+ * host time per launch is what bounds a decode step on a fast GPU). 0 disables (tests compare).
+ */
+export const int8QuantizeTuning: { fusedMaxRows: number } = { fusedMaxRows: 16 };
+const quantizeOutliersKernel = {
+  name: 'int8_quantize_outliers', family: 'matmul', file: 'int8_quantize_outliers',
+  bindings: [{ name: 'x', type: 'f32', access: R }, { name: 'flags', type: 'u32', access: RW }, { name: 'q8', type: 'u32', access: RW }],
+  uniforms: { rows: u32, cols: u32, words: u32, scale_off: u32, list_off: u32, threshold: f32 },
+  overrides: { WG: { type: u32, value: WG } },
+};
 const outliersKernel = {
   name: 'int8_outliers', family: 'matmul', file: 'int8_outliers',
   bindings: [{ name: 'x', type: 'f32', access: R }, { name: 'flags', type: 'u32', access: RW }],
@@ -174,16 +186,23 @@ export function int8Ops(ctx: GpuContext): Int8Backend {
       const listOff = scaOff + N;
       const act = alloc(ctx, [listOff + (outliers ? I + 1 : 0)], 'u32', 'int8 activations');
       let flags: RawTensor | null = null;
-      if (outliers) {
-        flags = alloc(ctx, [I], 'u32', 'int8 outliers');
-        launch(ctx, outliersKernel, { bindings: { x: bufferOf(x), flags: bufferOf(flags) }, uniforms: { rows: N, cols: I, threshold: opts.threshold }, workgroups: grid(I) });
-        launch(ctx, outlierListKernel, { bindings: { flags: bufferOf(flags), list: bufferOf(act) }, uniforms: { cols: I, off: listOff }, workgroups: [1] });
+      if (outliers) flags = alloc(ctx, [I], 'u32', 'int8 outliers');
+      if (flags && N <= int8QuantizeTuning.fusedMaxRows) {
+        launch(ctx, quantizeOutliersKernel, {
+          bindings: { x: bufferOf(x), flags: bufferOf(flags), q8: bufferOf(act) },
+          uniforms: { rows: N, cols: I, words, scale_off: scaOff, list_off: listOff, threshold: opts.threshold }, workgroups: [1],
+        });
+      } else {
+        if (flags) {
+          launch(ctx, outliersKernel, { bindings: { x: bufferOf(x), flags: bufferOf(flags) }, uniforms: { rows: N, cols: I, threshold: opts.threshold }, workgroups: grid(I) });
+          launch(ctx, outlierListKernel, { bindings: { flags: bufferOf(flags), list: bufferOf(act) }, uniforms: { cols: I, off: listOff }, workgroups: [1] });
+        }
+        launch(ctx, quantizeKernel, {
+          bindings: { x: bufferOf(x), flags: bufferOf(flags ?? x), q8: bufferOf(act), scale: bufferOf(y) }, // scale unused: SCALE_IN_Q8
+          uniforms: { rows: N, cols: I, words, scale_off: scaOff },
+          constants: { HAS_OUTLIERS: flags !== null, SCALE_IN_Q8: true }, workgroups: grid1d(N),
+        });
       }
-      launch(ctx, quantizeKernel, {
-        bindings: { x: bufferOf(x), flags: bufferOf(flags ?? x), q8: bufferOf(act), scale: bufferOf(y) }, // scale unused: SCALE_IN_Q8
-        uniforms: { rows: N, cols: I, words, scale_off: scaOff },
-        constants: { HAS_OUTLIERS: flags !== null, SCALE_IN_Q8: true }, workgroups: grid1d(N),
-      });
       const regs = cpuStyle(ctx);
       const st = INT8_SKINNY[regs ? 'cpu' : 'gpu'];
       const skinny = int8SkinnyTuning.use === 'auto' ? N <= st.maxM : int8SkinnyTuning.use;

@@ -14,6 +14,7 @@ import { attentionDecode, flashAttention } from '../../ops/attention.js';
 import { softmax } from '../../ops/nn/softmax.js';
 import { Module } from '../../nn/module.js';
 import { Linear, type LinearModule } from '../../nn/linear.js';
+import { isGradEnabled } from '../../autograd/tape.js';
 import { Dropout } from '../../nn/dropout.js';
 import type { LayerKv } from './kv_cache.js';
 import { checkAttnImplementation, DEFAULT_ATTN_IMPLEMENTATION, type AttnImplementation } from './config.js';
@@ -57,8 +58,9 @@ export class BioGptAttention extends Module {
     this.attn_dropout = this.addModule('attn_dropout', new Dropout(o.dropout));
   }
 
-  /** [B, T, C] → [B, H, T, D] */
+  /** [B, T, C] → [B, H, T, D]; for one position that is the same memory order: a reshape, no copy. */
   private heads(x: Tensor, B: number, T: number): Tensor {
+    if (T === 1) return reshape(x, [B, this.numHeads, 1, this.headDim]);
     return permute(reshape(x, [B, T, this.numHeads, this.headDim]), [0, 2, 1, 3]);
   }
 
@@ -69,15 +71,44 @@ export class BioGptAttention extends Module {
   forward(x: Tensor, bias: Tensor | null, past?: LayerKv | null): { out: Tensor; present: LayerKv } {
     const [B, T] = x.shape as [number, number, number];
     const q = this.heads(mul(this.q_proj.forward(x), this.scaling), B, T); // [B, H, T, D]
-    let k = this.heads(this.k_proj.forward(x), B, T); // [B, H, T, D]
-    let v = this.heads(this.v_proj.forward(x), B, T);
-    if (past) {
-      k = concat([past.key, k], 2); // [B, H, S, D]
-      v = concat([past.value, v], 2);
+    const kx = this.k_proj.forward(x); // [B, T, C]
+    const vx = this.v_proj.forward(x);
+    let k: Tensor;
+    let v: Tensor;
+    if (past && !isGradEnabled() && past.key.dtype === kx.dtype && past.value.dtype === vx.dtype) {
+      k = this.append(past.key, kx); // [B, H, S, D]
+      v = this.append(past.value, vx);
+    } else {
+      k = this.heads(kx, B, T); // [B, H, T, D]
+      v = this.heads(vx, B, T);
+      if (past) {
+        k = concat([past.key, k], 2); // [B, H, S, D]
+        v = concat([past.value, v], 2);
+      }
     }
     const ctx = this.attnImplementation === 'flash' ? this.fused(q, k, v, bias, !!past) ?? this.eager(q, k, v, bias) : this.eager(q, k, v, bias); // [B, H, T, D]
-    const merged = reshape(permute(ctx, [0, 2, 1, 3]), [B, T, this.embedDim]); // [B, T, C]
+    // [B, H, T, D] → [B, T, C] (for T = 1 the same memory order, as in heads()).
+    const merged = reshape(T === 1 ? ctx : permute(ctx, [0, 2, 1, 3]), [B, T, this.embedDim]); // [B, T, C]
     return { out: this.out_proj.forward(merged), present: { key: k, value: v } };
+  }
+
+  /**
+   * concat([past, heads(x)], 2) without a graph (cached inference): x [B, T, C] is written into
+   * its head rows of the result directly, so the heads permute and its copy are skipped (one
+   * launch fewer per tensor and step; the values are the same copies).
+   */
+  private append(past: Tensor, x: Tensor): Tensor {
+    const [B, H, P, D] = past.shape as [number, number, number, number];
+    const T = x.shape[1]!;
+    const S = P + T;
+    const be = past.backend;
+    const out = be.full([B, H, S, D], past.dtype, 0);
+    be.stridedWrite(out, { offset: 0, strides: [H * S * D, S * D, D, 1] }, past.raw('attention cache'));
+    // x as [B, T, H, D] into out[b, h, P + t, d].
+    const x4 = be.reshape(x.raw('attention cache'), [B, T, H, D]);
+    be.stridedWrite(out, { offset: P * D, strides: [H * S * D, D, S * D, 1] }, x4);
+    be.dispose(x4);
+    return new Tensor(out, be);
   }
 
   private eager(q: Tensor, k: Tensor, v: Tensor, bias: Tensor | null): Tensor {
