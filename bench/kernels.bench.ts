@@ -160,8 +160,9 @@ export async function bench(): Promise<Row[]> {
 /**
  * LoRA linear at BioGPT's q_proj ([N,1024]·[1024,1024]ᵀ + bias, r 8, α 16, dropout 0.1, training):
  * fused (src/ops/lora_linear.ts) vs the unfused ops, forward and forward+backward (x, A, B), f32 and
- * int8 W (f32 W also with the row-broadcast kernel forced on vs off for the forward GEMM,
- * gemmTuning.rows); and f16-storage GEMM vs f32 at the linear shape [N,1024]·[4096,1024]ᵀ.
+ * int8 W (f32 W also with the forward GEMM forced onto the re-laid register kernel, the
+ * row-broadcast kernel and the transB register kernel, gemmTuning.relayout / rows); and f16-storage
+ * GEMM vs f32 at the linear shape [N,1024]·[4096,1024]ᵀ.
  */
 export async function loraAndF16Rows(N: number): Promise<Row[]> {
   const rows: Row[] = [];
@@ -206,11 +207,16 @@ export async function loraAndF16Rows(N: number): Promise<Row[]> {
     rows.push({ kernel: `LoRA linear fwd, ${wn} W, fused`, shape, ms: fusedF, 'GFLOP/s|TOP/s': flops / fusedF / 1e6, composed_ms: compF, fused_speedup: compF / fusedF });
     rows.push({ kernel: `LoRA linear fwd+bwd, ${wn} W, fused`, shape, ms: fusedB, 'GFLOP/s|TOP/s': (2 * flops) / fusedB / 1e6, composed_ms: compB, fused_speedup: compB / fusedB });
     if (wn !== 'f32') continue;
-    // The fused forward GEMM on matmul_regs_nt.wgsl (row kernel) vs matmul_regs.wgsl, both forced.
-    const [offF, onF] = await pairMs(forcing(gemmTuning, 'rows', false, fwd(false)), forcing(gemmTuning, 'rows', true, fwd(false)));
-    const [offB, onB] = await pairMs(forcing(gemmTuning, 'rows', false, both(false)), forcing(gemmTuning, 'rows', true, both(false)));
-    rows.push({ kernel: 'LoRA linear fwd, f32 W, fused, row kernel on', shape, ms: onF, 'GFLOP/s|TOP/s': flops / onF / 1e6, rows_off_ms: offF, rows_speedup: offF / onF });
-    rows.push({ kernel: 'LoRA linear fwd+bwd, f32 W, fused, row kernel on', shape, ms: onB, 'GFLOP/s|TOP/s': (2 * flops) / onB / 1e6, rows_off_ms: offB, rows_speedup: offB / onB });
+    // The fused forward GEMM three ways, all forced and alternating: W transposed + matmul_regs.wgsl
+    // (relayout), matmul_regs_nt.wgsl (row kernel), matmul_regs.wgsl with transB (neither).
+    const relayout = (f: () => void) => forcing(gemmTuning, 'relayout', true, f);
+    const rowsOn = (f: () => void) => forcing(gemmTuning, 'relayout', false, forcing(gemmTuning, 'rows', true, f));
+    const neither = (f: () => void) => forcing(gemmTuning, 'relayout', false, forcing(gemmTuning, 'rows', false, f));
+    for (const [what, f, fl] of [['fwd', fwd(false), flops], ['fwd+bwd', both(false), 2 * flops]] as const) {
+      const [rel, on, off] = await alternatingMs([relayout(f), rowsOn(f), neither(f)]);
+      rows.push({ kernel: `LoRA linear ${what}, f32 W, fused, row kernel on`, shape, ms: on, 'GFLOP/s|TOP/s': fl / on / 1e6, rows_off_ms: off, rows_speedup: off / on });
+      rows.push({ kernel: `LoRA linear ${what}, f32 W, fused, relayout on`, shape, ms: rel, 'GFLOP/s|TOP/s': fl / rel / 1e6, rows_ms: on, vs_rows: on / rel, vs_transB_regs: off / rel });
+    }
   }
   disposeQuantized(q);
   for (const t of [x, w, bias, a, b, dy]) t.dispose();

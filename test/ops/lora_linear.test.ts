@@ -3,7 +3,8 @@
  * random odd shapes, training and eval, p = 0 and p > 0, f32 and int8 W, gradients to x, A, B (and
  * bias); WGSL vs the float64 reference (both kernel selections) with finite differences on the CPU;
  * the in-kernel dropout mask bit-identical to the dropout op's; the forward GEMM on the row-broadcast
- * kernel (gemmTuning.rows forced on / off / auto) at K ≥ 1024 and below, K % 4 = 0 and not.
+ * kernel and on the re-laid register kernel (gemmTuning.rows / relayout forced on / off / auto) at
+ * K ≥ 1024 and below, K % 4 = 0 and not, rows below and above MATMUL_RELAYOUT.minM.
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -22,7 +23,7 @@ import { Module } from '../../src/nn/module.js';
 import { applyLora } from '../../src/nn/lora.js';
 import { Int8Linear } from '../../src/nn/int8_linear.js';
 import { Int8LinearModule } from '../../src/models/biogpt/quantize.js';
-import { gemmTuning, MATMUL_ROWS, skinnyTuning } from '../../src/backend/webgpu/matmul.js';
+import { gemmTuning, MATMUL_RELAYOUT, MATMUL_ROWS, skinnyTuning } from '../../src/backend/webgpu/matmul.js';
 import { int8SkinnyTuning } from '../../src/backend/webgpu/int8.js';
 import { checkOp, forEachKernelStyle, getBackends, property, randValues, runOn, seedArb, TOL_ACCUM, type InputSpec } from '../helpers/ops_harness.js';
 import { assertClose, ErrorLog } from '../helpers/compare.js';
@@ -170,17 +171,23 @@ describe('loraLinear', () => {
     }
   });
 
-  it('f32 forward GEMM on the row-broadcast kernel (forced on / off / auto, both kernel styles): vs the unfused ops and the CPU reference, output and gradients of x, A, B, bias', async () => {
+  it('f32 forward GEMM on the row-broadcast and re-laid register kernels (each forced on / off / auto, both kernel styles): vs the unfused ops and the CPU reference, output and gradients of x, A, B, bias', async () => {
     // The fused forward runs matmul_regs_nt.wgsl with the LoRA epilogue under useRowKernel's rule
-    // (x·Wᵀ, K % 4 = 0; auto: CPU adapters and K ≥ minK). Rows not a multiple of R = 8, columns not
-    // a multiple of 4·WG; the skinny kernels are off so that 13 rows take the GEMM path too. The
-    // kernels dispatched are recorded to check that the selection is the one under test.
+    // (x·Wᵀ, K % 4 = 0; auto: CPU adapters and K ≥ minK), or, under useRelayout's (auto: CPU
+    // adapters, rows ≥ MATMUL_RELAYOUT.minM, K ≥ its minK), transposes W and runs the register /
+    // tiled kernel without transB. Rows not a multiple of R = 8, 8 or 64, columns not a multiple of
+    // 4 or 4·WG, K % 4 ≠ 0 on both sides of the thresholds; the skinny kernels are off so that 13
+    // rows take the GEMM path too. The kernels dispatched are recorded to check that the selection
+    // is the one under test.
     const { gpu, cpu } = await getBackends();
     const ctx = gpuCtx();
     const minK = MATMUL_ROWS.minK;
+    const rel = MATMUL_RELAYOUT;
     const cases: Array<[number[], number, number, number, number, boolean]> = [
       [[13], minK, 70, 4, 0.1, true], [[3, 7], minK + 4, 33, 8, 0, false], [[19], 64, 67, 5, 0.2, false],
       [[11], 67, 66, 3, 0.1, true], [[9, 2], minK + 2, 9, 2, 0, true],
+      [[rel.minM + 3], minK + 4, 37, 4, 0.1, false], [[5, 15], rel.minK + 2, 70, 3, 0.2, true],
+      [[rel.minM + 1], rel.minK - 4, 131, 8, 0, true], [[2 * rel.minM + 9], 259, 13, 5, 0, false],
     ];
     const dispatch = ctx.queue.dispatch;
     const names: string[] = [];
@@ -204,15 +211,22 @@ describe('loraLinear', () => {
         const dy = randValues(N * O, 41);
         const o: LoraLinearOptions = { alpha: 2 * r, dropout: p, seed: 77, training: true };
         const want = await runOn(cpu, run(c, o), ins, dy);
-        for (const rows of [true, false, 'auto'] as const) {
+        for (const [rows, relayout] of [[true, 'auto'], [false, 'auto'], ['auto', 'auto'], [true, true], ['auto', true], [false, true], [true, false], ['auto', false]] as const) {
           await forEachKernelStyle(async (style) => {
             gemmTuning.rows = rows;
+            gemmTuning.relayout = relayout;
             try {
-              const label = `lora rows ${rows} ${style} [${lead}, ${I}]→${O} r${r} p${p}${bias ? ' +bias' : ''}`;
+              const label = `lora rows ${rows} relayout ${relayout} ${style} [${lead}, ${I}]→${O} r${r} p${p}${bias ? ' +bias' : ''}`;
               names.length = 0;
               const fused = await runOn(gpu, run(c, o), ins, dy);
-              const expectRows = I % 4 === 0 && (rows === true || (rows === 'auto' && style === 'cpu-style' && I >= minK));
+              const cpuStyle = style === 'cpu-style';
+              const expectRelayout = relayout === true || (relayout === 'auto' && rows !== true && cpuStyle && N >= rel.minM && I >= rel.minK);
+              const expectRows = !expectRelayout && I % 4 === 0 && (rows === true || (rows === 'auto' && cpuStyle && I >= minK));
               assert.equal(names.includes('lora_gemm_rows'), expectRows, `${label}: row kernel dispatched (${names.join(', ')})`);
+              // Re-laid: the transpose of W, then the register (tiled) kernel with the epilogue.
+              const tr = names.indexOf('transpose_u32');
+              assert.equal(tr >= 0, expectRelayout, `${label}: W transposed (${names.join(', ')})`);
+              if (expectRelayout) assert.equal(names[tr + 1], `lora_gemm_${cpuStyle ? 'regs' : 'tiled'}`, `${label}: kernel after the transpose`);
               const comp = await runOn(gpu, run(c, { ...o, composed: true }), ins, dy);
               const tol = { ...TOL_ACCUM, label };
               log.add('gpu rows fwd', assertClose(fused.out, comp.out, { ...tol, label: `${label} forward vs unfused` }));
@@ -225,6 +239,7 @@ describe('loraLinear', () => {
               });
             } finally {
               gemmTuning.rows = 'auto';
+              gemmTuning.relayout = 'auto';
             }
           });
         }

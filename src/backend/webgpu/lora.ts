@@ -2,21 +2,24 @@
  * Fused LoRA linear kernels (shaders/matmul/lora_*.wgsl). Forward in two passes: the rank-r
  * projection u = scale·dropout(x)·Aᵀ with the dropout mask hashed in the kernel, then the base GEMM
  * x·Wᵀ whose epilogue adds bias + u·Bᵀ (the matmul kernels of ./matmul.ts with lora_epilogue.wgsl in
- * place of the identity store; on CPU adapters x·Wᵀ with K % 4 = 0, K ≥ 1024 runs the row kernel,
- * as matmul does: useRowKernel). Backward: g = scale·dy·B (projection), dx = dy·W + mask ⊙ (g·A) in
- * one GEMM pass, dA = gᵀ·dropout(x) with the mask hashed again. For an int8 base, loraAdd applies the
- * same epilogue as one elementwise pass over the int8 kernel's output. Products with few rows
- * (decoding) run the skinny kernels of ./matmul.ts with the same epilogue.
+ * place of the identity store, picked as matmul picks them: on CPU adapters x·Wᵀ from
+ * MATMUL_RELAYOUT's sizes on transposes W and runs the register kernel on the plain layout,
+ * useRelayout; shorter products with K % 4 = 0, K ≥ 1024 run the row kernel, useRowKernel).
+ * Backward: g = scale·dy·B (projection), dx = dy·W + mask ⊙ (g·A) in one GEMM pass,
+ * dA = gᵀ·dropout(x) with the mask hashed again. For an int8 base, loraAdd applies the same
+ * epilogue as one elementwise pass over the int8 kernel's output. Products with few rows (decoding)
+ * run the skinny kernels of ./matmul.ts with the same epilogue.
  */
 import type { GpuContext } from '../../gpu/device.js';
-import { alloc, bufferOf, grid, launch, variants, vec4Bindable } from './common.js';
+import { alloc, bufferOf, grid, launch, release, variants, vec4Bindable } from './common.js';
 import type { RawTensor } from '../types.js';
 import { seedU32, threshold24 } from '../rng.js';
 import { loraChecks, type LoraBackend, type LoraDropout } from '../kernels.js';
 import {
   MATMUL_BINDINGS, MATMUL_SKINNY, MATMUL_UNIFORMS, matmulBody, matmulConstants, matmulGrid, matmulTiles, rowBody, rowLaunch, skinnyLaunch, skinnyTiles,
-  useRowKernel, useSkinny,
+  useRelayout, useRowKernel, useSkinny,
 } from './matmul.js';
+import { transposeOps } from './transpose.js';
 
 const R = 'read' as const;
 const RW = 'read_write' as const;
@@ -31,8 +34,9 @@ const EPILOGUE_INCLUDES = ['common/rng.wgsl', 'matmul/lora_epilogue.wgsl'];
 
 /**
  * The f32 matmul kernels (as matmul picks them) with the LoRA epilogue: 'rows' is the row-broadcast
- * x·Wᵀ kernel (matmul_regs_nt.wgsl, under useRowKernel: CPU adapters, K % 4 = 0, K ≥ minK), so the
- * forward's base GEMM runs the same kernel as the unfused matmul.
+ * x·Wᵀ kernel (matmul_regs_nt.wgsl, under useRowKernel: CPU adapters, K % 4 = 0, K ≥ minK), 'regs'
+ * also runs the re-laid x·Wᵀ (useRelayout), so the forward's base GEMM runs the same kernel as the
+ * unfused matmul.
  */
 const gemmKernel = variants((kernel: 'regs' | 'tiled' | 'rows') => {
   const body = kernel === 'rows' ? rowBody('f32') : { ...matmulBody(kernel, 'f32'), bindings: MATMUL_BINDINGS };
@@ -103,6 +107,7 @@ function drop(d: LoraDropout | undefined): { uniforms: { seed: number; threshold
 }
 
 export function loraOps(ctx: GpuContext): LoraBackend {
+  const trans = transposeOps(ctx);
   /** c [M, N] = op(a)·op(b) + epilogue (u [M, r], lw, bias). */
   const gemm = (a: RawTensor, b: RawTensor, M: number, N: number, K: number, transB: boolean, u: RawTensor, lw: RawTensor, bias: RawTensor | null, lwT: boolean, d: LoraDropout | undefined, op: string) => {
     const out = alloc(ctx, [M, N], 'f32', op);
@@ -123,7 +128,8 @@ export function loraOps(ctx: GpuContext): LoraBackend {
       });
       return out;
     }
-    if (useRowKernel(ctx, false, transB, M, K, vec4Bindable(a, b))) {
+    const relayout = useRelayout(ctx, transB, M, K);
+    if (!relayout && useRowKernel(ctx, false, transB, M, K, vec4Bindable(a, b))) {
       // x·Wᵀ (the forward) with K a multiple of 4: rows shared per workgroup, vec4 loads along K.
       const rl = rowLaunch(M, N, 1);
       launch(ctx, gemmKernel('rows'), {
@@ -134,13 +140,17 @@ export function loraOps(ctx: GpuContext): LoraBackend {
       });
       return out;
     }
+    // x·Wᵀ re-laid (as matmul does): W [N, K] transposed into a pooled [K, N] temporary so the
+    // register kernel reads 8 consecutive columns per thread; released once the GEMM is queued.
     const tiles = matmulTiles(ctx, 'f32');
+    const bt = relayout ? trans.transpose(b, N, K) : b;
     launch(ctx, gemmKernel(tiles.kernel), {
-      bindings: { a: bufferOf(a), b: bufferOf(b), c: bufferOf(out), ...epilogue },
+      bindings: { a: bufferOf(a), b: bufferOf(bt), c: bufferOf(out), ...epilogue },
       uniforms,
-      constants: { TRANS_A: false, TRANS_B: transB, ...matmulConstants(tiles), MASKED: dr.masked, LW_T: lwT },
+      constants: { TRANS_A: false, TRANS_B: transB && !relayout, ...matmulConstants(tiles), MASKED: dr.masked, LW_T: lwT },
       workgroups: matmulGrid(tiles, M, N, 1),
     });
+    if (bt !== b) release(ctx, bt);
     return out;
   };
 
