@@ -47,6 +47,12 @@ export interface StridedView {
 export interface MatmulOptions {
   transA?: boolean;
   transB?: boolean;
+  /**
+   * A Linear's epilogue, applied in f32 to each product element before it is stored: + bias[n]
+   * (same dtype as a, shape [N], every row of every batch), then the activation.
+   */
+  bias?: RawTensor;
+  activation?: 'gelu';
 }
 
 export interface AdamWHyper {
@@ -67,6 +73,11 @@ export interface Backend {
   // ---- memory --------------------------------------------------------------------------------
   upload(data: ArrayLike<number>, shape: readonly number[], dtype: DType): RawTensor;
   full(shape: readonly number[], dtype: DType, value: number): RawTensor;
+  /**
+   * A tensor with unspecified contents (no fill launch on the GPU), for an output whose every
+   * element the caller then writes (e.g. concat's pieces).
+   */
+  empty(shape: readonly number[], dtype: DType): RawTensor;
   read(x: RawTensor): Promise<HostArray>;
   dispose(x: RawTensor): void;
   /** Same storage seen with another shape of equal size (reshape of contiguous data); no copy. */

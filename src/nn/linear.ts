@@ -5,10 +5,8 @@
  */
 import { ShapeError } from '../errors.js';
 import { Tensor } from '../tensor/tensor.js';
-import { add } from '../ops/elementwise.js';
 import { matmul } from '../ops/matmul.js';
 import { reshape } from '../ops/shape.js';
-import { autocastLower } from '../autograd/autocast.js';
 import { kaimingUniform, normal, uniform, zeros } from './init.js';
 import { Module, nextInitSeed } from './module.js';
 
@@ -65,8 +63,9 @@ export class Linear extends Module implements LinearLike {
     return this.hasBias ? this.param('bias') : null;
   }
 
-  forward(x: Tensor): Tensor {
-    return linear(x, this.weight, this.bias);
+  /** `activation` 'gelu': gelu(linear(x)), fused into the product where no gradient is needed. */
+  forward(x: Tensor, activation?: 'gelu'): Tensor {
+    return linear(x, this.weight, this.bias, activation);
   }
 
   override toString(): string {
@@ -74,16 +73,18 @@ export class Linear extends Module implements LinearLike {
   }
 }
 
-/** x [..., in] @ weight[out, in]ᵀ (+ bias [out]) → [..., out]. */
-export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): Tensor {
+/**
+ * x [..., in] @ weight[out, in]ᵀ (+ bias [out]) (→ gelu) → [..., out]. The bias (and the GELU when
+ * no gradient is needed) run in the product's epilogue: one launch (see ops/matmul).
+ */
+export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null, activation?: 'gelu'): Tensor {
   const [out, inF] = weight.shape as [number, number];
   const C = x.shape[x.rank - 1];
   if (weight.rank !== 2 || C !== inF) throw new ShapeError('linear', 'x', `last dimension ${inF} (weight [${weight.shape}])`, `[${x.shape}]`);
   const lead = x.shape.slice(0, -1);
   // One 2-D product: [N, in] @ [out, in]ᵀ, so the weight gradient is a single gᵀx matmul.
   const x2 = x.rank === 2 ? x : reshape(x, [-1, inF]); // [N, in]
-  let y = matmul(x2, weight, { transB: true }); // [N, out]
   // Under autocast linear is one lower-precision op (as torch's F.linear): the bias joins in f16.
-  if (bias) y = add(y, autocastLower(bias));
+  const y = matmul(x2, weight, { transB: true, bias, ...(activation ? { activation } : {}) }); // [N, out]
   return x.rank === 2 ? y : reshape(y, [...lead, out]); // [..., out]
 }

@@ -77,7 +77,7 @@ export function concat(xs: readonly Tensor[], axis = 0): Tensor {
   const shape = [...xs[0]!.shape];
   shape[ax] = xs.reduce((s, t) => s + t.shape[ax]!, 0);
   const be = xs[0]!.backend;
-  const out = be.full(shape, xs[0]!.dtype, 0);
+  const out = be.empty(shape, xs[0]!.dtype); // every element is one piece's
   const cs = contiguousStrides(shape);
   let at = 0;
   const offsets: number[] = [];

@@ -1,6 +1,6 @@
 import { ShapeError } from '../../errors.js';
 import { broadcastShapes, broadcastStrides, numel, type Backend } from '../types.js';
-import { dataOf, make } from './common.js';
+import { dataOf, gelu, make } from './common.js';
 
 export function cpuMatmulOps(): Pick<Backend, 'matmul'> {
   return {
@@ -17,6 +17,9 @@ export function cpuMatmulOps(): Pick<Backend, 'matmul'> {
       if (K !== Kb) throw new ShapeError('matmul', 'b', `inner dimension ${K}`, `${Kb}`);
       const batch = broadcastShapes(a.shape.slice(0, -2), b.shape.slice(0, -2));
       if (!batch) throw new ShapeError('matmul', 'b', `batch dims broadcastable with [${a.shape.slice(0, -2)}]`, `[${b.shape.slice(0, -2)}]`);
+      const bias = opts.bias ? dataOf(opts.bias) : null;
+      if (opts.bias && (opts.bias.shape.length !== 1 || opts.bias.shape[0] !== N)) throw new ShapeError('matmul', 'bias', `[${N}]`, `[${opts.bias.shape}]`);
+      const act = opts.activation === 'gelu' ? gelu : null;
       const out = make([...batch, M, N], a.dtype);
       const A = dataOf(a);
       const B = dataOf(b);
@@ -42,7 +45,8 @@ export function cpuMatmulOps(): Pick<Backend, 'matmul'> {
               const bv = tb ? B[ob + j * K + k]! : B[ob + k * N + j]!;
               s += av * bv;
             }
-            C[t * M * N + i * N + j] = s;
+            if (bias) s += bias[j]!;
+            C[t * M * N + i * N + j] = act ? act(s) : s;
           }
         }
         for (let k = batch.length - 1; k >= 0; k--) {

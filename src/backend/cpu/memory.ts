@@ -2,7 +2,7 @@ import { OpArgumentError } from '../../errors.js';
 import { numel, type Backend } from '../types.js';
 import { dataOf, make } from './common.js';
 
-export function cpuMemoryOps(): Pick<Backend, 'upload' | 'full' | 'read' | 'dispose' | 'reshape' | 'bytesInUse' | 'sync'> {
+export function cpuMemoryOps(): Pick<Backend, 'upload' | 'full' | 'empty' | 'read' | 'dispose' | 'reshape' | 'bytesInUse' | 'sync'> {
   return {
     upload(data, shape, dtype) {
       const n = numel(shape);
@@ -15,6 +15,12 @@ export function cpuMemoryOps(): Pick<Backend, 'upload' | 'full' | 'read' | 'disp
     full(shape, dtype, value) {
       const t = make(shape, dtype);
       dataOf(t).fill(value);
+      return t;
+    },
+    empty(shape, dtype) {
+      // Filled with NaN so that a caller relying on contents it did not write shows in tests.
+      const t = make(shape, dtype);
+      dataOf(t).fill(dtype === 'f32' || dtype === 'f16' ? NaN : 0);
       return t;
     },
     async read(x) {

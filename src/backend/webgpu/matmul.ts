@@ -3,12 +3,14 @@
  * f32 accumulation), with tile sizes chosen per adapter class (MATMUL_TILES).
  */
 import type { GpuContext } from '../../gpu/device.js';
+import type { PooledBuffer } from '../../gpu/buffer_pool.js';
 import { ShapeError, OpArgumentError } from '../../errors.js';
 import { alloc, bufferOf, cpuStyle, launch, release, requireFloat, variants, vec4Bindable } from './common.js';
 import { broadcastShapes, broadcastStrides, contiguousStrides, numel, type Backend, type DType, type RawTensor } from '../types.js';
 import { layoutOps } from './layout.js';
 import { transposeOps } from './transpose.js';
 import { chunkedMatmul } from './chunked_matmul.js';
+import { elementwiseOps } from './elementwise.js';
 
 /**
  * Tile sizes per adapter class and storage dtype (all WGSL `override` constants, so one shader
@@ -174,6 +176,22 @@ export const MATMUL_BINDINGS = [
 export const MATMUL_UNIFORMS = { M: 'u32' as const, N: 'u32' as const, K: 'u32' as const, a_batch_stride: 'u32' as const, b_batch_stride: 'u32' as const };
 const TRANS_OVERRIDES = { TRANS_A: { type: 'bool' as const, value: false }, TRANS_B: { type: 'bool' as const, value: false } };
 
+/**
+ * Store of a plain product: 'store' (identity, matmul_epilogue.wgsl) or 'linear' (+ bias[n], then
+ * GELU, in f32 before the one store, matmul_linear_epilogue.wgsl): a Linear's x·Wᵀ + b [→ gelu] in
+ * one dispatch instead of three (MatmulOptions.bias / activation).
+ */
+type Epilogue = 'store' | 'linear';
+function epilogueParts(e: Epilogue): { bindings: typeof MATMUL_BINDINGS; overrides: Record<string, { type: 'bool'; value: boolean }>; includes: string[] } {
+  return e === 'linear'
+    ? {
+      bindings: [{ name: 'bias', type: 'T', access: 'read' as const }],
+      overrides: { HAS_BIAS: { type: 'bool' as const, value: false }, GELU: { type: 'bool' as const, value: false } },
+      includes: ['common/math.wgsl', 'matmul/matmul_linear_epilogue.wgsl'],
+    }
+    : { bindings: [], overrides: {}, includes: ['matmul/matmul_epilogue.wgsl'] };
+}
+
 /** Overrides and aliases of a matmul kernel body over storage dtype t ('tiled' stages tiles as S). */
 export function matmulBody(kernel: 'regs' | 'tiled', t: DType) {
   const g = MATMUL_TILES.gpu[t === 'f16' ? 'f16' : 'f32'];
@@ -187,26 +205,29 @@ export function matmulBody(kernel: 'regs' | 'tiled', t: DType) {
 }
 
 // 'vec4': x·Wᵀ with K % 4 = 0, A and B bound as vec4 along K (matmul_skinny_vec4.wgsl).
-const skinnyKernel = variants((key: `${'scalar' | 'vec4'}/${DType}`) => {
-  const [form, t] = key.split('/') as ['scalar' | 'vec4', DType];
+const skinnyKernel = variants((key: `${'scalar' | 'vec4'}/${DType}/${Epilogue}`) => {
+  const [form, t, e] = key.split('/') as ['scalar' | 'vec4', DType, Epilogue];
   const v4 = form === 'vec4';
+  const ep = epilogueParts(e);
   return {
-    name: `matmul_skinny_${v4 ? 'vec4_' : ''}${t}`, family: 'matmul', file: v4 ? 'matmul_skinny_vec4' : 'matmul_skinny',
+    name: `matmul_skinny_${v4 ? 'vec4_' : ''}${t}${e === 'linear' ? '_linear' : ''}`, family: 'matmul', file: v4 ? 'matmul_skinny_vec4' : 'matmul_skinny',
     overrides: {
       ROWS: { type: 'u32' as const, value: 1 }, KS: { type: 'u32' as const, value: MATMUL_SKINNY.gpu.KS },
-      WN: { type: 'u32' as const, value: MATMUL_SKINNY.gpu.WN }, ...(v4 ? { CN: { type: 'u32' as const, value: 4 } } : TRANS_OVERRIDES),
+      WN: { type: 'u32' as const, value: MATMUL_SKINNY.gpu.WN }, ...(v4 ? { CN: { type: 'u32' as const, value: 4 } } : TRANS_OVERRIDES), ...ep.overrides,
     },
     aliases: { T: t, V: `vec4<${t}>` }, enables: t === 'f16' ? ['f16'] : [],
-    bindings: v4 ? [{ ...MATMUL_BINDINGS[0]!, type: 'V' }, { ...MATMUL_BINDINGS[1]!, type: 'V' }, MATMUL_BINDINGS[2]!] : MATMUL_BINDINGS,
-    uniforms: MATMUL_UNIFORMS, includes: ['matmul/matmul_epilogue.wgsl'],
+    bindings: [...(v4 ? [{ ...MATMUL_BINDINGS[0]!, type: 'V' }, { ...MATMUL_BINDINGS[1]!, type: 'V' }, MATMUL_BINDINGS[2]!] : MATMUL_BINDINGS), ...ep.bindings],
+    uniforms: MATMUL_UNIFORMS, includes: ep.includes,
   };
 });
 
-const matmulKernel = variants((key: `${'regs' | 'tiled'}/${DType}`) => {
-  const [kernel, t] = key.split('/') as ['regs' | 'tiled', DType];
+const matmulKernel = variants((key: `${'regs' | 'tiled'}/${DType}/${Epilogue}`) => {
+  const [kernel, t, e] = key.split('/') as ['regs' | 'tiled', DType, Epilogue];
+  const body = matmulBody(kernel, t);
+  const ep = epilogueParts(e);
   return {
-    name: `matmul_${kernel === 'regs' ? 'regs_' : ''}${t}`, ...matmulBody(kernel, t),
-    bindings: MATMUL_BINDINGS, uniforms: MATMUL_UNIFORMS, includes: ['matmul/matmul_epilogue.wgsl'],
+    name: `matmul_${kernel === 'regs' ? 'regs_' : ''}${t}${e === 'linear' ? '_linear' : ''}`, ...body, overrides: { ...body.overrides, ...ep.overrides },
+    bindings: [...MATMUL_BINDINGS, ...ep.bindings], uniforms: MATMUL_UNIFORMS, includes: ep.includes,
   };
 });
 
@@ -226,9 +247,15 @@ export function rowLaunch(M: number, N: number, batch: number): { constants: { R
   return { constants: { R: rt.R, WG: rt.WG }, workgroups: [Math.ceil(M / rt.R), Math.ceil(N / (4 * rt.WG)), batch] };
 }
 
-const rowKernel = variants((t: DType) => ({
-  name: `matmul_regs_nt_${t}`, ...rowBody(t), uniforms: MATMUL_UNIFORMS, includes: ['matmul/matmul_epilogue.wgsl'],
-}));
+const rowKernel = variants((key: `${DType}/${Epilogue}`) => {
+  const [t, e] = key.split('/') as [DType, Epilogue];
+  const body = rowBody(t);
+  const ep = epilogueParts(e);
+  return {
+    name: `matmul_regs_nt_${t}${e === 'linear' ? '_linear' : ''}`, ...body, overrides: { ...body.overrides, ...ep.overrides },
+    bindings: [...body.bindings, ...ep.bindings], uniforms: MATMUL_UNIFORMS, includes: ep.includes,
+  };
+});
 
 export function matmulOps(ctx: GpuContext): Pick<Backend, 'matmul'> {
   const layout = layoutOps(ctx);
@@ -244,6 +271,21 @@ export function matmulOps(ctx: GpuContext): Pick<Backend, 'matmul'> {
     return { t: layout.stridedCopy(x, { offset: 0, strides }, full), stride: numel(mat), owned: true };
   };
   const trans = transposeOps(ctx);
+  const ew = elementwiseOps(ctx);
+  /** The linear epilogue as separate passes (after a chunked product, whose K blocks are summed). */
+  const epilogueApart = (c: RawTensor, bias: RawTensor | null, gelu: boolean): RawTensor => {
+    let y = c;
+    if (bias) {
+      y = ew.binary('add', c, bias);
+      release(ctx, c);
+    }
+    if (gelu) {
+      const z = ew.unary('gelu', y);
+      release(ctx, y);
+      y = z;
+    }
+    return y;
+  };
   const ops: Pick<Backend, 'matmul'> = {
     matmul(a, b, opts = {}) {
       requireFloat('matmul', 'a', a);
@@ -260,9 +302,18 @@ export function matmulOps(ctx: GpuContext): Pick<Backend, 'matmul'> {
       if (K !== Kb) throw new ShapeError('matmul', 'b', `inner dimension ${K} (a is [${a.shape}]${ta ? 'ᵀ' : ''})`, `${Kb} (b is [${b.shape}]${tb ? 'ᵀ' : ''})`);
       const batch = broadcastShapes(a.shape.slice(0, -2), b.shape.slice(0, -2));
       if (!batch) throw new ShapeError('matmul', 'b', `batch dims broadcastable with [${a.shape.slice(0, -2)}]`, `[${b.shape.slice(0, -2)}]`);
+      const bias = opts.bias ?? null;
+      const gelu = opts.activation === 'gelu';
+      if (bias && (bias.dtype !== a.dtype || bias.shape.length !== 1 || bias.shape[0] !== N)) {
+        throw new OpArgumentError('matmul', 'bias', `${a.dtype} [${N}]`, `${bias.dtype} [${bias.shape}]`);
+      }
+      const epi: Epilogue = bias || gelu ? 'linear' : 'store';
       // An operand or product over the binding limit (the tied LM head): blocks that each fit.
-      const blocked = chunkedMatmul(ctx, a, b, ta, tb, batch, (x, y) => ops.matmul(x, y, opts));
-      if (blocked) return blocked;
+      const blocked = chunkedMatmul(ctx, a, b, ta, tb, batch, (x, y) => ops.matmul(x, y, { transA: ta, transB: tb }));
+      if (blocked) return epilogueApart(blocked, bias, gelu);
+      // The linear epilogue's bias binding (a dummy, `a`, when there is no bias) and overrides.
+      const epiBind: Record<string, PooledBuffer> = epi === 'linear' ? { bias: bufferOf(bias ?? a) } : {};
+      const epiConst: Record<string, boolean> = epi === 'linear' ? { HAS_BIAS: !!bias, GELU: gelu } : {};
       const ea = expandBatch(a, batch);
       const eb = expandBatch(b, batch);
       const out = alloc(ctx, [...batch, M, N], a.dtype, 'matmul');
@@ -272,26 +323,28 @@ export function matmulOps(ctx: GpuContext): Pick<Backend, 'matmul'> {
         const st = skinnyTiles(ctx);
         const v4 = !ta && tb && K % 4 === 0 && vec4Bindable(ea.t, eb.t);
         const { rows, cn, workgroups } = skinnyLaunch(st, M, N, nb, v4);
-        launch(ctx, skinnyKernel(`${v4 ? 'vec4' : 'scalar'}/${a.dtype}`), {
-          bindings: { a: bufferOf(ea.t), b: bufferOf(eb.t), c: bufferOf(out) },
+        launch(ctx, skinnyKernel(`${v4 ? 'vec4' : 'scalar'}/${a.dtype}/${epi}`), {
+          bindings: { a: bufferOf(ea.t), b: bufferOf(eb.t), c: bufferOf(out), ...epiBind },
           uniforms: { M, N, K, a_batch_stride: ea.stride, b_batch_stride: eb.stride },
-          constants: { ...(v4 ? { CN: cn } : { TRANS_A: ta, TRANS_B: tb }), ROWS: rows, KS: st.KS, WN: st.WN },
+          constants: { ...(v4 ? { CN: cn } : { TRANS_A: ta, TRANS_B: tb }), ROWS: rows, KS: st.KS, WN: st.WN, ...epiConst },
           workgroups,
         });
       } else if (M * N > 0 && !useRelayout(ctx, tb, M, K) && useRowKernel(ctx, ta, tb, M, K, vec4Bindable(ea.t, eb.t))) {
-        launch(ctx, rowKernel(a.dtype), {
-          bindings: { a: bufferOf(ea.t), b: bufferOf(eb.t), c: bufferOf(out) },
+        const rl = rowLaunch(M, N, nb);
+        launch(ctx, rowKernel(`${a.dtype}/${epi}`), {
+          bindings: { a: bufferOf(ea.t), b: bufferOf(eb.t), c: bufferOf(out), ...epiBind },
           uniforms: { M, N, K, a_batch_stride: ea.stride, b_batch_stride: eb.stride },
-          ...rowLaunch(M, N, nb),
+          constants: { ...rl.constants, ...epiConst },
+          workgroups: rl.workgroups,
         });
       } else if (M * N > 0) {
         // B as [K, N] (a broadcast B, stride 0, is transposed once), released right after.
         const relayout = useRelayout(ctx, tb, M, K);
         const bt = relayout ? trans.transpose(eb.t, N, K) : eb.t;
-        launch(ctx, matmulKernel(`${tiles.kernel}/${a.dtype}`), {
-          bindings: { a: bufferOf(ea.t), b: bufferOf(bt), c: bufferOf(out) },
+        launch(ctx, matmulKernel(`${tiles.kernel}/${a.dtype}/${epi}`), {
+          bindings: { a: bufferOf(ea.t), b: bufferOf(bt), c: bufferOf(out), ...epiBind },
           uniforms: { M, N, K, a_batch_stride: ea.stride, b_batch_stride: eb.stride },
-          constants: { TRANS_A: ta, TRANS_B: tb && !relayout, ...matmulConstants(tiles) },
+          constants: { TRANS_A: ta, TRANS_B: tb && !relayout, ...matmulConstants(tiles), ...epiConst },
           workgroups: matmulGrid(tiles, M, N, nb),
         });
         if (bt !== eb.t) release(ctx, bt);

@@ -17,7 +17,7 @@ const fillKernel = variants((t: DType) => ({
   includes: ['common/strided.wgsl'],
 }));
 
-export function memoryOps(ctx: GpuContext): Pick<Backend, 'upload' | 'full' | 'read' | 'dispose' | 'reshape' | 'bytesInUse' | 'sync'> {
+export function memoryOps(ctx: GpuContext): Pick<Backend, 'upload' | 'full' | 'empty' | 'read' | 'dispose' | 'reshape' | 'bytesInUse' | 'sync'> {
   return {
     upload(data, shape, dtype) {
       const n = numel(shape);
@@ -43,6 +43,10 @@ export function memoryOps(ctx: GpuContext): Pick<Backend, 'upload' | 'full' | 'r
         launch(ctx, fillKernel(dtype), { bindings: { out: bufferOf(o!) }, uniforms: { n: c, value }, workgroups: strideGrid(ctx, c) });
       });
       return out;
+    },
+    empty(shape, dtype) {
+      // A pooled buffer as it comes (stale contents): the caller overwrites every element.
+      return alloc(ctx, shape, dtype, 'empty');
     },
     async read(x: RawTensor): Promise<HostArray> {
       const n = numel(x.shape);

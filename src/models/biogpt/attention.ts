@@ -102,7 +102,7 @@ export class BioGptAttention extends Module {
     const T = x.shape[1]!;
     const S = P + T;
     const be = past.backend;
-    const out = be.full([B, H, S, D], past.dtype, 0);
+    const out = be.empty([B, H, S, D], past.dtype); // past and x fill every row
     be.stridedWrite(out, { offset: 0, strides: [H * S * D, S * D, D, 1] }, past.raw('attention cache'));
     // x as [B, T, H, D] into out[b, h, P + t, d].
     const x4 = be.reshape(x.raw('attention cache'), [B, T, H, D]);

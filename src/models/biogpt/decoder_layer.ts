@@ -42,8 +42,10 @@ export class BioGptDecoderLayer extends Module {
   forward(h: Tensor, bias: Tensor | null, past?: LayerKv | null): { hidden: Tensor; present: LayerKv } {
     const attn = this.self_attn.forward(this.self_attn_layer_norm.forward(h), bias, past);
     h = add(h, this.dropout.forward(attn.out)); // [B, T, C]
-    let x = this.fc1.forward(this.final_layer_norm.forward(h)); // [B, T, F]
-    x = this.activation_dropout.forward(gelu(x));
+    const hn = this.final_layer_norm.forward(h);
+    // A plain Linear takes the GELU into its product's epilogue (when no gradient is needed).
+    let x = this.fc1 instanceof Linear ? this.fc1.forward(hn, 'gelu') : gelu(this.fc1.forward(hn)); // [B, T, F]
+    x = this.activation_dropout.forward(x);
     x = this.dropout.forward(this.fc2.forward(x)); // [B, T, C]
     return { hidden: add(h, x), present: attn.present };
   }
