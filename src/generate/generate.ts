@@ -155,12 +155,19 @@ async function greedyOrSample(
   try {
     let logits = await stepper.prefill(seqs, mask);
     tPrefill = performance.now();
+    // Greedy steps that no processor changes take the argmax on the device (ids read back, not
+    // B × V scores); minNewTokens changes the scores only while it bans eos.
+    const plainGreedy = !r.doSample && !r.outputScores && r.repetitionPenalty === 1 && r.noRepeatNgramSize === 0;
+    const hostStep = (step: number): boolean => !plainGreedy || (r.minNewTokens > 0 && step < r.minNewTokens);
+    let ids: Int32Array | null = null;
     for (let step = 0; step < r.maxNewTokens; step++) {
-      processScores(logits, V, seqs, T, pc);
-      if (r.outputScores) scoresOut.push(Float32Array.from(logits));
+      if (!ids) {
+        processScores(logits, V, seqs, T, pc);
+        if (r.outputScores) scoresOut.push(Float32Array.from(logits));
+      }
       const next: number[] = [];
       for (let b = 0; b < B; b++) {
-        const t = r.doSample ? sampleRow(logits, b * V, V, rng.next()) : argmaxRow(logits, b * V, V);
+        const t = ids ? ids[b]! : r.doSample ? sampleRow(logits, b * V, V, rng.next()) : argmaxRow(logits, b * V, V);
         next.push(unfinished[b] ? t : r.padTokenId);
         if (unfinished[b]) newTokens++;
       }
@@ -170,7 +177,10 @@ async function greedyOrSample(
       }
       onTokens?.(next, step);
       if (!unfinished.some(Boolean) || step + 1 >= r.maxNewTokens) break;
-      logits = await stepper.step(next);
+      if (hostStep(step + 1)) {
+        ids = null;
+        logits = await stepper.step(next);
+      } else ids = await stepper.stepArgmax(next);
       steps++;
     }
   } finally {

@@ -6,6 +6,7 @@
 import { noGrad } from '../autograd/tape.js';
 import { withBackend } from '../backend/registry.js';
 import { tidy } from '../tensor/scope.js';
+import { argmax } from '../ops/reduce.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { disposeCache, reorderCache, type KvCache } from '../models/biogpt/kv_cache.js';
 import type { BioGptForCausalLM } from '../models/biogpt/model.js';
@@ -35,6 +36,16 @@ export class DecodeStepper {
     return this.run(tokens.map((t) => [t]));
   }
 
+  /**
+   * step() for greedy decoding without logits processing: the argmax of each row's logits is
+   * taken on the device (first index of the maximum, as argmaxRow) and only the ids (4 bytes a
+   * row) are read back instead of rows × V scores.
+   */
+  async stepArgmax(tokens: readonly number[]): Promise<Int32Array> {
+    for (const r of this.mask) r.push(1);
+    return this.run(tokens.map((t) => [t]), true);
+  }
+
   /** Row i of the cache (and mask) becomes old row rows[i] (beam search; rows may repeat or grow the batch). */
   reorder(rows: readonly number[]): void {
     const c = this.cache;
@@ -47,24 +58,28 @@ export class DecodeStepper {
     this.cache = null;
   }
 
-  private async run(ids: number[][]): Promise<Float32Array> {
+  private run(ids: number[][]): Promise<Float32Array>;
+  private run(ids: number[][], pickArgmax: true): Promise<Int32Array>;
+  private async run(ids: number[][], pickArgmax = false): Promise<Float32Array | Int32Array> {
     const past = this.cache;
     const r = withBackend(this.model.biogpt.backend, () =>
       noGrad(() =>
         tidy(() => {
           const o = this.model.forward({ inputIds: ids, attentionMask: this.mask, pastKeyValues: past, useCache: true, lastPositionOnly: true });
-          return { logits: o.logits, cache: o.presentKeyValues! };
+          // [B, 1, V] → [B, 1] i32
+          return { logits: pickArgmax ? argmax(o.logits) : o.logits, cache: o.presentKeyValues! };
         }),
       ),
     );
     disposeCache(past);
     this.cache = r.cache;
-    const logits: Tensor = r.logits;
+    const out: Tensor = r.logits;
     try {
-      const d = await logits.data();
+      const d = await out.data();
+      if (pickArgmax) return d instanceof Int32Array ? d : Int32Array.from(d);
       return d instanceof Float32Array ? d : Float32Array.from(d);
     } finally {
-      logits.dispose();
+      out.dispose();
     }
   }
 }
