@@ -76,8 +76,12 @@ export interface Backend {
   /**
    * A tensor with unspecified contents (no fill launch on the GPU), for an output whose every
    * element the caller then writes (e.g. concat's pieces).
+   * `opts.capacity` (elements, a hint): storage with room for at least that many, for a tensor that
+   * is rebuilt one position larger each step (the KV cache), so that successive ones come from the
+   * same pool buffers and the queue's cached bind groups for them keep hitting. Contents and shape
+   * are as without it; a backend may ignore it (the CPU reference does).
    */
-  empty(shape: readonly number[], dtype: DType): RawTensor;
+  empty(shape: readonly number[], dtype: DType, opts?: { capacity?: number }): RawTensor;
   read(x: RawTensor): Promise<HostArray>;
   dispose(x: RawTensor): void;
   /** Same storage seen with another shape of equal size (reshape of contiguous data); no copy. */

@@ -91,16 +91,22 @@ export class BufferPool {
 
   constructor(private readonly ctx: GpuContext) {}
 
-  acquire(bytes: number, kind: BufferKind = 'storage', context = 'buffer'): PooledBuffer {
+  /**
+   * A buffer of at least `bytes`. `capacity` (bytes, a hint) sizes the bucket from max(bytes,
+   * capacity) instead, so that a tensor rebuilt slightly larger each step keeps getting buffers of
+   * one bucket (and the same buffers); the hint never raises a size past a limit `bytes` is within.
+   */
+  acquire(bytes: number, kind: BufferKind = 'storage', context = 'buffer', capacity = 0): PooledBuffer {
     const maxBuf = this.ctx.limits.maxBufferSize ?? Infinity;
     // Storage buffers over the binding limit are allowed: kernels bind them in windows (chunks),
     // and a kernel that cannot gets a BufferTooLargeError naming it at dispatch (queue.ts).
     const maxBind = kind === 'storage' ? maxBindingBytes(this.ctx) : Infinity;
     if (bytes > maxBuf) throw new BufferTooLargeError(bytes, maxBuf, 'maxBufferSize', context);
-    const size = bucketSize(bytes);
+    const want = capacity > bytes ? Math.max(bytes, Math.min(capacity, bytes <= maxBind ? maxBind : maxBuf)) : bytes;
+    const size = bucketSize(want);
     // Storage buffers are bound whole, so a bucket must not cross a limit the request is within:
     // use the exact size (a multiple of 16, so vec4 bindings stay possible).
-    if (size > maxBuf || (size > maxBind && bytes <= maxBind)) return this.create(bytes, Math.min(Math.floor(maxBuf / 4) * 4, Math.ceil(bytes / 16) * 16), kind);
+    if (size > maxBuf || (size > maxBind && bytes <= maxBind)) return this.create(bytes, Math.min(Math.floor(maxBuf / 4) * 4, Math.ceil(want / 16) * 16), kind);
     const key = `${kind}:${size}`;
     const list = this.free.get(key);
     let pb: PooledBuffer;

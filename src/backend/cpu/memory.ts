@@ -18,7 +18,7 @@ export function cpuMemoryOps(): Pick<Backend, 'upload' | 'full' | 'empty' | 'rea
       return t;
     },
     empty(shape, dtype) {
-      // Filled with NaN so that a caller relying on contents it did not write shows in tests.
+      // opts.capacity (a GPU pool hint) does not apply. Filled with NaN so that a caller relying on contents it did not write shows in tests.
       const t = make(shape, dtype);
       dataOf(t).fill(dtype === 'f32' || dtype === 'f16' ? NaN : 0);
       return t;

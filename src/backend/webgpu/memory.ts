@@ -1,8 +1,8 @@
 /** Upload, fill, readback and views for the WebGPU backend. */
 import type { GpuContext } from '../../gpu/device.js';
-import { variants, alloc, bufferOf, forRowChunks, launch, release, strideGrid, view, WG } from './common.js';
+import { variants, alloc, bufferOf, forRowChunks, launch, release, strideGrid, view, WG, type GpuRaw } from './common.js';
 import { OpArgumentError } from '../../errors.js';
-import { numel, type Backend, type DType, type HostArray, type RawTensor } from '../types.js';
+import { bytesPerElement, numel, type Backend, type DType, type HostArray, type RawTensor } from '../types.js';
 import { f32ToF16Bits, f16BitsToF32 } from '../../util/half.js';
 
 const fillKernel = variants((t: DType) => ({
@@ -44,9 +44,16 @@ export function memoryOps(ctx: GpuContext): Pick<Backend, 'upload' | 'full' | 'e
       });
       return out;
     },
-    empty(shape, dtype) {
+    empty(shape, dtype, opts) {
       // A pooled buffer as it comes (stale contents): the caller overwrites every element.
-      return alloc(ctx, shape, dtype, 'empty');
+      const capacity = opts?.capacity ?? 0;
+      if (!(capacity > numel(shape))) return alloc(ctx, shape, dtype, 'empty');
+      // Only the bucket grows: the tensor's shape, and every size a kernel reads, stay its own
+      // (kernels take sizes from uniforms; none uses arrayLength of a binding).
+      const bytes = Math.max(4, Math.ceil((numel(shape) * bytesPerElement(dtype)) / 4) * 4);
+      const pb = ctx.pool.acquire(bytes, 'storage', 'empty', Math.ceil((capacity * bytesPerElement(dtype)) / 4) * 4);
+      const out: GpuRaw = { shape: [...shape], dtype, storage: { pb, refs: 1 } };
+      return out;
     },
     async read(x: RawTensor): Promise<HostArray> {
       const n = numel(x.shape);

@@ -102,7 +102,11 @@ export class BioGptAttention extends Module {
     const T = x.shape[1]!;
     const S = P + T;
     const be = past.backend;
-    const out = be.empty([B, H, S, D], past.dtype); // past and x fill every row
+    // Room for a power of two of positions: the tensor is rebuilt one position larger each step,
+    // and without the hint nearly every step landed in a new pool bucket, i.e. new buffers and new
+    // bind groups for every launch reading the cache. Costs up to 2x the cache's memory.
+    const capacity = B * H * 2 ** Math.ceil(Math.log2(S)) * D;
+    const out = be.empty([B, H, S, D], past.dtype, { capacity }); // past and x fill every row
     be.stridedWrite(out, { offset: 0, strides: [H * S * D, S * D, D, 1] }, past.raw('attention cache'));
     // x as [B, T, H, D] into out[b, h, P + t, d].
     const x4 = be.reshape(x.raw('attention cache'), [B, T, H, D]);
