@@ -23,9 +23,9 @@
  * discrete-GPU kernels, tuning.cpuStyle = false: the dispatch mix an H100 would record), or both
  * (default). RADGRAD_BENCH_HOST_DETAIL=1 adds one row per kernel name (launches per step and
  * host µs per launch inside dispatch).
- * The KV cache moves to a new pool bucket every few steps (every 2 at S ≈ 20, every ~10 at
- * S ≈ 150 for BioGPT), and the launches that touch it then create their bind groups again: the
- * hit rate is lower with short prompts and few steps.
+ * The KV cache asks the pool for room up to the next power of two of positions, so its buffers
+ * (and the bind groups of the launches that read them) change only when S crosses a power of two;
+ * the hit rate is a little lower with short prompts and few steps.
  * Run: npm run bench -- decode_host
  */
 import type { BioGptForCausalLM } from '../src/models/biogpt/index.js';

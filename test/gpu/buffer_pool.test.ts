@@ -130,6 +130,34 @@ describe('BufferPool', () => {
     }
   });
 
+  it('a capacity hint sizes the buffer for growth (same buffer for growing requests), capped at the binding limit', async () => {
+    const pool = ctx.pool;
+    await createWebGpuBackend(ctx).sync(); // nothing pending: released buffers are free at once, not parked
+    // Two consecutive KV-cache-like requests (17 and 18 positions of 4 KiB) with room for 32 land in
+    // the same bucket, so the released buffer is handed out again.
+    const a = pool.acquire(17 * 4096, 'storage', 'kv', 32 * 4096);
+    assert.equal(a.bytes, 17 * 4096);
+    assert.ok(a.size >= 32 * 4096, `size ${a.size}`);
+    pool.release(a);
+    const created = pool.getStats().created;
+    const b = pool.acquire(18 * 4096, 'storage', 'kv', 32 * 4096);
+    assert.equal(b.size, a.size, 'same bucket');
+    assert.equal(pool.getStats().created, created, 'growing request reused a pooled buffer');
+    pool.release(b);
+    // Without the hint, a cache growing from 17 to 32 positions would pass through several buckets
+    // (what made decoding allocate buffers and bind groups every few steps).
+    assert.ok(new Set(Array.from({ length: 16 }, (_, i) => bucketSize((17 + i) * 4096))).size > 4);
+    // The hint never pushes a bindable request over the binding limit.
+    bindingLimits.override = 1024;
+    try {
+      const c = pool.acquire(600, 'storage', 'kv', 4096);
+      assert.ok(c.size >= 600 && c.size <= 1024, `size ${c.size}`);
+      pool.release(c);
+    } finally {
+      bindingLimits.override = undefined;
+    }
+  });
+
   it('a buffer released while dispatches are pending is not handed out again before the submit', async () => {
     const be = createWebGpuBackend(ctx);
     await be.sync();
