@@ -15,6 +15,11 @@ export interface PooledBuffer {
   /** Bucket size in bytes (what the GPU buffer really has). */
   readonly size: number;
   readonly kind: BufferKind;
+  /**
+   * The GPUBuffer's creation number in its pool (stable across reuse): the queue hashes bind-group
+   * cache keys from it instead of looking the buffer up. Absent on windows and foreign buffers.
+   */
+  readonly id?: number;
   /** Bytes the caller asked for (<= size). */
   bytes: number;
   released: boolean;
@@ -111,7 +116,8 @@ export class BufferPool {
     const list = this.free.get(key);
     let pb: PooledBuffer;
     if (list && list.length) {
-      pb = { buffer: list.pop()!, size, kind, bytes, released: false };
+      const buffer = list.pop()!;
+      pb = { buffer, size, kind, id: this.order.get(buffer), bytes, released: false };
       this.stats.bytesFree -= size;
       this.stats.reused++;
       this.track(pb);
@@ -123,9 +129,10 @@ export class BufferPool {
 
   private create(bytes: number, size: number, kind: BufferKind): PooledBuffer {
     const buffer = this.ctx.device.createBuffer({ size, usage: USAGE[kind], label: `radgrad-${kind}-${size}` });
-    this.order.set(buffer, this.created++);
+    const id = this.created++;
+    this.order.set(buffer, id);
     this.stats.created++;
-    const pb: PooledBuffer = { buffer, size, kind, bytes, released: false };
+    const pb: PooledBuffer = { buffer, size, kind, id, bytes, released: false };
     this.track(pb);
     return pb;
   }

@@ -44,6 +44,21 @@ const UNIFORM_RING_BYTES = 1 << 20;
 /** Cached bind groups before the cache is dropped (bounds what it keeps alive when buffers churn). */
 const MAX_BIND_GROUPS = 8192;
 
+/** A cached bind group, the bindings it was made for, and the next entry of the same hash. */
+interface CachedBindGroup {
+  readonly buffers: readonly GPUBuffer[];
+  readonly offsets: readonly number[];
+  readonly sizes: ReadonlyArray<number | undefined>;
+  readonly group: GPUBindGroup;
+  readonly next: CachedBindGroup | undefined;
+}
+
+function sameBindings(e: CachedBindGroup, n: number, bufs: ReadonlyArray<GPUBuffer | undefined>, offs: readonly number[], sizes: ReadonlyArray<number | undefined>): boolean {
+  if (e.buffers.length !== n) return false;
+  for (let i = 0; i < n; i++) if (e.buffers[i] !== bufs[i] || e.offsets[i] !== offs[i] || e.sizes[i] !== sizes[i]) return false;
+  return true;
+}
+
 export class CommandQueue {
   private encoder: GPUCommandEncoder | undefined;
   private pass: GPUComputePassEncoder | undefined;
@@ -60,9 +75,10 @@ export class CommandQueue {
   /** The dynamic offset argument, reused (a plain array converts faster in dawn.node than a Uint32Array). */
   private readonly dynOffset = [0];
   private uniformAlign = 0;
-  private bindGroups = new Map<GPUBindGroupLayout, Map<string, GPUBindGroup>>();
+  private bindGroups = new Map<GPUBindGroupLayout, Map<number, CachedBindGroup>>();
   private bindGroupCount = 0;
-  private bufferIds = new WeakMap<GPUBuffer, string>();
+  /** Hash ids of buffers that are not pooled (pooled ones carry an id; equal ids only cost a compare). */
+  private bufferIds = new WeakMap<GPUBuffer, number>();
   // Scratch of bindGroupFor (no allocation on a cache hit).
   private tmpBuffers: Array<GPUBuffer | undefined> = [];
   private tmpOffsets: number[] = [];
@@ -85,16 +101,18 @@ export class CommandQueue {
     return this.totalDispatches;
   }
 
-  /** A short string naming a GPUBuffer object (the cache keys are made of them). */
-  private bufferKey(b: GPUBuffer): string {
+  /** A number for hashing a buffer that has no pool id (ids of the two kinds may coincide). */
+  private bufferHashId(b: GPUBuffer): number {
     let id = this.bufferIds.get(b);
-    if (id === undefined) this.bufferIds.set(b, (id = (this.nextBufferId++).toString(36)));
+    if (id === undefined) this.bufferIds.set(b, (id = this.nextBufferId++));
     return id;
   }
 
   /**
    * The bind group of a launch: cached by the exact (buffer, offset, size) of every storage
    * binding. The uniform buffer is the same for every group, bound at a dynamic offset.
+   * The cache is keyed by a numeric hash of those triples and an entry is taken only when they all
+   * match (a hash collision chains entries), so a hit builds no string and allocates nothing.
    */
   private bindGroupFor(decl: KernelDecl, layout: KernelLayout, bindings: LaunchArgs['bindings']): GPUBindGroup {
     const limit = maxBindingBytes(this.ctx);
@@ -102,7 +120,7 @@ export class CommandQueue {
     const bufs = this.tmpBuffers;
     const offs = this.tmpOffsets;
     const sizes = this.tmpSizes;
-    let key = '';
+    let h = 0;
     for (let i = 0; i < decls.length; i++) {
       const name = decls[i]!.name;
       const v = bindings[name];
@@ -110,21 +128,19 @@ export class CommandQueue {
       let buffer: GPUBuffer;
       let offset = 0;
       let size: number | undefined;
-      let whole = false;
+      let id: number | undefined;
       if ('kind' in v && 'released' in v) {
         if (v.released || v.parent?.released) throw new Error(`kernel '${decl.name}': binding '${name}' uses a released buffer`);
         buffer = v.buffer;
         offset = v.offset ?? 0;
         size = v.size;
-        // A pooled buffer bound whole: (offset 0, its size) follows from the buffer itself.
-        whole = v.parent === undefined && offset === 0;
+        id = v.id ?? v.parent?.id;
       } else if ('buffer' in v) {
         buffer = v.buffer;
         offset = v.offset ?? 0;
         size = v.size;
       } else {
         buffer = v as GPUBuffer;
-        whole = true;
       }
       // A tensor over the binding limit must be bound in windows by its op; one that is not gets a
       // typed error naming the kernel here instead of a validation error from the driver.
@@ -133,14 +149,20 @@ export class CommandQueue {
       bufs[i] = buffer;
       offs[i] = offset;
       sizes[i] = size;
-      key += whole ? `${this.bufferKey(buffer)};` : `${this.bufferKey(buffer)}@${offset}+${size ?? ''};`;
+      h = Math.imul(h ^ (id ?? this.bufferHashId(buffer)), 0x9e3779b1);
+      h = Math.imul(h ^ offset, 0x85ebca6b);
+      h = Math.imul(h ^ (size ?? -1), 0xc2b2ae35);
     }
+    // A small integer stays a V8 Smi, the cheapest Map key.
+    const key = (h ^ (h >>> 15)) & 0x3fffffff;
     let groups = this.bindGroups.get(layout.bindGroupLayout);
     if (!groups) this.bindGroups.set(layout.bindGroupLayout, (groups = new Map()));
-    const hit = groups.get(key);
-    if (hit) {
-      this.bindGroupStats.hits++;
-      return hit;
+    const first = groups.get(key);
+    for (let e = first; e; e = e.next) {
+      if (sameBindings(e, decls.length, bufs, offs, sizes)) {
+        this.bindGroupStats.hits++;
+        return e.group;
+      }
     }
     this.bindGroupStats.misses++;
     const entries: GPUBindGroupEntry[] = [];
@@ -150,13 +172,14 @@ export class CommandQueue {
     }
     if (layout.uniformBytes) entries.push({ binding: uniformBindingIndex(decl), resource: { buffer: this.uniformRing(), offset: 0, size: layout.uniformBytes } });
     const bg = this.ctx.device.createBindGroup({ layout: layout.bindGroupLayout, entries, label: decl.name });
-    bufs.fill(undefined);
     if (++this.bindGroupCount > MAX_BIND_GROUPS) {
       this.bindGroups.clear();
       this.bindGroupCount = 1;
       this.bindGroups.set(layout.bindGroupLayout, (groups = new Map()));
     }
-    groups.set(key, bg);
+    const n = decls.length;
+    groups.set(key, { buffers: bufs.slice(0, n) as GPUBuffer[], offsets: offs.slice(0, n), sizes: sizes.slice(0, n), group: bg, next: groups.get(key) });
+    bufs.fill(undefined);
     return bg;
   }
 
