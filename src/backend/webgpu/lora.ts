@@ -17,7 +17,7 @@ import { seedU32, threshold24 } from '../rng.js';
 import { loraChecks, type LoraBackend, type LoraDropout } from '../kernels.js';
 import {
   MATMUL_BINDINGS, MATMUL_SKINNY, MATMUL_UNIFORMS, matmulBody, matmulConstants, matmulGrid, matmulTiles, rowBody, rowLaunch, skinnyLaunch, skinnyTiles,
-  useRelayout, useRowKernel, useSkinny,
+  gemmPath,
 } from './matmul.js';
 import { transposeOps } from './transpose.js';
 
@@ -115,7 +115,8 @@ export function loraOps(ctx: GpuContext): LoraBackend {
     const dr = drop(d);
     const epilogue = { u: bufferOf(u), lw: bufferOf(lw), bias: bufferOf(bias ?? u) };
     const uniforms = { M, N, K, a_batch_stride: 0, b_batch_stride: 0, r: u.shape[1]!, ...dr.uniforms, has_bias: bias ? 1 : 0 };
-    if (useSkinny(ctx, M)) {
+    const path = gemmPath(ctx, false, transB, M, K, vec4Bindable(a, b));
+    if (path === 'skinny') {
       // Decoding: few rows, so the GEMV-style kernel (see ./matmul.ts) instead of whole row tiles.
       const st = skinnyTiles(ctx);
       const v4 = transB && K % 4 === 0 && vec4Bindable(a, b);
@@ -128,8 +129,7 @@ export function loraOps(ctx: GpuContext): LoraBackend {
       });
       return out;
     }
-    const relayout = useRelayout(ctx, transB, M, K);
-    if (!relayout && useRowKernel(ctx, false, transB, M, K, vec4Bindable(a, b))) {
+    if (path === 'rows') {
       // x·Wᵀ (the forward) with K a multiple of 4: rows shared per workgroup, vec4 loads along K.
       const rl = rowLaunch(M, N, 1);
       launch(ctx, gemmKernel('rows'), {
@@ -143,6 +143,7 @@ export function loraOps(ctx: GpuContext): LoraBackend {
     // x·Wᵀ re-laid (as matmul does): W [N, K] transposed into a pooled [K, N] temporary so the
     // register kernel reads 8 consecutive columns per thread; released once the GEMM is queued.
     const tiles = matmulTiles(ctx, 'f32');
+    const relayout = path === 'relayout';
     const bt = relayout ? trans.transpose(b, N, K) : b;
     launch(ctx, gemmKernel(tiles.kernel), {
       bindings: { a: bufferOf(a), b: bufferOf(bt), c: bufferOf(out), ...epilogue },

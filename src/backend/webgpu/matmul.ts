@@ -149,6 +149,18 @@ export function useRelayout(ctx: GpuContext, tb: boolean, M: number, K: number):
   return gemmTuning.rows !== true && cpuStyle(ctx) && M >= MATMUL_RELAYOUT.minM && K >= MATMUL_RELAYOUT.minK;
 }
 
+/**
+ * Which kernel family a product of M rows runs, in the one order matmul and the fused LoRA GEMM
+ * share: the skinny GEMV for few rows, the row kernel (unless B is re-laid), else the register /
+ * tiled kernel, with B transposed first ('relayout') or as stored ('regs').
+ */
+export type GemmPath = 'skinny' | 'rows' | 'relayout' | 'regs';
+export function gemmPath(ctx: GpuContext, ta: boolean, tb: boolean, M: number, K: number, vec4ok: boolean): GemmPath {
+  if (useSkinny(ctx, M)) return 'skinny';
+  if (useRelayout(ctx, tb, M, K)) return 'relayout';
+  return useRowKernel(ctx, ta, tb, M, K, vec4ok) ? 'rows' : 'regs';
+}
+
 /** Outputs per thread along each axis: 4 in the tiled kernel, 8 in the register kernel. */
 export const MATMUL_THREAD_BLOCK = { tiled: 4, regs: 8 } as const;
 
@@ -319,7 +331,8 @@ export function matmulOps(ctx: GpuContext): Pick<Backend, 'matmul'> {
       const out = alloc(ctx, [...batch, M, N], a.dtype, 'matmul');
       const nb = numel(batch);
       const tiles = matmulTiles(ctx, a.dtype);
-      if (M * N > 0 && useSkinny(ctx, M)) {
+      const path = M * N > 0 ? gemmPath(ctx, ta, tb, M, K, vec4Bindable(ea.t, eb.t)) : null;
+      if (path === 'skinny') {
         const st = skinnyTiles(ctx);
         const v4 = !ta && tb && K % 4 === 0 && vec4Bindable(ea.t, eb.t);
         const { rows, cn, workgroups } = skinnyLaunch(st, M, N, nb, v4);
@@ -329,7 +342,7 @@ export function matmulOps(ctx: GpuContext): Pick<Backend, 'matmul'> {
           constants: { ...(v4 ? { CN: cn } : { TRANS_A: ta, TRANS_B: tb }), ROWS: rows, KS: st.KS, WN: st.WN, ...epiConst },
           workgroups,
         });
-      } else if (M * N > 0 && !useRelayout(ctx, tb, M, K) && useRowKernel(ctx, ta, tb, M, K, vec4Bindable(ea.t, eb.t))) {
+      } else if (path === 'rows') {
         const rl = rowLaunch(M, N, nb);
         launch(ctx, rowKernel(`${a.dtype}/${epi}`), {
           bindings: { a: bufferOf(ea.t), b: bufferOf(eb.t), c: bufferOf(out), ...epiBind },
@@ -337,9 +350,9 @@ export function matmulOps(ctx: GpuContext): Pick<Backend, 'matmul'> {
           constants: { ...rl.constants, ...epiConst },
           workgroups: rl.workgroups,
         });
-      } else if (M * N > 0) {
+      } else if (path) {
         // B as [K, N] (a broadcast B, stride 0, is transposed once), released right after.
-        const relayout = useRelayout(ctx, tb, M, K);
+        const relayout = path === 'relayout';
         const bt = relayout ? trans.transpose(eb.t, N, K) : eb.t;
         launch(ctx, matmulKernel(`${tiles.kernel}/${a.dtype}/${epi}`), {
           bindings: { a: bufferOf(ea.t), b: bufferOf(bt), c: bufferOf(out), ...epiBind },
