@@ -7,11 +7,12 @@
 // the mean dropped (row [a, a + 1e-3], eps 1e-5: dx was 4e-4 off). The shift is a sample of the
 // row, so |mean_d| <= sqrt(len) * std and the shifted terms stay on the scale of the spread; it
 // also keeps the thread kernel's serial f32 sum from losing the mean of a row far from 0 (mean
-// 1e3, spread 0.1). len >= 1.
+// 1e3, spread 0.1). len >= 1. The fused residual variant normalises x + r and also stores that sum
+// (ln_x / ln_keep: layer_norm_x*.wgsl).
 fn row_body(row: u32, lane: u32) {
   let len = params.len;
   let base = row * len;
-  let x0 = f32(x[base]);
+  let x0 = ln_x(base);
   let md = shifted_mean(lane, base, len, x0);
   var v = 0.0;
   for (var j = lane; j < len; j += lanes()) {
@@ -24,6 +25,7 @@ fn row_body(row: u32, lane: u32) {
     if (HAS_W) { o *= f32(w[j]); }
     if (HAS_B) { o += f32(b[j]); }
     y[base + j] = T(o);
+    ln_keep(base + j);
   }
   if (lane == 0u) {
     mean[row] = x0 + md;

@@ -6,7 +6,7 @@
 fn row_body(row: u32, lane: u32) {
   let len = params.len;
   let base = row * len;
-  let x0 = f32(x[base]);
+  let x0 = ln_x(base);
   let md = shifted_mean(lane, base, len, x0);
   let rs = rstd[row];
   var acc = vec2<f32>(0.0, 0.0);

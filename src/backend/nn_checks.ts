@@ -41,6 +41,19 @@ export function checkLayerNorm(x: RawTensor, weight: RawTensor | null, bias: Raw
   if (!(eps >= 0) || !Number.isFinite(eps)) throw new OpArgumentError('layerNorm', 'eps', 'a finite number >= 0', String(eps));
 }
 
+/** x and the residual r (same shape, f32) of the fused s = x + r, y = layerNorm(s). */
+export function checkAddLayerNorm(x: RawTensor, r: RawTensor, weight: RawTensor | null, bias: RawTensor | null, eps: number): void {
+  const op = 'addLayerNorm';
+  // f32 only: in f16 a shader compiler may skip the rounding of the recomputed sum to f16 (seen on
+  // lavapipe), and y would no longer match add() then layerNorm() bit for bit.
+  if (x.dtype !== 'f32') throw new OpArgumentError(op, 'x', 'dtype f32', x.dtype);
+  if (x.shape.length < 1) throw new ShapeError(op, 'x', 'rank >= 1', sh(x.shape));
+  checkSameShape(op, 'r', r, x, 'x');
+  checkLayerNormParam(op, 'weight', weight, x);
+  checkLayerNormParam(op, 'bias', bias, x);
+  if (!(eps >= 0) || !Number.isFinite(eps)) throw new OpArgumentError(op, 'eps', 'a finite number >= 0', String(eps));
+}
+
 export function checkLayerNormBackward(dy: RawTensor, x: RawTensor, weight: RawTensor | null, mean: RawTensor, rstd: RawTensor): void {
   const op = 'layerNormBackward';
   checkFloat(op, 'x', x);

@@ -124,6 +124,11 @@ export interface Backend {
   logSoftmaxBackward(y: RawTensor, dy: RawTensor): RawTensor;
   /** Layer norm over the last axis; mean and rstd [rows] are saved for backward. */
   layerNorm(x: RawTensor, weight: RawTensor | null, bias: RawTensor | null, eps: number): { y: RawTensor; mean: RawTensor; rstd: RawTensor };
+  /**
+   * s = x + r (as binary add) and y = layerNorm(s) in one pass, bit-identical to the two ops; x and r
+   * are f32 of the same shape. mean and rstd as layerNorm's (its backward takes s).
+   */
+  addLayerNorm(x: RawTensor, r: RawTensor, weight: RawTensor | null, bias: RawTensor | null, eps: number): { s: RawTensor; y: RawTensor; mean: RawTensor; rstd: RawTensor };
   layerNormBackward(dy: RawTensor, x: RawTensor, weight: RawTensor | null, mean: RawTensor, rstd: RawTensor): { dx: RawTensor; dweight: RawTensor | null; dbias: RawTensor | null };
   /** Per-row cross-entropy of logits [N, V] against i32 targets [N]; ignored rows give loss 0. */
   crossEntropy(logits: RawTensor, targets: RawTensor, ignoreIndex: number): { loss: RawTensor; lse: RawTensor };

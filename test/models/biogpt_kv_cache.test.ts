@@ -175,3 +175,42 @@ for (const [name, getBe] of [['WebGPU', () => initWebGpuBackend()], ['CPU', asyn
     });
   });
 }
+
+describe('BioGPT inference residual fusion (addLayerNorm between layers)', () => {
+  it('gives the same bits as the summed path, prefill and cached steps, and frees as much', async () => {
+    const be = await initWebGpuBackend();
+    const model = build(be);
+    setBackend(be);
+    // outputHiddenStates takes the summed path (add, then layerNorm); without it the layers hand
+    // their output on unsummed and each add runs inside the next norm.
+    const run = async (hiddenStates: boolean): Promise<Float32Array[]> => {
+      const out: Float32Array[] = [];
+      let past: KvCache | null = null;
+      for (const [a, b] of [[0, 8], [8, 9], [9, 10]] as const) {
+        const r = noGrad(() => model.forward({ inputIds: cols(ids, a, b), attentionMask: cols(rightMask, 0, b), pastKeyValues: past, useCache: true, outputHiddenStates: hiddenStates }));
+        out.push((await r.logits.data()) as Float32Array);
+        r.logits.dispose();
+        for (const h of r.hiddenStates ?? []) h.dispose();
+        if (past) disposeCache(past);
+        past = r.presentKeyValues!;
+      }
+      disposeCache(past!);
+      return out;
+    };
+    await be.sync();
+    await run(true); // warm-up: the first call keeps a few cached buffers (both paths)
+    await be.sync();
+    const b0 = be.bytesInUse();
+    const summed = await run(true);
+    await be.sync();
+    const b1 = be.bytesInUse();
+    const fused = await run(false);
+    await be.sync();
+    const b2 = be.bytesInUse();
+    // Each run of either path leaves the same few KiB in use (outside this change); the fused path
+    // must add nothing to it.
+    assert.equal(b2 - b1, b1 - b0, 'the fused path frees what it made');
+    fused.forEach((l, i) => assert.deepEqual(l, summed[i], `call ${i}`));
+    withBackend(be, () => model.dispose());
+  });
+});

@@ -7,12 +7,12 @@ import { OpArgumentError } from '../../errors.js';
 import { numel, type Backend, type RawTensor } from '../types.js';
 import { seedU32, uniform01 } from '../rng.js';
 import {
-  checkCrossEntropy, checkCrossEntropyBackward, checkDropout, checkEmbedding, checkEmbeddingBackward, checkFloat, checkLayerNorm,
+  checkAddLayerNorm, checkCrossEntropy, checkCrossEntropyBackward, checkDropout, checkEmbedding, checkEmbeddingBackward, checkFloat, checkLayerNorm,
   checkLayerNormBackward, checkRowBackward, rowsOf,
 } from '../nn_checks.js';
 import { dataOf, make } from './common.js';
 
-type NnOps = 'softmax' | 'softmaxBackward' | 'logSoftmax' | 'logSoftmaxBackward' | 'layerNorm' | 'layerNormBackward'
+type NnOps = 'softmax' | 'softmaxBackward' | 'logSoftmax' | 'logSoftmaxBackward' | 'layerNorm' | 'addLayerNorm' | 'layerNormBackward'
   | 'crossEntropy' | 'crossEntropyBackward' | 'embedding' | 'embeddingBackward' | 'dropout';
 
 /** max and Σ exp(x - max) of x[base, base + len). */
@@ -64,7 +64,7 @@ function softmaxLikeBackward(y: RawTensor, dy: RawTensor, log: boolean): RawTens
 }
 
 export function cpuNnOps(): Pick<Backend, NnOps> {
-  return {
+  const ops: Pick<Backend, NnOps> = {
     softmax: (x) => softmaxLike(x, false),
     logSoftmax: (x) => softmaxLike(x, true),
 
@@ -99,6 +99,16 @@ export function cpuNnOps(): Pick<Backend, NnOps> {
         }
       }
       return { y, mean, rstd };
+    },
+
+    addLayerNorm(x, r, weight, bias, eps) {
+      checkAddLayerNorm(x, r, weight, bias, eps);
+      const s = make(x.shape, x.dtype);
+      const S = dataOf(s);
+      const X = dataOf(x);
+      const Rr = dataOf(r);
+      for (let i = 0; i < S.length; i++) S[i] = X[i]! + Rr[i]!;
+      return { s, ...ops.layerNorm(s, weight, bias, eps) };
     },
 
     layerNormBackward(dy, x, weight, mean, rstd) {
@@ -224,4 +234,5 @@ export function cpuNnOps(): Pick<Backend, NnOps> {
       return out;
     },
   };
+  return ops;
 }

@@ -15,11 +15,11 @@ import { memoryOps } from './memory.js';
 import { numel, type Backend, type DType, type RawTensor } from '../types.js';
 import { seedU32, threshold24 } from '../rng.js';
 import {
-  checkCrossEntropy, checkCrossEntropyBackward, checkDropout, checkEmbedding, checkEmbeddingBackward, checkFloat, checkLayerNorm,
-  checkLayerNormBackward, checkRowBackward, rowsOf,
+  checkAddLayerNorm, checkCrossEntropy, checkCrossEntropyBackward, checkDropout, checkEmbedding, checkEmbeddingBackward, checkFloat,
+  checkLayerNorm, checkLayerNormBackward, checkRowBackward, rowsOf,
 } from '../nn_checks.js';
 
-type NnOps = 'softmax' | 'softmaxBackward' | 'logSoftmax' | 'logSoftmaxBackward' | 'layerNorm' | 'layerNormBackward'
+type NnOps = 'softmax' | 'softmaxBackward' | 'logSoftmax' | 'logSoftmaxBackward' | 'layerNorm' | 'addLayerNorm' | 'layerNormBackward'
   | 'crossEntropy' | 'crossEntropyBackward' | 'embedding' | 'embeddingBackward' | 'dropout';
 
 const R = 'read' as const;
@@ -48,6 +48,9 @@ const rowVariant = (key: RowKey, name: string, shared?: readonly string[]) => {
 };
 /** Layer norm's shifted mean, summed by the same code in forward and backward. */
 const LN_SHIFT = ['nn/layer_norm_shift.wgsl'];
+/** Where the row values come from: x, or x + r for the fused residual layer norm. */
+const LN_X = [...LN_SHIFT, 'nn/layer_norm_x.wgsl'];
+const LN_X_ADD = [...LN_SHIFT, 'nn/layer_norm_x_add.wgsl'];
 
 const softmaxKernel = variants((key: RowKey) => ({
   family: 'nn',
@@ -73,8 +76,23 @@ const layerNormKernel = variants((key: RowKey) => ({
   ],
   uniforms: { rows: u32, len: u32, eps: f32 },
   overrides: { ...wgOverride, HAS_W: { type: 'bool' as const, value: true }, HAS_B: { type: 'bool' as const, value: true } },
-  ...rowVariant(key, 'layer_norm', LN_SHIFT),
+  ...rowVariant(key, 'layer_norm', LN_X),
 }));
+
+/** layer_norm.wgsl over s = x + r, also writing s (one dispatch for a residual add and the next norm). */
+const addLayerNormKernel = variants((key: RowKey) => {
+  const v = rowVariant(key, 'layer_norm', LN_X_ADD);
+  return {
+    family: 'nn',
+    bindings: [
+      { name: 'x', type: 'T', access: R }, { name: 'r', type: 'T', access: R }, { name: 'w', type: 'T', access: R }, { name: 'b', type: 'T', access: R },
+      { name: 'y', type: 'T', access: RW }, { name: 'mean', type: 'f32', access: RW }, { name: 'rstd', type: 'f32', access: RW }, { name: 's', type: 'T', access: RW },
+    ],
+    uniforms: { rows: u32, len: u32, eps: f32 },
+    overrides: { ...wgOverride, HAS_W: { type: 'bool' as const, value: true }, HAS_B: { type: 'bool' as const, value: true } },
+    ...v, name: v.name.replace('nn_layer_norm', 'nn_add_layer_norm'),
+  };
+});
 
 const layerNormBackwardKernel = variants((key: RowKey) => ({
   family: 'nn',
@@ -84,7 +102,7 @@ const layerNormBackwardKernel = variants((key: RowKey) => ({
   ],
   uniforms: { rows: u32, len: u32 },
   overrides: { ...wgOverride, HAS_W: { type: 'bool' as const, value: true } },
-  ...rowVariant(key, 'layer_norm_backward', LN_SHIFT),
+  ...rowVariant(key, 'layer_norm_backward', LN_X),
 }));
 
 const layerNormParamGradKernel = variants((t: DType) => ({
@@ -252,6 +270,28 @@ export function nnOps(ctx: GpuContext): Pick<Backend, NnOps> {
         });
       }
       return { y, mean, rstd };
+    },
+
+    addLayerNorm(x, r, weight, bias, eps) {
+      checkAddLayerNorm(x, r, weight, bias, eps);
+      const { rows, len } = rowsOf(x.shape);
+      const s = alloc(ctx, x.shape, x.dtype, 'addLayerNorm');
+      const y = alloc(ctx, x.shape, x.dtype, 'addLayerNorm');
+      const mean = alloc(ctx, [rows], 'f32', 'addLayerNorm');
+      const rstd = alloc(ctx, [rows], 'f32', 'addLayerNorm');
+      if (rows * len > 0) {
+        const { key, workgroups } = rowLaunch(x.dtype, rows, len);
+        launch(ctx, addLayerNormKernel(key), {
+          bindings: {
+            x: bufferOf(x), r: bufferOf(r), w: bufferOf(weight ?? x), b: bufferOf(bias ?? x),
+            y: bufferOf(y), mean: bufferOf(mean), rstd: bufferOf(rstd), s: bufferOf(s),
+          },
+          uniforms: { rows, len, eps },
+          constants: { HAS_W: !!weight, HAS_B: !!bias },
+          workgroups,
+        });
+      }
+      return { s, y, mean, rstd };
     },
 
     layerNormBackward(dy, x, weight, mean, rstd) {

@@ -8,6 +8,7 @@ import { add, gelu } from '../../ops/elementwise.js';
 import { Module } from '../../nn/module.js';
 import { Linear, type LinearModule } from '../../nn/linear.js';
 import { LayerNorm } from '../../nn/layer_norm.js';
+import { addLayerNorm } from '../../ops/nn/layer_norm.js';
 import { Dropout } from '../../nn/dropout.js';
 import { BIOGPT_LAYER_NORM_EPS, type BioGptConfig } from '../../io/biogpt_config.js';
 import { BioGptAttention } from './attention.js';
@@ -40,13 +41,33 @@ export class BioGptDecoderLayer extends Module {
 
   /** h [B, T, C], bias [B, 1, T, S] or null, past [B, H, P, D] → h [B, T, C] and this layer's cache. */
   forward(h: Tensor, bias: Tensor | null, past?: LayerKv | null): { hidden: Tensor; present: LayerKv } {
-    const attn = this.self_attn.forward(this.self_attn_layer_norm.forward(h), bias, past);
-    h = add(h, this.dropout.forward(attn.out)); // [B, T, C]
-    const hn = this.final_layer_norm.forward(h);
+    const r = this.forwardResidual(h, null, bias, past);
+    return { hidden: add(r.hidden, r.residual), present: r.present };
+  }
+
+  /**
+   * The layer on the input h + r (r null: h alone), returning its output unsummed as well
+   * (output = hidden + residual), so each residual add runs inside the layer norm that follows it
+   * (addLayerNorm: one kernel, bit-identical to add then layerNorm). hidden is the sum h + r + attn.
+   */
+  forwardResidual(h: Tensor, r: Tensor | null, bias: Tensor | null, past?: LayerKv | null): { hidden: Tensor; residual: Tensor; present: LayerKv } {
+    const ln1 = this.self_attn_layer_norm;
+    let hn: Tensor;
+    let own: Tensor | null = null; // h + r, made here: a temporary once the attention sum exists
+    if (r) {
+      const a = addLayerNorm(h, r, ln1.weight, ln1.bias, ln1.eps);
+      own = a.sum;
+      hn = a.y;
+    } else {
+      hn = ln1.forward(h);
+    }
+    const attn = this.self_attn.forward(hn, bias, past);
+    const ln2 = this.final_layer_norm;
+    const b = addLayerNorm(own ?? h, this.dropout.forward(attn.out), ln2.weight, ln2.bias, ln2.eps); // [B, T, C]
     // A plain Linear takes the GELU into its product's epilogue (when no gradient is needed).
-    let x = this.fc1 instanceof Linear ? this.fc1.forward(hn, 'gelu') : gelu(this.fc1.forward(hn)); // [B, T, F]
+    let x = this.fc1 instanceof Linear ? this.fc1.forward(b.y, 'gelu') : gelu(this.fc1.forward(b.y)); // [B, T, F]
     x = this.activation_dropout.forward(x);
     x = this.dropout.forward(this.fc2.forward(x)); // [B, T, C]
-    return { hidden: add(h, x), present: attn.present };
+    return { hidden: b.sum, residual: x, present: attn.present };
   }
 }

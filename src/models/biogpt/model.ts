@@ -20,6 +20,7 @@ import { add, mul } from '../../ops/elementwise.js';
 import { full, tensor } from '../../ops/creation.js';
 import { concat, reshape, slice } from '../../ops/shape.js';
 import { crossEntropy } from '../../ops/nn/cross_entropy.js';
+import { addLayerNorm } from '../../ops/nn/layer_norm.js';
 import { Module, deferParameterInit } from '../../nn/module.js';
 import { Embedding } from '../../nn/embedding.js';
 import { LayerNorm } from '../../nn/layer_norm.js';
@@ -176,7 +177,26 @@ export class BioGptModel extends Module {
     const want = !!input.outputHiddenStates;
     const free = !isGradEnabled(); // no graph: a tensor nobody returns can go now
     const L = this.layers.length;
+    // Inference hands each layer's output on unsummed (h + res), so the residual add runs inside
+    // the next layer norm (forwardResidual); hidden states, LayerDrop and checkpointing need the sum.
+    const fuse = free && !want && !(this.training && cfg.layerdrop > 0);
+    let res: Tensor | null = null;
     for (let i = 0; i < L; i++) {
+      if (fuse) {
+        const x = h;
+        const xr: Tensor | null = res;
+        const r = scoped((): ReturnType<BioGptDecoderLayer['forwardResidual']> => this.layers.at(i).forwardResidual(x, xr, bias, past ? past[i]! : null));
+        x.dispose();
+        xr?.dispose();
+        h = r.hidden;
+        res = r.residual;
+        if (useCache) present.push(r.present);
+        else {
+          r.present.key.dispose();
+          r.present.value.dispose();
+        }
+        continue;
+      }
       if (want) hidden.push(h);
       // LayerDrop as transformers: in training, skip the whole layer with probability layerdrop
       // (not while building a cache: every layer must contribute its keys and values).
@@ -199,7 +219,13 @@ export class BioGptModel extends Module {
       }
     }
     const pre = h;
-    h = this.layer_norm.forward(pre); // [B, T, C]
+    if (res) {
+      const ln = this.layer_norm;
+      const o = addLayerNorm(pre, res, ln.weight, ln.bias, ln.eps);
+      res.dispose();
+      o.sum.dispose();
+      h = o.y;
+    } else h = this.layer_norm.forward(pre); // [B, T, C]
     // (With LayerDrop skipping the last layer, pre may be a tensor listed in hidden; keep it then.)
     // The last layer's raw output is not reported (transformers 5 reports the normalised state instead).
     if (free && L > 0 && !hidden.includes(pre)) pre.dispose();
