@@ -1,40 +1,67 @@
 #!/usr/bin/env bash
-# One call on a lent GPU machine: which adapter, the GPU kernels against the CPU reference, then the
-# benchmarks at full size, every result under $OUT (the device tool brings that folder back).
+# One call on a lent GPU machine: the adapter, the GEMM kernels against the CPU reference, the tile
+# sweep at 4096³ (plain and with Dawn's unsafe toggles), the BioGPT-shape kernel benches, BioGPT
+# decoding speed, then every op and model test on the GPU. Results go under $OUT (the device tool
+# brings back at most 8 files): log.txt (every step's output), summary.txt and a few JSON tables.
 #
-# Here, before the call:   npm ci && ../shared/device/prepare.sh        (writes .device/, gitignored)
+# Here, before the call:   npm ci && bash scripts/device-prepare.sh    (writes .device/, gitignored)
 # The call (device tool):  source .device/enter.sh; bash scripts/device-check.sh
-#                          with carry [".device"] and a timeout that leaves time for a rerun.
-# Each step has its own time limit (seconds, env overrides) so one slow step cannot eat the others;
-# a failed step is recorded in $OUT/summary.txt and the script goes on.
-# Without a GPU it runs on whatever adapter Dawn finds (lavapipe here), which is how it is tested.
+#                          with carry [".device"] and timeout_s ≈ 560 (the steps' limits add up to
+#                          more, most finish well inside them; the most important come first).
+# Each step has its own time limit so one slow step cannot eat the others; a failed step is
+# recorded in summary.txt and the script goes on. Without a GPU it runs on whatever adapter Dawn
+# finds (lavapipe here, with DEVICE_CHECK_QUICK=1 for small sizes), which is how it is tested.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-.tmp/device-out}
 mkdir -p "$OUT"
+LOG="$OUT/log.txt"
 SUMMARY="$OUT/summary.txt"
+: > "$LOG"
 : > "$SUMMARY"
+T0=$SECONDS
 
-step() { # step <name> <seconds> <command...>: runs it with a time limit, output to $OUT/<name>.txt
+step() { # step <name> <seconds> <command...>: runs it with a time limit, output appended to log.txt
   local name=$1 limit=$2; shift 2
   local t0=$SECONDS
-  timeout --kill-after=10 "$limit" "$@" > "$OUT/$name.txt" 2>&1
+  printf '\n===== %s (limit %ss): %s\n' "$name" "$limit" "$*" >> "$LOG"
+  timeout --kill-after=5 "$limit" "$@" >> "$LOG" 2>&1
   local rc=$?
-  printf '%-22s rc=%-3s %4ss  %s\n' "$name" "$rc" "$((SECONDS - t0))" "$*" | tee -a "$SUMMARY"
+  printf '%-18s rc=%-3s %4ss  (at %4ss)\n' "$name" "$rc" "$((SECONDS - t0))" "$((SECONDS - T0))" | tee -a "$SUMMARY"
 }
 
 RUN="node --import tsx bench/run.ts"
-step adapter        30                 node scripts/probe-adapter.mjs
-# GPU kernels (tiled, subgroup and f16 paths) against the float64 CPU reference, and model parity.
-step tests-ops      "${T_TESTS:-150}"  node scripts/run-tests.mjs --no-typecheck ops
-step tests-models   "${T_MODELS:-60}"  node scripts/run-tests.mjs --no-typecheck models generate
-# Benchmarks: BioGPT training shapes, 4096³ GEMMs, decode; then again with the unsafe-API toggles
-# (shader-f16 and subgroup matrices on NVIDIA).
-export RADGRAD_BENCH_SCALE=full
-step bench-kernels  "${T_KERNELS:-120}" $RUN kernels matmul --json "$OUT/kernels.json"
-RADGRAD_UNSAFE_GPU_FEATURES=1 \
-step bench-unsafe   "${T_UNSAFE:-90}"  $RUN matmul --json "$OUT/matmul-unsafe.json"
-RADGRAD_BENCH_GEN_MODELS=biogpt,biogpt-int8 \
-step bench-generate "${T_GEN:-90}"     $RUN generate --json "$OUT/generate.json"
-step bench-ops      "${T_OPS:-60}"     $RUN ops --json "$OUT/ops.json"
+TOGGLES=disable_robustness,skip_validation,disable_workgroup_init
+export RADGRAD_BENCH_REPS=${RADGRAD_BENCH_REPS:-10}
+export RADGRAD_TEST_CONCURRENCY=${RADGRAD_TEST_CONCURRENCY:-6}
+if [ "${DEVICE_CHECK_QUICK:-0}" = 1 ]; then
+  export RADGRAD_BENCH_SWEEP_N=256 RADGRAD_BENCH_REPS=1 RADGRAD_BENCH_GEN_NEW=4
+  SCALE=small GEN_MODELS=mid,mid-int8
+else
+  SCALE=full GEN_MODELS=biogpt,biogpt-int8
+fi
+
+step info         20  node --import tsx cli/index.ts info --json
+RADGRAD_UNSAFE_GPU_FEATURES=1 step info-unsafe 20 node --import tsx cli/index.ts info --json
+# The GEMM kernels the sweep times, against the float64 CPU reference, first.
+step tests-gemm   90  node scripts/run-tests.mjs --no-typecheck ops/matmul ops/linear_epilogue ops/lora
+step sweep        75  $RUN gemm_sweep --json "$OUT/sweep.json"
+RADGRAD_UNSAFE_GPU_FEATURES=1 RADGRAD_DAWN_TOGGLES=$TOGGLES \
+step sweep-unsafe 75  $RUN gemm_sweep --json "$OUT/sweep-unsafe.json"
+# BioGPT training shapes (B·T = 2048, C 1024, FFN 4096, 16 heads × 64, T 512) and decoding.
+RADGRAD_BENCH_SCALE=$SCALE BENCH_KERNELS=attention,int8,decode,lora \
+step kernels      90  $RUN kernels --json "$OUT/kernels.json"
+RADGRAD_BENCH_GEN_MODELS=$GEN_MODELS RADGRAD_BENCH_GEN_NEW=${RADGRAD_BENCH_GEN_NEW:-64} \
+step generate     75  $RUN generate --json "$OUT/generate.json"
+RADGRAD_DAWN_TOGGLES=$TOGGLES RADGRAD_BENCH_GEN_MODELS=$GEN_MODELS RADGRAD_BENCH_GEN_NEW=${RADGRAD_BENCH_GEN_NEW:-64} \
+step generate-tgl 60  $RUN generate --json "$OUT/generate-toggles.json"
+# Every op, model and generation test on the GPU adapter.
+step tests-all    120 node scripts/run-tests.mjs --no-typecheck ops nn models generate autograd tensor
+{
+  echo "total ${SECONDS}s"
+  echo "--- tests: failures"
+  grep -E '^not ok|^    not ok|^# (pass|fail)' "$LOG" | head -40
+  echo "--- tables"
+  grep -E '^(f32|f16|int8|GEMM|Int8|linear|attention|tiny|mid|biogpt)' "$LOG" | cut -c1-170 | head -120
+} >> "$SUMMARY"
 echo "results in $OUT"; cat "$SUMMARY"

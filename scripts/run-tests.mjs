@@ -29,9 +29,12 @@ if (!skipTypecheck) {
   const tc = spawnSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', root, '--noEmit'], { stdio: 'inherit' });
   if (tc.status !== 0) process.exit(tc.status ?? 1);
 }
+// One test file at a time by default (2-core CI, one software adapter); a GPU machine with many
+// cores can set RADGRAD_TEST_CONCURRENCY (each file is its own process with its own device).
+const concurrency = Number(process.env.RADGRAD_TEST_CONCURRENCY ?? 1) || 1;
 const r = spawnSync(
   process.execPath,
-  ['--expose-gc', '--import', 'tsx', '--import', './test/fast_check_seed.mjs', '--test', '--test-concurrency=1', ...files.map((f) => path.relative(root, f))],
+  ['--expose-gc', '--import', 'tsx', '--import', './test/fast_check_seed.mjs', '--test', `--test-concurrency=${concurrency}`, ...files.map((f) => path.relative(root, f))],
   { stdio: 'inherit', cwd: root },
 );
 process.exit(r.status ?? 1);

@@ -20,7 +20,11 @@ export interface GpuOptions {
   backend?: string;
   /** Enable allow_unsafe_apis + vulkan_enable_f16_on_nvidia (shader-f16 and subgroup matrices on NVIDIA). */
   unsafeFeatures?: boolean;
-  /** Extra Dawn toggles to enable (e.g. disable_robustness). */
+  /**
+   * Extra Dawn toggles to enable, e.g. disable_robustness (no bounds clamping of storage accesses:
+   * radgrad's kernels guard their own), skip_validation (less host work per call); env
+   * RADGRAD_DAWN_TOGGLES (comma-separated) adds to these.
+   */
   enableToggles?: string[];
   /** Request optional features when present (default true); false gives the portable core path. */
   optionalFeatures?: boolean;
@@ -120,7 +124,8 @@ export class GpuContext {
   static async create(opts: GpuOptions = {}): Promise<GpuContext> {
     const adapterName = opts.adapter ?? process.env.RADGRAD_ADAPTER;
     const backend = opts.backend ?? process.env.RADGRAD_BACKEND;
-    const toggles = [...(opts.enableToggles ?? [])];
+    const envToggles = (process.env.RADGRAD_DAWN_TOGGLES ?? '').split(',').map((t) => t.trim()).filter(Boolean);
+    const toggles = [...(opts.enableToggles ?? []), ...envToggles];
     if (opts.unsafeFeatures ?? process.env.RADGRAD_UNSAFE_GPU_FEATURES === '1') {
       toggles.push('allow_unsafe_apis', 'vulkan_enable_f16_on_nvidia');
     }

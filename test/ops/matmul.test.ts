@@ -21,7 +21,8 @@ import { numel } from '../../src/backend/types.js';
 import { ShapeError } from '../../src/errors.js';
 import type { Tensor } from '../../src/tensor/tensor.js';
 import { ErrorLog } from '../helpers/compare.js';
-import { gemmTuning, MATMUL_RELAYOUT, MATMUL_ROWS, skinnyTuning, useRelayout } from '../../src/backend/webgpu/matmul.js';
+import { gemmTuning, MATMUL_RELAYOUT, MATMUL_ROWS, MATMUL_TILED8, skinnyTuning, tiled8Invalid, tiled8Tuning, useRelayout, useTiled8 } from '../../src/backend/webgpu/matmul.js';
+import { tuning } from '../../src/backend/webgpu/common.js';
 import { assertClose } from '../helpers/compare.js';
 import { broadcastableTo, checkOp, forEachKernelStyle, getBackends, property, randValues, runOn, seedArb, shapeArb, TOL_ACCUM } from '../helpers/ops_harness.js';
 
@@ -194,6 +195,53 @@ describe('matmul', () => {
         skinnyTuning.use = 'auto';
       }
     }
+  });
+
+  it('vec4 tiled kernel (matmul_tiled8.wgsl) forced: contiguous dims multiples of 4 off the 128×128 tile, every transpose, batches, fwd/bwd vs CPU, f16, other tiles; same bits as matmul.wgsl', async () => {
+    const ctx = gpuCtx();
+    gemmTuning.rows = false;
+    gemmTuning.relayout = false;
+    skinnyTuning.use = false;
+    try {
+      for (const tiles of [MATMUL_TILED8, { WX: 8, WY: 16, TK: 8 }, { WX: 16, WY: 8, TK: 32 }]) {
+        if (tiled8Invalid(ctx, tiles)) continue;
+        tiled8Tuning.use = true;
+        tiled8Tuning.tiles = tiles;
+        // Rows and columns past a tile edge, K past a slice, K shorter than one slice; the gradients
+        // (dy·B, Aᵀ·dy) run the other layouts through the same kernel.
+        await check({ M: 132, N: 136, K: 20, transA: false, transB: true, aBatch: [], bBatch: [] }, 50, false);
+        await check({ M: 4, N: 8, K: 4, transA: true, transB: false, aBatch: [2], bBatch: [] }, 51, false);
+        await check({ M: 68, N: 260, K: 36, transA: true, transB: true, aBatch: [2, 1], bBatch: [2, 3] }, 52, false);
+        await check({ M: 12, N: 72, K: 132, transA: false, transB: false, aBatch: [], bBatch: [3] }, 53, false);
+        if (ctx.caps.f16) await checkF16({ M: 20, N: 68, K: 36, transA: false, transB: true, aBatch: [2], bBatch: [] }, 54);
+      }
+      tiled8Tuning.tiles = MATMUL_TILED8;
+      await property(fc.tuple(caseArb([4, 8, 12, 64, 68, 132], 4), seedArb), async ([c, seed]) => check(c, seed, false), 8);
+      // Not applicable (a contiguous dimension not a multiple of 4): the other kernels run.
+      assert.equal(useTiled8(ctx, false, true, 8, 8, 6, true), false);
+      assert.equal(useTiled8(ctx, true, false, 6, 8, 8, true), false);
+      assert.equal(useTiled8(ctx, false, false, 8, 6, 8, true), false);
+      // On the GPU-style selection (auto) it gives the same bits as matmul.wgsl: both are one f32 fma chain over k.
+      const { gpu } = await getBackends();
+      const fn = (a: Tensor, b: Tensor) => ops.matmul(a, b, { transB: true });
+      const inputs = [{ data: randValues(100 * 196, 55), shape: [100, 196] }, { data: randValues(140 * 196, 56), shape: [140, 196] }];
+      tuning.cpuStyle = false;
+      tiled8Tuning.use = 'auto';
+      assert.equal(useTiled8(ctx, false, true, 100, 140, 196, true), true);
+      const fast = await runOn(gpu, fn, inputs);
+      tiled8Tuning.use = false;
+      const plain = await runOn(gpu, fn, inputs);
+      assert.deepEqual(fast.out, plain.out, 'tiled8 vs tiled forward bits');
+    } finally {
+      tuning.cpuStyle = 'auto';
+      tiled8Tuning.use = 'auto';
+      tiled8Tuning.tiles = MATMUL_TILED8;
+      gemmTuning.rows = 'auto';
+      gemmTuning.relayout = 'auto';
+      skinnyTuning.use = 'auto';
+    }
+    assert.match(String(tiled8Invalid(ctx, { WX: 16, WY: 16, TK: 6 })), /multiple of 4/);
+    assert.match(String(tiled8Invalid(ctx, { WX: 4, WY: 4, TK: 16 })), /more than 4/);
   });
 
   it('relayout auto: transB products from MATMUL_RELAYOUT.minM rows and minK on CPU adapters only, never other layouts; forcing the row kernel turns it off', () => {

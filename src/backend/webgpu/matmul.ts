@@ -161,6 +161,42 @@ export function gemmPath(ctx: GpuContext, ta: boolean, tb: boolean, M: number, K
   return useRowKernel(ctx, ta, tb, M, K, vec4ok) ? 'rows' : 'regs';
 }
 
+/**
+ * Vec4 tiled kernel for GPUs, shaders/matmul/matmul_tiled8.wgsl: WX×WY threads, 8×8 outputs each
+ * ((WY·8)×(WX·8) tiles), TK-deep slices in workgroup memory, every global load a vec4 along the
+ * operand's contiguous dimension, the next slice prefetched into registers. It needs that
+ * dimension (K or M of A, N or K of B) to be a multiple of 4; other products keep matmul.wgsl.
+ * The defaults are a starting point (128×128 tiles, as the issue's H200 notes suggest), swept on
+ * hardware by bench/matmul.bench.ts (BENCH_MATMUL=sweep).
+ */
+export interface Tiled8Tiles {
+  readonly WX: number;
+  readonly WY: number;
+  readonly TK: number;
+}
+export const MATMUL_TILED8: Tiled8Tiles = { WX: 16, WY: 16, TK: 16 };
+/** use: 'auto' on GPU adapters where it applies, true anywhere it applies (tests), false never; tiles: the sweep's choice. */
+export const tiled8Tuning: { use: 'auto' | boolean; tiles: Tiled8Tiles } = { use: 'auto', tiles: MATMUL_TILED8 };
+
+/** Why a tile choice cannot run (loads per thread must divide evenly and fit the 4 prefetch registers), or null. */
+export function tiled8Invalid(ctx: GpuContext, t: Tiled8Tiles): string | null {
+  const threads = t.WX * t.WY;
+  if (t.TK % 4 !== 0) return `TK ${t.TK} is not a multiple of 4`;
+  if ((2 * t.TK) % t.WX !== 0 || (2 * t.TK) % t.WY !== 0) return `2·TK ${2 * t.TK} is not a multiple of WX ${t.WX} and WY ${t.WY}`;
+  if ((2 * t.TK) / t.WX > 4 || (2 * t.TK) / t.WY > 4) return `more than 4 vec4 loads per thread (2·TK/WX, 2·TK/WY)`;
+  if (threads > (ctx.limits.maxComputeInvocationsPerWorkgroup ?? 256)) return `${threads} threads per workgroup`;
+  const bytes = t.TK * (t.WX + t.WY) * 2 * 16;
+  if (bytes > (ctx.limits.maxComputeWorkgroupStorageSize ?? 16384)) return `${bytes} B of workgroup memory`;
+  return null;
+}
+
+/** Whether a product runs matmul_tiled8.wgsl (instead of the register / tiled kernel). */
+export function useTiled8(ctx: GpuContext, ta: boolean, tb: boolean, M: number, N: number, K: number, vec4ok: boolean): boolean {
+  if (tiled8Tuning.use === false || !vec4ok) return false;
+  if ((ta ? M : K) % 4 !== 0 || (tb ? K : N) % 4 !== 0 || tiled8Invalid(ctx, tiled8Tuning.tiles)) return false;
+  return tiled8Tuning.use === true || !cpuStyle(ctx);
+}
+
 /** Outputs per thread along each axis: 4 in the tiled kernel, 8 in the register kernel. */
 export const MATMUL_THREAD_BLOCK = { tiled: 4, regs: 8 } as const;
 
@@ -240,6 +276,19 @@ const matmulKernel = variants((key: `${'regs' | 'tiled'}/${DType}/${Epilogue}`) 
   return {
     name: `matmul_${kernel === 'regs' ? 'regs_' : ''}${t}${e === 'linear' ? '_linear' : ''}`, ...body, overrides: { ...body.overrides, ...ep.overrides },
     bindings: [...MATMUL_BINDINGS, ...ep.bindings], uniforms: MATMUL_UNIFORMS, includes: ep.includes,
+  };
+});
+
+const tiled8Kernel = variants((key: `${DType}/${Epilogue}`) => {
+  const [t, e] = key.split('/') as [DType, Epilogue];
+  const ep = epilogueParts(e);
+  const g = MATMUL_TILED8;
+  return {
+    name: `matmul_tiled8_${t}${e === 'linear' ? '_linear' : ''}`, family: 'matmul', file: 'matmul_tiled8',
+    overrides: { WX: { type: 'u32' as const, value: g.WX }, WY: { type: 'u32' as const, value: g.WY }, TK: { type: 'u32' as const, value: g.TK }, ...TRANS_OVERRIDES, ...ep.overrides },
+    aliases: { T: t, V: `vec4<${t}>` }, enables: t === 'f16' ? ['f16'] : [],
+    bindings: [{ ...MATMUL_BINDINGS[0]!, type: 'V' }, { ...MATMUL_BINDINGS[1]!, type: 'V' }, MATMUL_BINDINGS[2]!, ...ep.bindings],
+    uniforms: MATMUL_UNIFORMS, includes: ep.includes,
   };
 });
 
@@ -354,7 +403,15 @@ export function matmulOps(ctx: GpuContext): Pick<Backend, 'matmul'> {
         // B as [K, N] (a broadcast B, stride 0, is transposed once), released right after.
         const relayout = path === 'relayout';
         const bt = relayout ? trans.transpose(eb.t, N, K) : eb.t;
-        launch(ctx, matmulKernel(`${tiles.kernel}/${a.dtype}/${epi}`), {
+        if (!relayout && useTiled8(ctx, ta, tb, M, N, K, vec4Bindable(ea.t, eb.t))) {
+          const t8 = tiled8Tuning.tiles;
+          launch(ctx, tiled8Kernel(`${a.dtype}/${epi}`), {
+            bindings: { a: bufferOf(ea.t), b: bufferOf(eb.t), c: bufferOf(out), ...epiBind },
+            uniforms: { M, N, K, a_batch_stride: ea.stride, b_batch_stride: eb.stride },
+            constants: { TRANS_A: ta, TRANS_B: tb, WX: t8.WX, WY: t8.WY, TK: t8.TK, ...epiConst },
+            workgroups: [Math.ceil(N / (t8.WX * 8)), Math.ceil(M / (t8.WY * 8)), nb],
+          });
+        } else launch(ctx, matmulKernel(`${tiles.kernel}/${a.dtype}/${epi}`), {
           bindings: { a: bufferOf(ea.t), b: bufferOf(bt), c: bufferOf(out), ...epiBind },
           uniforms: { M, N, K, a_batch_stride: ea.stride, b_batch_stride: eb.stride },
           constants: { TRANS_A: ta, TRANS_B: tb && !relayout, ...matmulConstants(tiles), ...epiConst },
