@@ -23,8 +23,8 @@ import { matmulInt8, quantizeWeight, disposeQuantized } from '../../src/ops/matm
 import { Int8Linear } from '../../src/nn/int8_linear.js';
 import { kernelsFor } from '../../src/backend/fused.js';
 import { tuning } from '../../src/backend/webgpu/common.js';
-import { int8SkinnyTuning } from '../../src/backend/webgpu/int8.js';
-import { ShapeError } from '../../src/errors.js';
+import { int8GemmKernel, int8GemmTuning, int8SkinnyTuning } from '../../src/backend/webgpu/int8.js';
+import { OpArgumentError, ShapeError } from '../../src/errors.js';
 import { Rng } from '../../src/data/rng.js';
 import { assertClose, closeStats, ErrorLog } from '../helpers/compare.js';
 import { getBackends, property, randValues, seedArb } from '../helpers/ops_harness.js';
@@ -205,5 +205,129 @@ describe('matmulInt8 (LLM.int8) vs float64 reference', () => {
       for (let i = 0; i < res.y8.length; i++) { rms += (res.y8[i]! - res.y32[i]!) ** 2; ref += res.y32[i]! ** 2; }
       t.diagnostic(`${name}: int8 vs f32 linear max abs ${s.maxAbs.toExponential(2)}, relative RMS ${Math.sqrt(rms / ref).toExponential(2)}`);
     }
+  });
+});
+
+type GemmKernel = typeof int8GemmTuning.kernel;
+type GemmTiles = { WX: number; WY: number; TK: number; prefetch?: boolean };
+
+/** run() on the GPU with the GPU-adapter kernels, the skinny kernel off and the given GEMM kernel. */
+async function runKernel(c: Case, inp: Inputs, kernel: GemmKernel, tiles?: GemmTiles) {
+  const { gpu: g } = await getBackends();
+  const saved = { ...int8GemmTuning };
+  tuning.cpuStyle = false;
+  int8SkinnyTuning.use = false;
+  Object.assign(int8GemmTuning, { kernel }, tiles ?? {});
+  try {
+    return await run(g, c, inp);
+  } finally {
+    tuning.cpuStyle = 'auto';
+    int8SkinnyTuning.use = 'auto';
+    Object.assign(int8GemmTuning, saved);
+  }
+}
+
+/**
+ * The 8×8-per-thread kernel (matmul_int8_tiled8.wgsl) vs the float64 reference (same tolerances as
+ * check()) and vs matmul_int8.wgsl, which it must equal exactly (same i32 sums, same epilogue).
+ */
+async function checkTiled8(c: Case, seed: number, heavy: boolean, tiles?: GemmTiles): Promise<void> {
+  const { gpu: g, cpu } = await getBackends();
+  const xs = heavy ? heavyTailed(c.N, c.I, seed, 3) : randValues(c.N * c.I, seed, -2, 2);
+  for (const r of c.zeroRows) if (r < c.N) xs.fill(0, r * c.I, (r + 1) * c.I);
+  const ws = randValues(c.O * c.I, seed + 1, -0.5, 0.5);
+  if (c.O > 2) ws.fill(0, 2 * c.I, 3 * c.I);
+  const inp: Inputs = {
+    xs, ws, bs: randValues(c.O, seed + 2), dys: randValues(c.N * c.O, seed + 3),
+    us: randValues(c.N * c.rank, seed + 4, -2, 2), lbs: randValues(c.O * c.rank, seed + 5),
+  };
+  const want = await run(cpu, c, inp);
+  let scale = 1;
+  for (let n = 0; n < c.N; n++) {
+    let s = 0;
+    for (let i = 0; i < c.I; i++) s += Math.abs(xs[n * c.I + i]!) * 0.5;
+    scale = Math.max(scale, s);
+  }
+  const before = g.bytesInUse();
+  const got = await runKernel(c, inp, 'tiled8', tiles);
+  const ref = await runKernel(c, inp, 'tiled');
+  const t = tiles ? ` WX=${tiles.WX} WY=${tiles.WY} TK=${tiles.TK} prefetch=${tiles.prefetch ?? 'default'}` : '';
+  const label = `int8 tiled8${t} N=${c.N} I=${c.I} O=${c.O}${c.fallback ? ' fallback' : ''} thr=${c.threshold} r=${c.rank} bias=${c.bias}`;
+  log.add('fwd tiled8', assertClose(got.y, want.y, { rtol: 1e-5, atol: 1e-6 * scale, label: `${label} y`, shape: [c.N, c.O] }));
+  assert.deepEqual([...got.y], [...ref.y], `${label}: y equals the tiled kernel's exactly`);
+  for (const r of c.zeroRows) {
+    if (r >= c.N) continue;
+    for (let o = 0; o < c.O; o++) assert.equal(got.y[r * c.O + o], c.bias ? Math.fround(inp.bs[o]!) : 0, `${label}: zero row ${r} gives bias`);
+  }
+  if (c.rank > 0) {
+    log.add('fwd+lora tiled8', assertClose(got.yl!, want.yl!, { rtol: 1e-5, atol: 1e-6 * (scale + 2 * c.rank), label: `${label} fused LoRA`, shape: [c.N, c.O] }));
+    assert.deepEqual([...got.yl!], [...ref.yl!], `${label}: fused LoRA y equals the tiled kernel's exactly`);
+  }
+  assert.equal(g.bytesInUse(), before, `${label}: GPU bytes leaked`);
+}
+
+describe('matmulInt8: the 8×8-per-thread GPU kernel (tiled8)', () => {
+  // words = ceil(I/4) is a multiple of 4 (tiled8's precondition) but I is not a multiple of 64.
+  const inDim = fc.constantFrom(13, 93, 190, 270);
+  it('random shapes (N, O off the 128 tile), both dot paths, outliers, bias, LoRA', async () => {
+    await property(
+      fc.record({
+        N: fc.constantFrom(1, 5, 17, 130, 200), I: inDim, O: fc.constantFrom(3, 66, 129, 260), bias: fc.boolean(), zero: fc.boolean(),
+        threshold: fc.constantFrom(0, 1.5, 6), fallback: fc.boolean(), rank: fc.constantFrom(0, 0, 1, 3), seed: seedArb, heavy: fc.boolean(),
+        prefetch: fc.boolean(),
+      }),
+      async ({ seed, zero, heavy, prefetch, ...c }) => checkTiled8({ ...c, zeroRows: zero ? [0, 2] : [] }, seed, heavy, { WX: 16, WY: 16, TK: 16, prefetch }),
+      10,
+    );
+  });
+
+  it('non-default WX / WY / TK / prefetch, both dot paths', async () => {
+    // 4×16 and 16×4 at TK = 8 use all 4 prefetch registers of one operand (rows / columns 96..127).
+    const tiles: GemmTiles[] = [
+      { WX: 8, WY: 4, TK: 4, prefetch: true }, { WX: 4, WY: 16, TK: 8, prefetch: true }, { WX: 16, WY: 4, TK: 8, prefetch: true },
+      { WX: 16, WY: 8, TK: 32, prefetch: false },
+    ];
+    for (const [k, t] of tiles.entries()) {
+      for (const fallback of [false, true]) {
+        await checkTiled8({ N: 140, I: 190, O: 150, bias: true, zeroRows: [3], threshold: 6, fallback, rank: 2 }, 40 + k, true, t);
+      }
+    }
+  });
+
+  it('falls back to the tiled kernel when words % 4 != 0; rejects bad tunings with a typed error', async () => {
+    // The other tiled8 tests compare against 'tiled', so they must really run tiled8 here.
+    const saved0 = int8GemmTuning.kernel;
+    int8GemmTuning.kernel = 'tiled8';
+    try {
+      assert.equal(int8GemmKernel(gpu(), 190), 'tiled8', 'tiled8 runs where words % 4 == 0');
+      assert.equal(int8GemmKernel(gpu(), 67), 'tiled', 'tiled8 falls back where words % 4 != 0');
+    } finally {
+      int8GemmTuning.kernel = saved0;
+    }
+    // I = 67: 17 words, so a forced 'tiled8' must run matmul_int8.wgsl (and still match the reference).
+    await checkTiled8({ N: 70, I: 67, O: 66, bias: true, zeroRows: [], threshold: 6, fallback: false, rank: 1 }, 50, true);
+    const { gpu: g } = await getBackends();
+    const before = g.bytesInUse();
+    const x = g.upload(randValues(9 * 32, 51), [9, 32], 'f32');
+    const w = new Tensor(g.upload(randValues(5 * 32, 52), [5, 32], 'f32'), g);
+    const q = quantizeWeight(w);
+    const saved = { ...int8GemmTuning };
+    tuning.cpuStyle = false;
+    int8SkinnyTuning.use = false;
+    try {
+      for (const bad of [{ WX: 16, WY: 16, TK: 6 }, { WX: 0, WY: 16, TK: 8 }, { WX: 64, WY: 64, TK: 8 }, { WX: 8, WY: 8, TK: 32, prefetch: true }]) {
+        Object.assign(int8GemmTuning, { kernel: 'tiled8' }, bad);
+        assert.throws(() => kernelsFor(g).int8Linear(x, q, null, { threshold: 6 }), OpArgumentError, `tiles ${JSON.stringify(bad)}`);
+      }
+    } finally {
+      tuning.cpuStyle = 'auto';
+      int8SkinnyTuning.use = 'auto';
+      Object.assign(int8GemmTuning, saved);
+    }
+    g.dispose(x);
+    w.dispose();
+    disposeQuantized(q);
+    // The kernel is chosen before any allocation, so a rejected tuning leaves nothing behind.
+    assert.equal(g.bytesInUse(), before, 'GPU bytes leaked by rejected launches');
   });
 });

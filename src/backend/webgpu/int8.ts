@@ -2,7 +2,8 @@
  * LLM.int8 kernels for WebGPU (shaders/matmul/int8_*.wgsl, matmul_int8*.wgsl): row-wise weight
  * quantisation, the outlier-decomposed int8 forward (dot4I8Packed where the WGSL language feature
  * exists, an unpack-and-multiply fallback otherwise) with an optional fused LoRA addend, and the
- * dequantising backward to x. GPUs get workgroup-tiled kernels; CPU adapters (cpuStyle) get
+ * dequantising backward to x. GPUs get workgroup-tiled kernels (matmul_int8_tiled8.wgsl, 8×8 per
+ * thread with vec4 loads, where words % 4 == 0; matmul_int8.wgsl otherwise); CPU adapters (cpuStyle) get
  * barrier-free register-blocked ones (matmul_int8_regs.wgsl, matmul_int8_dequant_regs.wgsl); a
  * forward with few rows (decoding) goes to the GEMV-style matmul_int8_skinny.wgsl on both.
  */
@@ -21,6 +22,19 @@ const bool = 'bool' as const;
 
 /** Tile of the int8 GEMM: (WY·4) rows × (WX·4) outputs, TK packed words (4·TK int8) per stage. */
 export const INT8_TILE = { WX: 16, WY: 16, TK: 8 };
+/**
+ * Forward GEMM kernel choice (the skinny decode kernel is chosen first, see int8SkinnyTuning).
+ * 'auto': 'regs' on CPU adapters; on GPU adapters 'tiled8' where its preconditions hold (words % 4
+ * == 0 and room for its two extra vec4 views of act / cb, 10 storage bindings), else 'tiled'. A
+ * forced 'tiled8' also falls back to 'tiled' where they do not hold. WX, WY, TK are tiled8's
+ * override constants (tile (WY·8)×(WX·8), TK words deep, TK % 4 == 0), there so benchmarks can
+ * sweep them, and prefetch its PREFETCH override (the next K stage loaded into registers during
+ * the current one; at most 4 vec4 loads per thread and operand). These GPU defaults are not yet
+ * tuned on hardware.
+ */
+export const int8GemmTuning: { kernel: 'auto' | 'tiled' | 'tiled8' | 'regs'; WX: number; WY: number; TK: number; prefetch: boolean } = {
+  kernel: 'auto', WX: 16, WY: 16, TK: 16, prefetch: true,
+};
 /** Barrier-free kernels (CPU adapters): WX×WY threads per workgroup, each an 8×8 block. */
 export const INT8_REGS = { WX: 8, WY: 8, R: 8 };
 
@@ -90,15 +104,17 @@ const dequantizeKernel = {
   includes: ['common/strided.wgsl'],
 };
 const matmulKernels = new Map<string, KernelDecl>();
-type Int8Kernel = 'tiled' | 'regs' | 'skinny';
-const INT8_FILES: Record<Int8Kernel, string> = { tiled: 'matmul_int8', regs: 'matmul_int8_regs', skinny: 'matmul_int8_skinny' };
+type Int8Kernel = 'tiled' | 'tiled8' | 'regs' | 'skinny';
+const INT8_FILES: Record<Int8Kernel, string> = { tiled: 'matmul_int8', tiled8: 'matmul_int8_tiled8', regs: 'matmul_int8_regs', skinny: 'matmul_int8_skinny' };
 function makeMatmul(native: boolean, kernel: Int8Kernel): KernelDecl {
   const s = INT8_SKINNY.gpu;
   const tiles: KernelDecl['overrides'] = kernel === 'regs'
     ? { WX: { type: u32, value: INT8_REGS.WX }, WY: { type: u32, value: INT8_REGS.WY } }
     : kernel === 'skinny'
       ? { ROWS: { type: u32, value: 1 }, KS: { type: u32, value: s.KS }, WN: { type: u32, value: s.WN } }
-      : { WX: { type: u32, value: INT8_TILE.WX }, WY: { type: u32, value: INT8_TILE.WY }, TK: { type: u32, value: INT8_TILE.TK } };
+      : kernel === 'tiled8'
+        ? { WX: { type: u32, value: 16 }, WY: { type: u32, value: 16 }, TK: { type: u32, value: 16 }, PREFETCH: { type: bool, value: true } }
+        : { WX: { type: u32, value: INT8_TILE.WX }, WY: { type: u32, value: INT8_TILE.WY }, TK: { type: u32, value: INT8_TILE.TK } };
   return {
     name: `int8_matmul${kernel === 'tiled' ? '' : `_${kernel}`}${native ? '' : '_nodot4'}`, family: 'matmul', file: INT8_FILES[kernel],
     bindings: [
@@ -106,6 +122,8 @@ function makeMatmul(native: boolean, kernel: Int8Kernel): KernelDecl {
       { name: 'act', type: 'u32', access: R }, { name: 'cb', type: 'u32', access: R }, { name: 'scb', type: 'f32', access: R },
       { name: 'x', type: 'f32', access: R }, { name: 'bias', type: 'f32', access: R },
       { name: 'lu', type: 'f32', access: R }, { name: 'lb', type: 'f32', access: R }, { name: 'y', type: 'f32', access: RW },
+      // tiled8 also reads act and cb as vec4<u32> (read-only aliases of the same buffers).
+      ...(kernel === 'tiled8' ? [{ name: 'act4', type: 'vec4<u32>', access: R }, { name: 'cb4', type: 'vec4<u32>', access: R }] : []),
     ],
     uniforms: { N: u32, O: u32, I: u32, words: u32, sca_off: u32, list_off: u32, flags: u32, rank: u32, lr_scale: f32 },
     // Bias / outliers / LoRA are uniforms (flags, rank): see shaders/matmul/int8_common.wgsl.
@@ -144,6 +162,32 @@ export function checkLowRank(op: string, lr: LowRankAddend, N: number, O: number
   return r;
 }
 
+/**
+ * The GEMM kernel int8Linear runs for in-features I when the skinny kernel is not chosen (exported so
+ * benchmarks can label rows with the kernel that actually ran, tiled8 falling back to tiled).
+ */
+export function int8GemmKernel(ctx: GpuContext, I: number): 'tiled' | 'tiled8' | 'regs' {
+  const k = int8GemmTuning.kernel === 'auto' ? (cpuStyle(ctx) ? 'regs' : 'tiled8') : int8GemmTuning.kernel;
+  const vec4Ok = Math.ceil(I / 4) % 4 === 0 && (ctx.limits.maxStorageBuffersPerShaderStage ?? 8) >= 10;
+  return k === 'tiled8' && !vec4Ok ? 'tiled' : k;
+}
+
+/** Rejects tiled8 tunings the kernel or the device cannot run (benchmark sweeps set them). */
+function checkTiled8(ctx: GpuContext, t: { WX: number; WY: number; TK: number; prefetch: boolean }): void {
+  const arg = 'int8GemmTuning';
+  const cfg = `WX=${t.WX} WY=${t.WY} TK=${t.TK} prefetch=${t.prefetch}`;
+  for (const v of [t.WX, t.WY, t.TK]) if (!Number.isInteger(v) || v < 1) throw new OpArgumentError('int8Linear', arg, 'positive integers', cfg);
+  if (t.TK % 4 !== 0) throw new OpArgumentError('int8Linear', arg, 'TK a multiple of 4', cfg);
+  const threads = ctx.limits.maxComputeInvocationsPerWorkgroup ?? 256;
+  if (t.WX * t.WY > threads) throw new OpArgumentError('int8Linear', arg, `WX·WY ≤ ${threads}`, cfg);
+  const bytes = t.TK * (t.WX + t.WY) * 32;
+  const room = ctx.limits.maxComputeWorkgroupStorageSize ?? 16384;
+  if (bytes > room) throw new OpArgumentError('int8Linear', arg, `workgroup memory ≤ ${room} bytes`, `${bytes} (${cfg})`);
+  // Vec4 loads per thread and stage: TK/4 per row, WY·8 rows (WX·8 for cb), WX·WY threads.
+  const loads = Math.ceil((t.TK / 4) * 8 * Math.max(t.WX, t.WY) / (t.WX * t.WY));
+  if (t.prefetch && loads > 4) throw new OpArgumentError('int8Linear', arg, 'at most 4 vec4 loads per thread with prefetch (TK ≤ 2·min(WX, WY))', cfg);
+}
+
 export function int8Ops(ctx: GpuContext): Int8Backend {
   const hasDot4 = ctx.caps.dot4I8Packed;
   // The kernel declaration is shared by both dot paths (USE_DOT4 is an override), but the include
@@ -178,6 +222,32 @@ export function int8Ops(ctx: GpuContext): Int8Backend {
       const lr = opts.lowRank ?? null;
       const rank = lr ? checkLowRank('int8Linear', lr, N, O) : 0;
       const words = Math.ceil(I / 4);
+      // Kernel choice first: a bad tuning then throws before anything is allocated.
+      const regs = cpuStyle(ctx);
+      const st = INT8_SKINNY[regs ? 'cpu' : 'gpu'];
+      const skinny = int8SkinnyTuning.use === 'auto' ? N <= st.maxM : int8SkinnyTuning.use;
+      let kernel: Int8Kernel;
+      let constants: Record<string, number | boolean>;
+      let workgroups: [number, number, number];
+      if (skinny) {
+        const sl = skinnyLaunch(st, N, O);
+        kernel = 'skinny';
+        constants = { ROWS: sl.rows, KS: st.KS, WN: st.WN };
+        workgroups = sl.workgroups;
+      } else {
+        const tu = int8GemmTuning;
+        kernel = int8GemmKernel(ctx, I);
+        if (kernel === 'tiled8') {
+          checkTiled8(ctx, tu);
+          constants = { WX: tu.WX, WY: tu.WY, TK: tu.TK, PREFETCH: tu.prefetch };
+          workgroups = [Math.ceil(O / (tu.WX * 8)), Math.ceil(N / (tu.WY * 8)), 1];
+        } else {
+          const bm = kernel === 'regs' ? INT8_REGS.WY * INT8_REGS.R : INT8_TILE.WY * 4;
+          const bn = kernel === 'regs' ? INT8_REGS.WX * INT8_REGS.R : INT8_TILE.WX * 4;
+          constants = {};
+          workgroups = [Math.ceil(O / bn), Math.ceil(N / bm), 1];
+        }
+      }
       const y = alloc(ctx, [N, O], 'f32', 'int8Linear');
       if (N === 0 || O === 0) return y;
       const outliers = opts.threshold > 0 && I > 0;
@@ -203,28 +273,11 @@ export function int8Ops(ctx: GpuContext): Int8Backend {
           constants: { HAS_OUTLIERS: flags !== null, SCALE_IN_Q8: true }, workgroups: grid1d(N),
         });
       }
-      const regs = cpuStyle(ctx);
-      const st = INT8_SKINNY[regs ? 'cpu' : 'gpu'];
-      const skinny = int8SkinnyTuning.use === 'auto' ? N <= st.maxM : int8SkinnyTuning.use;
-      let kernel: Int8Kernel;
-      let constants: Record<string, number | boolean>;
-      let workgroups: [number, number, number];
-      if (skinny) {
-        const sl = skinnyLaunch(st, N, O);
-        kernel = 'skinny';
-        constants = { ROWS: sl.rows, KS: st.KS, WN: st.WN };
-        workgroups = sl.workgroups;
-      } else {
-        const bm = regs ? INT8_REGS.WY * INT8_REGS.R : INT8_TILE.WY * 4;
-        const bn = regs ? INT8_REGS.WX * INT8_REGS.R : INT8_TILE.WX * 4;
-        kernel = regs ? 'regs' : 'tiled';
-        constants = {};
-        workgroups = [Math.ceil(O / bn), Math.ceil(N / bm), 1];
-      }
       launch(ctx, matmulKernel(kernel), {
         bindings: {
           act: bufferOf(act), cb: bufferOf(w.cb), scb: bufferOf(w.scb), x: bufferOf(x), bias: bufferOf(bias ?? w.scb),
           lu: bufferOf(lr?.u ?? w.scb), lb: bufferOf(lr?.b ?? w.scb), y: bufferOf(y),
+          ...(kernel === 'tiled8' ? { act4: bufferOf(act), cb4: bufferOf(w.cb) } : {}),
         },
         uniforms: { N, O, I, words, sca_off: scaOff, list_off: listOff, flags: (bias ? 1 : 0) | (outliers ? 2 : 0), rank, lr_scale: lr?.scale ?? 0 },
         constants: { ...constants, USE_DOT4: hasDot4 && !opts.forceFallback },
