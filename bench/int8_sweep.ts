@@ -1,18 +1,60 @@
-/** Int8 forward kernels of the GEMM sweep (bench/gemm_sweep.bench.ts) at n³. */
+/**
+ * Int8 forward kernels of the GEMM sweep (bench/gemm_sweep.bench.ts) at n³: matmul_int8.wgsl
+ * (4×4 per thread) against matmul_int8_tiled8.wgsl over WX×WY×TK and prefetch choices
+ * (int8GemmTuning), all through matmulInt8 (threshold 0: no outlier columns; the activation
+ * quantisation pass is included in the time).
+ */
 import { alternatingMs } from './timing.js';
+import { gpu } from '../src/gpu/device.js';
 import { tidy } from '../src/tensor/scope.js';
 import type { Tensor } from '../src/tensor/tensor.js';
 import { matmulInt8, quantizeWeight, disposeQuantized } from '../src/ops/matmul_int8.js';
+import { int8GemmKernel, int8GemmTuning } from '../src/backend/webgpu/int8.js';
 
 type Row = Record<string, string | number>;
+type Int8Choice = Pick<typeof int8GemmTuning, 'kernel' | 'WX' | 'WY' | 'TK' | 'prefetch'>;
 
-/** x·Wᵀ through matmulInt8 (threshold 0: no outlier columns; the activation quantisation included). */
+const DEFAULT: Int8Choice = { ...int8GemmTuning };
+
+/** Kernel and tile choices (the default first); ones this adapter rejects are reported as errors. */
+export const INT8_SWEEP: Int8Choice[] = [
+  { ...DEFAULT, kernel: 'tiled' },
+  { ...DEFAULT, kernel: 'tiled8', WX: 16, WY: 16, TK: 8 },
+  { ...DEFAULT, kernel: 'tiled8', WX: 16, WY: 16, TK: 16 },
+  { ...DEFAULT, kernel: 'tiled8', WX: 16, WY: 16, TK: 32 },
+  { ...DEFAULT, kernel: 'tiled8', WX: 16, WY: 16, TK: 16, prefetch: false },
+  { ...DEFAULT, kernel: 'tiled8', WX: 8, WY: 16, TK: 16 },
+  { ...DEFAULT, kernel: 'tiled8', WX: 16, WY: 8, TK: 16 },
+  { ...DEFAULT, kernel: 'tiled8', WX: 8, WY: 8, TK: 16 },
+];
+
 export async function int8Sweep(a: Tensor, b: Tensor, n: number): Promise<Row[]> {
   const flops = 2 * n * n * n;
   const q = quantizeWeight(b);
-  const variants = [{ kernel: 'int8 auto', fn: () => tidy(() => void matmulInt8(a, q, null, { threshold: 0 })) }];
-  const ms = await alternatingMs(variants.map((v) => v.fn));
+  const rows: Row[] = [];
+  const ok: Array<{ label: string; fn: () => void }> = [];
+  for (const c of INT8_SWEEP) {
+    const fn = () => {
+      Object.assign(int8GemmTuning, c);
+      try {
+        tidy(() => void matmulInt8(a, q, null, { threshold: 0 }));
+      } finally {
+        Object.assign(int8GemmTuning, DEFAULT);
+      }
+    };
+    Object.assign(int8GemmTuning, c);
+    const runs = int8GemmKernel(gpu(), n);
+    Object.assign(int8GemmTuning, DEFAULT);
+    const label = `${runs}${runs === 'tiled8' ? ` ${c.WX}×${c.WY} thr TK ${c.TK}${c.prefetch ? '' : ' no prefetch'}` : ''}`;
+    try {
+      fn(); // a choice the adapter rejects throws here, before it is timed
+      ok.push({ label, fn });
+    } catch (e) {
+      rows.push({ product: `int8 x·Wᵀ ${n}³`, kernel: label, error: (e as Error).message.slice(0, 80) });
+    }
+  }
+  const ms = await alternatingMs(ok.map((v) => v.fn));
   disposeQuantized(q);
   const best = Math.min(...ms);
-  return variants.map((v, i) => ({ product: `int8 x·Wᵀ ${n}³`, kernel: v.kernel, ms: ms[i]!, 'TFLOP/s|TOP/s': flops / ms[i]! / 1e9, 'vs best': best / ms[i]! }));
+  return [...ok.map((v, i) => ({ product: `int8 x·Wᵀ ${n}³`, kernel: v.label, ms: ms[i]!, 'TFLOP/s|TOP/s': flops / ms[i]! / 1e9, 'vs best': best / ms[i]! })), ...rows];
 }

@@ -9,7 +9,8 @@
  * i.e. activations, gradients and optimizer state.
  * Configs (RADGRAD_BENCH_FP16 = comma list, default tiny,h512): tiny = the golden tiny BioGPT
  * (hidden 64, 2 layers, vocab 512); h512 = hidden 512, 4 layers, 8 heads, FFN 2048, vocab 8192;
- * h1024 = hidden 1024, 2 layers, 16 heads, FFN 4096, vocab 8192 (BioGPT's layer shape).
+ * h1024 = hidden 1024, 2 layers, 16 heads, FFN 4096, vocab 8192 (BioGPT's layer shape); biogpt =
+ * microsoft/biogpt's shapes (24 layers, vocab 42384), batch 4 × 512 as the PyTorch H100 anchor (GPU only).
  * Run: npm run bench -- train_fp16
  */
 import fs from 'node:fs';
@@ -44,6 +45,9 @@ const CONFIGS: Record<string, BenchConfig> = {
   tiny: { name: 'tiny (h64 L2 V512)', model: () => BioGptForCausalLM.fromPretrained(sharedPath('golden', 'tiny_biogpt')!), batch: 4, T: 62, vocab: 512 },
   h512: { name: 'h512 L4 V8192', model: random({ vocab_size: 8192, hidden_size: 512, num_hidden_layers: 4, num_attention_heads: 8, intermediate_size: 2048 }), batch: 2, T: 128, vocab: 8192 },
   h1024: { name: 'h1024 L2 V8192', model: random({ vocab_size: 8192, hidden_size: 1024, num_hidden_layers: 2, num_attention_heads: 16, intermediate_size: 4096 }), batch: 1, T: 256, vocab: 8192 },
+  // microsoft/biogpt's shapes with random weights, batch 4 × 512 tokens as the PyTorch H100 anchor
+  // (../shared/golden/pytorch_h100_anchors.json: 22,188 tokens/s f32, 32,667 with f16 autocast).
+  biogpt: { name: 'BioGPT h1024 L24 V42384', model: random({ vocab_size: 42384, hidden_size: 1024, num_hidden_layers: 24, num_attention_heads: 16, intermediate_size: 4096 }), batch: 4, T: 512, vocab: 42384 },
 };
 
 function examples(n: number, T: number, vocab: number, seed: number): Example[] {

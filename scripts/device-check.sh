@@ -6,7 +6,8 @@
 #
 # Here, before the call:   npm ci && bash scripts/device-prepare.sh    (writes .device/, gitignored)
 # The call (device tool):  source .device/enter.sh; bash scripts/device-check.sh
-#                          with carry [".device"] and timeout_s ≈ 560 (the steps' limits add up to
+#                          with carry [".device", ".devshared"] (a copy of ../shared's golden/ and
+#                          data/, which the tests read) and timeout_s ≈ 560 (the steps' limits add up to
 #                          more, most finish well inside them; the most important come first).
 # Each step has its own time limit so one slow step cannot eat the others; a failed step is
 # recorded in summary.txt and the script goes on. Without a GPU it runs on whatever adapter Dawn
@@ -30,15 +31,17 @@ step() { # step <name> <seconds> <command...>: runs it with a time limit, output
   printf '%-18s rc=%-3s %4ss  (at %4ss)\n' "$name" "$rc" "$((SECONDS - t0))" "$((SECONDS - T0))" | tee -a "$SUMMARY"
 }
 
+# ../shared does not travel to the device machine: a copy in .devshared/ (gitignored, carried) does.
+[ -d .devshared ] && export RADGRAD_SHARED=$PWD/.devshared
 RUN="node --import tsx bench/run.ts"
 TOGGLES=disable_robustness,skip_validation,disable_workgroup_init
 export RADGRAD_BENCH_REPS=${RADGRAD_BENCH_REPS:-10}
 export RADGRAD_TEST_CONCURRENCY=${RADGRAD_TEST_CONCURRENCY:-6}
 if [ "${DEVICE_CHECK_QUICK:-0}" = 1 ]; then
   export RADGRAD_BENCH_SWEEP_N=256 RADGRAD_BENCH_REPS=1 RADGRAD_BENCH_GEN_NEW=4
-  SCALE=small GEN_MODELS=mid,mid-int8
+  SCALE=small GEN_MODELS=mid,mid-int8 TRAIN_MODEL=tiny
 else
-  SCALE=full GEN_MODELS=biogpt,biogpt-int8
+  SCALE=full GEN_MODELS=biogpt,biogpt-int8 TRAIN_MODEL=biogpt
 fi
 
 step info         20  node --import tsx cli/index.ts info --json
@@ -46,15 +49,19 @@ RADGRAD_UNSAFE_GPU_FEATURES=1 step info-unsafe 20 node --import tsx cli/index.ts
 # The GEMM kernels the sweep times, against the float64 CPU reference, first.
 step tests-gemm   90  node scripts/run-tests.mjs --no-typecheck ops/matmul ops/linear_epilogue ops/lora
 step sweep        75  $RUN gemm_sweep --json "$OUT/sweep.json"
-RADGRAD_UNSAFE_GPU_FEATURES=1 RADGRAD_DAWN_TOGGLES=$TOGGLES \
-step sweep-unsafe 75  $RUN gemm_sweep --json "$OUT/sweep-unsafe.json"
 # BioGPT training shapes (B·T = 2048, C 1024, FFN 4096, 16 heads × 64, T 512) and decoding.
 RADGRAD_BENCH_SCALE=$SCALE BENCH_KERNELS=attention,int8,decode,lora \
 step kernels      90  $RUN kernels --json "$OUT/kernels.json"
 RADGRAD_BENCH_GEN_MODELS=$GEN_MODELS RADGRAD_BENCH_GEN_NEW=${RADGRAD_BENCH_GEN_NEW:-64} \
 step generate     75  $RUN generate --json "$OUT/generate.json"
+# The same with Dawn's unsafe toggles (and shader-f16 / subgroup matrices on NVIDIA).
+RADGRAD_UNSAFE_GPU_FEATURES=1 RADGRAD_DAWN_TOGGLES=$TOGGLES \
+step sweep-unsafe 75  $RUN gemm_sweep --json "$OUT/sweep-unsafe.json"
 RADGRAD_DAWN_TOGGLES=$TOGGLES RADGRAD_BENCH_GEN_MODELS=$GEN_MODELS RADGRAD_BENCH_GEN_NEW=${RADGRAD_BENCH_GEN_NEW:-64} \
-step generate-tgl 60  $RUN generate --json "$OUT/generate-toggles.json"
+step generate-tgl 60  $RUN generate
+# LoRA training steps at BioGPT's shapes, batch 4 × 512 (the PyTorch anchor's setting), f32 and fp16.
+RADGRAD_UNSAFE_GPU_FEATURES=1 RADGRAD_BENCH_FP16=$TRAIN_MODEL RADGRAD_BENCH_REPEATS=1 RADGRAD_BENCH_STEPS=4 \
+step train        75  $RUN train_fp16
 # Every op, model and generation test on the GPU adapter.
 step tests-all    120 node scripts/run-tests.mjs --no-typecheck ops nn models generate autograd tensor
 {
@@ -62,6 +69,6 @@ step tests-all    120 node scripts/run-tests.mjs --no-typecheck ops nn models ge
   echo "--- tests: failures"
   grep -E '^not ok|^    not ok|^# (pass|fail)' "$LOG" | head -40
   echo "--- tables"
-  grep -E '^(f32|f16|int8|GEMM|Int8|linear|attention|tiny|mid|biogpt)' "$LOG" | cut -c1-170 | head -120
+  grep -E '^(f32|f16|int8|GEMM|Int8|linear|attention|tiny|mid|biogpt|BioGPT)' "$LOG" | cut -c1-170 | head -120
 } >> "$SUMMARY"
 echo "results in $OUT"; cat "$SUMMARY"
