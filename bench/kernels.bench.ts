@@ -24,6 +24,7 @@ import { attentionDecode, compositeAttention, flashAttention } from '../src/ops/
 import { loraLinear } from '../src/ops/lora_linear.js';
 import { gemmTuning, skinnyTuning } from '../src/backend/webgpu/matmul.js';
 import { int8SkinnyTuning } from '../src/backend/webgpu/int8.js';
+import { tuning } from '../src/backend/webgpu/common.js';
 
 type Row = Record<string, string | number>;
 
@@ -136,6 +137,21 @@ export async function bench(): Promise<Row[]> {
     rows.push({ kernel: 'attention fwd composite', shape: sh, ms: compF, 'GFLOP/s|TOP/s': flopsF / compF / 1e6, extra_bytes: compExtra, fused_speedup: compF / fusedF });
     rows.push({ kernel: 'attention fwd+bwd fused (flash)', shape: sh, ms: fused, 'GFLOP/s|TOP/s': (3.5 * flopsF) / fused / 1e6, extra_bytes: fusedExtra });
     rows.push({ kernel: 'attention fwd+bwd composite', shape: sh, ms: comp, 'GFLOP/s|TOP/s': (3.5 * flopsF) / comp / 1e6, extra_bytes: compExtra, fused_speedup: comp / fused });
+    if (!gpu().adapterInfo.isCpu) {
+      // GPUs: the register-tiled kernels CPU adapters use (8 rows per thread, no workgroup memory),
+      // against the workgroup-tiled ones picked by default, to show which the GPU table should take.
+      const tiles = (f: () => void) => () => {
+        tuning.cpuStyle = true;
+        try {
+          f();
+        } finally {
+          tuning.cpuStyle = 'auto';
+        }
+      };
+      const [gF, tF, gB, tB] = await alternatingMs([fwdOnly(flashAttention), tiles(fwdOnly(flashAttention)), run(flashAttention), tiles(run(flashAttention))]);
+      rows.push({ kernel: 'attention fwd fused, register tiles', shape: sh, ms: tF!, 'GFLOP/s|TOP/s': flopsF / tF! / 1e6, vs_default: gF! / tF! });
+      rows.push({ kernel: 'attention fwd+bwd fused, register tiles', shape: sh, ms: tB!, 'GFLOP/s|TOP/s': (3.5 * flopsF) / tB! / 1e6, vs_default: gB! / tB! });
+    }
     for (const t of [q, k, v, dO, mask]) t.dispose();
   }
 
