@@ -13,7 +13,9 @@
  * alternating in each repetition (on / off: only that one). Each case runs once per setting as a
  * warm-up (pipelines compiled, buffers pooled), then the best of RADGRAD_BENCH_REPS (default 2)
  * timed runs is reported.
- * minNewTokens = maxNewTokens, so eos never stops a row early. tokens/s counts the tokens of all
+ * RADGRAD_BENCH_GEN_PIPELINE=both times batch 1 pipelined (device ids feed the next step, the
+ * default) and step by step (pipelineTuning), alternating. No eos ids are given (eosTokenId []),
+ * so no row stops early and every step is plain greedy. tokens/s counts the tokens of all
  * rows made by decode steps over the decode time (prefill excluded, as GenerationStats does).
  * Run: npm run bench -- generate
  */
@@ -22,6 +24,7 @@ import { BIOGPT_SIZES } from '../src/models/biogpt/config.js';
 import { manualSeed } from '../src/nn/module.js';
 import { quantizeInt8 } from '../src/models/biogpt/quantize.js';
 import { generate } from '../src/generate/index.js';
+import { pipelineTuning } from '../src/generate/generate.js';
 import { sharedPath } from '../src/util/paths.js';
 import '../src/ops/index.js';
 import { int8SkinnyTuning } from '../src/backend/webgpu/int8.js';
@@ -70,12 +73,18 @@ export async function bench(): Promise<Row[]> {
   const skinnyEnv = process.env.RADGRAD_BENCH_GEN_INT8_SKINNY ?? 'on';
   const settings: Array<'auto' | false> = { on: ['auto' as const], off: [false as const], both: ['auto' as const, false as const] }[skinnyEnv] ?? [];
   if (!settings.length) throw new Error(`RADGRAD_BENCH_GEN_INT8_SKINNY: on, off or both (got ${skinnyEnv})`);
-  const withSkinny = async <T>(use: 'auto' | false, f: () => Promise<T>): Promise<T> => {
-    int8SkinnyTuning.use = use;
+  const pipeEnv = process.env.RADGRAD_BENCH_GEN_PIPELINE ?? 'on';
+  const pipes: boolean[] = { on: [true], off: [false], both: [true, false] }[pipeEnv] ?? [];
+  if (!pipes.length) throw new Error(`RADGRAD_BENCH_GEN_PIPELINE: on, off or both (got ${pipeEnv})`);
+  type Setting = { skinny: 'auto' | false; pipeline: boolean };
+  const withSetting = async <T>(st: Setting, f: () => Promise<T>): Promise<T> => {
+    int8SkinnyTuning.use = st.skinny;
+    pipelineTuning.use = st.pipeline;
     try {
       return await f();
     } finally {
       int8SkinnyTuning.use = 'auto';
+      pipelineTuning.use = true;
     }
   };
   const rows: Row[] = [];
@@ -92,23 +101,26 @@ export async function bench(): Promise<Row[]> {
       for (const batch of [1, 8]) {
         // Deterministic prompts of ordinary token ids (specials 0..3 avoided).
         const prompts = Array.from({ length: batch }, (_, b) => Array.from({ length: PROMPT_LEN }, (_, i) => 4 + ((b * 131 + i * 17) % (vocab - 4))));
-        const opts = { maxNewTokens: maxNew, minNewTokens: maxNew };
+        // No eos ids: every row makes maxNew tokens, on the plain greedy path (argmax on the device).
+        const opts = { maxNewTokens: maxNew, eosTokenId: [] as number[] };
         type Best = { tps: number; prefill: number; decode: number; steps: number };
-        const best: Array<Best | undefined> = settings.map(() => undefined);
-        for (const use of settings) {
-          await withSkinny(use, () => generate(model, prompts, { ...opts, maxNewTokens: Math.min(4, maxNew), minNewTokens: Math.min(4, maxNew) }));
+        const variants: Setting[] = settings.flatMap((skinny) => (batch === 1 ? pipes : [true]).map((pipeline) => ({ skinny, pipeline })));
+        const best: Array<Best | undefined> = variants.map(() => undefined);
+        for (const st of variants) {
+          await withSetting(st, () => generate(model, prompts, { ...opts, maxNewTokens: Math.min(4, maxNew) }));
         }
         for (let r = 0; r < reps; r++) {
-          for (let i = 0; i < settings.length; i++) {
-            const s = (await withSkinny(settings[i]!, () => generate(model, prompts, opts))).stats;
+          for (let i = 0; i < variants.length; i++) {
+            const s = (await withSetting(variants[i]!, () => generate(model, prompts, opts))).stats;
             const b = best[i];
             if (!b || s.tokensPerSecond > b.tps) best[i] = { tps: s.tokensPerSecond, prefill: s.prefillMs, decode: s.decodeMs, steps: s.steps };
           }
         }
-        settings.forEach((use, i) => {
+        variants.forEach((st, i) => {
           const b = best[i]!;
           rows.push({
-            model: name, config: desc, batch, ...(settings.length > 1 ? { int8_skinny: use === 'auto' ? 'auto' : 'off' } : {}), prompt: PROMPT_LEN, new_tokens: maxNew,
+            model: name, config: desc, batch, ...(settings.length > 1 ? { int8_skinny: st.skinny === 'auto' ? 'auto' : 'off' } : {}),
+            ...(pipes.length > 1 ? { pipelined: batch === 1 ? (st.pipeline ? 'yes' : 'no') : 'n/a' } : {}), prompt: PROMPT_LEN, new_tokens: maxNew,
             prefill_ms: b.prefill, ms_per_step: b.decode / Math.max(1, b.steps), tokens_per_s: b.tps,
           });
         });

@@ -8,6 +8,7 @@ import { RadgradError } from '../errors.js';
 import type { BioGptForCausalLM } from '../models/biogpt/model.js';
 import { Rng } from '../data/rng.js';
 import { DecodeStepper } from './stepper.js';
+import type { Tensor } from '../tensor/tensor.js';
 import { argmaxRow, processScores, sampleRow, type ProcessorConfig } from './logits_process.js';
 import { beamSearch } from './beam.js';
 
@@ -153,6 +154,11 @@ async function greedyOrSample(
   const t0 = performance.now();
   let tPrefill = t0;
   try {
+    // Plain greedy for one row: pipelined, device ids feeding the next step (greedyPipelined).
+    if (B === 1 && pipelineTuning.use && !r.doSample && !r.outputScores && r.repetitionPenalty === 1 && r.noRepeatNgramSize === 0 && r.minNewTokens === 0) {
+      const p = await greedyPipelined(stepper, seqs, mask, r, onTokens);
+      return { sequences: seqs, promptLength: T, stats: stats(t0, p.tPrefill, performance.now(), p.steps, p.newTokens) };
+    }
     let logits = await stepper.prefill(seqs, mask);
     tPrefill = performance.now();
     // Greedy steps that no processor changes take the argmax on the device (ids read back, not
@@ -190,6 +196,58 @@ async function greedyOrSample(
   const res: GenerateResult = { sequences: seqs, promptLength: T, stats: stats(t0, tPrefill, t1, steps, newTokens) };
   if (r.outputScores) res.scores = scoresOut;
   return res;
+}
+
+/** Switch for tests and benchmarks: false sends batch-1 greedy decoding through the step-by-step loop. */
+export const pipelineTuning: { use: boolean } = { use: true };
+
+/**
+ * Batch-1 greedy decoding without logits processing, pipelined: step k+1 is encoded from step k's
+ * argmax ids on the device (DecodeStepper.stepArgmaxDevice) before step k's token is read back, so
+ * the host's encoding of one step overlaps the GPU's run of the previous one instead of both
+ * waiting on a round trip per token. When step k's token is eos (or the last one wanted) the
+ * speculative step k+1 is dropped. The tokens are those of the step-by-step loop: the same
+ * forwards and argmax, only submitted earlier. (Batches keep that loop: a finished row must be fed
+ * padding, which only the host knows, and int8 outlier columns are shared across rows.) The first
+ * step is not overlapped, so the prefill time in the stats is the prompt's alone.
+ */
+async function greedyPipelined(
+  stepper: DecodeStepper, seqs: number[][], mask: number[][], r: ResolvedOptions, onTokens?: (tokens: readonly number[], step: number) => void,
+): Promise<{ tPrefill: number; steps: number; newTokens: number }> {
+  type Pending = { ids: Tensor; read: Promise<ArrayLike<number>> };
+  const launch = (prev: Pending | null): Pending => {
+    const ids = prev ? stepper.stepArgmaxDevice(prev.ids) : stepper.prefillArgmaxDevice(seqs, mask); // [1, 1] i32
+    return { ids, read: ids.data() };
+  };
+  const outstanding = new Set<Pending>();
+  const track = (p: Pending) => (outstanding.add(p), p);
+  let cur = track(launch(null));
+  let tPrefill = performance.now();
+  let steps = 0;
+  let newTokens = 0;
+  try {
+    for (let k = 0; ; k++) {
+      const next = k > 0 && k + 1 < r.maxNewTokens ? track(launch(cur)) : null;
+      const tok = (await cur.read)[0]!;
+      if (k === 0) tPrefill = performance.now();
+      else steps++;
+      seqs[0]!.push(tok);
+      newTokens++;
+      onTokens?.([tok], k);
+      if (r.eos.includes(tok) || k + 1 >= r.maxNewTokens) break;
+      const following = next ?? track(launch(cur));
+      outstanding.delete(cur);
+      cur.ids.dispose();
+      cur = following;
+    }
+  } finally {
+    // The current ids and a dropped speculative step: wait for their reads before freeing them.
+    for (const p of outstanding) {
+      await p.read.catch(() => undefined);
+      p.ids.dispose();
+    }
+  }
+  return { tPrefill, steps, newTokens };
 }
 
 export function stats(t0: number, tPrefill: number, t1: number, steps: number, newTokens: number): GenerationStats {

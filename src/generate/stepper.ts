@@ -46,6 +46,22 @@ export class DecodeStepper {
     return this.run(tokens.map((t) => [t]), true);
   }
 
+  /**
+   * Pipelined greedy decoding: the prompt's (or, with `prev`, the next) forward is encoded and
+   * submitted, and the argmax ids [rows, 1] i32 are returned on the device without waiting. They
+   * feed the next call directly, so the host can encode step t+1 while the GPU runs step t; the
+   * caller reads each ids tensor back (Tensor.data()) and disposes it.
+   */
+  prefillArgmaxDevice(ids: readonly (readonly number[])[], mask: readonly (readonly number[])[]): Tensor {
+    this.mask = mask.map((r) => [...r]);
+    return this.forwardStep(ids.map((r) => [...r]), true);
+  }
+
+  stepArgmaxDevice(prev: Tensor): Tensor {
+    for (const r of this.mask) r.push(1);
+    return this.forwardStep(prev, true);
+  }
+
   /** Row i of the cache (and mask) becomes old row rows[i] (beam search; rows may repeat or grow the batch). */
   reorder(rows: readonly number[]): void {
     const c = this.cache;
@@ -58,9 +74,8 @@ export class DecodeStepper {
     this.cache = null;
   }
 
-  private run(ids: number[][]): Promise<Float32Array>;
-  private run(ids: number[][], pickArgmax: true): Promise<Int32Array>;
-  private async run(ids: number[][], pickArgmax = false): Promise<Float32Array | Int32Array> {
+  /** One forward with the cache: the last position's logits [B, 1, V], or their argmax [B, 1] i32. */
+  private forwardStep(ids: number[][] | Tensor, pickArgmax: boolean): Tensor {
     const past = this.cache;
     const r = withBackend(this.model.biogpt.backend, () =>
       noGrad(() =>
@@ -73,7 +88,13 @@ export class DecodeStepper {
     );
     disposeCache(past);
     this.cache = r.cache;
-    const out: Tensor = r.logits;
+    return r.logits;
+  }
+
+  private run(ids: number[][]): Promise<Float32Array>;
+  private run(ids: number[][], pickArgmax: true): Promise<Int32Array>;
+  private async run(ids: number[][], pickArgmax = false): Promise<Float32Array | Int32Array> {
+    const out = this.forwardStep(ids, pickArgmax);
     try {
       const d = await out.data();
       if (pickArgmax) return d instanceof Int32Array ? d : Int32Array.from(d);

@@ -62,6 +62,11 @@ export class PipelineCache {
   }
 
   /** Resolves when the diagnostics of every pipeline created so far are in (async points await it). */
+  /** Whether a pipeline compile is still in flight (settled() would wait). */
+  get busy(): boolean {
+    return this.pending.size > 0;
+  }
+
   async settled(): Promise<void> {
     while (this.pending.size) await Promise.all([...this.pending]);
   }

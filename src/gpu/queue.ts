@@ -291,7 +291,9 @@ export class CommandQueue {
   /** Copies `bytes` from a buffer to host memory (flushes pending work first). */
   async read(src: GPUBuffer, offset: number, bytes: number): Promise<ArrayBuffer> {
     const ctx = this.ctx;
-    await ctx.pipelines.settled();
+    // Without compiles in flight the copy is encoded and submitted before read() first yields, so
+    // a caller may start a read and go on encoding work that overlaps it (pipelined decoding).
+    if (ctx.pipelines.busy) await ctx.pipelines.settled();
     ctx.check('read');
     const size = Math.ceil(bytes / 4) * 4;
     const staging = ctx.pool.acquire(size, 'readback');
