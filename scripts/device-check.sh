@@ -52,12 +52,12 @@ step sweep        75  $RUN gemm_sweep --json "$OUT/sweep.json"
 # BioGPT training shapes (B·T = 2048, C 1024, FFN 4096, 16 heads × 64, T 512) and decoding.
 RADGRAD_BENCH_SCALE=$SCALE BENCH_KERNELS=attention,int8,decode,lora \
 step kernels      90  $RUN kernels --json "$OUT/kernels.json"
-RADGRAD_BENCH_GEN_MODELS=$GEN_MODELS RADGRAD_BENCH_GEN_NEW=${RADGRAD_BENCH_GEN_NEW:-64} \
+RADGRAD_BENCH_REPS=3 RADGRAD_BENCH_GEN_PIPELINE=both RADGRAD_BENCH_GEN_MODELS=$GEN_MODELS RADGRAD_BENCH_GEN_NEW=${RADGRAD_BENCH_GEN_NEW:-64} \
 step generate     75  $RUN generate --json "$OUT/generate.json"
 # The same with Dawn's unsafe toggles (and shader-f16 / subgroup matrices on NVIDIA).
 RADGRAD_UNSAFE_GPU_FEATURES=1 RADGRAD_DAWN_TOGGLES=$TOGGLES \
 step sweep-unsafe 75  $RUN gemm_sweep --json "$OUT/sweep-unsafe.json"
-RADGRAD_DAWN_TOGGLES=$TOGGLES RADGRAD_BENCH_GEN_MODELS=$GEN_MODELS RADGRAD_BENCH_GEN_NEW=${RADGRAD_BENCH_GEN_NEW:-64} \
+RADGRAD_BENCH_REPS=3 RADGRAD_DAWN_TOGGLES=$TOGGLES RADGRAD_BENCH_GEN_MODELS=$GEN_MODELS RADGRAD_BENCH_GEN_NEW=${RADGRAD_BENCH_GEN_NEW:-64} \
 step generate-tgl 60  $RUN generate
 # LoRA training steps at BioGPT's shapes, batch 4 × 512 (the PyTorch anchor's setting), f32 and fp16.
 RADGRAD_UNSAFE_GPU_FEATURES=1 RADGRAD_BENCH_FP16=$TRAIN_MODEL RADGRAD_BENCH_REPEATS=1 RADGRAD_BENCH_STEPS=4 \
