@@ -104,6 +104,13 @@ export interface Backend {
   stridedCopy(src: RawTensor, view: StridedView, shape: readonly number[]): RawTensor;
   /** Writes contiguous src (of `shape`) into a strided view of dst, in place. */
   stridedWrite(dst: RawTensor, view: StridedView, src: RawTensor): void;
+  /**
+   * KV-cache append of keys and values in one pass: key[b, h, s, d] = s < P ? pastK[b, h, s, d] :
+   * xk[b, s - P, h·D + d] (same for values), with past [B, H, P, D] (P may be 0) and x the
+   * projection rows [B, T, H·D]; results [B, H, P + T, D]. Bits are copied; all four inputs share
+   * one dtype. `capacity` is empty()'s pool hint, applied to both results.
+   */
+  kvAppend(pastK: RawTensor, pastV: RawTensor, xk: RawTensor, xv: RawTensor, opts?: { capacity?: number }): { key: RawTensor; value: RawTensor };
 
   // ---- reductions ----------------------------------------------------------------------------
   reduce(op: ReduceOp, x: RawTensor, axes: readonly number[], keepDims: boolean): RawTensor;

@@ -3,8 +3,9 @@ import type { GpuContext } from '../../gpu/device.js';
 import { OpArgumentError } from '../../errors.js';
 import { bindingOffsetAlignment, maxBindingBytes } from '../../gpu/buffer_pool.js';
 import { BufferTooLargeError } from '../../gpu/errors.js';
-import { alloc, bindable, bufferOf, dims8, launch, strideGrid, variants, windowOf, WG } from './common.js';
+import { alloc, bindable, bufferOf, dims8, launch, strideGrid, variants, windowOf, WG, type GpuRaw } from './common.js';
 import { bytesPerElement, contiguousStrides, numel, type Backend, type DType, type RawTensor } from '../types.js';
+import { kvAppendDims } from '../kv_append.js';
 
 const DIMS = 'array<vec4<u32>, 2>' as const;
 
@@ -19,6 +20,19 @@ const copyKernel = variants((t: 'u32' | 'f16') => ({
 
 const kernelFor = (d: DType) => copyKernel(d === 'f16' ? 'f16' : 'u32');
 
+// Keys and values of one attention layer's cache step in one launch (see Backend.kvAppend).
+const kvAppendKernel = variants((t: 'u32' | 'f16') => ({
+  name: `kv_append_${t}`, family: 'layout', file: 'kv_append',
+  bindings: [
+    { name: 'past_k', type: 'T', access: 'read' as const }, { name: 'past_v', type: 'T', access: 'read' as const },
+    { name: 'xk', type: 'T', access: 'read' as const }, { name: 'xv', type: 'T', access: 'read' as const },
+    { name: 'out_k', type: 'T', access: 'read_write' as const }, { name: 'out_v', type: 'T', access: 'read_write' as const },
+  ],
+  uniforms: { n: 'u32' as const, H: 'u32' as const, S: 'u32' as const, P: 'u32' as const, D: 'u32' as const },
+  overrides: { WG: { type: 'u32' as const, value: WG } },
+  aliases: { T: t }, enables: t === 'f16' ? ['f16'] : [], includes: ['common/strided.wgsl'],
+}));
+
 interface Strided {
   offset: number;
   strides: readonly number[];
@@ -27,7 +41,7 @@ interface Strided {
 /** Most launches one strided copy of a tensor over the binding limit may be split into. */
 const MAX_COPY_LAUNCHES = 65536;
 
-export function layoutOps(ctx: GpuContext): Pick<Backend, 'stridedCopy' | 'stridedWrite'> {
+export function layoutOps(ctx: GpuContext): Pick<Backend, 'stridedCopy' | 'stridedWrite' | 'kvAppend'> {
   const copy = (op: string, src: RawTensor, dst: RawTensor, sv: Strided, dv: Strided, shape: readonly number[]): void => {
     const n = numel(shape);
     if (n === 0) return;
@@ -95,6 +109,41 @@ export function layoutOps(ctx: GpuContext): Pick<Backend, 'stridedCopy' | 'strid
     stridedWrite(dst, view, src) {
       if (src.dtype !== dst.dtype) throw new OpArgumentError('stridedWrite', 'src', `dtype ${dst.dtype}`, src.dtype);
       copy('stridedWrite', src, dst, { offset: 0, strides: contiguousStrides(src.shape) }, view, src.shape);
+    },
+    kvAppend(pastK, pastV, xk, xv, opts) {
+      const { B, H, P, T, D } = kvAppendDims(pastK, pastV, xk, xv);
+      const S = P + T;
+      const shape = [B, H, S, D];
+      const n = numel(shape);
+      const dtype = pastK.dtype;
+      const capacity = opts?.capacity ?? 0;
+      // As empty(): only the pool bucket grows with the hint, never the shape.
+      const make = (): GpuRaw => {
+        if (!(capacity > n)) return alloc(ctx, shape, dtype, 'kvAppend');
+        const bytes = Math.max(4, Math.ceil((n * bytesPerElement(dtype)) / 4) * 4);
+        const pb = ctx.pool.acquire(bytes, 'storage', 'kvAppend', Math.ceil((capacity * bytesPerElement(dtype)) / 4) * 4);
+        return { shape, dtype, storage: { pb, refs: 1 } };
+      };
+      const key = make();
+      const value = make();
+      if (n === 0) return { key, value };
+      if ([pastK, pastV, xk, xv, key, value].every((t) => bindable(ctx, t))) {
+        // With P = 0 the past is never read; x stands in so that no empty tensor is bound.
+        const pk = P === 0 ? xk : pastK;
+        const pv = P === 0 ? xv : pastV;
+        launch(ctx, kvAppendKernel(dtype === 'f16' ? 'f16' : 'u32'), {
+          bindings: { past_k: bufferOf(pk), past_v: bufferOf(pv), xk: bufferOf(xk), xv: bufferOf(xv), out_k: bufferOf(key), out_v: bufferOf(value) },
+          uniforms: { n, H, S, P, D },
+          workgroups: strideGrid(ctx, n),
+        });
+        return { key, value };
+      }
+      // Over the binding limit: the strided copies, which split themselves into windows.
+      for (const [past, x, out] of [[pastK, xk, key], [pastV, xv, value]] as const) {
+        copy('kvAppend', past, out, { offset: 0, strides: contiguousStrides(past.shape) }, { offset: 0, strides: [H * S * D, S * D, D, 1] }, past.shape);
+        copy('kvAppend', x, out, { offset: 0, strides: [T * H * D, D, H * D, 1] }, { offset: P * D, strides: [H * S * D, S * D, D, 1] }, [B, H, T, D]);
+      }
+      return { key, value };
     },
   };
 }

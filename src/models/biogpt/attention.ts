@@ -66,18 +66,24 @@ export class BioGptAttention extends Module {
 
   /**
    * x [B, T, C]; bias [B, 1, T, S] additive (S = past + T) or null; past keys/values [B, H, P, D].
-   * Returns the output [B, T, C] and the keys/values of all S positions (for the cache).
+   * keyMask: keyPaddingMask(bias), when the caller computed it once for all layers (else each
+   * layer on the fused path derives its own). Returns the output [B, T, C] and the keys/values of
+   * all S positions (for the cache).
    */
-  forward(x: Tensor, bias: Tensor | null, past?: LayerKv | null): { out: Tensor; present: LayerKv } {
+  forward(x: Tensor, bias: Tensor | null, past?: LayerKv | null, keyMask?: Tensor | null): { out: Tensor; present: LayerKv } {
     const [B, T] = x.shape as [number, number, number];
-    const q = this.heads(mul(this.q_proj.forward(x), this.scaling), B, T); // [B, H, T, D]
+    const qx = this.q_proj.forward(x); // [B, T, C]
+    // A cached decode step on the fused kernel takes the q scaling as its score scale instead of
+    // a separate multiply (one launch fewer per layer). Only for a power-of-two scale on f32 q:
+    // scaling by 2^k is exact, so q·k·2^k has the same bits as (q·2^k)·k.
+    const fold = !!past && T === 1 && this.attnImplementation === 'flash' && !isGradEnabled() && (this.attn_dropout.training ? this.attn_dropout.p : 0) === 0 && qx.dtype === 'f32' && isPowerOfTwo(this.scaling);
+    const q = this.heads(fold ? qx : mul(qx, this.scaling), B, T); // [B, H, T, D]
     const kx = this.k_proj.forward(x); // [B, T, C]
     const vx = this.v_proj.forward(x);
     let k: Tensor;
     let v: Tensor;
-    if (past && !isGradEnabled() && past.key.dtype === kx.dtype && past.value.dtype === vx.dtype) {
-      k = this.append(past.key, kx); // [B, H, S, D]
-      v = this.append(past.value, vx);
+    if (past && !isGradEnabled() && past.key.dtype === kx.dtype && past.value.dtype === kx.dtype && vx.dtype === kx.dtype) {
+      ({ key: k, value: v } = this.append(past, kx, vx)); // [B, H, S, D]
     } else {
       k = this.heads(kx, B, T); // [B, H, T, D]
       v = this.heads(vx, B, T);
@@ -86,33 +92,29 @@ export class BioGptAttention extends Module {
         v = concat([past.value, v], 2);
       }
     }
-    const ctx = this.attnImplementation === 'flash' ? this.fused(q, k, v, bias, !!past) ?? this.eager(q, k, v, bias) : this.eager(q, k, v, bias); // [B, H, T, D]
+    const qScale = fold ? this.scaling : 1;
+    const unfused = () => this.eager(fold ? mul(q, this.scaling) : q, k, v, bias);
+    const ctx = this.attnImplementation === 'flash' ? this.fused(q, k, v, bias, !!past, qScale, keyMask) ?? unfused() : unfused(); // [B, H, T, D]
     // [B, H, T, D] → [B, T, C] (for T = 1 the same memory order, as in heads()).
     const merged = reshape(T === 1 ? ctx : permute(ctx, [0, 2, 1, 3]), [B, T, this.embedDim]); // [B, T, C]
     return { out: this.out_proj.forward(merged), present: { key: k, value: v } };
   }
 
   /**
-   * concat([past, heads(x)], 2) without a graph (cached inference): x [B, T, C] is written into
-   * its head rows of the result directly, so the heads permute and its copy are skipped (one
-   * launch fewer per tensor and step; the values are the same copies).
+   * concat([past, heads(x)], 2) for keys and values without a graph (cached inference), in one
+   * backend launch: x [B, T, C] is read in its head order directly, so the heads permute and its
+   * copy are skipped (the values are the same copies).
    */
-  private append(past: Tensor, x: Tensor): Tensor {
-    const [B, H, P, D] = past.shape as [number, number, number, number];
-    const T = x.shape[1]!;
-    const S = P + T;
-    const be = past.backend;
+  private append(past: LayerKv, kx: Tensor, vx: Tensor): LayerKv {
+    const [B, H, P, D] = past.key.shape as [number, number, number, number];
+    const S = P + kx.shape[1]!;
+    const be = past.key.backend;
     // Room for a power of two of positions: the tensor is rebuilt one position larger each step,
     // and without the hint nearly every step landed in a new pool bucket, i.e. new buffers and new
     // bind groups for every launch reading the cache. Costs up to 2x the cache's memory.
     const capacity = B * H * 2 ** Math.ceil(Math.log2(S)) * D;
-    const out = be.empty([B, H, S, D], past.dtype, { capacity }); // past and x fill every row
-    be.stridedWrite(out, { offset: 0, strides: [H * S * D, S * D, D, 1] }, past.raw('attention cache'));
-    // x as [B, T, H, D] into out[b, h, P + t, d].
-    const x4 = be.reshape(x.raw('attention cache'), [B, T, H, D]);
-    be.stridedWrite(out, { offset: P * D, strides: [H * S * D, D, S * D, 1] }, x4);
-    be.dispose(x4);
-    return new Tensor(out, be);
+    const o = be.kvAppend(past.key.raw('attention cache'), past.value.raw('attention cache'), kx.raw('attention cache'), vx.raw('attention cache'), { capacity });
+    return { key: new Tensor(o.key, be), value: new Tensor(o.value, be) };
   }
 
   private eager(q: Tensor, k: Tensor, v: Tensor, bias: Tensor | null): Tensor {
@@ -122,19 +124,18 @@ export class BioGptAttention extends Module {
   }
 
   /**
-   * The fused kernels, or null where they do not apply. q is already scaled (scale 1, as eager).
+   * The fused kernels, or null where they do not apply. q is already scaled (scale 1, as eager),
+   * except by qScale, which only the decode kernel receives (see forward).
    * The key padding mask [B, S] is the bias's last query row (0 → 1, finfo.min → 0): without a
    * past that row sees every key the causal mask allows, and a decode step has only that row.
    * Dropout draws its seed from attn_dropout exactly as the eager call would, so both paths use
    * the same mask (the fused kernels index the [B, H, T, T] probabilities like the dropout op).
    */
-  private fused(q: Tensor, k: Tensor, v: Tensor, bias: Tensor | null, hasPast: boolean): Tensor | null {
-    const [B, , T] = q.shape as [number, number, number, number];
-    const S = k.shape[2]!;
+  private fused(q: Tensor, k: Tensor, v: Tensor, bias: Tensor | null, hasPast: boolean, qScale: number, given?: Tensor | null): Tensor | null {
     const drop = this.attn_dropout;
     const p = drop.training ? drop.p : 0;
     if (p >= 1) return null;
-    const keyMask = (): Tensor | null => (bias ? relu(affine(reshape(slice(bias, [0, 0, T - 1, 0], [B, 1, 1, S]), [B, S]), 1, 1, false)) : null);
+    const keyMask = (): Tensor | null => (bias ? given ?? keyPaddingMask(bias) : null);
     if (!hasPast) {
       let seed = 0;
       if (p > 0) {
@@ -143,9 +144,28 @@ export class BioGptAttention extends Module {
       }
       return flashAttention(q, k, v, { mask: keyMask(), causal: true, scale: 1, dropout: p, seed });
     }
-    if (T === 1 && p === 0 && !q.requiresGrad && !k.requiresGrad && !v.requiresGrad) return attentionDecode(q, k, v, { mask: keyMask(), scale: 1 });
+    if (q.shape[2] === 1 && p === 0 && !q.requiresGrad && !k.requiresGrad && !v.requiresGrad) return attentionDecode(q, k, v, { mask: keyMask(), scale: qScale });
     return null;
   }
+}
+
+/** Whether x is 2^k for an integer k (multiplying by it is exact, barring underflow). */
+function isPowerOfTwo(x: number): boolean {
+  return x > 0 && 2 ** Math.round(Math.log2(x)) === x;
+}
+
+/**
+ * The key padding mask [B, S] of an additive bias [B, 1, T, S]: its last query row, 0 → 1 and
+ * finfo.min → 0 (see BioGptAttention.fused).
+ */
+export function keyPaddingMask(bias: Tensor): Tensor {
+  const [B, , T, S] = bias.shape as [number, number, number, number];
+  return relu(affine(reshape(slice(bias, [0, 0, T - 1, 0], [B, 1, 1, S]), [B, S]), 1, 1, false));
+}
+
+/** Whether a layer with `impl` reads keyPaddingMask(bias) for T new positions (after a past or not). */
+export function usesKeyMask(impl: AttnImplementation, T: number, hasPast: boolean): boolean {
+  return impl === 'flash' && (!hasPast || T === 1);
 }
 
 /** Switches every BioGptAttention under `root` to `impl` ('eager' | 'flash'). */

@@ -39,9 +39,12 @@ export class BioGptDecoderLayer extends Module {
     this.activation_dropout = this.addModule('activation_dropout', new Dropout(cfg.activationDropout));
   }
 
-  /** h [B, T, C], bias [B, 1, T, S] or null, past [B, H, P, D] → h [B, T, C] and this layer's cache. */
-  forward(h: Tensor, bias: Tensor | null, past?: LayerKv | null): { hidden: Tensor; present: LayerKv } {
-    const r = this.forwardResidual(h, null, bias, past);
+  /**
+   * h [B, T, C], bias [B, 1, T, S] or null, past [B, H, P, D] → h [B, T, C] and this layer's cache.
+   * keyMask: keyPaddingMask(bias) shared by all layers (optional, see BioGptAttention.forward).
+   */
+  forward(h: Tensor, bias: Tensor | null, past?: LayerKv | null, keyMask?: Tensor | null): { hidden: Tensor; present: LayerKv } {
+    const r = this.forwardResidual(h, null, bias, past, keyMask);
     return { hidden: add(r.hidden, r.residual), present: r.present };
   }
 
@@ -50,7 +53,7 @@ export class BioGptDecoderLayer extends Module {
    * (output = hidden + residual), so each residual add runs inside the layer norm that follows it
    * (addLayerNorm: one kernel, bit-identical to add then layerNorm). hidden is the sum h + r + attn.
    */
-  forwardResidual(h: Tensor, r: Tensor | null, bias: Tensor | null, past?: LayerKv | null): { hidden: Tensor; residual: Tensor; present: LayerKv } {
+  forwardResidual(h: Tensor, r: Tensor | null, bias: Tensor | null, past?: LayerKv | null, keyMask?: Tensor | null): { hidden: Tensor; residual: Tensor; present: LayerKv } {
     const ln1 = this.self_attn_layer_norm;
     let hn: Tensor;
     let own: Tensor | null = null; // h + r, made here: a temporary once the attention sum exists
@@ -61,7 +64,7 @@ export class BioGptDecoderLayer extends Module {
     } else {
       hn = ln1.forward(h);
     }
-    const attn = this.self_attn.forward(hn, bias, past);
+    const attn = this.self_attn.forward(hn, bias, past, keyMask);
     const ln2 = this.final_layer_norm;
     const b = addLayerNorm(own ?? h, this.dropout.forward(attn.out), ln2.weight, ln2.bias, ln2.eps); // [B, T, C]
     // A plain Linear takes the GELU into its product's epilogue (when no gradient is needed).

@@ -29,6 +29,7 @@ import { ModuleList } from '../../nn/module_list.js';
 import { Linear, linear, type LinearModule } from '../../nn/linear.js';
 import { BIOGPT_LAYER_NORM_EPS, BIOGPT_POSITION_OFFSET, type BioGptConfig } from '../../io/biogpt_config.js';
 import { BioGptDecoderLayer } from './decoder_layer.js';
+import { keyPaddingMask, usesKeyMask } from './attention.js';
 import { loadPretrainedWeights, openPretrained, type FromPretrainedOptions, type LoadReport } from './pretrained.js';
 import { cacheLength, type KvCache } from './kv_cache.js';
 import {
@@ -181,11 +182,15 @@ export class BioGptModel extends Module {
     // the next layer norm (forwardResidual); hidden states, LayerDrop and checkpointing need the sum.
     const fuse = free && !want && !(this.training && cfg.layerdrop > 0);
     let res: Tensor | null = null;
+    // The fused attention's key padding mask, derived from the bias once instead of in every layer
+    // (no graph only: it goes with the bias below).
+    let keyMask: Tensor | null = null;
+    if (free && bias && [...this.layers].some((l) => usesKeyMask(l.self_attn.attnImplementation, T, !!past))) keyMask = tidy(() => keyPaddingMask(bias));
     for (let i = 0; i < L; i++) {
       if (fuse) {
         const x = h;
         const xr: Tensor | null = res;
-        const r = scoped((): ReturnType<BioGptDecoderLayer['forwardResidual']> => this.layers.at(i).forwardResidual(x, xr, bias, past ? past[i]! : null));
+        const r = scoped((): ReturnType<BioGptDecoderLayer['forwardResidual']> => this.layers.at(i).forwardResidual(x, xr, bias, past ? past[i]! : null, keyMask));
         x.dispose();
         xr?.dispose();
         h = r.hidden;
@@ -209,7 +214,7 @@ export class BioGptModel extends Module {
         h = checkpoint((y) => layer.forward(y, bias, null).hidden, [x], { params: layer.parameters(), rng });
         continue;
       }
-      const r = scoped(() => layer.forward(x, bias, past ? past[i]! : null));
+      const r = scoped(() => layer.forward(x, bias, past ? past[i]! : null, keyMask));
       if (free && !want) x.dispose();
       h = r.hidden;
       if (useCache) present.push(r.present);
@@ -229,7 +234,10 @@ export class BioGptModel extends Module {
     // (With LayerDrop skipping the last layer, pre may be a tensor listed in hidden; keep it then.)
     // The last layer's raw output is not reported (transformers 5 reports the normalised state instead).
     if (free && L > 0 && !hidden.includes(pre)) pre.dispose();
-    if (free) bias?.dispose();
+    if (free) {
+      bias?.dispose();
+      keyMask?.dispose();
+    }
     if (want) hidden.push(h);
     const out: BioGptModelOutput = { lastHiddenState: h };
     if (input.outputHiddenStates) out.hiddenStates = hidden;
