@@ -57,8 +57,11 @@ step generate     75  $RUN generate --json "$OUT/generate.json"
 # The same with Dawn's unsafe toggles (and shader-f16 / subgroup matrices on NVIDIA).
 RADGRAD_UNSAFE_GPU_FEATURES=1 RADGRAD_DAWN_TOGGLES=$TOGGLES \
 step sweep-unsafe 75  $RUN gemm_sweep --json "$OUT/sweep-unsafe.json"
-RADGRAD_BENCH_REPS=3 RADGRAD_DAWN_TOGGLES=$TOGGLES RADGRAD_BENCH_GEN_MODELS=$GEN_MODELS RADGRAD_BENCH_GEN_NEW=${RADGRAD_BENCH_GEN_NEW:-64} \
-step generate-tgl 60  $RUN generate
+# Decoding with the fused decode attention (attn_implementation flash), plain and with the toggles.
+RADGRAD_ATTN_IMPLEMENTATION=flash RADGRAD_BENCH_REPS=3 RADGRAD_BENCH_GEN_MODELS=$GEN_MODELS RADGRAD_BENCH_GEN_NEW=${RADGRAD_BENCH_GEN_NEW:-64} \
+step gen-flash    60  $RUN generate --json "$OUT/generate-flash.json"
+RADGRAD_ATTN_IMPLEMENTATION=flash RADGRAD_DAWN_TOGGLES=$TOGGLES RADGRAD_BENCH_REPS=3 RADGRAD_BENCH_GEN_MODELS=${GEN_MODELS%%,*} RADGRAD_BENCH_GEN_NEW=${RADGRAD_BENCH_GEN_NEW:-64} \
+step gen-flash-tgl 45 $RUN generate
 # LoRA training steps at BioGPT's shapes, batch 4 × 512 (the PyTorch anchor's setting), f32 and fp16.
 RADGRAD_UNSAFE_GPU_FEATURES=1 RADGRAD_BENCH_FP16=$TRAIN_MODEL RADGRAD_BENCH_REPEATS=1 RADGRAD_BENCH_STEPS=4 \
 step train        75  $RUN train_fp16
