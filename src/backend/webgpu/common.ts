@@ -132,8 +132,18 @@ export function grid(n: number, wg = WG): [number, number, number] {
  */
 export const tuning: { cpuStyle: 'auto' | boolean; vec4: boolean } = { cpuStyle: 'auto', vec4: true };
 
+/**
+ * What 'auto' means: the adapter's class, unless RADGRAD_KERNEL_STYLE=gpu|cpu says otherwise (gpu
+ * runs the discrete-GPU kernel family on lavapipe, so whole suites check it without a GPU).
+ */
+const styleEnv = process.env.RADGRAD_KERNEL_STYLE;
+if (styleEnv !== undefined && styleEnv !== 'gpu' && styleEnv !== 'cpu' && styleEnv !== 'auto') {
+  throw new OpArgumentError('RADGRAD_KERNEL_STYLE', 'value', 'gpu, cpu or auto', styleEnv);
+}
+const autoStyle: boolean | null = styleEnv === 'gpu' ? false : styleEnv === 'cpu' ? true : null;
+
 export function cpuStyle(ctx: GpuContext): boolean {
-  return tuning.cpuStyle === 'auto' ? ctx.adapterInfo.isCpu : tuning.cpuStyle;
+  return tuning.cpuStyle === 'auto' ? autoStyle ?? ctx.adapterInfo.isCpu : tuning.cpuStyle;
 }
 
 /** Workgroups for a grid-stride kernel over n items: enough to fill the device, no more. */
