@@ -12,6 +12,8 @@ import { BioGptForCausalLM } from '../../src/models/biogpt/index.js';
 import { BioGptTokenizer } from '../../src/tokenizer/index.js';
 import { loadAdapter } from '../../src/nn/lora.js';
 import { quantizeInt8 } from '../../src/models/biogpt/quantize.js';
+import { setAttnImplementation } from '../../src/models/biogpt/attention.js';
+import { ATTN_IMPLEMENTATIONS, type AttnImplementation } from '../../src/models/biogpt/config.js';
 import type { GenerateOptions } from '../../src/generate/index.js';
 
 export interface GenFlags {
@@ -27,6 +29,7 @@ export interface GenFlags {
   lengthPenalty?: string;
   earlyStopping?: string | boolean;
   seed?: string;
+  attnImplementation?: string;
 }
 
 export function addGenerationOptions(cmd: Command, defaultMaxNew: number): Command {
@@ -42,7 +45,8 @@ export function addGenerationOptions(cmd: Command, defaultMaxNew: number): Comma
     .option('--no-repeat-ngram-size <n>', 'never repeat an n-gram of this size (default 0 = off)')
     .option('--length-penalty <x>', 'beam score = log p / length^x (default 1)')
     .option('--early-stopping [mode]', 'beam search: true (stop at num-beams finished), false (heuristic, default) or never')
-    .option('--seed <n>', 'sampling seed (default 0)');
+    .option('--seed <n>', 'sampling seed (default 0)')
+    .option('--attn-implementation <name>', "attention kernels, as transformers' attn_implementation: eager (composite ops) or flash (fused; one kernel per decode step and layer). Default: the model's config.json, else eager");
 }
 
 function num(flag: string, v: string | undefined, int: boolean, min: number, max = Infinity): number | undefined {
@@ -86,7 +90,7 @@ export interface LoadedModel {
 }
 
 /** Loads the model (optionally int8 base + LoRA adapter) and, when its files exist, the tokenizer. */
-export function loadForGeneration(o: { model?: string; adapter?: string; tokenizer?: string; int8?: boolean; needTokenizer: boolean }): LoadedModel {
+export function loadForGeneration(o: { model?: string; adapter?: string; tokenizer?: string; int8?: boolean; attnImplementation?: string; needTokenizer: boolean }): LoadedModel {
   if (!o.model) throw new RadgradError('--model <dir> is required', { hint: 'a Hugging Face BioGPT folder (config.json + model.safetensors), e.g. the base model written by `radgrad demo`' });
   if (!fs.existsSync(path.join(o.model, 'config.json'))) throw new RadgradError(`${o.model}: no config.json`, { hint: 'pass the folder written by save_pretrained (config.json + model.safetensors)' });
   const notes: string[] = [];
@@ -96,6 +100,13 @@ export function loadForGeneration(o: { model?: string; adapter?: string; tokeniz
     if (!fs.existsSync(o.adapter)) throw new RadgradError(`adapter folder ${o.adapter} does not exist`, { hint: 'pass a PEFT adapter folder (adapter_config.json + adapter_model.safetensors)' });
     const c = loadAdapter(model, o.adapter, { dropout: 0 });
     notes.push(`LoRA adapter r=${c.r} on ${c.targetModules} from ${o.adapter}`);
+  }
+  if (o.attnImplementation !== undefined) {
+    if (!(ATTN_IMPLEMENTATIONS as readonly string[]).includes(o.attnImplementation)) {
+      throw new RadgradError(`--attn-implementation must be one of ${ATTN_IMPLEMENTATIONS.join(', ')}, got ${JSON.stringify(o.attnImplementation)}`, { hint: 'flash runs the fused attention kernels, eager the composite ops' });
+    }
+    setAttnImplementation(model, o.attnImplementation as AttnImplementation);
+    notes.push(`attention: ${o.attnImplementation}`);
   }
   model.eval();
   const tokDir = o.tokenizer ?? o.model;

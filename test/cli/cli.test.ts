@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { packageRoot } from '../../src/util/paths.js';
+import { packageRoot, sharedPath } from '../../src/util/paths.js';
 
 const root = packageRoot();
 function radgrad(...args: string[]) {
@@ -54,4 +54,17 @@ test('an unknown adapter name gives a typed error that says how to install a dri
   assert.notEqual(r.status, 0);
   assert.match(r.stderr, /no WebGPU adapter/);
   assert.match(r.stderr, /hint: .*lavapipe/);
+});
+
+test('generate --attn-implementation flash gives the golden greedy ids; a bad value exits with a hint', { skip: !sharedPath('golden', 'tiny_biogpt') && 'shared/golden/tiny_biogpt is absent' }, () => {
+  const model = sharedPath('golden', 'tiny_biogpt')!;
+  const r = radgrad('generate', '--model', model, '--prompt-ids', '2,17,45,300', '--max-new-tokens', '4', '--attn-implementation', 'flash', '--json');
+  assert.equal(r.status, 0, r.stderr);
+  const row = JSON.parse(r.stdout.trim().split('\n')[0]!) as { sequence: number[] };
+  assert.deepEqual(row.sequence, [2, 17, 45, 300, 300, 300, 300, 300]); // golden_tiny.json greedy
+  assert.match(r.stderr, /attention: flash/);
+  const bad = radgrad('generate', '--model', model, '--prompt-ids', '2,17', '--attn-implementation', 'sdpa');
+  assert.notEqual(bad.status, 0);
+  assert.match(bad.stderr, /--attn-implementation must be one of eager, flash/);
+  assert.match(bad.stderr, /^hint: /m);
 });
