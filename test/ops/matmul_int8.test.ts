@@ -77,9 +77,11 @@ async function run(be: Backend, c: Case, inp: Inputs) {
   });
 }
 
-/** Compares the GPU with the reference in the given kernel styles (true: CPU-adapter register kernels). */
-async function check(c: Case, seed: number, heavy: boolean, styles: readonly boolean[] = [true, false]): Promise<void> {
-  const { gpu: g, cpu } = await getBackends();
+/**
+ * Inputs of a case (zero rows, an all-zero weight row) and the scale of its outputs: |y| ≲ Σ|x||w|,
+ * so an f32 rounding of the int32 sum is ~6e-8 of that.
+ */
+function caseInputs(c: Case, seed: number, heavy: boolean): { inp: Inputs; scale: number } {
   // positive: codes of one sign near 127, so the int32 sums pass 2²⁴ (exact chunked f32 sums).
   const xs = heavy ? heavyTailed(c.N, c.I, seed, 3) : c.positive ? randValues(c.N * c.I, seed, 1, 1.1) : randValues(c.N * c.I, seed, -2, 2);
   for (const r of c.zeroRows) if (r < c.N) xs.fill(0, r * c.I, (r + 1) * c.I);
@@ -89,14 +91,20 @@ async function check(c: Case, seed: number, heavy: boolean, styles: readonly boo
     xs, ws, bs: randValues(c.O, seed + 2), dys: randValues(c.N * c.O, seed + 3),
     us: randValues(c.N * c.rank, seed + 4, -2, 2), lbs: randValues(c.O * c.rank, seed + 5),
   };
-  const want = await run(cpu, c, inp);
-  // Scale of the outputs: |y| ≲ Σ|x||w|, so an f32 rounding of the int32 sum is ~6e-8 of that.
   let scale = 1;
   for (let n = 0; n < c.N; n++) {
     let s = 0;
     for (let i = 0; i < c.I; i++) s += Math.abs(xs[n * c.I + i]!) * 0.5;
     scale = Math.max(scale, s);
   }
+  return { inp, scale };
+}
+
+/** Compares the GPU with the reference in the given kernel styles (true: CPU-adapter register kernels). */
+async function check(c: Case, seed: number, heavy: boolean, styles: readonly boolean[] = [true, false]): Promise<void> {
+  const { gpu: g, cpu } = await getBackends();
+  const { inp, scale } = caseInputs(c, seed, heavy);
+  const want = await run(cpu, c, inp);
   for (const style of styles) {
     const before = g.bytesInUse();
     tuning.cpuStyle = style;
@@ -233,21 +241,8 @@ async function runKernel(c: Case, inp: Inputs, kernel: GemmKernel, tiles?: GemmT
  */
 async function checkTiled8(c: Case, seed: number, heavy: boolean, tiles?: GemmTiles): Promise<void> {
   const { gpu: g, cpu } = await getBackends();
-  const xs = heavy ? heavyTailed(c.N, c.I, seed, 3) : randValues(c.N * c.I, seed, -2, 2);
-  for (const r of c.zeroRows) if (r < c.N) xs.fill(0, r * c.I, (r + 1) * c.I);
-  const ws = randValues(c.O * c.I, seed + 1, -0.5, 0.5);
-  if (c.O > 2) ws.fill(0, 2 * c.I, 3 * c.I);
-  const inp: Inputs = {
-    xs, ws, bs: randValues(c.O, seed + 2), dys: randValues(c.N * c.O, seed + 3),
-    us: randValues(c.N * c.rank, seed + 4, -2, 2), lbs: randValues(c.O * c.rank, seed + 5),
-  };
+  const { inp, scale } = caseInputs(c, seed, heavy);
   const want = await run(cpu, c, inp);
-  let scale = 1;
-  for (let n = 0; n < c.N; n++) {
-    let s = 0;
-    for (let i = 0; i < c.I; i++) s += Math.abs(xs[n * c.I + i]!) * 0.5;
-    scale = Math.max(scale, s);
-  }
   const before = g.bytesInUse();
   const got = await runKernel(c, inp, 'tiled8', tiles);
   const ref = await runKernel(c, inp, 'tiled');
