@@ -22,7 +22,8 @@
  * RADGRAD_BENCH_HOST_STYLE picks the kernel family: cpu (what this adapter uses), gpu (the
  * discrete-GPU kernels, tuning.cpuStyle = false: the dispatch mix an H100 would record), or both
  * (default). RADGRAD_BENCH_HOST_DETAIL=1 adds one row per kernel name (launches per step and
- * host µs per launch inside dispatch).
+ * host µs per launch inside dispatch). RADGRAD_BENCH_HOST_QKV: a decode step's q/k/v projections in
+ * one linear3 launch (fused, default), three (apart), or both side by side (qkvTuning).
  * The KV cache asks the pool for room up to the next power of two of positions, so its buffers
  * (and the bind groups of the launches that read them) change only when S crosses a power of two;
  * the hit rate is a little lower with short prompts and few steps.
@@ -32,6 +33,7 @@ import type { BioGptForCausalLM } from '../src/models/biogpt/index.js';
 import { DecodeStepper } from '../src/generate/stepper.js';
 import { gpu } from '../src/gpu/device.js';
 import { tuning } from '../src/backend/webgpu/common.js';
+import { qkvTuning } from '../src/models/biogpt/attention.js';
 import type { KernelDecl, LaunchArgs } from '../src/gpu/index.js';
 import { loadModel } from './generate.bench.js';
 import '../src/ops/index.js';
@@ -156,6 +158,9 @@ export async function bench(): Promise<Row[]> {
   const styles = ({ cpu: ['cpu'], gpu: ['gpu'], both: ['cpu', 'gpu'] } as Record<string, string[]>)[styleEnv];
   if (!styles) throw new Error(`RADGRAD_BENCH_HOST_STYLE: cpu, gpu or both (got ${styleEnv})`);
   const detail = process.env.RADGRAD_BENCH_HOST_DETAIL === '1';
+  const qkvEnv = process.env.RADGRAD_BENCH_HOST_QKV ?? 'fused';
+  const qkvModes = ({ fused: ['fused'], apart: ['apart'], both: ['apart', 'fused'] } as Record<string, string[]>)[qkvEnv];
+  if (!qkvModes) throw new Error(`RADGRAD_BENCH_HOST_QKV: fused, apart or both (got ${qkvEnv})`);
   const rows: Row[] = [];
   for (const name of names) {
     const { model, desc } = loadModel(name);
@@ -169,9 +174,14 @@ export async function bench(): Promise<Row[]> {
         const saved = tuning.cpuStyle;
         tuning.cpuStyle = style === 'cpu' ? 'auto' : false;
         try {
-          rows.push(...(await measure(model, name, style, steps, detail)));
+          for (const qkv of qkvModes) {
+            qkvTuning.fuse = qkv === 'fused';
+            const r = await measure(model, name, style, steps, detail);
+            rows.push(...(qkvModes.length > 1 ? r.map((x) => ({ ...x, qkv })) : r));
+          }
         } finally {
           tuning.cpuStyle = saved;
+          qkvTuning.fuse = true;
         }
       }
     } finally {

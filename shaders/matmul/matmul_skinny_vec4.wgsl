@@ -4,20 +4,24 @@
 // invocations splitting K, WN column groups per workgroup), plus CN = 4 or 8 columns per
 // invocation: with 8, each loaded row of A serves twice the columns (worth it when ROWS is large,
 // as the A loads then rival the B loads).
+// The weight reads, the output base and the epilogue go through weight(), out_base() and
+// out_epilogue() of an operand include (matmul_skinny_vec4_one.wgsl: one weight, z = batch;
+// matmul_skinny_vec4_linear3.wgsl: z selects one of three weights and biases), so the fused q/k/v
+// projection runs this same body and keeps the bits of three separate launches.
 
 var<workgroup> part: array<vec4<f32>, KS * WN * 16u>;
 
-fn store4(base: u32, m: u32, n0: u32, v: vec4<f32>) {
+fn store4(z: u32, base: u32, m: u32, n0: u32, v: vec4<f32>) {
   if (m >= params.M) { return; }
   let r = base + m * params.N;
   for (var j = 0u; j < 4u; j++) {
-    if (n0 + j < params.N) { c[r + n0 + j] = T(epilogue(m, n0 + j, v[j])); }
+    if (n0 + j < params.N) { c[r + n0 + j] = T(out_epilogue(z, m, n0 + j, v[j])); }
   }
 }
 
-fn store8(base: u32, m: u32, n0: u32, v: vec4<f32>, u: vec4<f32>) {
-  store4(base, m, n0, v);
-  if (CN > 4u) { store4(base, m, n0 + 4u, u); }
+fn store8(z: u32, base: u32, m: u32, n0: u32, v: vec4<f32>, u: vec4<f32>) {
+  store4(z, base, m, n0, v);
+  if (CN > 4u) { store4(z, base, m, n0 + 4u, u); }
 }
 
 fn dot4(x: vec4<f32>, w0: vec4<f32>, w1: vec4<f32>, w2: vec4<f32>, w3: vec4<f32>) -> vec4<f32> {
@@ -44,9 +48,9 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
   var d0 = vec4<f32>(); var d1 = vec4<f32>(); var d2 = vec4<f32>(); var d3 = vec4<f32>();
   var d4 = vec4<f32>(); var d5 = vec4<f32>(); var d6 = vec4<f32>(); var d7 = vec4<f32>();
   for (var k = lid.x; k < K4; k += KS) {
-    let w0 = vec4<f32>(b[b0 + k]); let w1 = vec4<f32>(b[b1 + k]); let w2 = vec4<f32>(b[b2 + k]); let w3 = vec4<f32>(b[b3 + k]);
+    let w0 = vec4<f32>(weight(batch, b0 + k)); let w1 = vec4<f32>(weight(batch, b1 + k)); let w2 = vec4<f32>(weight(batch, b2 + k)); let w3 = vec4<f32>(weight(batch, b3 + k));
     var w4 = vec4<f32>(); var w5 = vec4<f32>(); var w6 = vec4<f32>(); var w7 = vec4<f32>();
-    if (CN > 4u) { w4 = vec4<f32>(b[b4 + k]); w5 = vec4<f32>(b[b5 + k]); w6 = vec4<f32>(b[b6 + k]); w7 = vec4<f32>(b[b7 + k]); }
+    if (CN > 4u) { w4 = vec4<f32>(weight(batch, b4 + k)); w5 = vec4<f32>(weight(batch, b5 + k)); w6 = vec4<f32>(weight(batch, b6 + k)); w7 = vec4<f32>(weight(batch, b7 + k)); }
     { let x = vec4<f32>(a[a0 + k]); c0 += dot4(x, w0, w1, w2, w3); if (CN > 4u) { d0 += dot4(x, w4, w5, w6, w7); } }
     if (ROWS > 1u) { let x = vec4<f32>(a[a1 + k]); c1 += dot4(x, w0, w1, w2, w3); if (CN > 4u) { d1 += dot4(x, w4, w5, w6, w7); } }
     if (ROWS > 2u) { let x = vec4<f32>(a[a2 + k]); c2 += dot4(x, w0, w1, w2, w3); if (CN > 4u) { d2 += dot4(x, w4, w5, w6, w7); } }
@@ -56,16 +60,16 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
     if (ROWS > 6u) { let x = vec4<f32>(a[a6 + k]); c6 += dot4(x, w0, w1, w2, w3); if (CN > 4u) { d6 += dot4(x, w4, w5, w6, w7); } }
     if (ROWS > 7u) { let x = vec4<f32>(a[a7 + k]); c7 += dot4(x, w0, w1, w2, w3); if (CN > 4u) { d7 += dot4(x, w4, w5, w6, w7); } }
   }
-  let cb = batch * M * N;
+  let cb = out_base(batch);
   if (KS == 1u) {
-    store8(cb, m0, n0, c0, d0);
-    if (ROWS > 1u) { store8(cb, m0 + 1u, n0, c1, d1); }
-    if (ROWS > 2u) { store8(cb, m0 + 2u, n0, c2, d2); }
-    if (ROWS > 3u) { store8(cb, m0 + 3u, n0, c3, d3); }
-    if (ROWS > 4u) { store8(cb, m0 + 4u, n0, c4, d4); }
-    if (ROWS > 5u) { store8(cb, m0 + 5u, n0, c5, d5); }
-    if (ROWS > 6u) { store8(cb, m0 + 6u, n0, c6, d6); }
-    if (ROWS > 7u) { store8(cb, m0 + 7u, n0, c7, d7); }
+    store8(batch, cb, m0, n0, c0, d0);
+    if (ROWS > 1u) { store8(batch, cb, m0 + 1u, n0, c1, d1); }
+    if (ROWS > 2u) { store8(batch, cb, m0 + 2u, n0, c2, d2); }
+    if (ROWS > 3u) { store8(batch, cb, m0 + 3u, n0, c3, d3); }
+    if (ROWS > 4u) { store8(batch, cb, m0 + 4u, n0, c4, d4); }
+    if (ROWS > 5u) { store8(batch, cb, m0 + 5u, n0, c5, d5); }
+    if (ROWS > 6u) { store8(batch, cb, m0 + 6u, n0, c6, d6); }
+    if (ROWS > 7u) { store8(batch, cb, m0 + 7u, n0, c7, d7); }
   } else {
     // Partial sums [column group][k slice][c rows 0..7, d rows 0..7]; invocation x < ROWS adds row x.
     let s = (lid.y * KS + lid.x) * 16u;
@@ -81,7 +85,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
         v += part[(lid.y * KS + x) * 16u + r];
         u += part[(lid.y * KS + x) * 16u + 8u + r];
       }
-      store8(cb, m0 + r, n0, v, u);
+      store8(batch, cb, m0 + r, n0, v, u);
     }
   }
 }

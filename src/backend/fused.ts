@@ -7,11 +7,13 @@ import { attentionOps } from './webgpu/attention.js';
 import { cpuAttentionOps } from './cpu/attention.js';
 import { loraOps } from './webgpu/lora.js';
 import { cpuLoraOps } from './cpu/lora.js';
+import { linear3Ops } from './webgpu/linear3.js';
+import { cpuLinear3Ops } from './cpu/linear3.js';
 
 registerKernels('webgpu', () => {
   const ctx = gpu();
-  return { ...int8Ops(ctx), ...attentionOps(ctx), ...loraOps(ctx) };
+  return { ...int8Ops(ctx), ...attentionOps(ctx), ...loraOps(ctx), ...linear3Ops(ctx) };
 });
-registerKernels('cpu', () => ({ ...cpuInt8Ops(), ...cpuAttentionOps(), ...cpuLoraOps() }));
+registerKernels('cpu', (b) => ({ ...cpuInt8Ops(), ...cpuAttentionOps(), ...cpuLoraOps(), ...cpuLinear3Ops(b) }));
 
 export { kernelsFor } from './kernels.js';

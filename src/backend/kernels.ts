@@ -1,8 +1,8 @@
 /**
- * Optional fused-kernel capabilities (int8 LLM.int8 linear, flash attention, LoRA linear). They live outside the
+ * Optional fused-kernel capabilities (int8 LLM.int8 linear, flash attention, LoRA linear, linear3). They live outside the
  * core Backend interface so that a backend without them stays valid; ops look them up with
- * kernelsFor(backend) and stay backend-agnostic. Implementations: src/backend/webgpu/{int8,attention,lora}.ts
- * and the float64 references src/backend/cpu/{int8,attention,lora}.ts.
+ * kernelsFor(backend) and stay backend-agnostic. Implementations: src/backend/webgpu/{int8,attention,lora,linear3}.ts
+ * and the float64 references src/backend/cpu/{int8,attention,lora,linear3}.ts.
  */
 import { OpArgumentError, ShapeError } from '../errors.js';
 import type { Backend, RawTensor } from './types.js';
@@ -87,7 +87,34 @@ export interface LoraBackend {
   loraGradA(g: RawTensor, x: RawTensor, dropout?: LoraDropout): RawTensor;
 }
 
-export type FusedKernels = Int8Backend & AttentionBackend & LoraBackend;
+/** Three weights (or biases) of one linear3 call. */
+export type Triple<T> = readonly [T, T, T];
+
+/**
+ * Three linears of one input in one launch (the q, k and v projections of a decode step):
+ * y_i [M, N] = x [M, K] · W_iᵀ + b_i with W_i [N, K], b_i [N], all f32, bits as three
+ * matmul(x, W_i, {transB, bias: b_i}) calls. Inference only (no gradient). Where the fused kernel
+ * does not apply (too many rows, K % 4 ≠ 0, ...) it runs those three calls.
+ */
+export interface Linear3Backend {
+  linear3(x: RawTensor, weights: Triple<RawTensor>, biases: Triple<RawTensor>): [RawTensor, RawTensor, RawTensor];
+}
+
+/** Operand checks of linear3 (typed errors), shared by its backends; returns the sizes. */
+export function linear3Dims(x: RawTensor, weights: Triple<RawTensor>, biases: Triple<RawTensor>): { M: number; N: number; K: number } {
+  const op = 'linear3';
+  if (weights.length !== 3) throw new OpArgumentError(op, 'weights', '3 weights', String(weights.length));
+  if (biases.length !== 3) throw new OpArgumentError(op, 'biases', '3 biases', String(biases.length));
+  const [M, K] = dims2(op, 'x', x);
+  const N = dims2(op, 'weights[0]', weights[0])[0];
+  weights.forEach((w, i) => expect(op, `weights[${i}]`, w, [N, K]));
+  biases.forEach((b, i) => {
+    if (b.dtype !== 'f32' || b.shape.length !== 1 || b.shape[0] !== N) throw new ShapeError(op, `biases[${i}]`, `f32 [${N}]`, `${b.dtype} [${b.shape}]`);
+  });
+  return { M, N, K };
+}
+
+export type FusedKernels = Int8Backend & AttentionBackend & LoraBackend & Linear3Backend;
 
 type Factory = (b: Backend) => FusedKernels;
 const factories = new Map<string, Factory>();

@@ -1,8 +1,8 @@
 /**
  * BioGPT cached decode on the fused attention kernels, with its launch savings: keys and values
  * appended in one kvAppend launch per layer, the key padding mask derived once per forward instead
- * of per layer, and (power-of-two head_dim^-0.5, f32) the q scaling passed to the decode kernel
- * instead of a multiply. The logits must keep the bits of the path without these savings: with
+ * of per layer, (power-of-two head_dim^-0.5, f32) the q scaling passed to the decode kernel
+ * instead of a multiply, and the q, k and v projections in one linear3 launch. The logits must keep the bits of the path without these savings: with
  * frozen parameters and gradients on, the same kernels run with q multiplied first, per-layer
  * masks and concat'ed caches. Small random-init model; padded batches so that decode steps carry
  * a bias (the mask is live).
@@ -19,7 +19,7 @@ import { tidy } from '../../src/tensor/scope.js';
 import '../../src/ops/index.js';
 import { manualSeed } from '../../src/nn/module.js';
 import { BioGptForCausalLM, biogptConfig, disposeCache, type KvCache } from '../../src/models/biogpt/index.js';
-import { setAttnImplementation } from '../../src/models/biogpt/attention.js';
+import { qkvTuning, setAttnImplementation } from '../../src/models/biogpt/attention.js';
 
 after(() => shutdownGpu());
 
@@ -117,6 +117,20 @@ describe('BioGPT fused cached decode: fewer launches, same bits', () => {
       const folded = heads === 4 ? 1 : 0;
       assert.equal(count(r, 'unary') - count(n, 'unary'), L * (2 + folded) - 2, 'unary launches saved');
       assert.equal(count(r, 'strided_copy') - count(n, 'strided_copy'), L * 5 - 1, 'copies saved');
+      // q, k and v projections in one linear3 launch per layer (the reference records three).
+      assert.equal(count(n, 'matmul_skinny_vec4_f32_linear3'), L);
+      assert.equal(count(r, 'matmul_skinny_vec4_f32_linear3'), 0);
+      assert.equal(count(r, 'matmul') - count(n, 'matmul'), 2 * L, 'projection launches saved');
+      // Switched off, the three projections run apart: same bits, two launches more per layer.
+      qkvTuning.fuse = false;
+      try {
+        const apart = await decode(model, false);
+        apart.logits.forEach((l, i) => assert.deepEqual(l, ref.logits[i], `unfused projections, call ${i}`));
+        assert.equal(count(apart.launches, 'matmul_skinny_vec4_f32_linear3'), 0);
+        assert.equal(count(apart.launches, 'matmul') - count(n, 'matmul'), 2 * L);
+      } finally {
+        qkvTuning.fuse = true;
+      }
       withBackend(be, () => model.dispose());
     });
   }

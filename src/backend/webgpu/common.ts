@@ -11,6 +11,11 @@ import { bytesPerElement, numel, type DType, type RawTensor } from '../types.js'
 export interface GpuStorage {
   readonly pb: PooledBuffer;
   refs: number;
+  /**
+   * A window that holds one reference to the storage it lies in (sharedWindows), released with
+   * the window's last view; plain windows (windowOf) only borrow.
+   */
+  readonly owner?: GpuStorage;
 }
 
 export interface GpuRaw extends RawTensor {
@@ -38,9 +43,32 @@ export function view(x: RawTensor, shape: readonly number[]): GpuRaw {
 }
 
 export function release(ctx: GpuContext, x: RawTensor): void {
-  const s = storageOf(x);
-  // A window (windowOf) borrows its parent's buffer: nothing to give back.
-  if (--s.refs === 0 && !s.pb.parent) ctx.pool.release(s.pb);
+  let s: GpuStorage | undefined = storageOf(x);
+  // A window (windowOf) borrows its parent's buffer: nothing to give back, except its reference
+  // to an owner (sharedWindows).
+  while (s && --s.refs === 0) {
+    if (!s.pb.parent) ctx.pool.release(s.pb);
+    s = s.owner;
+  }
+}
+
+/**
+ * Windows of x (one per [start, shape] part, aligned as windowOf's) that own x together: x itself
+ * is handed over, and its buffer goes back to the pool when the last view of the last window is
+ * disposed. Lets one launch write several results that live on independently.
+ */
+export function sharedWindows(ctx: GpuContext, x: RawTensor, parts: ReadonlyArray<{ start: number; shape: readonly number[] }>): GpuRaw[] {
+  if (parts.length === 0) {
+    release(ctx, x);
+    return [];
+  }
+  const owner = storageOf(x);
+  const ws = parts.map((p) => {
+    const w = windowOf(ctx, x, p.start, p.shape);
+    return { shape: w.shape, dtype: w.dtype, storage: { pb: w.storage.pb, refs: 1, owner } };
+  });
+  owner.refs += ws.length - 1;
+  return ws;
 }
 
 /**

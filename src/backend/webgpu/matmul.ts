@@ -265,7 +265,7 @@ const skinnyKernel = variants((key: `${'scalar' | 'vec4'}/${DType}/${Epilogue}`)
     },
     aliases: { T: t, V: `vec4<${t}>` }, enables: t === 'f16' ? ['f16'] : [],
     bindings: [...(v4 ? [{ ...MATMUL_BINDINGS[0]!, type: 'V' }, { ...MATMUL_BINDINGS[1]!, type: 'V' }, MATMUL_BINDINGS[2]!] : MATMUL_BINDINGS), ...ep.bindings],
-    uniforms: MATMUL_UNIFORMS, includes: ep.includes,
+    uniforms: MATMUL_UNIFORMS, includes: v4 ? [...ep.includes, 'matmul/matmul_skinny_vec4_one.wgsl'] : ep.includes,
   };
 });
 

@@ -11,6 +11,7 @@ import { add, affine, mul, relu } from '../../ops/elementwise.js';
 import { matmul } from '../../ops/matmul.js';
 import { concat, permute, reshape, slice } from '../../ops/shape.js';
 import { attentionDecode, flashAttention } from '../../ops/attention.js';
+import { linear3 } from '../../ops/linear3.js';
 import { softmax } from '../../ops/nn/softmax.js';
 import { Module } from '../../nn/module.js';
 import { Linear, type LinearModule } from '../../nn/linear.js';
@@ -18,6 +19,9 @@ import { isGradEnabled } from '../../autograd/tape.js';
 import { Dropout } from '../../nn/dropout.js';
 import type { LayerKv } from './kv_cache.js';
 import { checkAttnImplementation, DEFAULT_ATTN_IMPLEMENTATION, type AttnImplementation } from './config.js';
+
+/** fuse: a cached decode step's q/k/v projections in one linear3 launch (false: three; tests, benchmarks). */
+export const qkvTuning: { fuse: boolean } = { fuse: true };
 
 export interface AttentionOptions {
   embedDim: number;
@@ -72,14 +76,16 @@ export class BioGptAttention extends Module {
    */
   forward(x: Tensor, bias: Tensor | null, past?: LayerKv | null, keyMask?: Tensor | null): { out: Tensor; present: LayerKv } {
     const [B, T] = x.shape as [number, number, number];
-    const qx = this.q_proj.forward(x); // [B, T, C]
+    // A cached decode step without gradients: q, k and v in one launch (same bits, see linear3).
+    const qkv = past && T === 1 && !isGradEnabled() ? this.fusedQkv(x) : null;
+    const qx = qkv ? qkv[0] : this.q_proj.forward(x); // [B, T, C]
     // A cached decode step on the fused kernel takes the q scaling as its score scale instead of
     // a separate multiply (one launch fewer per layer). Only for a power-of-two scale on f32 q:
     // scaling by 2^k is exact, so q·k·2^k has the same bits as (q·2^k)·k.
     const fold = !!past && T === 1 && this.attnImplementation === 'flash' && !isGradEnabled() && (this.attn_dropout.training ? this.attn_dropout.p : 0) === 0 && qx.dtype === 'f32' && isPowerOfTwo(this.scaling);
     const q = this.heads(fold ? qx : mul(qx, this.scaling), B, T); // [B, H, T, D]
-    const kx = this.k_proj.forward(x); // [B, T, C]
-    const vx = this.v_proj.forward(x);
+    const kx = qkv ? qkv[1] : this.k_proj.forward(x); // [B, T, C]
+    const vx = qkv ? qkv[2] : this.v_proj.forward(x);
     let k: Tensor;
     let v: Tensor;
     if (past && !isGradEnabled() && past.key.dtype === kx.dtype && past.value.dtype === kx.dtype && vx.dtype === kx.dtype) {
@@ -98,6 +104,18 @@ export class BioGptAttention extends Module {
     // [B, H, T, D] → [B, T, C] (for T = 1 the same memory order, as in heads()).
     const merged = reshape(T === 1 ? ctx : permute(ctx, [0, 2, 1, 3]), [B, T, this.embedDim]); // [B, T, C]
     return { out: this.out_proj.forward(merged), present: { key: k, value: v } };
+  }
+
+  /**
+   * q, k and v projections of x in one linear3 call, when all three are plain f32 Linears with
+   * biases (not LoRA or int8 wrappers) and qkvTuning allows; else null (three forward calls).
+   */
+  private fusedQkv(x: Tensor): [Tensor, Tensor, Tensor] | null {
+    const ps = [this.q_proj, this.k_proj, this.v_proj];
+    if (!qkvTuning.fuse || x.dtype !== 'f32') return null;
+    const lins = ps.filter((p): p is Linear => p instanceof Linear && p.hasBias && p.weight.dtype === 'f32' && p.bias!.dtype === 'f32');
+    if (lins.length !== 3) return null;
+    return linear3(x, [lins[0]!.weight, lins[1]!.weight, lins[2]!.weight], [lins[0]!.bias!, lins[1]!.bias!, lins[2]!.bias!]);
   }
 
   /**
