@@ -38,7 +38,7 @@ fn main(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(workgroup_id) wi
       let c = 4u * w + j;
       var q = 0i;
       if (c < params.cols && sc > 0.0 && !is_outlier(c)) {
-        q = clamp(i32(round(x[base + c] * 127.0 / sc)), -127i, 127i);
+        q = clamp(i32(round(div_rn(x[base + c] * 127.0, sc))), -127i, 127i);
       }
       packed |= (u32(q) & 0xffu) << (8u * j);
     }

@@ -65,7 +65,7 @@ fn main(@builtin(local_invocation_id) lid3: vec3<u32>) {
         let c = 4u * w + j;
         var q = 0i;
         if (c < cols && sc > 0.0 && flags[c] == 0u) {
-          q = clamp(i32(round(x[base + c] * 127.0 / sc)), -127i, 127i);
+          q = clamp(i32(round(div_rn(x[base + c] * 127.0, sc))), -127i, 127i);
         }
         packed |= (u32(q) & 0xffu) << (8u * j);
       }

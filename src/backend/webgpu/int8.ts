@@ -29,11 +29,12 @@ export const INT8_TILE = { WX: 16, WY: 16, TK: 8 };
  * forced 'tiled8' also falls back to 'tiled' where they do not hold. WX, WY, TK are tiled8's
  * override constants (tile (WY·8)×(WX·8), TK words deep, TK % 4 == 0), there so benchmarks can
  * sweep them, and prefetch its PREFETCH override (the next K stage loaded into registers during
- * the current one; at most 4 vec4 loads per thread and operand). These GPU defaults are not yet
- * tuned on hardware.
+ * the current one; at most 4 vec4 loads per thread and operand). Defaults from the 4096³ sweep on
+ * an H200 (bench/gemm_sweep.bench.ts, docs/BENCHMARKS.md): 16×16 threads, TK 16, no prefetch gave
+ * 56.7 TOP/s (59.9 with Dawn's unsafe toggles), prefetch 53.8 (55.2), the old 4×4 kernel 12.1.
  */
 export const int8GemmTuning: { kernel: 'auto' | 'tiled' | 'tiled8' | 'regs'; WX: number; WY: number; TK: number; prefetch: boolean } = {
-  kernel: 'auto', WX: 16, WY: 16, TK: 16, prefetch: true,
+  kernel: 'auto', WX: 16, WY: 16, TK: 16, prefetch: false,
 };
 /** Barrier-free kernels (CPU adapters): WX×WY threads per workgroup, each an 8×8 block. */
 export const INT8_REGS = { WX: 8, WY: 8, R: 8 };
@@ -72,6 +73,7 @@ const quantizeKernel = {
   bindings: [{ name: 'x', type: 'f32', access: R }, { name: 'flags', type: 'u32', access: R }, { name: 'q8', type: 'u32', access: RW }, { name: 'scale', type: 'f32', access: RW }],
   uniforms: { rows: u32, cols: u32, words: u32, scale_off: u32 },
   overrides: { WG: { type: u32, value: WG }, HAS_OUTLIERS: { type: bool, value: false }, SCALE_IN_Q8: { type: bool, value: false } },
+  includes: ['common/div_rn.wgsl'],
 };
 /**
  * With outliers and at most fusedMaxRows rows (decoding), the flag, list and quantise passes run as one
@@ -84,6 +86,7 @@ const quantizeOutliersKernel = {
   bindings: [{ name: 'x', type: 'f32', access: R }, { name: 'flags', type: 'u32', access: RW }, { name: 'q8', type: 'u32', access: RW }],
   uniforms: { rows: u32, cols: u32, words: u32, scale_off: u32, list_off: u32, threshold: f32 },
   overrides: { WG: { type: u32, value: WG } },
+  includes: ['common/div_rn.wgsl'],
 };
 const outliersKernel = {
   name: 'int8_outliers', family: 'matmul', file: 'int8_outliers',

@@ -69,7 +69,8 @@ const skinnyKernel = variants((form: 'scalar' | 'vec4') => {
       ...EPILOGUE_OVERRIDES,
     },
     aliases: { T: 'f32', V: 'vec4<f32>' },
-    includes: EPILOGUE_INCLUDES,
+    // The vec4 body reads its weights and bias through the one-weight accessors (as plain matmul).
+    includes: v4 ? [...EPILOGUE_INCLUDES, 'matmul/matmul_skinny_vec4_one.wgsl'] : EPILOGUE_INCLUDES,
   };
 });
 

@@ -166,15 +166,16 @@ export function gemmPath(ctx: GpuContext, ta: boolean, tb: boolean, M: number, K
  * ((WY·8)×(WX·8) tiles), TK-deep slices in workgroup memory, every global load a vec4 along the
  * operand's contiguous dimension, the next slice prefetched into registers. It needs that
  * dimension (K or M of A, N or K of B) to be a multiple of 4; other products keep matmul.wgsl.
- * The defaults are a starting point (128×128 tiles, as the issue's H200 notes suggest), swept on
- * hardware by bench/matmul.bench.ts (BENCH_MATMUL=sweep).
+ * Defaults from the 4096³ sweep on an H200 (bench/gemm_sweep.bench.ts, docs/BENCHMARKS.md): 16×16
+ * threads (128×128 tiles), TK 8 gave 35.0 TFLOP/s for A·B and 33.3 for x·Wᵀ (44.6 / 35.5 with
+ * Dawn's unsafe toggles), TK 16 25.9 / 25.3, matmul.wgsl 17.1 / 15.4.
  */
 export interface Tiled8Tiles {
   readonly WX: number;
   readonly WY: number;
   readonly TK: number;
 }
-export const MATMUL_TILED8: Tiled8Tiles = { WX: 16, WY: 16, TK: 16 };
+export const MATMUL_TILED8: Tiled8Tiles = { WX: 16, WY: 16, TK: 8 };
 /** use: 'auto' on GPU adapters where it applies, true anywhere it applies (tests), false never; tiles: the sweep's choice. */
 export const tiled8Tuning: { use: 'auto' | boolean; tiles: Tiled8Tiles } = { use: 'auto', tiles: MATMUL_TILED8 };
 
