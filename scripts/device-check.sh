@@ -24,6 +24,8 @@ T0=$SECONDS
 
 step() { # step <name> <seconds> <command...>: runs it with a time limit, output appended to log.txt
   local name=$1 limit=$2; shift 2
+  # DEVICE_CHECK_STEPS="tests-all generate ..." runs only the named steps (a rerun of a few).
+  if [ -n "${DEVICE_CHECK_STEPS:-}" ] && [[ " $DEVICE_CHECK_STEPS " != *" $name "* ]]; then return; fi
   local t0=$SECONDS
   printf '\n===== %s (limit %ss): %s\n' "$name" "$limit" "$*" >> "$LOG"
   timeout --kill-after=5 "$limit" "$@" >> "$LOG" 2>&1
@@ -57,21 +59,28 @@ step generate     75  $RUN generate --json "$OUT/generate.json"
 # The same with Dawn's unsafe toggles (and shader-f16 / subgroup matrices on NVIDIA).
 RADGRAD_UNSAFE_GPU_FEATURES=1 RADGRAD_DAWN_TOGGLES=$TOGGLES \
 step sweep-unsafe 75  $RUN gemm_sweep --json "$OUT/sweep-unsafe.json"
+RADGRAD_BENCH_REPS=3 RADGRAD_DAWN_TOGGLES=$TOGGLES RADGRAD_BENCH_GEN_MODELS=${GEN_MODELS%%,*} RADGRAD_BENCH_GEN_NEW=${RADGRAD_BENCH_GEN_NEW:-64} \
+step generate-tgl 45  $RUN generate
 # Decoding with the fused decode attention (attn_implementation flash), plain and with the toggles.
 RADGRAD_ATTN_IMPLEMENTATION=flash RADGRAD_BENCH_REPS=3 RADGRAD_BENCH_GEN_MODELS=$GEN_MODELS RADGRAD_BENCH_GEN_NEW=${RADGRAD_BENCH_GEN_NEW:-64} \
 step gen-flash    60  $RUN generate --json "$OUT/generate-flash.json"
 RADGRAD_ATTN_IMPLEMENTATION=flash RADGRAD_DAWN_TOGGLES=$TOGGLES RADGRAD_BENCH_REPS=3 RADGRAD_BENCH_GEN_MODELS=${GEN_MODELS%%,*} RADGRAD_BENCH_GEN_NEW=${RADGRAD_BENCH_GEN_NEW:-64} \
 step gen-flash-tgl 45 $RUN generate
+# Host time per decode step (recording + submit, GPU wait excluded), eager and flash.
+RADGRAD_BENCH_HOST_MODELS=${GEN_MODELS%%,*} RADGRAD_BENCH_HOST_STEPS=32 RADGRAD_BENCH_HOST_STYLE=gpu \
+step decode-host  45  $RUN decode_host
+RADGRAD_ATTN_IMPLEMENTATION=flash RADGRAD_BENCH_HOST_MODELS=${GEN_MODELS%%,*} RADGRAD_BENCH_HOST_STEPS=32 RADGRAD_BENCH_HOST_STYLE=gpu RADGRAD_BENCH_HOST_DETAIL=1 \
+step decode-host-flash 45 $RUN decode_host
 # LoRA training steps at BioGPT's shapes, batch 4 × 512 (the PyTorch anchor's setting), f32 and fp16.
 RADGRAD_UNSAFE_GPU_FEATURES=1 RADGRAD_BENCH_FP16=$TRAIN_MODEL RADGRAD_BENCH_REPEATS=1 RADGRAD_BENCH_STEPS=4 \
 step train        75  $RUN train_fp16
 # Every op, model and generation test on the GPU adapter.
-step tests-all    120 node scripts/run-tests.mjs --no-typecheck ops nn models generate autograd tensor
+step tests-all    120 node scripts/run-tests.mjs --no-typecheck ops nn models generate autograd tensor train gpu io
 {
   echo "total ${SECONDS}s"
   echo "--- tests: failures"
   grep -E '^not ok|^    not ok|^# (pass|fail)' "$LOG" | head -40
   echo "--- tables"
-  grep -E '^(f32|f16|int8|GEMM|Int8|linear|attention|tiny|mid|biogpt|BioGPT)' "$LOG" | cut -c1-170 | head -120
+  grep -E '^(f32|f16|int8|GEMM|Int8|linear|attention|tiny|mid|biogpt|BioGPT|=====)' "$LOG" | cut -c1-170 | head -120
 } >> "$SUMMARY"
 echo "results in $OUT"; cat "$SUMMARY"
