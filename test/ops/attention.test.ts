@@ -19,7 +19,7 @@ import { attentionDecode, compositeAttention, flashAttention } from '../../src/o
 import * as ops from '../../src/ops/index.js';
 import { FLOAT32_MIN } from '../../src/ops/nn/attention_mask.js';
 import { assertClose, ErrorLog } from '../helpers/compare.js';
-import { getBackends, randValues, runOn, type InputSpec, type RunResult } from '../helpers/ops_harness.js';
+import { forEachKernelStyle, getBackends, randValues, runOn, type InputSpec, type RunResult } from '../helpers/ops_harness.js';
 import { tuning } from '../../src/backend/webgpu/common.js';
 
 const log = new ErrorLog();
@@ -116,15 +116,31 @@ describe('flashAttention vs composite attention', () => {
   });
 });
 
+/**
+ * Decode cases: [B, H, S, D, pad per sequence]. GPU selection: decode_wide.wgsl (chunks of 1024
+ * keys) when D % 4 == 0, else decode.wgsl; CPU selection: decode.wgsl. Sequences with every key
+ * padded must give exactly 0 (compared with the fused CPU reference; the composite path averages V).
+ */
+const decodeCases: [number, number, number, number, number[]][] = [
+  [2, 2, 1, 16, [0, 0]], // S = 1
+  [2, 3, 130, 64, [65, 0]], // two 64-key chunks of decode.wgsl, one partial chunk of the wide kernel
+  [1, 2, 300, 32, [150]],
+  [2, 2, 2500, 64, [1100, 0]], // three wide chunks, the last partial; a fully padded first chunk
+  [3, 1, 37, 80, [0, 37, 5]], // D = 80 (20 vec4, 12 groups), a fully masked sequence
+  [1, 3, 1025, 24, [0]], // 1024 + 1 keys
+  [2, 1, 9, 30, [2, 9]], // D % 4 != 0: decode.wgsl under both selections
+  [1, 2, 70, 256, [3]], // largest head dim: 64 vec4, 4 groups
+];
+
 describe('attentionDecode vs composite', () => {
-  for (const [B, H, S, D] of [[2, 2, 1, 16], [2, 3, 130, 64], [1, 2, 300, 32]] as const) {
-    it(`B${B} H${H} S${S} D${D} with padding`, async () => {
+  for (const [B, H, S, D, pad] of decodeCases) {
+    it(`B${B} H${H} S${S} D${D} pad [${pad}], both kernel selections`, async () => {
       const { gpu, cpu } = await getBackends();
       const q = randValues(B * H * D, 1, -2, 2);
       const k = randValues(B * H * S * D, 2, -2, 2);
       const v = randValues(B * H * S * D, 3);
       const m = new Float64Array(B * S).fill(1);
-      m.fill(0, 0, Math.floor(S / 2)); // sequence 0 left-padded by half
+      pad.forEach((p, b) => m.fill(0, b * S, b * S + p));
       const run = (be: Backend, fused: boolean) => withBackend(be, () => {
         const qt = new Tensor(be.upload(q, [B, H, 1, D], 'f32'), be);
         const kt = new Tensor(be.upload(k, [B, H, S, D], 'f32'), be);
@@ -135,10 +151,25 @@ describe('attentionDecode vs composite', () => {
         const s = ops.add(ops.mul(ops.matmul(qt, kt, { transB: true }), 1 / Math.sqrt(D)), new Tensor(be.upload(bias, [B, 1, 1, S], 'f32'), be));
         return ops.matmul(ops.softmax(s), vt);
       });
-      const got = await run(gpu, true).dataRaw();
-      const want = await run(cpu, false).dataRaw();
-      log.add('decode', assertClose(got, want, { rtol: 1e-4, atol: 2e-5, label: `decode B${B} H${H} S${S} D${D}` }));
-      assertClose(await run(cpu, true).dataRaw(), want, { rtol: 1e-9, atol: 1e-12, label: 'cpu decode reference' });
+      const composite = await run(cpu, false).dataRaw();
+      const ref = await run(cpu, true).dataRaw();
+      // Fully padded sequences: the fused reference gives 0, the rest must match the composite path.
+      const want = new Float64Array(ref.length);
+      for (let b = 0; b < B; b++) {
+        const full = pad[b]! >= S;
+        for (let e = b * H * D; e < (b + 1) * H * D; e++) {
+          want[e] = full ? 0 : composite[e]!;
+          assert.ok(!full || ref[e] === 0, `cpu decode reference: fully masked sequence ${b} gives 0`);
+        }
+      }
+      assertClose(ref, want, { rtol: 1e-9, atol: 1e-12, label: 'cpu decode reference' });
+      await forEachKernelStyle(async (style) => {
+        const got = await run(gpu, true).dataRaw();
+        log.add('decode', assertClose(got, want, { rtol: 1e-4, atol: 2e-5, label: `decode ${style} B${B} H${H} S${S} D${D}` }));
+        for (let b = 0; b < B; b++) {
+          if (pad[b]! >= S) for (let e = b * H * D; e < (b + 1) * H * D; e++) assert.equal(got[e], 0, `${style}: fully masked sequence ${b} gives 0`);
+        }
+      });
     });
   }
 });

@@ -10,7 +10,7 @@
  */
 import type { GpuContext } from '../../gpu/device.js';
 import { OpArgumentError, ShapeError } from '../../errors.js';
-import { alloc, bufferOf, cpuStyle, grid, launch, release, variants } from './common.js';
+import { alloc, bufferOf, cpuStyle, grid, launch, release, variants, vec4Bindable } from './common.js';
 import type { RawTensor } from '../types.js';
 import { seedU32, threshold24 } from '../rng.js';
 import type { AttentionBackend, AttentionOptions } from '../kernels.js';
@@ -115,6 +115,24 @@ const decodeKernel = {
   overrides: { WG: { type: u32, value: DECODE_WG } },
 };
 
+/**
+ * Decode for GPUs (decode_wide.wgsl): DECODE_WIDE_WG invocations per (b, h), keys in chunks of
+ * 4·WG scored with vec4 loads, one reduction per chunk; specialised per head dim (a multiple of 4).
+ * On an H200 9× faster than decode.wgsl at B4 H16 S512 D64, 2.7× at BioGPT's B1 H16 S72. The 64-wide
+ * decode.wgsl stays for CPU adapters (on lavapipe it wins at short caches, S ≤ 72, where emulated
+ * barriers over 256 invocations dominate) and for head dims that are not a multiple of 4.
+ */
+const DECODE_WIDE_WG = 256;
+const decodeWideKernel = variants((D: string) => ({
+  name: `attention_decode_wide_${D}`, family: 'attention', file: 'decode_wide',
+  bindings: [
+    { name: 'q', type: 'vec4<f32>', access: R }, { name: 'k', type: 'vec4<f32>', access: R }, { name: 'v', type: 'vec4<f32>', access: R },
+    { name: 'mask', type: 'f32', access: R }, { name: 'o', type: 'vec4<f32>', access: RW },
+  ],
+  uniforms: { S: u32, H: u32, scale: f32, has_mask: u32 },
+  overrides: { WG: { type: u32, value: DECODE_WIDE_WG }, HD: { type: u32, value: Number(D) } },
+}));
+
 /** Validates q,k,v [B,H,T,D] (same shape, f32) and mask [B,T]; returns B,H,T,D. */
 export function checkAttention(op: string, q: RawTensor, k: RawTensor, v: RawTensor, mask: RawTensor | null, decode = false): [number, number, number, number] {
   for (const [n, t] of [['q', q], ['k', k], ['v', v]] as const) {
@@ -192,8 +210,13 @@ export function attentionOps(ctx: GpuContext): AttentionBackend {
       if (D > 4 * DECODE_WG) throw new OpArgumentError('attentionDecode', 'head dim', `<= ${4 * DECODE_WG}`, String(D));
       const o = alloc(ctx, q.shape, 'f32', 'attention decode');
       if (B * H === 0) return o;
+      const bindings = { q: bufferOf(q), k: bufferOf(k), v: bufferOf(v), mask: bufferOf(mask ?? q), o: bufferOf(o) };
+      if (!cpuStyle(ctx) && D % 4 === 0 && vec4Bindable(q, k, v, o)) {
+        launch(ctx, decodeWideKernel(String(D)), { bindings, uniforms: { S, H, scale, has_mask: mask ? 1 : 0 }, workgroups: [B * H, 1, 1] });
+        return o;
+      }
       launch(ctx, decodeKernel, {
-        bindings: { q: bufferOf(q), k: bufferOf(k), v: bufferOf(v), mask: bufferOf(mask ?? q), o: bufferOf(o) },
+        bindings,
         uniforms: { S, H, D, scale, has_mask: mask ? 1 : 0 }, workgroups: [B * H, 1, 1],
       });
       return o;
