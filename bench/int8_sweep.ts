@@ -9,7 +9,7 @@ import { gpu } from '../src/gpu/device.js';
 import { tidy } from '../src/tensor/scope.js';
 import type { Tensor } from '../src/tensor/tensor.js';
 import { matmulInt8, quantizeWeight, disposeQuantized } from '../src/ops/matmul_int8.js';
-import { int8GemmKernel, int8GemmTuning } from '../src/backend/webgpu/int8.js';
+import { int8GemmKernel, int8GemmTuning, prepareInt8Smat } from '../src/backend/webgpu/int8.js';
 
 type Row = Record<string, string | number>;
 type Int8Choice = Pick<typeof int8GemmTuning, 'kernel' | 'WX' | 'WY' | 'TK' | 'prefetch'>;
@@ -26,6 +26,10 @@ export const INT8_SWEEP: Int8Choice[] = [
   { ...DEFAULT, kernel: 'tiled8', WX: 8, WY: 16, TK: 16 },
   { ...DEFAULT, kernel: 'tiled8', WX: 16, WY: 8, TK: 16 },
   { ...DEFAULT, kernel: 'tiled8', WX: 8, WY: 8, TK: 16 },
+  // Experimental tensor-core kernel (subgroup matrices; TK = words per K stage): falls back to tiled8
+  // where the adapter lacks the feature (the label then says so).
+  { ...DEFAULT, kernel: 'smat', TK: 16 },
+  { ...DEFAULT, kernel: 'smat', TK: 8 },
 ];
 
 export async function int8Sweep(a: Tensor, b: Tensor, n: number): Promise<Row[]> {
@@ -33,6 +37,8 @@ export async function int8Sweep(a: Tensor, b: Tensor, n: number): Promise<Row[]>
   const q = quantizeWeight(b);
   const rows: Row[] = [];
   const ok: Array<{ label: string; fn: () => void }> = [];
+  // Settles the smat kernel's matrix type order for this Dawn (a no-op without the feature).
+  if (INT8_SWEEP.some((c) => c.kernel === 'smat')) await prepareInt8Smat(gpu());
   for (const c of INT8_SWEEP) {
     const fn = () => {
       Object.assign(int8GemmTuning, c);
@@ -45,7 +51,7 @@ export async function int8Sweep(a: Tensor, b: Tensor, n: number): Promise<Row[]>
     Object.assign(int8GemmTuning, c);
     const runs = int8GemmKernel(gpu(), n);
     Object.assign(int8GemmTuning, DEFAULT);
-    const label = `${runs}${runs === 'tiled8' ? ` ${c.WX}×${c.WY} thr TK ${c.TK}${c.prefetch ? '' : ' no prefetch'}` : ''}`;
+    const label = `${runs}${runs === 'tiled8' ? ` ${c.WX}×${c.WY} thr TK ${c.TK}${c.prefetch ? '' : ' no prefetch'}` : runs === 'smat' ? ` TK ${c.TK}` : ''}${c.kernel === 'smat' && runs !== 'smat' ? ' (smat unavailable)' : ''}`;
     try {
       fn(); // a choice the adapter rejects throws here, before it is timed
       ok.push({ label, fn });

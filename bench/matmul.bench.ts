@@ -23,6 +23,7 @@ import * as ops from '../src/ops/index.js';
 import { gemmTuning, useRelayout, useRowKernel } from '../src/backend/webgpu/matmul.js';
 import { transposeOps } from '../src/backend/webgpu/transpose.js';
 import { matmulInt8, quantizeWeight, disposeQuantized } from '../src/ops/matmul_int8.js';
+import { int8GemmKernel } from '../src/backend/webgpu/int8.js';
 
 type Row = Record<string, string | number>;
 
@@ -147,7 +148,7 @@ async function gemm4096Rows(): Promise<Row[]> {
   }
   const q = quantizeWeight(b);
   const [i8] = await alternatingMs([() => tidy(() => void matmulInt8(a, q, null, { threshold: 0 }))]);
-  rows.push({ product: 'Int8Linear x·Wᵀ 4096³ (dot4I8Packed, threshold 0)', ms: i8, 'TFLOP/s|TOP/s': flops / i8 / 1e9 });
+  rows.push({ product: `Int8Linear x·Wᵀ 4096³ (${int8GemmKernel(gpu(), n)} kernel, threshold 0)`, ms: i8, 'TFLOP/s|TOP/s': flops / i8 / 1e9 });
   disposeQuantized(q);
   a.dispose();
   b.dispose();

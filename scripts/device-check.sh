@@ -74,6 +74,11 @@ step decode-host-flash 45 $RUN decode_host
 # LoRA training steps at BioGPT's shapes, batch 4 × 512 (the PyTorch anchor's setting), f32 and fp16.
 RADGRAD_UNSAFE_GPU_FEATURES=1 RADGRAD_BENCH_FP16=$TRAIN_MODEL RADGRAD_BENCH_REPEATS=1 RADGRAD_BENCH_STEPS=4 \
 step train        75  $RUN train_fp16
+# With the unsafe features: the tensor-core int8 kernel ('auto' picks it), and its BioGPT-shape rows.
+RADGRAD_UNSAFE_GPU_FEATURES=1 \
+step tests-unsafe 90  node scripts/run-tests.mjs --no-typecheck ops/matmul_int8 ops/lora_linear models generate
+RADGRAD_UNSAFE_GPU_FEATURES=1 RADGRAD_BENCH_SCALE=$SCALE BENCH_KERNELS=int8 \
+step kernels-unsafe 45 $RUN kernels
 # Every op, model and generation test on the GPU adapter.
 step tests-all    120 node scripts/run-tests.mjs --no-typecheck ops nn models generate autograd tensor train gpu io
 {

@@ -9,6 +9,7 @@ import { reduceOps } from './reduce.js';
 import { matmulOps } from './matmul.js';
 import { nnOps } from './nn.js';
 import { optimOps } from './optim.js';
+import { prepareInt8Smat } from './int8.js';
 import { randomOps } from './random.js';
 
 export function createWebGpuBackend(ctx: GpuContext): Backend {
@@ -29,6 +30,8 @@ export function createWebGpuBackend(ctx: GpuContext): Backend {
 export async function initWebGpuBackend(opts: GpuOptions = {}): Promise<Backend> {
   const ctx = await initGpu(opts);
   const b = createWebGpuBackend(ctx);
+  // The tensor-core int8 kernel needs its matrix type order settled by a trial compile (never throws).
+  if (ctx.features.has('chromium-experimental-subgroup-matrix')) await prepareInt8Smat(ctx);
   setBackend(b);
   return b;
 }

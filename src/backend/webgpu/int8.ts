@@ -33,9 +33,44 @@ export const INT8_TILE = { WX: 16, WY: 16, TK: 8 };
  * an H200 (bench/gemm_sweep.bench.ts, docs/BENCHMARKS.md): 16×16 threads, TK 16, no prefetch gave
  * 56.7 TOP/s (59.9 with Dawn's unsafe toggles), prefetch 53.8 (55.2), the old 4×4 kernel 12.1.
  */
-export const int8GemmTuning: { kernel: 'auto' | 'tiled' | 'tiled8' | 'regs'; WX: number; WY: number; TK: number; prefetch: boolean } = {
+export const int8GemmTuning: { kernel: 'auto' | 'tiled' | 'tiled8' | 'regs' | 'smat'; WX: number; WY: number; TK: number; prefetch: boolean } = {
   kernel: 'auto', WX: 16, WY: 16, TK: 16, prefetch: false,
 };
+/**
+ * Tensor-core forward (matmul_int8_smat.wgsl, Dawn's chromium-experimental-subgroup-matrix, i8
+ * 16×16×32 MMAs with i32 results; bit-identical to tiled8; H200 4096³: 123 TOP/s vs tiled8's 57):
+ * 'auto' picks it once prepareInt8Smat() has compiled it (or force int8GemmTuning.kernel = 'smat').
+ * It runs where the device has the feature and an i8→i32 16×16×32 configuration, I % 32 == 0 and
+ * the vec4 views fit (else the tiled8 choice applies). int8GemmTuning.TK is its stage depth in
+ * words (TK % 8 == 0). typeOrder: how this Dawn orders the matrix type parameters ('MK': the
+ * proposal's left<T, M, K>, right<T, K, N>, result<T, M, N>; 'KM': the older left<T, K, M>,
+ * right<T, N, K>, result<T, N, M>: what the npm webgpu 0.6.2 Dawn takes, seen on an H200), settled
+ * at run time by prepareInt8Smat(); i8Bytes: i8 load offsets / strides counted in bytes instead of
+ * i32 words (older Dawn; 0.6.2 counts words); PAD: words of padding per
+ * staged row (a multiple of 4: 16-byte aligned rows for the cooperative loads).
+ */
+export const int8SmatTuning: { typeOrder: 'MK' | 'KM'; i8Bytes: boolean; PAD: number } = { typeOrder: 'KM', i8Bytes: false, PAD: 4 };
+const SMAT_TILE = 128;
+/** Set when prepareInt8Smat() found that neither type order compiles: 'smat' then falls back. */
+let smatUnusable = false;
+/** Set when prepareInt8Smat() compiled the kernel: 'auto' then picks it on GPU adapters. */
+let smatReady = false;
+
+/** Whether the adapter lists the i8 × i8 → i32 16×16×32 subgroup-matrix configuration. */
+function hasSmatConfig(ctx: GpuContext): boolean {
+  if (!ctx.features.has('chromium-experimental-subgroup-matrix') || ctx.caps.subgroupMaxSize < 1) return false;
+  const cfgs = (ctx.adapter.info as unknown as { subgroupMatrixConfigs?: Iterable<Record<string, unknown>> }).subgroupMatrixConfigs;
+  for (const c of cfgs ?? []) {
+    if (c.componentType === 'i8' && c.resultComponentType === 'i32' && c.M === 16 && c.N === 16 && c.K === 32) return true;
+  }
+  return false;
+}
+
+/** Workgroup bytes of the smat kernel for stage depth TK (two staged 128-row operands). */
+function smatBytes(TK: number): number {
+  return 2 * SMAT_TILE * (TK + int8SmatTuning.PAD) * 4;
+}
+
 /** Barrier-free kernels (CPU adapters): WX×WY threads per workgroup, each an 8×8 block. */
 export const INT8_REGS = { WX: 8, WY: 8, R: 8 };
 
@@ -107,9 +142,17 @@ const dequantizeKernel = {
   includes: ['common/strided.wgsl'],
 };
 const matmulKernels = new Map<string, KernelDecl>();
-type Int8Kernel = 'tiled' | 'tiled8' | 'regs' | 'skinny';
-const INT8_FILES: Record<Int8Kernel, string> = { tiled: 'matmul_int8', tiled8: 'matmul_int8_tiled8', regs: 'matmul_int8_regs', skinny: 'matmul_int8_skinny' };
-function makeMatmul(native: boolean, kernel: Int8Kernel): KernelDecl {
+type Int8Kernel = 'tiled' | 'tiled8' | 'regs' | 'skinny' | 'smat';
+const INT8_FILES: Record<Int8Kernel, string> = {
+  tiled: 'matmul_int8', tiled8: 'matmul_int8_tiled8', regs: 'matmul_int8_regs', skinny: 'matmul_int8_skinny', smat: 'matmul_int8_smat',
+};
+/** Subgroup-matrix types of the smat kernel in either parameter order (see int8SmatTuning). */
+function smatAliases(order: 'MK' | 'KM'): Record<string, string> {
+  return order === 'MK'
+    ? { SmatL: 'subgroup_matrix_left<i8, 16, 32>', SmatR: 'subgroup_matrix_right<i8, 32, 16>', SmatC: 'subgroup_matrix_result<i32, 16, 16>' }
+    : { SmatL: 'subgroup_matrix_left<i8, 32, 16>', SmatR: 'subgroup_matrix_right<i8, 16, 32>', SmatC: 'subgroup_matrix_result<i32, 16, 16>' };
+}
+function makeMatmul(native: boolean, kernel: Int8Kernel, order: 'MK' | 'KM' = 'MK'): KernelDecl {
   const s = INT8_SKINNY.gpu;
   const tiles: KernelDecl['overrides'] = kernel === 'regs'
     ? { WX: { type: u32, value: INT8_REGS.WX }, WY: { type: u32, value: INT8_REGS.WY } }
@@ -117,16 +160,19 @@ function makeMatmul(native: boolean, kernel: Int8Kernel): KernelDecl {
       ? { ROWS: { type: u32, value: 1 }, KS: { type: u32, value: s.KS }, WN: { type: u32, value: s.WN } }
       : kernel === 'tiled8'
         ? { WX: { type: u32, value: 16 }, WY: { type: u32, value: 16 }, TK: { type: u32, value: 16 }, PREFETCH: { type: bool, value: true } }
-        : { WX: { type: u32, value: INT8_TILE.WX }, WY: { type: u32, value: INT8_TILE.WY }, TK: { type: u32, value: INT8_TILE.TK } };
+        : kernel === 'smat'
+          ? { SG: { type: u32, value: 32 }, TK: { type: u32, value: 16 }, PAD: { type: u32, value: 4 }, I8_BYTES: { type: bool, value: false } }
+          : { WX: { type: u32, value: INT8_TILE.WX }, WY: { type: u32, value: INT8_TILE.WY }, TK: { type: u32, value: INT8_TILE.TK } };
   return {
-    name: `int8_matmul${kernel === 'tiled' ? '' : `_${kernel}`}${native ? '' : '_nodot4'}`, family: 'matmul', file: INT8_FILES[kernel],
+    name: `int8_matmul${kernel === 'tiled' ? '' : `_${kernel}`}${kernel === 'smat' ? `_${order}` : ''}${native ? '' : '_nodot4'}`, family: 'matmul', file: INT8_FILES[kernel],
+    ...(kernel === 'smat' ? { enables: ['chromium_experimental_subgroup_matrix'], aliases: smatAliases(order) } : {}),
     bindings: [
       // act = [codes N×words | SCA bits N | outlier list]: see shaders/matmul/int8_common.wgsl.
       { name: 'act', type: 'u32', access: R }, { name: 'cb', type: 'u32', access: R }, { name: 'scb', type: 'f32', access: R },
       { name: 'x', type: 'f32', access: R }, { name: 'bias', type: 'f32', access: R },
       { name: 'lu', type: 'f32', access: R }, { name: 'lb', type: 'f32', access: R }, { name: 'y', type: 'f32', access: RW },
       // tiled8 also reads act and cb as vec4<u32> (read-only aliases of the same buffers).
-      ...(kernel === 'tiled8' ? [{ name: 'act4', type: 'vec4<u32>', access: R }, { name: 'cb4', type: 'vec4<u32>', access: R }] : []),
+      ...(kernel === 'tiled8' || kernel === 'smat' ? [{ name: 'act4', type: 'vec4<u32>', access: R }, { name: 'cb4', type: 'vec4<u32>', access: R }] : []),
     ],
     uniforms: { N: u32, O: u32, I: u32, words: u32, sca_off: u32, list_off: u32, flags: u32, rank: u32, lr_scale: f32 },
     // Bias / outliers / LoRA are uniforms (flags, rank): see shaders/matmul/int8_common.wgsl.
@@ -169,10 +215,63 @@ export function checkLowRank(op: string, lr: LowRankAddend, N: number, O: number
  * The GEMM kernel int8Linear runs for in-features I when the skinny kernel is not chosen (exported so
  * benchmarks can label rows with the kernel that actually ran, tiled8 falling back to tiled).
  */
-export function int8GemmKernel(ctx: GpuContext, I: number): 'tiled' | 'tiled8' | 'regs' {
-  const k = int8GemmTuning.kernel === 'auto' ? (cpuStyle(ctx) ? 'regs' : 'tiled8') : int8GemmTuning.kernel;
+export function int8GemmKernel(ctx: GpuContext, I: number): 'tiled' | 'tiled8' | 'regs' | 'smat' {
+  // 'auto' takes the tensor-core kernel once prepareInt8Smat() has compiled it (initWebGpuBackend
+  // does where the feature exists: NVIDIA with RADGRAD_UNSAFE_GPU_FEATURES=1); it falls back below.
+  let k = int8GemmTuning.kernel === 'auto' ? (cpuStyle(ctx) ? 'regs' : smatReady ? 'smat' : 'tiled8') : int8GemmTuning.kernel;
   const vec4Ok = Math.ceil(I / 4) % 4 === 0 && (ctx.limits.maxStorageBuffersPerShaderStage ?? 8) >= 10;
+  if (k === 'smat') {
+    const threads = 4 * ctx.caps.subgroupMaxSize;
+    const fits = threads <= (ctx.limits.maxComputeInvocationsPerWorkgroup ?? 256) && threads <= (ctx.limits.maxComputeWorkgroupSizeX ?? 256);
+    if (I % 32 === 0 && vec4Ok && fits && !smatUnusable && hasSmatConfig(ctx)) return 'smat';
+    k = 'tiled8';
+  }
   return k === 'tiled8' && !vec4Ok ? 'tiled' : k;
+}
+
+/** Rejects smat stage depths the kernel or the device cannot run. */
+function checkSmat(ctx: GpuContext, TK: number): void {
+  const cfg = `TK=${TK} PAD=${int8SmatTuning.PAD}`;
+  if (!Number.isInteger(TK) || TK < 8 || TK % 8 !== 0) throw new OpArgumentError('int8Linear', 'int8GemmTuning', 'smat TK a positive multiple of 8 (whole 32-deep MMAs)', cfg);
+  const pad = int8SmatTuning.PAD;
+  if (!Number.isInteger(pad) || pad < 0 || pad % 4 !== 0) throw new OpArgumentError('int8Linear', 'int8SmatTuning.PAD', 'a multiple of 4 words', cfg);
+  const room = ctx.limits.maxComputeWorkgroupStorageSize ?? 16384;
+  if (smatBytes(TK) > room) throw new OpArgumentError('int8Linear', 'int8GemmTuning', `smat workgroup memory ≤ ${room} bytes`, `${smatBytes(TK)} (${cfg})`);
+}
+
+/**
+ * Settles int8SmatTuning.typeOrder by compiling the smat kernel in either order (the current one
+ * first). Returns the order that compiled, or null with the compile errors where the feature is
+ * missing or neither compiles; never throws.
+ */
+export async function prepareInt8Smat(ctx: GpuContext): Promise<{ order: 'MK' | 'KM' | null; errors: string[] }> {
+  if (!hasSmatConfig(ctx)) return { order: null, errors: ['no chromium-experimental-subgroup-matrix feature with an i8→i32 16×16×32 configuration'] };
+  const errors: string[] = [];
+  const first = int8SmatTuning.typeOrder;
+  for (const order of [first, first === 'MK' ? 'KM' : 'MK'] as const) {
+    try {
+      await ctx.pipelines.compile(smatDecl(ctx.caps.dot4I8Packed, order), smatConstants(ctx, int8GemmTuning.TK));
+      int8SmatTuning.typeOrder = order;
+      smatReady = true;
+      return { order, errors };
+    } catch (e) {
+      errors.push(`${order}: ${(e as Error).message}`);
+    }
+  }
+  smatUnusable = true;
+  return { order: null, errors };
+}
+
+function smatConstants(ctx: GpuContext, TK: number): Record<string, number | boolean> {
+  return { SG: ctx.caps.subgroupMaxSize, TK, PAD: int8SmatTuning.PAD, I8_BYTES: int8SmatTuning.i8Bytes, USE_DOT4: false };
+}
+
+const smatDecls = new Map<string, KernelDecl>();
+function smatDecl(native: boolean, order: 'MK' | 'KM'): KernelDecl {
+  const key = `${native}/${order}`;
+  let k = smatDecls.get(key);
+  if (!k) smatDecls.set(key, (k = makeMatmul(native, 'smat', order)));
+  return k;
 }
 
 /** Rejects tiled8 tunings the kernel or the device cannot run (benchmark sweeps set them). */
@@ -196,6 +295,7 @@ export function int8Ops(ctx: GpuContext): Int8Backend {
   // The kernel declaration is shared by both dot paths (USE_DOT4 is an override), but the include
   // that names the builtin must only be compiled where the language feature exists.
   const matmulKernel = (kernel: Int8Kernel) => {
+    if (kernel === 'smat') return smatDecl(hasDot4, int8SmatTuning.typeOrder);
     const key = `${hasDot4}/${kernel}`;
     let k = matmulKernels.get(key);
     if (!k) matmulKernels.set(key, (k = makeMatmul(hasDot4, kernel)));
@@ -244,6 +344,10 @@ export function int8Ops(ctx: GpuContext): Int8Backend {
           checkTiled8(ctx, tu);
           constants = { WX: tu.WX, WY: tu.WY, TK: tu.TK, PREFETCH: tu.prefetch };
           workgroups = [Math.ceil(O / (tu.WX * 8)), Math.ceil(N / (tu.WY * 8)), 1];
+        } else if (kernel === 'smat') {
+          checkSmat(ctx, tu.TK);
+          constants = smatConstants(ctx, tu.TK);
+          workgroups = [Math.ceil(O / SMAT_TILE), Math.ceil(N / SMAT_TILE), 1];
         } else {
           const bm = kernel === 'regs' ? INT8_REGS.WY * INT8_REGS.R : INT8_TILE.WY * 4;
           const bn = kernel === 'regs' ? INT8_REGS.WX * INT8_REGS.R : INT8_TILE.WX * 4;
@@ -280,10 +384,11 @@ export function int8Ops(ctx: GpuContext): Int8Backend {
         bindings: {
           act: bufferOf(act), cb: bufferOf(w.cb), scb: bufferOf(w.scb), x: bufferOf(x), bias: bufferOf(bias ?? w.scb),
           lu: bufferOf(lr?.u ?? w.scb), lb: bufferOf(lr?.b ?? w.scb), y: bufferOf(y),
-          ...(kernel === 'tiled8' ? { act4: bufferOf(act), cb4: bufferOf(w.cb) } : {}),
+          ...(kernel === 'tiled8' || kernel === 'smat' ? { act4: bufferOf(act), cb4: bufferOf(w.cb) } : {}),
         },
         uniforms: { N, O, I, words, sca_off: scaOff, list_off: listOff, flags: (bias ? 1 : 0) | (outliers ? 2 : 0), rank, lr_scale: lr?.scale ?? 0 },
-        constants: { ...constants, USE_DOT4: hasDot4 && !opts.forceFallback },
+        // smat never calls dot4 (its constants keep USE_DOT4 false).
+        constants: { USE_DOT4: hasDot4 && !opts.forceFallback, ...constants },
         workgroups,
       });
       release(ctx, act);
