@@ -131,6 +131,9 @@ export class GpuContext {
     }
     const dawnOptions: string[] = [];
     if (toggles.length) dawnOptions.push(`enable-dawn-features=${toggles.join(',')}`);
+    // Full-resolution GPU timestamps: Dawn rounds them (a browser's timing-attack guard) unless told
+    // not to, and kernel benchmarks on a fast GPU then read whole multiples of the rounding step.
+    dawnOptions.push('disable-dawn-features=timestamp_quantization');
     if (adapterName) dawnOptions.push(`adapter=${adapterName}`);
     if (backend) dawnOptions.push(`backend=${backend}`);
     let instance: GPU;
