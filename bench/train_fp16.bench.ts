@@ -11,12 +11,15 @@
  * (hidden 64, 2 layers, vocab 512); h512 = hidden 512, 4 layers, 8 heads, FFN 2048, vocab 8192;
  * h1024 = hidden 1024, 2 layers, 16 heads, FFN 4096, vocab 8192 (BioGPT's layer shape); biogpt =
  * microsoft/biogpt's shapes (24 layers, vocab 42384), batch 4 × 512 as the PyTorch H100 anchor (GPU only).
+ * RADGRAD_BENCH_PROFILE=1 adds, per config, the kernels with the most GPU time per step (one more
+ * f32 run with every launch timed on its own; RADGRAD_BENCH_PROFILE_TOP rows, default 25).
  * Run: npm run bench -- train_fp16
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { gpu } from '../src/gpu/device.js';
+import type { TimingResult } from '../src/gpu/queue.js';
 import '../src/ops/index.js';
 import { BioGptForCausalLM } from '../src/models/biogpt/index.js';
 import { biogptConfig } from '../src/models/biogpt/config.js';
@@ -60,7 +63,7 @@ function examples(n: number, T: number, vocab: number, seed: number): Example[] 
   }));
 }
 
-async function once(c: BenchConfig, fp16: boolean, steps: number, out: string): Promise<{ tps: number; peak: number; act: number; skipped: number }> {
+async function once(c: BenchConfig, fp16: boolean, steps: number, out: string, profile = false): Promise<{ tps: number; peak: number; act: number; skipped: number; timing?: TimingResult }> {
   const model = c.model();
   try {
     const train = examples(c.batch * steps, c.T, c.vocab, 1);
@@ -71,12 +74,14 @@ async function once(c: BenchConfig, fp16: boolean, steps: number, out: string): 
     const pool = gpu().pool;
     const held = pool.getStats().bytesInUse;
     pool.resetPeak();
+    if (profile) gpu().queue.beginTiming();
     const r = await t.run();
+    const timing = profile ? await gpu().queue.endTiming() : undefined;
     const peak = pool.getStats().peakBytesInUse;
     // Median over steps 2.. (step 1 compiles pipelines): robust to a step slowed by other CPU load.
     const later = r.metrics.slice(1).map((m) => m.tokensPerSec!).sort((a, b) => a - b);
     const tps = later.length ? (later[(later.length - 1) >> 1]! + later[later.length >> 1]!) / 2 : 0;
-    return { tps, peak, act: peak - held, skipped: t.scaler.skipped };
+    return { tps, peak, act: peak - held, skipped: t.scaler.skipped, ...(timing ? { timing } : {}) };
   } finally {
     model.dispose();
   }
@@ -104,8 +109,26 @@ export async function bench(): Promise<Row[]> {
         });
       }
     }
+    if (process.env.RADGRAD_BENCH_PROFILE === '1') for (const n of names) rows.push(...(await profileRows(CONFIGS[n]!, steps, path.join(tmp, `${n}-profile`))));
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
+  }
+  return rows;
+}
+
+/**
+ * RADGRAD_BENCH_PROFILE=1: one more f32 run with every launch timed on its own (GPU timestamps, so
+ * slower than the rows above), and the kernels that take the most GPU time per step.
+ */
+async function profileRows(c: BenchConfig, steps: number, out: string): Promise<Row[]> {
+  const r = await once(c, false, steps, out, true);
+  const t = r.timing!;
+  if (!t.perKernel) return [{ config: c.name, note: `no timestamps (${t.source} ${t.ms.toFixed(1)} ms)` }];
+  const total = t.ms;
+  const kernels = Object.entries(t.perKernel).sort((a, b) => b[1].ms - a[1].ms);
+  const rows: Row[] = [{ config: c.name, kernel: `all ${kernels.length} kernels`, gpu_ms_per_step: total / steps, share: 1, launches_per_step: t.dispatches / steps }];
+  for (const [k, e] of kernels.slice(0, Number(process.env.RADGRAD_BENCH_PROFILE_TOP ?? 25))) {
+    rows.push({ config: c.name, kernel: k, gpu_ms_per_step: e.ms / steps, share: e.ms / total, launches_per_step: e.n / steps });
   }
   return rows;
 }

@@ -72,7 +72,7 @@ step decode-host  45  $RUN decode_host
 RADGRAD_ATTN_IMPLEMENTATION=flash RADGRAD_BENCH_HOST_MODELS=${GEN_MODELS%%,*} RADGRAD_BENCH_HOST_STEPS=32 RADGRAD_BENCH_HOST_STYLE=gpu RADGRAD_BENCH_HOST_DETAIL=1 \
 step decode-host-flash 45 $RUN decode_host
 # LoRA training steps at BioGPT's shapes, batch 4 × 512 (the PyTorch anchor's setting), f32 and fp16.
-RADGRAD_UNSAFE_GPU_FEATURES=1 RADGRAD_BENCH_FP16=$TRAIN_MODEL RADGRAD_BENCH_REPEATS=1 RADGRAD_BENCH_STEPS=4 \
+RADGRAD_UNSAFE_GPU_FEATURES=1 RADGRAD_BENCH_FP16=$TRAIN_MODEL RADGRAD_BENCH_REPEATS=1 RADGRAD_BENCH_STEPS=4 RADGRAD_BENCH_PROFILE=1 \
 step train        75  $RUN train_fp16
 # With the unsafe features: the tensor-core int8 kernel ('auto' picks it), and its BioGPT-shape rows.
 RADGRAD_UNSAFE_GPU_FEATURES=1 \

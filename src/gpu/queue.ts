@@ -35,10 +35,14 @@ export interface TimingResult {
   ms: number;
   source: 'timestamp' | 'wall';
   dispatches: number;
+  /** GPU ms and launches per kernel name (timestamps only): where a workload's GPU time goes. */
+  perKernel?: Record<string, { ms: number; n: number }>;
 }
 
 const MAX_PENDING = 512;
-const MAX_TIMED_PASSES = 2048;
+const MAX_TIMED_PASSES = 16384;
+/** Passes per query set (WebGPU caps a query set at 4096 queries, two per pass). */
+const PASSES_PER_SET = 2048;
 /** Bytes of the per-submit uniform buffer (a submit is flushed early when it is full). */
 const UNIFORM_RING_BYTES = 1 << 20;
 /** Cached bind groups before the cache is dropped (bounds what it keeps alive when buffers churn). */
@@ -89,7 +93,7 @@ export class CommandQueue {
   private totalDispatches = 0;
   /** Dispatches recorded before an automatic submit (benchmarks raise it to keep a step in one submit). */
   maxPending = MAX_PENDING;
-  private timing: { querySet: GPUQuerySet; passes: number; start: number; dispatches0: number; resolved: Promise<number>[] } | undefined;
+  private timing: { querySets: GPUQuerySet[]; passes: number; start: number; dispatches0: number; resolved: Promise<number>[]; names: string[] } | undefined;
 
   constructor(private readonly ctx: GpuContext) {}
 
@@ -239,6 +243,8 @@ export class CommandQueue {
       pass.setBindGroup(0, bindGroup);
     }
     pass.dispatchWorkgroups(x, y, z);
+    // The timed pass just opened holds this launch alone (it is closed below).
+    if (this.timing && this.timing.passes <= MAX_TIMED_PASSES) this.timing.names[this.timing.passes - 1] = decl.name;
     this.pending++;
     this.totalDispatches++;
     // With timing on, each dispatch gets its own pass so that timestamps bracket it.
@@ -252,7 +258,9 @@ export class CommandQueue {
     const t = this.timing;
     if (t && t.passes < MAX_TIMED_PASSES) {
       const i = t.passes++;
-      this.pass = this.encoder.beginComputePass({ timestampWrites: { querySet: t.querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } });
+      const set = (t.querySets[Math.floor(i / PASSES_PER_SET)] ??= this.ctx.device.createQuerySet({ type: 'timestamp', count: 2 * PASSES_PER_SET }));
+      const j = i % PASSES_PER_SET;
+      this.pass = this.encoder.beginComputePass({ timestampWrites: { querySet: set, beginningOfPassWriteIndex: 2 * j, endOfPassWriteIndex: 2 * j + 1 } });
     } else {
       this.pass = this.encoder.beginComputePass();
     }
@@ -330,10 +338,9 @@ export class CommandQueue {
     this.flush();
     const t0 = performance.now();
     if (this.ctx.caps.timestampQuery) {
-      const querySet = this.ctx.device.createQuerySet({ type: 'timestamp', count: 2 * MAX_TIMED_PASSES });
-      this.timing = { querySet, passes: 0, start: t0, dispatches0: this.totalDispatches, resolved: [] };
+      this.timing = { querySets: [], passes: 0, start: t0, dispatches0: this.totalDispatches, resolved: [], names: [] };
     } else {
-      this.timing = { querySet: undefined as unknown as GPUQuerySet, passes: MAX_TIMED_PASSES, start: t0, dispatches0: this.totalDispatches, resolved: [] };
+      this.timing = { querySets: [], passes: MAX_TIMED_PASSES, start: t0, dispatches0: this.totalDispatches, resolved: [], names: [] };
     }
   }
 
@@ -345,16 +352,25 @@ export class CommandQueue {
     const dispatches = this.totalDispatches - t.dispatches0;
     let ms: number;
     let source: 'timestamp' | 'wall' = 'wall';
+    let perKernel: TimingResult['perKernel'];
     if (this.ctx.caps.timestampQuery && t.passes > 0 && t.passes < MAX_TIMED_PASSES) {
       const n = 2 * t.passes;
       const resolve = this.ctx.pool.acquire(n * 8, 'query');
       const enc = this.encoderForCopy();
-      enc.resolveQuerySet(t.querySet, 0, n, resolve.buffer, 0);
+      // Set s fills bytes [s·2·PASSES_PER_SET·8, …) of the buffer (32 KiB steps: aligned to 256).
+      t.querySets.forEach((qs, si) => enc.resolveQuerySet(qs, 0, Math.min(2 * PASSES_PER_SET, n - 2 * PASSES_PER_SET * si), resolve.buffer, 16 * PASSES_PER_SET * si));
       this.timing = undefined;
       const raw = new BigUint64Array(await this.read(resolve.buffer, 0, n * 8));
       this.ctx.pool.release(resolve);
       let ns = 0n;
-      for (let i = 0; i < t.passes; i++) if (raw[2 * i + 1]! > raw[2 * i]!) ns += raw[2 * i + 1]! - raw[2 * i]!;
+      perKernel = {};
+      for (let i = 0; i < t.passes; i++) {
+        const d = raw[2 * i + 1]! > raw[2 * i]! ? raw[2 * i + 1]! - raw[2 * i]! : 0n;
+        ns += d;
+        const e = (perKernel[t.names[i] ?? '(pass without a launch)'] ??= { ms: 0, n: 0 });
+        e.ms += Number(d) / 1e6;
+        e.n++;
+      }
       ms = Number(ns) / 1e6;
       source = 'timestamp';
     } else {
@@ -362,7 +378,7 @@ export class CommandQueue {
       await this.sync();
       ms = performance.now() - t.start;
     }
-    t.querySet?.destroy?.();
-    return { ms, source, dispatches };
+    for (const qs of t.querySets) qs.destroy?.();
+    return { ms, source, dispatches, ...(perKernel ? { perKernel } : {}) };
   }
 }

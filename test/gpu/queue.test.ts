@@ -78,6 +78,12 @@ describe('command queue', () => {
     assert.equal(t.dispatches, 20);
     assert.ok(t.ms > 0 && Number.isFinite(t.ms), `ms = ${t.ms}`);
     assert.equal(t.source, ctx.caps.timestampQuery ? 'timestamp' : 'wall');
+    if (t.source === 'timestamp') {
+      // Per-kernel breakdown: every launch timed on its own, the parts adding up to the whole.
+      assert.deepEqual(Object.keys(t.perKernel!), ['increment_fixture']);
+      assert.equal(t.perKernel!['increment_fixture']!.n, 20);
+      assert.ok(Math.abs(t.perKernel!['increment_fixture']!.ms - t.ms) < 1e-9);
+    }
     if (/llvmpipe|lavapipe/i.test(ctx.adapterInfo.description)) assert.equal(t.source, 'timestamp', 'lavapipe has timestamp-query');
     // The work really ran, and timing can be repeated.
     const got = new Float32Array(await ctx.queue.read(x.buffer, 0, 16));
@@ -88,6 +94,16 @@ describe('command queue', () => {
     assert.equal(t2.dispatches, 3);
     assert.ok(t2.ms > 0);
     await assert.rejects(ctx.queue.endTiming(), /without beginTiming/);
+    if (ctx.caps.timestampQuery) {
+      // More launches than one query set holds (2048 passes): a second set takes the rest.
+      ctx.queue.beginTiming();
+      increments(x.buffer, 64, 2100);
+      const t3 = await ctx.queue.endTiming();
+      assert.equal(t3.source, 'timestamp');
+      assert.equal(t3.perKernel!['increment_fixture']!.n, 2100);
+      assert.ok(t3.ms > 0);
+      assert.equal(new Float32Array(await ctx.queue.read(x.buffer, 0, 4))[0], 2123);
+    }
     await ctx.queue.sync();
     ctx.pool.release(x);
   });
