@@ -73,6 +73,29 @@ describe('BufferPool', () => {
     assert.ok(s1.peakBytesInUse >= s1.bytesInUse);
   });
 
+  it('keeps freed buffers up to the peak in use, above maxFreeBytes (a training step reuses the last one\'s activations)', () => {
+    const pool = ctx.pool;
+    const saved = pool.maxFreeBytes;
+    pool.maxFreeBytes = 1 << 20; // 1 MiB, far below one "step" of 24 × 1 MiB
+    pool.trim(0); // nothing idle left over from the tests before
+    try {
+      const step = () => {
+        const bufs = Array.from({ length: 24 }, () => pool.acquire(1 << 20, 'storage', 'step test'));
+        for (const b of bufs) pool.release(b);
+      };
+      step();
+      const s0 = pool.getStats();
+      for (let i = 0; i < 3; i++) step();
+      const s1 = pool.getStats();
+      assert.equal(s1.created - s0.created, 0, 'later steps create no buffers');
+      assert.ok(s1.bytesFree >= 24 << 20, `free ${s1.bytesFree} bytes kept`);
+      // Past the peak the pool still trims: free bytes stay within max(maxFreeBytes, peak).
+      assert.ok(s1.bytesFree <= Math.max(pool.maxFreeBytes, s1.peakBytesInUse));
+    } finally {
+      pool.maxFreeBytes = saved;
+    }
+  });
+
   it('releasing a buffer twice throws a GpuError', () => {
     const pb = ctx.pool.acquire(64);
     ctx.pool.release(pb);
