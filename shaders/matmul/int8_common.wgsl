@@ -62,3 +62,13 @@ fn int8_epilogue(n: u32, o: u32, acc: i32, lr: f32) -> f32 {
   if (params.rank != 0u) { v += params.lr_scale * lr; }
   return v;
 }
+
+// Outputs o0..o0+3 of row n through the epilogue (the GEMM kernels' and the skinny kernel's store).
+fn store4(n: u32, o0: u32, a: vec4<i32>) {
+  if (n >= params.N || o0 >= params.O) { return; }
+  let lr = lowrank4(n, o0);
+  for (var j = 0u; j < 4u; j++) {
+    let o = o0 + j;
+    if (o < params.O) { y[n * params.O + o] = int8_epilogue(n, o, a[j], lr[j]); }
+  }
+}

@@ -15,16 +15,6 @@ fn d4(a: u32, w0: u32, w1: u32, w2: u32, w3: u32) -> vec4<i32> {
   return vec4<i32>(dot4(a, w0), dot4(a, w1), dot4(a, w2), dot4(a, w3));
 }
 
-fn store4(n: u32, o0: u32, acc: vec4<i32>) {
-  if (n >= params.N) { return; }
-  let lr = lowrank4(n, o0);
-  let r = n * params.O;
-  for (var j = 0u; j < 4u; j++) {
-    let o = o0 + j;
-    if (o < params.O) { y[r + o] = int8_epilogue(n, o, acc[j], lr[j]); }
-  }
-}
-
 @compute @workgroup_size(KS, WN)
 fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
   let W = params.words;

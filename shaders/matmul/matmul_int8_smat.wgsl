@@ -37,15 +37,6 @@ fn stage(tid: u32, t4: u32, row0: u32, col0: u32) {
   }
 }
 
-// Outputs o0..o0+3 of row n (epilogue per output, as matmul_int8_tiled8.wgsl's store4).
-fn store4(n: u32, o0: u32, a: vec4<i32>) {
-  if (n >= params.N || o0 >= params.O) { return; }
-  let lr = lowrank4(n, o0);
-  for (var j = 0u; j < 4u; j++) {
-    let o = o0 + j;
-    if (o < params.O) { y[n * params.O + o] = int8_epilogue(n, o, a[j], lr[j]); }
-  }
-}
 
 // Result tile (ti, tj) of every subgroup s is in As[s·256 ..] (16×16 i32, row-major): the whole
 // workgroup writes its 4 × 256 outputs, four consecutive ones per step.

@@ -51,15 +51,6 @@ fn d4x4(a: u32, b: vec4<u32>) -> vec4<i32> {
   return vec4<i32>(dot4(a, b.x), dot4(a, b.y), dot4(a, b.z), dot4(a, b.w));
 }
 
-// Outputs o0..o0+3 of row n (epilogue per output, as matmul_int8.wgsl).
-fn store4(n: u32, o0: u32, a: vec4<i32>) {
-  if (n >= params.N || o0 >= params.O) { return; }
-  let lr = lowrank4(n, o0);
-  for (var j = 0u; j < 4u; j++) {
-    let o = o0 + j;
-    if (o < params.O) { y[n * params.O + o] = int8_epilogue(n, o, a[j], lr[j]); }
-  }
-}
 
 @compute @workgroup_size(WX, WY)
 fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
