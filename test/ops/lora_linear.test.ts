@@ -4,7 +4,9 @@
  * bias); WGSL vs the float64 reference (both kernel selections) with finite differences on the CPU;
  * the in-kernel dropout mask bit-identical to the dropout op's; the forward GEMM on the row-broadcast
  * kernel and on the re-laid register kernel (gemmTuning.rows / relayout forced on / off / auto) at
- * K ≥ 1024 and below, K % 4 = 0 and not, rows below and above MATMUL_RELAYOUT.minM.
+ * K ≥ 1024 and below, K % 4 = 0 and not, rows below and above MATMUL_RELAYOUT.minM; the GPU-style
+ * GEMMs on matmul_tiled8.wgsl bit-identical to matmul.wgsl; dA (loraGradA) on the serial and the
+ * token-split kernels with N up to 2048 vs the CPU reference.
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -23,7 +25,9 @@ import { Module } from '../../src/nn/module.js';
 import { applyLora } from '../../src/nn/lora.js';
 import { Int8Linear } from '../../src/nn/int8_linear.js';
 import { Int8LinearModule } from '../../src/models/biogpt/quantize.js';
-import { gemmTuning, MATMUL_RELAYOUT, MATMUL_ROWS, skinnyTuning } from '../../src/backend/webgpu/matmul.js';
+import { gemmTuning, MATMUL_RELAYOUT, MATMUL_ROWS, skinnyTuning, tiled8Tuning } from '../../src/backend/webgpu/matmul.js';
+import { LORA_GRAD_A_SPLIT, loraGradATuning } from '../../src/backend/webgpu/lora.js';
+import { tuning } from '../../src/backend/webgpu/common.js';
 import { int8SkinnyTuning } from '../../src/backend/webgpu/int8.js';
 import { checkOp, forEachKernelStyle, getBackends, property, randValues, runOn, seedArb, TOL_ACCUM, type InputSpec } from '../helpers/ops_harness.js';
 import { assertClose, ErrorLog } from '../helpers/compare.js';
@@ -246,6 +250,110 @@ describe('loraLinear', () => {
       }
     } finally {
       skinnyTuning.use = 'auto';
+      ctx.queue.dispatch = dispatch;
+    }
+  });
+
+  it('GPU style: the fused GEMMs on matmul_tiled8.wgsl (useTiled8) give the same bits as on matmul.wgsl, and match the CPU reference', async () => {
+    // Forward x·Wᵀ takes tiled8 when I % 4 = 0, the backward dy·W when O % 4 = 0 and I % 4 = 0
+    // (contiguous dims of x / W and of dy / W); otherwise matmul.wgsl. tiled8Tuning.use false is the
+    // old selection, so the two runs must agree bit for bit (same f32 fma chain over k, same
+    // epilogue), outputs and all gradients. Rows off the 128-row tile, columns off 128.
+    const { gpu, cpu } = await getBackends();
+    const ctx = gpuCtx();
+    const dispatch = ctx.queue.dispatch;
+    const names: string[] = [];
+    ctx.queue.dispatch = function (this: typeof ctx.queue, decl, args) {
+      names.push(decl.name);
+      return dispatch.call(this, decl, args);
+    };
+    skinnyTuning.use = false;
+    tuning.cpuStyle = false;
+    try {
+      for (const [lead, I, O, r, p, bias] of [
+        [[131], 68, 132, 8, 0.1, true], [[3, 45], 260, 36, 5, 0.2, false], [[17], 64, 33, 4, 0, true], [[70], 33, 68, 3, 0.3, true], [[129], 4, 4, 1, 0, false],
+      ] as Array<[number[], number, number, number, number, boolean]>) {
+        const N = lead.reduce((s, d) => s * d, 1);
+        const c: Case = { lead, I, O, r, p, training: true, bias, int8: false };
+        const label = `lora tiled8 [${lead}, ${I}]→${O} r${r} p${p}${bias ? ' +bias' : ''}`;
+        const ins = inputsOf(c, I + O);
+        const dy = randValues(N * O, 5);
+        const o: LoraLinearOptions = { alpha: 2 * r, dropout: p, seed: 31, training: true };
+        const res: Record<string, Awaited<ReturnType<typeof runOn>>> = {};
+        for (const use of ['auto', false] as const) {
+          tiled8Tuning.use = use;
+          names.length = 0;
+          try {
+            res[String(use)] = await runOn(gpu, run(c, o), ins, dy);
+          } finally {
+            tiled8Tuning.use = 'auto';
+          }
+          const fwd = use === 'auto' && I % 4 === 0;
+          const bwd = use === 'auto' && I % 4 === 0 && O % 4 === 0;
+          assert.equal(names.filter((n) => n === 'lora_gemm_tiled8').length, (fwd ? 1 : 0) + (bwd ? 1 : 0), `${label} tiled8 ${use}: ${names.join(', ')}`);
+          assert.equal(names.filter((n) => n === 'lora_gemm_tiled').length, (fwd ? 0 : 1) + (bwd ? 0 : 1), `${label} tiled8 ${use}: ${names.join(', ')}`);
+        }
+        const [fast, plain] = [res.auto!, res.false!];
+        assert.deepEqual(Array.from(fast.out), Array.from(plain.out), `${label}: forward bits`);
+        fast.grads.forEach((g, i) => assert.deepEqual(g && Array.from(g), plain.grads[i] && Array.from(plain.grads[i]!), `${label}: grad ${i} bits`));
+        const want = await runOn(cpu, run(c, o), ins, dy);
+        log.add('gpu tiled8 fwd', assertClose(fast.out, want.out, { ...TOL_ACCUM, label: `${label} forward vs CPU` }));
+        fast.grads.forEach((g, i) => {
+          if (g) log.add('gpu tiled8 bwd', assertClose(g, want.grads[i]!, { ...TOL_ACCUM, label: `${label} grad ${i} vs CPU` }));
+        });
+      }
+    } finally {
+      skinnyTuning.use = 'auto';
+      tuning.cpuStyle = 'auto';
+      ctx.queue.dispatch = dispatch;
+    }
+  });
+
+  it('loraGradA: serial and token-split kernels (forced on / off / auto, both kernel styles) vs the CPU reference, N up to 2048, odd K and r', async () => {
+    // The split kernel sums tokens n ≡ s (mod NS) per thread row and combines the NS partials; N
+    // not a multiple of NS (or below it), K not a multiple of KC (or below it), r not a multiple of 4.
+    const { gpu, cpu } = await getBackends();
+    const ctx = gpuCtx();
+    const dispatch = ctx.queue.dispatch;
+    const names: string[] = [];
+    ctx.queue.dispatch = function (this: typeof ctx.queue, decl, args) {
+      names.push(decl.name);
+      return dispatch.call(this, decl, args);
+    };
+    const t = LORA_GRAD_A_SPLIT;
+    try {
+      for (const [N, K, r, p] of [
+        [2048, 67, 8, 0.1], [1037, 130, 5, 0], [1001, 1, 3, 0.3], [t.NS - 3, t.KC + 1, 1, 0.2], [3, 33, 13, 0], [1500, 2 * t.KC, 4, 0.5],
+      ] as const) {
+        const up = (be: typeof gpu, data: Float64Array, shape: number[]) => new Tensor(be.upload(data, shape, 'f32'), be);
+        const gd = randValues(N * r, N + K, -0.5, 0.5);
+        const xd = randValues(N * K, N + K + 1, -2, 2);
+        const d = { p, seed: 4321 };
+        const ref = async (be: typeof gpu) => {
+          const [g, x] = [up(be, gd, [N, r]), up(be, xd, [N, K])];
+          const out = new Tensor(kernelsFor(be).loraGradA(g.raw(), x.raw(), d), be);
+          const v = await out.data();
+          for (const z of [g, x, out]) z.dispose();
+          return v;
+        };
+        const want = await ref(cpu);
+        for (const split of [true, false, 'auto'] as const) {
+          await forEachKernelStyle(async (style) => {
+            loraGradATuning.split = split;
+            names.length = 0;
+            try {
+              const label = `loraGradA N${N} K${K} r${r} p${p} split ${split} ${style}`;
+              const got = await ref(gpu);
+              const expectSplit = split === true || (split === 'auto' && style === 'gpu-style');
+              assert.deepEqual(names, [expectSplit ? 'lora_grad_a_split' : 'lora_grad_a'], label);
+              log.add('gpu gradA', assertClose(got, want, { ...TOL_ACCUM, label }));
+            } finally {
+              loraGradATuning.split = 'auto';
+            }
+          });
+        }
+      }
+    } finally {
       ctx.queue.dispatch = dispatch;
     }
   });

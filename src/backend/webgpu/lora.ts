@@ -4,20 +4,22 @@
  * x·Wᵀ whose epilogue adds bias + u·Bᵀ (the matmul kernels of ./matmul.ts with lora_epilogue.wgsl in
  * place of the identity store, picked as matmul picks them: on CPU adapters x·Wᵀ from
  * MATMUL_RELAYOUT's sizes on transposes W and runs the register kernel on the plain layout,
- * useRelayout; shorter products with K % 4 = 0, K ≥ 1024 run the row kernel, useRowKernel).
+ * useRelayout; shorter products with K % 4 = 0, K ≥ 1024 run the row kernel, useRowKernel; on GPU
+ * adapters matmul_tiled8.wgsl where its vec4 layout applies, useTiled8, else matmul.wgsl).
  * Backward: g = scale·dy·B (projection), dx = dy·W + mask ⊙ (g·A) in one GEMM pass,
- * dA = gᵀ·dropout(x) with the mask hashed again. For an int8 base, loraAdd applies the same
+ * dA = gᵀ·dropout(x) with the mask hashed again (on GPU adapters with the tokens split across a
+ * workgroup, lora_grad_a_split.wgsl). For an int8 base, loraAdd applies the same
  * epilogue as one elementwise pass over the int8 kernel's output. Products with few rows (decoding)
  * run the skinny kernels of ./matmul.ts with the same epilogue.
  */
 import type { GpuContext } from '../../gpu/device.js';
-import { alloc, bufferOf, grid, launch, release, variants, vec4Bindable } from './common.js';
+import { alloc, bufferOf, cpuStyle, grid, launch, release, variants, vec4Bindable } from './common.js';
 import type { RawTensor } from '../types.js';
 import { seedU32, threshold24 } from '../rng.js';
 import { loraChecks, type LoraBackend, type LoraDropout } from '../kernels.js';
 import {
   MATMUL_BINDINGS, MATMUL_SKINNY, MATMUL_UNIFORMS, matmulBody, matmulConstants, matmulGrid, matmulTiles, rowBody, rowLaunch, skinnyLaunch, skinnyTiles,
-  gemmPath,
+  gemmPath, tiled8Body, tiled8Launch, useTiled8,
 } from './matmul.js';
 import { transposeOps } from './transpose.js';
 
@@ -35,11 +37,12 @@ const EPILOGUE_INCLUDES = ['common/rng.wgsl', 'matmul/lora_epilogue.wgsl'];
 /**
  * The f32 matmul kernels (as matmul picks them) with the LoRA epilogue: 'rows' is the row-broadcast
  * x·Wᵀ kernel (matmul_regs_nt.wgsl, under useRowKernel: CPU adapters, K % 4 = 0, K ≥ minK), 'regs'
- * also runs the re-laid x·Wᵀ (useRelayout), so the forward's base GEMM runs the same kernel as the
- * unfused matmul.
+ * also runs the re-laid x·Wᵀ (useRelayout), 'tiled8' is the vec4 GPU kernel (matmul_tiled8.wgsl,
+ * under useTiled8: GPU adapters, the contiguous dimensions multiples of 4, B as stored), so the
+ * base GEMMs run the same kernel as the unfused matmul.
  */
-const gemmKernel = variants((kernel: 'regs' | 'tiled' | 'rows') => {
-  const body = kernel === 'rows' ? rowBody('f32') : { ...matmulBody(kernel, 'f32'), bindings: MATMUL_BINDINGS };
+const gemmKernel = variants((kernel: 'regs' | 'tiled' | 'rows' | 'tiled8') => {
+  const body = kernel === 'rows' ? rowBody('f32') : kernel === 'tiled8' ? tiled8Body('f32') : { ...matmulBody(kernel, 'f32'), bindings: MATMUL_BINDINGS };
   return {
     name: `lora_gemm_${kernel}`, ...body,
     bindings: [...body.bindings, ...EPILOGUE_BINDINGS],
@@ -90,12 +93,36 @@ const projectKernel = {
   includes: ['common/rng.wgsl', 'common/strided.wgsl'],
 };
 
+const GRAD_A_BINDINGS = [{ name: 'g', type: f32, access: R }, { name: 'x', type: f32, access: R }, { name: 'out', type: f32, access: RW }];
 const gradAKernel = {
   name: 'lora_grad_a', family: 'matmul', file: 'lora_grad_a',
-  bindings: [{ name: 'g', type: f32, access: R }, { name: 'x', type: f32, access: R }, { name: 'out', type: f32, access: RW }],
+  bindings: GRAD_A_BINDINGS,
   uniforms: { rows: u32, K: u32, r: u32, ...DROP_UNIFORMS },
   overrides: { WG: { type: u32, value: LORA_WG }, MASKED: { type: 'bool' as const, value: false } },
   includes: ['common/rng.wgsl', 'common/strided.wgsl'],
+};
+
+/**
+ * dA on GPU adapters (lora_grad_a_split.wgsl): one workgroup per KC columns × 4 ranks, its NS rows
+ * of threads splitting the N tokens (partial sums combined in workgroup memory in a fixed order).
+ * lora_grad_a.wgsl sums all N tokens serially per output with K·r/4 invocations in all (BioGPT,
+ * K = 1024, r = 8, N = 2048: 2048 invocations, 0.8 ms per launch on an H200); this runs NS× the
+ * invocations with N/NS tokens each. CPU adapters keep the serial kernel (no barrier, no workgroup
+ * memory, which lavapipe emulates). KC 16 keeps 64-byte runs of an x row per warp; not yet tuned on
+ * hardware.
+ */
+export const LORA_GRAD_A_SPLIT = { KC: 16, NS: 16 } as const;
+/** 'auto': the split kernel on GPU adapters; true / false force it on or off (tests). */
+export const loraGradATuning: { split: 'auto' | boolean } = { split: 'auto' };
+const gradASplitKernel = {
+  name: 'lora_grad_a_split', family: 'matmul', file: 'lora_grad_a_split',
+  bindings: GRAD_A_BINDINGS,
+  uniforms: { rows: u32, K: u32, r: u32, ...DROP_UNIFORMS },
+  overrides: {
+    KC: { type: u32, value: LORA_GRAD_A_SPLIT.KC }, NS: { type: u32, value: LORA_GRAD_A_SPLIT.NS },
+    MASKED: { type: 'bool' as const, value: false },
+  },
+  includes: ['common/rng.wgsl'],
 };
 
 /** Uniforms and the MASKED override of a dropout (p = 0 or absent: no mask). */
@@ -146,6 +173,17 @@ export function loraOps(ctx: GpuContext): LoraBackend {
     const tiles = matmulTiles(ctx, 'f32');
     const relayout = path === 'relayout';
     const bt = relayout ? trans.transpose(b, N, K) : b;
+    if (!relayout && useTiled8(ctx, false, transB, M, N, K, vec4Bindable(a, b))) {
+      // Same per-output f32 fma chain over k as matmul.wgsl, so the same bits (see matmul_tiled8.wgsl).
+      const t8 = tiled8Launch(M, N, 1);
+      launch(ctx, gemmKernel('tiled8'), {
+        bindings: { a: bufferOf(a), b: bufferOf(b), c: bufferOf(out), ...epilogue },
+        uniforms,
+        constants: { TRANS_A: false, TRANS_B: transB, ...t8.constants, MASKED: dr.masked, LW_T: lwT },
+        workgroups: t8.workgroups,
+      });
+      return out;
+    }
     launch(ctx, gemmKernel(tiles.kernel), {
       bindings: { a: bufferOf(a), b: bufferOf(bt), c: bufferOf(out), ...epilogue },
       uniforms,
@@ -196,6 +234,17 @@ export function loraOps(ctx: GpuContext): LoraBackend {
       const out = alloc(ctx, [r, K], 'f32', 'loraGradA');
       if (r * K === 0) return out;
       const dr = drop(dropout);
+      const t = LORA_GRAD_A_SPLIT;
+      const split = loraGradATuning.split === 'auto' ? !cpuStyle(ctx) : loraGradATuning.split;
+      if (split && Math.ceil(K / t.KC) <= 65535) {
+        launch(ctx, gradASplitKernel, {
+          bindings: { g: bufferOf(g), x: bufferOf(x), out: bufferOf(out) },
+          uniforms: { rows: N, K, r, ...dr.uniforms },
+          constants: { KC: t.KC, NS: t.NS, MASKED: dr.masked },
+          workgroups: [Math.ceil(K / t.KC), Math.ceil(r / 4), 1],
+        });
+        return out;
+      }
       launch(ctx, gradAKernel, {
         bindings: { g: bufferOf(g), x: bufferOf(x), out: bufferOf(out) },
         uniforms: { rows: N, K, r, ...dr.uniforms },

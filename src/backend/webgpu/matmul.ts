@@ -280,16 +280,30 @@ const matmulKernel = variants((key: `${'regs' | 'tiled'}/${DType}/${Epilogue}`) 
   };
 });
 
+/** Overrides, aliases and bindings (a, b as vec4) of matmul_tiled8.wgsl over storage dtype t, before any epilogue. */
+export function tiled8Body(t: DType) {
+  const g = MATMUL_TILED8;
+  return {
+    family: 'matmul', file: 'matmul_tiled8',
+    overrides: { WX: { type: 'u32' as const, value: g.WX }, WY: { type: 'u32' as const, value: g.WY }, TK: { type: 'u32' as const, value: g.TK }, ...TRANS_OVERRIDES },
+    aliases: { T: t, V: `vec4<${t}>` }, enables: t === 'f16' ? ['f16'] : [],
+    bindings: [{ ...MATMUL_BINDINGS[0]!, type: 'V' }, { ...MATMUL_BINDINGS[1]!, type: 'V' }, MATMUL_BINDINGS[2]!],
+  };
+}
+
+/** Tile overrides and grid of a tiled8 launch with tiled8Tuning's tiles (8×8 outputs per thread). */
+export function tiled8Launch(M: number, N: number, batch: number): { constants: { WX: number; WY: number; TK: number }; workgroups: [number, number, number] } {
+  const t8 = tiled8Tuning.tiles;
+  return { constants: { WX: t8.WX, WY: t8.WY, TK: t8.TK }, workgroups: [Math.ceil(N / (t8.WX * 8)), Math.ceil(M / (t8.WY * 8)), batch] };
+}
+
 const tiled8Kernel = variants((key: `${DType}/${Epilogue}`) => {
   const [t, e] = key.split('/') as [DType, Epilogue];
   const ep = epilogueParts(e);
-  const g = MATMUL_TILED8;
+  const body = tiled8Body(t);
   return {
-    name: `matmul_tiled8_${t}${e === 'linear' ? '_linear' : ''}`, family: 'matmul', file: 'matmul_tiled8',
-    overrides: { WX: { type: 'u32' as const, value: g.WX }, WY: { type: 'u32' as const, value: g.WY }, TK: { type: 'u32' as const, value: g.TK }, ...TRANS_OVERRIDES, ...ep.overrides },
-    aliases: { T: t, V: `vec4<${t}>` }, enables: t === 'f16' ? ['f16'] : [],
-    bindings: [{ ...MATMUL_BINDINGS[0]!, type: 'V' }, { ...MATMUL_BINDINGS[1]!, type: 'V' }, MATMUL_BINDINGS[2]!, ...ep.bindings],
-    uniforms: MATMUL_UNIFORMS, includes: ep.includes,
+    name: `matmul_tiled8_${t}${e === 'linear' ? '_linear' : ''}`, ...body, overrides: { ...body.overrides, ...ep.overrides },
+    bindings: [...body.bindings, ...ep.bindings], uniforms: MATMUL_UNIFORMS, includes: ep.includes,
   };
 });
 
@@ -405,12 +419,12 @@ export function matmulOps(ctx: GpuContext): Pick<Backend, 'matmul'> {
         const relayout = path === 'relayout';
         const bt = relayout ? trans.transpose(eb.t, N, K) : eb.t;
         if (!relayout && useTiled8(ctx, ta, tb, M, N, K, vec4Bindable(ea.t, eb.t))) {
-          const t8 = tiled8Tuning.tiles;
+          const t8 = tiled8Launch(M, N, nb);
           launch(ctx, tiled8Kernel(`${a.dtype}/${epi}`), {
             bindings: { a: bufferOf(ea.t), b: bufferOf(eb.t), c: bufferOf(out), ...epiBind },
             uniforms: { M, N, K, a_batch_stride: ea.stride, b_batch_stride: eb.stride },
-            constants: { TRANS_A: ta, TRANS_B: tb, WX: t8.WX, WY: t8.WY, TK: t8.TK, ...epiConst },
-            workgroups: [Math.ceil(N / (t8.WX * 8)), Math.ceil(M / (t8.WY * 8)), nb],
+            constants: { TRANS_A: ta, TRANS_B: tb, ...t8.constants, ...epiConst },
+            workgroups: t8.workgroups,
           });
         } else launch(ctx, matmulKernel(`${tiles.kernel}/${a.dtype}/${epi}`), {
           bindings: { a: bufferOf(ea.t), b: bufferOf(bt), c: bufferOf(out), ...epiBind },
