@@ -15,15 +15,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let j2 = min(j0 + 2u, r - 1u);
   let j3 = min(j0 + 3u, r - 1u);
   var acc = vec4<f32>();
-  for (var n = 0u; n < params.rows; n++) {
-    var xv = x[n * K + k];
-    if (MASKED) {
-      let drop = (hash_u32(params.seed, n * K + k) >> 8u) < params.threshold;
-      xv = select(xv * params.keep_scale, 0.0, drop);
-    }
-    let gb = n * r;
-    acc = fma(vec4<f32>(xv), vec4<f32>(g[gb + j0], g[gb + j1], g[gb + j2], g[gb + j3]), acc);
-  }
+  for (var n = 0u; n < params.rows; n++) { acc = grad_a_term(n, k, vec4<u32>(j0, j1, j2, j3), acc); }
   for (var t = 0u; t < 4u; t++) {
     if (j0 + t < r) { out[(j0 + t) * K + k] = acc[t]; }
   }

@@ -18,15 +18,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
   var acc = vec4<f32>();
   // No early return: every thread must reach the barrier.
   if (k < K) {
-    for (var n = lid.y; n < params.rows; n += NS) {
-      var xv = x[n * K + k];
-      if (MASKED) {
-        let drop = (hash_u32(params.seed, n * K + k) >> 8u) < params.threshold;
-        xv = select(xv * params.keep_scale, 0.0, drop);
-      }
-      let gb = n * r;
-      acc = fma(vec4<f32>(xv), vec4<f32>(g[gb + j0], g[gb + j1], g[gb + j2], g[gb + j3]), acc);
-    }
+    for (var n = lid.y; n < params.rows; n += NS) { acc = grad_a_term(n, k, vec4<u32>(j0, j1, j2, j3), acc); }
   }
   part[lid.y * KC + lid.x] = acc;
   workgroupBarrier();

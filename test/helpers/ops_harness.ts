@@ -14,6 +14,7 @@ import { numel, type Backend, type DType, type HostArray } from '../../src/backe
 import { backward } from '../../src/autograd/tape.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 import { tidy } from '../../src/tensor/scope.js';
+import { gpu as gpuContext } from '../../src/gpu/device.js';
 import { Rng } from '../../src/data/rng.js';
 import '../../src/ops/index.js';
 import { assertClose, ErrorLog } from './compare.js';
@@ -195,4 +196,19 @@ function compareGpu(label: string, got: RunResult, ref: RunResult, inputs: reado
 /** fc.assert for async properties with the suite's bounded run count. */
 export async function property<T>(arb: fc.Arbitrary<T>, check: (v: T) => Promise<void>, numRuns = 20): Promise<void> {
   await fc.assert(fc.asyncProperty(arb, check), { numRuns, includeErrorInReport: true });
+}
+
+/**
+ * Records the names of the kernels launched on the GPU context's queue until restore() (which
+ * puts the queue's own dispatch back): for tests that check which kernel a selection ran.
+ */
+export function recordLaunches(): { names: string[]; restore(): void } {
+  const q = gpuContext().queue;
+  const dispatch = q.dispatch;
+  const names: string[] = [];
+  q.dispatch = function (decl, args): void {
+    names.push(decl.name);
+    dispatch.call(q, decl, args);
+  };
+  return { names, restore: () => void (q.dispatch = dispatch) };
 }

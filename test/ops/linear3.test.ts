@@ -9,8 +9,7 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { gpu as gpuCtx, shutdownGpu } from '../../src/gpu/device.js';
-import type { KernelDecl, LaunchArgs } from '../../src/gpu/index.js';
+import { shutdownGpu } from '../../src/gpu/device.js';
 import { kernelsFor } from '../../src/backend/fused.js';
 import type { Backend, RawTensor } from '../../src/backend/types.js';
 import { withBackend } from '../../src/backend/registry.js';
@@ -21,7 +20,7 @@ import { Tensor } from '../../src/tensor/tensor.js';
 import { linear } from '../../src/nn/linear.js';
 import { linear3 } from '../../src/ops/linear3.js';
 import { assertClose } from '../helpers/compare.js';
-import { forEachKernelStyle, getBackends, property, randValues, seedArb, TOL_ACCUM } from '../helpers/ops_harness.js';
+import { forEachKernelStyle, getBackends, property, randValues, recordLaunches, seedArb, TOL_ACCUM } from '../helpers/ops_harness.js';
 
 after(() => shutdownGpu());
 
@@ -43,17 +42,11 @@ function inputs(be: Backend, c: Case): { x: RawTensor; ws: Three; bs: Three } {
 
 /** Kernel launches (by name) while fn runs. */
 function launches<T>(fn: () => T): { value: T; names: string[] } {
-  const q = gpuCtx().queue;
-  const dispatch = q.dispatch;
-  const names: string[] = [];
-  q.dispatch = function (decl: KernelDecl, args: LaunchArgs): void {
-    names.push(decl.name);
-    dispatch.call(q, decl, args);
-  };
+  const { names, restore } = recordLaunches();
   try {
     return { value: fn(), names };
   } finally {
-    q.dispatch = dispatch;
+    restore();
   }
 }
 

@@ -11,7 +11,7 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { gpu as gpuCtx, shutdownGpu } from '../../src/gpu/device.js';
+import { shutdownGpu } from '../../src/gpu/device.js';
 import { loraLinear, loraLinearComposed, type LoraLinearOptions } from '../../src/ops/lora_linear.js';
 import { disposeQuantized, quantizeWeight } from '../../src/ops/matmul_int8.js';
 import { kernelsFor } from '../../src/backend/fused.js';
@@ -29,7 +29,7 @@ import { gemmTuning, MATMUL_RELAYOUT, MATMUL_ROWS, skinnyTuning, tiled8Tuning } 
 import { LORA_GRAD_A_SPLIT, loraGradATuning } from '../../src/backend/webgpu/lora.js';
 import { tuning } from '../../src/backend/webgpu/common.js';
 import { int8SkinnyTuning } from '../../src/backend/webgpu/int8.js';
-import { checkOp, forEachKernelStyle, getBackends, property, randValues, runOn, seedArb, TOL_ACCUM, type InputSpec } from '../helpers/ops_harness.js';
+import { checkOp, forEachKernelStyle, getBackends, property, randValues, recordLaunches, runOn, seedArb, TOL_ACCUM, type InputSpec } from '../helpers/ops_harness.js';
 import { assertClose, ErrorLog } from '../helpers/compare.js';
 
 const log = new ErrorLog();
@@ -184,7 +184,6 @@ describe('loraLinear', () => {
     // rows take the GEMM path too. The kernels dispatched are recorded to check that the selection
     // is the one under test.
     const { gpu, cpu } = await getBackends();
-    const ctx = gpuCtx();
     const minK = MATMUL_ROWS.minK;
     const rel = MATMUL_RELAYOUT;
     const cases: Array<[number[], number, number, number, number, boolean]> = [
@@ -193,12 +192,7 @@ describe('loraLinear', () => {
       [[rel.minM + 3], minK + 4, 37, 4, 0.1, false], [[5, 15], rel.minK + 2, 70, 3, 0.2, true],
       [[rel.minM + 1], rel.minK - 4, 131, 8, 0, true], [[2 * rel.minM + 9], 259, 13, 5, 0, false],
     ];
-    const dispatch = ctx.queue.dispatch;
-    const names: string[] = [];
-    ctx.queue.dispatch = function (this: typeof ctx.queue, decl, args) {
-      names.push(decl.name);
-      return dispatch.call(this, decl, args);
-    };
+    const { names, restore } = recordLaunches();
     skinnyTuning.use = false;
     try {
       for (const [lead, I, O, r, p, bias] of cases) {
@@ -250,7 +244,7 @@ describe('loraLinear', () => {
       }
     } finally {
       skinnyTuning.use = 'auto';
-      ctx.queue.dispatch = dispatch;
+      restore();
     }
   });
 
@@ -260,13 +254,7 @@ describe('loraLinear', () => {
     // old selection, so the two runs must agree bit for bit (same f32 fma chain over k, same
     // epilogue), outputs and all gradients. Rows off the 128-row tile, columns off 128.
     const { gpu, cpu } = await getBackends();
-    const ctx = gpuCtx();
-    const dispatch = ctx.queue.dispatch;
-    const names: string[] = [];
-    ctx.queue.dispatch = function (this: typeof ctx.queue, decl, args) {
-      names.push(decl.name);
-      return dispatch.call(this, decl, args);
-    };
+    const { names, restore } = recordLaunches();
     skinnyTuning.use = false;
     tuning.cpuStyle = false;
     try {
@@ -305,7 +293,7 @@ describe('loraLinear', () => {
     } finally {
       skinnyTuning.use = 'auto';
       tuning.cpuStyle = 'auto';
-      ctx.queue.dispatch = dispatch;
+      restore();
     }
   });
 
@@ -313,13 +301,7 @@ describe('loraLinear', () => {
     // The split kernel sums tokens n ≡ s (mod NS) per thread row and combines the NS partials; N
     // not a multiple of NS (or below it), K not a multiple of KC (or below it), r not a multiple of 4.
     const { gpu, cpu } = await getBackends();
-    const ctx = gpuCtx();
-    const dispatch = ctx.queue.dispatch;
-    const names: string[] = [];
-    ctx.queue.dispatch = function (this: typeof ctx.queue, decl, args) {
-      names.push(decl.name);
-      return dispatch.call(this, decl, args);
-    };
+    const { names, restore } = recordLaunches();
     const t = LORA_GRAD_A_SPLIT;
     try {
       for (const [N, K, r, p] of [
@@ -354,7 +336,7 @@ describe('loraLinear', () => {
         }
       }
     } finally {
-      ctx.queue.dispatch = dispatch;
+      restore();
     }
   });
 

@@ -99,7 +99,7 @@ const gradAKernel = {
   bindings: GRAD_A_BINDINGS,
   uniforms: { rows: u32, K: u32, r: u32, ...DROP_UNIFORMS },
   overrides: { WG: { type: u32, value: LORA_WG }, MASKED: { type: 'bool' as const, value: false } },
-  includes: ['common/rng.wgsl', 'common/strided.wgsl'],
+  includes: ['common/rng.wgsl', 'common/strided.wgsl', 'matmul/lora_grad_a_common.wgsl'],
 };
 
 /**
@@ -122,7 +122,7 @@ const gradASplitKernel = {
     KC: { type: u32, value: LORA_GRAD_A_SPLIT.KC }, NS: { type: u32, value: LORA_GRAD_A_SPLIT.NS },
     MASKED: { type: 'bool' as const, value: false },
   },
-  includes: ['common/rng.wgsl'],
+  includes: ['common/rng.wgsl', 'matmul/lora_grad_a_common.wgsl'],
 };
 
 /** Uniforms and the MASKED override of a dropout (p = 0 or absent: no mask). */
