@@ -173,6 +173,27 @@ describe('matmulInt8 (LLM.int8) vs float64 reference', () => {
     }
   });
 
+  it('more than 65535 rows: the one-workgroup-per-row quantise grid splits over x/y (codes exact)', async () => {
+    // int8_quantize.wgsl runs one workgroup per row (row = wid.x + wid.y·nwg.x): rows past 65535
+    // only exist on the y-split grid. Checked on the weight codes (quantizeRowwise, compared exactly)
+    // and on the activation path of int8Linear (outlier flags, SCALE_IN_Q8), zero rows on either side.
+    const { gpu: g, cpu } = await getBackends();
+    const O = 70001, I = 13;
+    const ws = heavyTailed(O, I, 16, 2);
+    for (const r of [0, 65535, O - 1]) ws.fill(0, r * I, (r + 1) * I);
+    const codes = await Promise.all([g, cpu].map(async (be) => {
+      const w = new Tensor(be.upload(ws, [O, I], 'f32'), be);
+      const q = quantizeWeight(w);
+      const out = { cb: await be.read(q.cb), scb: await be.read(q.scb) };
+      w.dispose();
+      disposeQuantized(q);
+      return out;
+    }));
+    assert.deepEqual([...codes[0]!.cb], [...codes[1]!.cb], 'weight codes, 70001 rows');
+    assertClose(codes[0]!.scb, codes[1]!.scb, { rtol: 0, atol: 0, label: 'weight scales, 70001 rows' });
+    await check({ N: 70001, I: 13, O: 3, bias: true, zeroRows: [0, 65535, 70000], threshold: 6, fallback: false, rank: 0 }, 17, true);
+  });
+
   it('rejects LoRA operands of the wrong shape with a typed error', async () => {
     const { gpu: g, cpu } = await getBackends();
     for (const be of [g, cpu]) {
