@@ -23,11 +23,11 @@ import { matmulInt8, quantizeWeight, disposeQuantized } from '../../src/ops/matm
 import { Int8Linear } from '../../src/nn/int8_linear.js';
 import { kernelsFor } from '../../src/backend/fused.js';
 import { tuning } from '../../src/backend/webgpu/common.js';
-import { int8GemmKernel, int8GemmTuning, int8SkinnyTuning } from '../../src/backend/webgpu/int8.js';
+import { int8GemmKernel, int8GemmTuning, int8QuantizeTuning, int8SkinnyTuning } from '../../src/backend/webgpu/int8.js';
 import { OpArgumentError, ShapeError } from '../../src/errors.js';
 import { Rng } from '../../src/data/rng.js';
 import { assertClose, closeStats, ErrorLog } from '../helpers/compare.js';
-import { getBackends, property, randValues, seedArb } from '../helpers/ops_harness.js';
+import { forEachKernelStyle, getBackends, property, randValues, seedArb } from '../helpers/ops_harness.js';
 
 const log = new ErrorLog();
 after(async () => {
@@ -345,5 +345,97 @@ describe('matmulInt8: the 8×8-per-thread GPU kernel (tiled8)', () => {
     disposeQuantized(q);
     // The kernel is chosen before any allocation, so a rejected tuning leaves nothing behind.
     assert.equal(g.bytesInUse(), before, 'GPU bytes leaked by rejected launches');
+  });
+});
+
+describe('matmulInt8: parallel outlier passes (row-chunk grid + prefix-sum list)', () => {
+  /** y of int8Linear (no backward) with the parallel flag / list passes on or off. */
+  async function forwardY(xs: Float64Array, ws: Float64Array, N: number, I: number, O: number, threshold: number, parallel: boolean): Promise<Float32Array> {
+    const { gpu: g } = await getBackends();
+    int8QuantizeTuning.parallelOutliers = parallel;
+    try {
+      return await withBackend(g, async () => {
+        const res = tidy(() => {
+          const x = new Tensor(g.upload(xs, [N, I], 'f32'), g);
+          const w = new Tensor(g.upload(ws, [O, I], 'f32'), g);
+          const lin = Int8Linear.fromLinear(w, null, { threshold });
+          return { lin, y: lin.forward(x) };
+        });
+        const y = new Float32Array(await res.y.dataRaw());
+        res.y.dispose();
+        res.lin.dispose();
+        return y;
+      });
+    } finally {
+      int8QuantizeTuning.parallelOutliers = 'auto';
+    }
+  }
+
+  it('gives the bits of the serial kernels (both kernel styles; none / some / every column an outlier)', async () => {
+    const { gpu: g } = await getBackends();
+    const O = 11;
+    let hits = 0;
+    await forEachKernelStyle(async (style) => {
+      for (const N of [17, 300, 2048]) {
+        for (const I of [13, 190, 1031]) {
+          const ws = randValues(O * I, N + I + 1, -0.5, 0.5);
+          const inputs: [string, Float64Array, number][] = [
+            ['heavy', heavyTailed(N, I, N + I, 5), 6],
+            ['heavy thr 0', heavyTailed(N, I, N + I, 5), 0],
+            ['none', randValues(N * I, N + I + 2, -2, 2), 6],
+          ];
+          // Every column an outlier, each only in one row (so chunk edges and the last row count).
+          const all = randValues(N * I, N + I + 3, -2, 2);
+          for (let c = 0; c < I; c++) all[((c * 37) % N) * I + c] = c % 2 ? -9.5 : 6;
+          all[(N - 1) * I + I - 1] = 7;
+          inputs.push(['every column', all, 6]);
+          // A few outliers only in the last row and at a chunk's first / last row.
+          const edge = randValues(N * I, N + I + 4, -2, 2);
+          for (const [t, c] of [[N - 1, 0], [N - 1, I - 1], [Math.min(32, N - 1), I >> 1], [Math.min(31, N - 1), 3 % I]] as const) edge[t * I + c] = -6.5;
+          inputs.push(['edges', edge, 6]);
+          for (const [name, xs, thr] of inputs) {
+            const before = g.bytesInUse();
+            const on = await forwardY(xs, ws, N, I, O, thr, true);
+            const off = await forwardY(xs, ws, N, I, O, thr, false);
+            const label = `${style} N=${N} I=${I} ${name} thr=${thr}`;
+            assert.ok(on.every((v) => Number.isFinite(v)), `${label}: finite y`);
+            assert.deepEqual(new Uint32Array(on.buffer), new Uint32Array(off.buffer), `${label}: y bits`);
+            assert.equal(g.bytesInUse(), before, `${label}: GPU bytes leaked`);
+            hits++;
+          }
+        }
+      }
+    });
+    assert.equal(hits, 2 * 3 * 3 * 5);
+  });
+
+  it('other chunkings give the same bits; a bad chunking is a typed error', async () => {
+    const { gpu: g } = await getBackends();
+    const N = 300, I = 190, O = 7;
+    const xs = heavyTailed(N, I, 3, 9);
+    const ws = randValues(O * I, 4, -0.5, 0.5);
+    const off = await forwardY(xs, ws, N, I, O, 6, false);
+    const saved = { ...int8QuantizeTuning };
+    try {
+      for (const [cr, mc] of [[1, 7], [5, 65535], [1, 1], [400, 32]] as const) {
+        Object.assign(int8QuantizeTuning, { outlierChunkRows: cr, outlierMaxChunks: mc });
+        const on = await forwardY(xs, ws, N, I, O, 6, true);
+        assert.deepEqual(new Uint32Array(on.buffer), new Uint32Array(off.buffer), `chunk rows ${cr}, max chunks ${mc}: y bits`);
+      }
+      const x = g.upload(xs, [N, I], 'f32');
+      const w = new Tensor(g.upload(ws, [O, I], 'f32'), g);
+      const q = quantizeWeight(w);
+      const before = g.bytesInUse();
+      for (const [cr, mc] of [[0, 32], [32, 0], [32, 65536], [2.5, 32]] as const) {
+        Object.assign(int8QuantizeTuning, { outlierChunkRows: cr, outlierMaxChunks: mc });
+        assert.throws(() => kernelsFor(g).int8Linear(x, q, null, { threshold: 6 }), OpArgumentError, `chunk rows ${cr}, max chunks ${mc}`);
+      }
+      assert.equal(g.bytesInUse(), before, 'GPU bytes leaked by rejected launches');
+      g.dispose(x);
+      w.dispose();
+      disposeQuantized(q);
+    } finally {
+      Object.assign(int8QuantizeTuning, saved);
+    }
   });
 });

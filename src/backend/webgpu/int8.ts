@@ -114,8 +114,16 @@ const quantizeKernel = {
  * With outliers and at most fusedMaxRows rows (decoding), the flag, list and quantise passes run as one
  * single-workgroup launch (int8_quantize_outliers.wgsl; same values, one dispatch instead of three:
  * host time per launch is what bounds a decode step on a fast GPU). 0 disables (tests compare).
+ * parallelOutliers: the flag and list passes for more rows as a (column block × row chunk) grid
+ * (int8_outliers_grid.wgsl, chunks of max(outlierChunkRows, N / outlierMaxChunks) rows, partial
+ * flags after the final ones in the flags buffer) and a one-workgroup prefix-sum list pass
+ * (int8_outlier_scan.wgsl) instead of one serial thread per column and a single-thread list walk;
+ * the same flags, list and count bit for bit. 'auto': on GPU adapters (CPU adapters keep the serial
+ * kernels, which have no barriers). Chunk sizes are untuned guesses (no GPU timing yet).
  */
-export const int8QuantizeTuning: { fusedMaxRows: number } = { fusedMaxRows: 16 };
+export const int8QuantizeTuning: {
+  fusedMaxRows: number; parallelOutliers: 'auto' | boolean; outlierChunkRows: number; outlierMaxChunks: number;
+} = { fusedMaxRows: 16, parallelOutliers: 'auto', outlierChunkRows: 32, outlierMaxChunks: 32 };
 const quantizeOutliersKernel = {
   name: 'int8_quantize_outliers', family: 'matmul', file: 'int8_quantize_outliers',
   bindings: [{ name: 'x', type: 'f32', access: R }, { name: 'flags', type: 'u32', access: RW }, { name: 'q8', type: 'u32', access: RW }],
@@ -127,6 +135,18 @@ const outliersKernel = {
   name: 'int8_outliers', family: 'matmul', file: 'int8_outliers',
   bindings: [{ name: 'x', type: 'f32', access: R }, { name: 'flags', type: 'u32', access: RW }],
   uniforms: { rows: u32, cols: u32, threshold: f32 },
+  overrides: { WG: { type: u32, value: WG } },
+};
+const outliersGridKernel = {
+  name: 'int8_outliers_grid', family: 'matmul', file: 'int8_outliers_grid',
+  bindings: [{ name: 'x', type: 'f32', access: R }, { name: 'part', type: 'u32', access: RW }],
+  uniforms: { rows: u32, cols: u32, chunk: u32, threshold: f32 },
+  overrides: { WG: { type: u32, value: WG } },
+};
+const outlierScanKernel = {
+  name: 'int8_outlier_scan', family: 'matmul', file: 'int8_outlier_scan',
+  bindings: [{ name: 'flags', type: 'u32', access: RW }, { name: 'list', type: 'u32', access: RW }],
+  uniforms: { cols: u32, chunks: u32, off: u32 },
   overrides: { WG: { type: u32, value: WG } },
 };
 const outlierListKernel = {
@@ -326,6 +346,11 @@ export function int8Ops(ctx: GpuContext): Int8Backend {
       const rank = lr ? checkLowRank('int8Linear', lr, N, O) : 0;
       const words = Math.ceil(I / 4);
       // Kernel choice first: a bad tuning then throws before anything is allocated.
+      const { outlierChunkRows: cr, outlierMaxChunks: mc } = int8QuantizeTuning;
+      // chunks = ⌈N / max(cr, ⌈N / mc⌉)⌉ ≤ mc: the grid's y dimension.
+      if (!(Number.isInteger(cr) && cr >= 1 && Number.isInteger(mc) && mc >= 1 && mc <= 65535)) {
+        throw new OpArgumentError('int8Linear', 'int8QuantizeTuning', 'integer outlierChunkRows ≥ 1, outlierMaxChunks in [1, 65535]', JSON.stringify(int8QuantizeTuning));
+      }
       const regs = cpuStyle(ctx);
       const st = INT8_SKINNY[regs ? 'cpu' : 'gpu'];
       const skinny = int8SkinnyTuning.use === 'auto' ? N <= st.maxM : int8SkinnyTuning.use;
@@ -362,15 +387,27 @@ export function int8Ops(ctx: GpuContext): Int8Backend {
       const scaOff = N * words;
       const listOff = scaOff + N;
       const act = alloc(ctx, [listOff + (outliers ? I + 1 : 0)], 'u32', 'int8 activations');
+      const fused = outliers && N <= int8QuantizeTuning.fusedMaxRows;
+      const pt = int8QuantizeTuning.parallelOutliers;
+      const parallel = outliers && !fused && (pt === 'auto' ? !cpuStyle(ctx) : pt);
+      const chunk = Math.max(cr, Math.ceil(N / mc));
+      const chunks = parallel ? Math.ceil(N / chunk) : 0;
       let flags: RawTensor | null = null;
-      if (outliers) flags = alloc(ctx, [I], 'u32', 'int8 outliers');
-      if (flags && N <= int8QuantizeTuning.fusedMaxRows) {
+      // With parallel passes the partial flags of each row chunk follow the final ones.
+      if (outliers) flags = alloc(ctx, [I * (1 + chunks)], 'u32', 'int8 outliers');
+      if (flags && fused) {
         launch(ctx, quantizeOutliersKernel, {
           bindings: { x: bufferOf(x), flags: bufferOf(flags), q8: bufferOf(act) },
           uniforms: { rows: N, cols: I, words, scale_off: scaOff, list_off: listOff, threshold: opts.threshold }, workgroups: [1],
         });
       } else {
-        if (flags) {
+        if (flags && parallel) {
+          launch(ctx, outliersGridKernel, {
+            bindings: { x: bufferOf(x), part: bufferOf(flags) }, uniforms: { rows: N, cols: I, chunk, threshold: opts.threshold },
+            workgroups: [Math.ceil(I / WG), chunks, 1],
+          });
+          launch(ctx, outlierScanKernel, { bindings: { flags: bufferOf(flags), list: bufferOf(act) }, uniforms: { cols: I, chunks, off: listOff }, workgroups: [1] });
+        } else if (flags) {
           launch(ctx, outliersKernel, { bindings: { x: bufferOf(x), flags: bufferOf(flags) }, uniforms: { rows: N, cols: I, threshold: opts.threshold }, workgroups: grid(I) });
           launch(ctx, outlierListKernel, { bindings: { flags: bufferOf(flags), list: bufferOf(act) }, uniforms: { cols: I, off: listOff }, workgroups: [1] });
         }
