@@ -4,11 +4,12 @@
 # decoding speed, then every op and model test on the GPU. Results go under $OUT (the device tool
 # brings back at most 8 files): log.txt (every step's output), summary.txt and a few JSON tables.
 #
-# Here, before the call:   npm ci && bash scripts/device-prepare.sh    (writes .device/, gitignored)
+# Here, before the call:   npm ci && bash scripts/device-prepare.sh    (writes .device/ and
+#                          .devshared/, a copy of ../shared's golden/ and data/; both gitignored)
 # The call (device tool):  source .device/enter.sh; bash scripts/device-check.sh
-#                          with carry [".device", ".devshared"] (a copy of ../shared's golden/ and
-#                          data/, which the tests read) and timeout_s ≈ 560 (the steps' limits add up to
-#                          more, most finish well inside them; the most important come first).
+#                          with carry [".device", ".devshared"] and timeout_s ≈ 300 (a full run took
+#                          ≈ 90 s on an H200; the steps' limits add up to more; the most important first).
+#                          DEVICE_CHECK_STEPS="tests-all train ..." runs only the named steps.
 # Each step has its own time limit so one slow step cannot eat the others; a failed step is
 # recorded in summary.txt and the script goes on. Without a GPU it runs on whatever adapter Dawn
 # finds (lavapipe here, with DEVICE_CHECK_QUICK=1 for small sizes), which is how it is tested.
