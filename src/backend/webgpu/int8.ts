@@ -108,7 +108,7 @@ const quantizeKernel = {
   bindings: [{ name: 'x', type: 'f32', access: R }, { name: 'flags', type: 'u32', access: R }, { name: 'q8', type: 'u32', access: RW }, { name: 'scale', type: 'f32', access: RW }],
   uniforms: { rows: u32, cols: u32, words: u32, scale_off: u32 },
   overrides: { WG: { type: u32, value: WG }, HAS_OUTLIERS: { type: bool, value: false }, SCALE_IN_Q8: { type: bool, value: false } },
-  includes: ['common/div_rn.wgsl'],
+  includes: ['common/div_rn.wgsl', 'matmul/int8_quantize_row.wgsl'],
 };
 /**
  * With outliers and at most fusedMaxRows rows (decoding), the flag, list and quantise passes run as one
@@ -129,7 +129,7 @@ const quantizeOutliersKernel = {
   bindings: [{ name: 'x', type: 'f32', access: R }, { name: 'flags', type: 'u32', access: RW }, { name: 'q8', type: 'u32', access: RW }],
   uniforms: { rows: u32, cols: u32, words: u32, scale_off: u32, list_off: u32, threshold: f32 },
   overrides: { WG: { type: u32, value: WG } },
-  includes: ['common/div_rn.wgsl'],
+  includes: ['common/div_rn.wgsl', 'matmul/int8_quantize_row.wgsl', 'matmul/int8_outlier_block_list.wgsl'],
 };
 const outliersKernel = {
   name: 'int8_outliers', family: 'matmul', file: 'int8_outliers',
@@ -148,6 +148,7 @@ const outlierScanKernel = {
   bindings: [{ name: 'flags', type: 'u32', access: RW }, { name: 'list', type: 'u32', access: RW }],
   uniforms: { cols: u32, chunks: u32, off: u32 },
   overrides: { WG: { type: u32, value: WG } },
+  includes: ['matmul/int8_outlier_block_list.wgsl'],
 };
 const outlierListKernel = {
   name: 'int8_outlier_list', family: 'matmul', file: 'int8_outlier_list',
