@@ -25,6 +25,7 @@ import { loraLinear } from '../src/ops/lora_linear.js';
 import { gemmTuning, skinnyTuning } from '../src/backend/webgpu/matmul.js';
 import { int8SkinnyTuning } from '../src/backend/webgpu/int8.js';
 import { tuning } from '../src/backend/webgpu/common.js';
+import { flashTuning, type BlockedGeometry } from '../src/backend/webgpu/attention.js';
 
 type Row = Record<string, string | number>;
 
@@ -138,19 +139,27 @@ export async function bench(): Promise<Row[]> {
     rows.push({ kernel: 'attention fwd+bwd fused (flash)', shape: sh, ms: fused, 'GFLOP/s|TOP/s': (3.5 * flopsF) / fused / 1e6, extra_bytes: fusedExtra });
     rows.push({ kernel: 'attention fwd+bwd composite', shape: sh, ms: comp, 'GFLOP/s|TOP/s': (3.5 * flopsF) / comp / 1e6, extra_bytes: compExtra, fused_speedup: comp / fused });
     if (!gpu().adapterInfo.isCpu) {
-      // GPUs: the register-tiled kernels CPU adapters use (8 rows per thread, no workgroup memory),
-      // against the workgroup-tiled ones picked by default, to show which the GPU table should take.
-      const tiles = (f: () => void) => () => {
-        tuning.cpuStyle = true;
+      // GPUs: the default (workgroup-blocked) kernels against the one-row-per-thread ones and the
+      // register-tiled kernels of CPU adapters, alternating.
+      const using = (kernel: 'rows' | 'blocked' | 'tiles', f: () => void) => () => {
+        if (kernel === 'tiles') tuning.cpuStyle = true;
+        else flashTuning.kernel = kernel;
         try {
           f();
         } finally {
           tuning.cpuStyle = 'auto';
+          flashTuning.kernel = 'auto';
         }
       };
-      const [gF, tF, gB, tB] = await alternatingMs([fwdOnly(flashAttention), tiles(fwdOnly(flashAttention)), run(flashAttention), tiles(run(flashAttention))]);
-      rows.push({ kernel: 'attention fwd fused, register tiles', shape: sh, ms: tF!, 'GFLOP/s|TOP/s': flopsF / tF! / 1e6, vs_default: gF! / tF! });
-      rows.push({ kernel: 'attention fwd+bwd fused, register tiles', shape: sh, ms: tB!, 'GFLOP/s|TOP/s': (3.5 * flopsF) / tB! / 1e6, vs_default: gB! / tB! });
+      const kinds = ['blocked', 'rows', 'tiles'] as const;
+      const fwdMs = await alternatingMs(kinds.map((kd) => using(kd, fwdOnly(flashAttention))));
+      const bothMs = await alternatingMs(kinds.map((kd) => using(kd, run(flashAttention))));
+      const what = { blocked: 'workgroup-blocked', rows: 'one row per thread', tiles: 'register tiles' };
+      kinds.forEach((kd, i) => {
+        rows.push({ kernel: `attention fwd fused, ${what[kd]}`, shape: sh, ms: fwdMs[i]!, 'GFLOP/s|TOP/s': flopsF / fwdMs[i]! / 1e6, vs_blocked: fwdMs[0]! / fwdMs[i]! });
+        rows.push({ kernel: `attention fwd+bwd fused, ${what[kd]}`, shape: sh, ms: bothMs[i]!, 'GFLOP/s|TOP/s': (3.5 * flopsF) / bothMs[i]! / 1e6, vs_blocked: bothMs[0]! / bothMs[i]! });
+      });
+      if (process.env.RADGRAD_FLASH_SWEEP) rows.push(...(await flashSweep(sh, flopsF, fwdOnly(flashAttention), run(flashAttention))));
     }
     for (const t of [q, k, v, dO, mask]) t.dispose();
   }
@@ -299,4 +308,31 @@ export async function decodeGemvRows(): Promise<Row[]> {
     w.dispose();
   }
   return rows;
+}
+
+/**
+ * RADGRAD_FLASH_SWEEP=1 (GPUs): the blocked kernels' geometry, one pass at a time with the others at
+ * their defaults: forward WY × TK timed forward only, each backward pass's timed forward + backward.
+ */
+async function flashSweep(sh: string, flopsF: number, fwd: () => void, both: () => void): Promise<Array<Record<string, string | number>>> {
+  const out: Array<Record<string, string | number>> = [];
+  const sweeps: Array<['fwd' | 'q' | 'kv', number[]]> = [['fwd', [4, 8, 16]], ['q', [4, 8, 16]], ['kv', [8, 16, 32]]];
+  for (const [pass, wys] of sweeps) {
+    const geoms: BlockedGeometry[] = wys.flatMap((WY) => [8, 16, 32].map((TK) => ({ WY, TK })));
+    const keep = flashTuning[pass];
+    const f = pass === 'fwd' ? fwd : both;
+    const ms = await alternatingMs(geoms.map((g) => () => {
+      flashTuning[pass] = g;
+      try {
+        f();
+      } finally {
+        flashTuning[pass] = keep;
+      }
+    }));
+    geoms.forEach((g, i) => out.push({
+      kernel: `attention ${pass === 'fwd' ? 'fwd' : 'fwd+bwd'}, blocked ${pass} WY ${g.WY} TK ${g.TK}`, shape: sh, ms: ms[i]!,
+      'GFLOP/s|TOP/s': ((pass === 'fwd' ? 1 : 3.5) * flopsF) / ms[i]! / 1e6,
+    }));
+  }
+  return out;
 }

@@ -1,23 +1,14 @@
-// Helpers of the register-tiled attention kernels (flash_*_tile.wgsl). A thread owns 8 rows (queries
-// or keys), held as two vec4 lanes (rows 0-3, 4-7), so scores, probabilities and their gradients
-// for an 8×8 block live in 16 vec4 registers and every column load feeds 16 vec4 FMAs, as in the
-// register-blocked GEMM. Loops over the other side run in workgroup-uniform steps so their loads
-// are the same address for all threads of a SIMD group.
-const F32_LOWEST = -3.4028234663852886e38;
-const F32_MAX = 3.4028234663852886e38;
+// Helpers of the register-tiled attention kernels (flash_*_tile.wgsl, after attn_common.wgsl). A
+// thread owns 8 rows (queries or keys), held as two vec4 lanes (rows 0-3, 4-7), so scores,
+// probabilities and their gradients for an 8×8 block live in 16 vec4 registers and every column
+// load feeds 16 vec4 FMAs, as in the register-blocked GEMM. Loops over the other side run in
+// workgroup-uniform steps so their loads are the same address for all threads of a SIMD group.
 
 struct Pair { lo: vec4<f32>, hi: vec4<f32> }
 
 // Row r (0..7) of an 8-row tile starting at row0 is used iff row0 + r < T; rows past the edge are
 // clamped onto the last row for loads (their results are never stored).
 fn row_off(base: u32, row: u32) -> u32 { return base + min(row, params.T - 1u) * HD; }
-
-// Padding mask of key j (false past T).
-fn key_ok(b: u32, j: u32) -> bool {
-  if (j >= params.T) { return false; }
-  if (params.has_mask == 0u) { return true; }
-  return mask[b * params.T + j] != 0.0;
-}
 
 // Element d of the 8 rows at offsets ro of buf, as the two vec4 lanes (rows 0-3, 4-7).
 fn lanes8(buf: ptr<storage, array<f32>, read>, ro: ptr<function, array<u32, 8>>, d: u32) -> Pair {
@@ -47,24 +38,3 @@ fn key_end(wg: u32) -> u32 {
 fn visible(kok: bool, j: u32, rows: vec4<u32>) -> vec4<bool> {
   return vec4<bool>(kok) & (vec4<bool>(params.causal == 0u) | (vec4<u32>(j) <= rows));
 }
-
-// Vectorised hash_u32 (shaders/common/rng.wgsl) with its seed key precomputed: same bits.
-fn mix4(v: vec4<u32>) -> vec4<u32> {
-  var x = v;
-  x ^= x >> vec4<u32>(16u);
-  x *= 0x7feb352du;
-  x ^= x >> vec4<u32>(15u);
-  x *= 0x846ca68bu;
-  x ^= x >> vec4<u32>(16u);
-  return x;
-}
-
-// Dropout keep-scale (0 or 1/(1-p)) of elements idx of the [B, H, T, T] probabilities, the index
-// the unfused dropout kernel uses, so both paths draw the same mask.
-fn keep4(key: u32, idx: vec4<u32>) -> vec4<f32> {
-  if (params.drop_threshold == 0u) { return vec4<f32>(1.0); }
-  let h = mix4(mix4(idx ^ vec4<u32>(key)) + vec4<u32>(key)) >> vec4<u32>(8u);
-  return select(vec4<f32>(params.drop_scale), vec4<f32>(0.0), h < vec4<u32>(params.drop_threshold));
-}
-
-fn seed_key() -> u32 { return rng_mix(params.seed ^ 0x9e3779b9u); }

@@ -7,7 +7,7 @@
  * gives exactly 0 and finite gradients; compared rows are those with at least one allowed key, see
  * the convention in src/ops/attention.ts), seeded dropout. The CPU references are computed once
  * per case; the WGSL kernels run under the register-tiled CPU-adapter selection and, for the cases
- * marked `both`, also under the workgroup-tiled GPU selection (tuning.cpuStyle = false).
+ * marked `both`, also under the two GPU selections (`selections` below).
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -21,6 +21,7 @@ import { FLOAT32_MIN } from '../../src/ops/nn/attention_mask.js';
 import { assertClose, ErrorLog } from '../helpers/compare.js';
 import { forEachKernelStyle, getBackends, randValues, runOn, type InputSpec, type RunResult } from '../helpers/ops_harness.js';
 import { tuning } from '../../src/backend/webgpu/common.js';
+import { flashTuning } from '../../src/backend/webgpu/attention.js';
 
 const log = new ErrorLog();
 after(async () => {
@@ -54,6 +55,16 @@ function liveRows(c: Case, m: Float64Array): boolean[] {
 
 const pick = (a: ArrayLike<number>, live: boolean[], D: number): number[] => Array.from(a).filter((_, e) => live[Math.floor(e / D)]);
 
+/**
+ * Kernel selections: register tiles (CPU adapters), and on GPU adapters the one-row-per-thread and
+ * the workgroup-blocked kernels (head dims that are not a multiple of 8 run the row kernels there).
+ */
+const selections = [
+  { name: 'tiled', cpuStyle: true, kernel: 'auto' },
+  { name: 'rows', cpuStyle: false, kernel: 'rows' },
+  { name: 'blocked', cpuStyle: false, kernel: 'blocked' },
+] as const;
+
 async function check(c: Case, seed: number, both = false): Promise<void> {
   const { gpu, cpu } = await getBackends();
   const shape = [c.B, c.H, c.T, c.D];
@@ -72,16 +83,18 @@ async function check(c: Case, seed: number, both = false): Promise<void> {
   const comp = (q: Tensor, k: Tensor, v: Tensor, mk: Tensor) => compositeAttention(q, k, v, { ...opts, mask: mk });
   const refFused = await runOn(cpu, fused, inputs, w);
   const refComp = await runOn(cpu, comp, inputs, w);
-  for (const style of both ? [true, false] : [true]) {
-    tuning.cpuStyle = style;
+  for (const sel of both ? selections : selections.slice(0, 1)) {
+    tuning.cpuStyle = sel.cpuStyle;
+    flashTuning.kernel = sel.kernel;
     try {
       const before = gpu.bytesInUse();
       const got = await runOn(gpu, fused, inputs, w);
       assert.equal(gpu.bytesInUse(), before, 'flash attention leaked GPU memory');
-      const label = `attn B${c.B} H${c.H} T${c.T} D${c.D}${c.causal ? ' causal' : ''} pad[${c.pad}] p${c.dropout} ${style ? 'tiled' : 'workgroup'}`;
+      const label = `attn B${c.B} H${c.H} T${c.T} D${c.D}${c.causal ? ' causal' : ''} pad[${c.pad}] p${c.dropout} ${sel.name}`;
       compare(c, live, got, refFused, refComp, label);
     } finally {
       tuning.cpuStyle = 'auto';
+      flashTuning.kernel = 'auto';
     }
   }
 }
@@ -108,11 +121,11 @@ describe('flashAttention vs composite attention', () => {
   it('T not a multiple of the blocks, head dim 64, heavy left padding', async () => {
     // 70 rows: two 64-row workgroups, a partial 8-row tile, fully padded key blocks in sequences 1, 2
     await check({ B: 3, H: 2, T: 70, D: 64, causal: true, pad: [0, 40, 69], dropout: 0 }, 4, true);
-    await check({ B: 2, H: 1, T: 20, D: 24, causal: false, pad: [20, 3], dropout: 0 }, 5);
+    await check({ B: 2, H: 1, T: 20, D: 24, causal: false, pad: [20, 3], dropout: 0 }, 5, true);
   });
   it('seeded dropout matches the composite dropout mask', async () => {
     await check({ B: 2, H: 2, T: 37, D: 16, causal: true, pad: [0, 6], dropout: 0.25 }, 6, true);
-    await check({ B: 1, H: 2, T: 75, D: 64, causal: true, pad: [9], dropout: 0.1 }, 7);
+    await check({ B: 1, H: 2, T: 75, D: 64, causal: true, pad: [9], dropout: 0.1 }, 7, true);
   });
 });
 

@@ -9,6 +9,7 @@
  * (private arrays need a constant length, which the declaration supplies as an alias).
  */
 import type { GpuContext } from '../../gpu/device.js';
+import type { LaunchArgs } from '../../gpu/queue.js';
 import { OpArgumentError, ShapeError } from '../../errors.js';
 import { alloc, bufferOf, cpuStyle, grid, launch, release, variants, vec4Bindable } from './common.js';
 import type { RawTensor } from '../types.js';
@@ -93,9 +94,86 @@ const tileKernel = variants((key: string) => {
     uniforms: flashUniforms,
     aliases: { AccD: `array<vec4<f32>, ${2 * Number(D)}>` },
     overrides: { WG: { type: u32, value: TILE_WG }, HD: { type: u32, value: Number(D) } },
-    includes: ['common/rng.wgsl', 'attention/tile_common.wgsl'],
+    includes: ['common/rng.wgsl', 'attention/attn_common.wgsl', 'attention/tile_common.wgsl'],
   };
 });
+
+/**
+ * Workgroup-blocked kernels for GPUs (shaders/attention/flash_*_blocked.wgsl, blocked_common.wgsl):
+ * every block product is a small GEMM with TK-deep slices staged in workgroup memory and 8×8 (dK/dV
+ * pass: 4×8) outputs per thread in vec4 registers, as in matmul_tiled8.wgsl; WX = D/8 threads across
+ * (key blocks of D keys), WY down. The one-row-per-thread kernels (flash_fwd.wgsl, flash_bwd.wgsl)
+ * did 1 FMA per workgroup-memory load and reached 2.8 TFLOP/s forward + backward on an H200 at
+ * B4 H16 T512 D64; these do 16 (8 in the dK/dV pass). Not yet measured on a GPU.
+ */
+export interface BlockedGeometry { readonly WY: number; readonly TK: number }
+export const flashTuning: {
+  /** 'auto': blocked on GPU adapters where it applies; 'blocked': wherever it applies (tests); 'rows': never. */
+  kernel: 'auto' | 'blocked' | 'rows';
+  fwd: BlockedGeometry; q: BlockedGeometry; kv: BlockedGeometry;
+} = { kernel: 'auto', fwd: { WY: 8, TK: 16 }, q: { WY: 8, TK: 16 }, kv: { WY: 16, TK: 16 } };
+
+type BlockedFile = 'flash_fwd_blocked' | 'flash_bwd_q_blocked' | 'flash_bwd_kv_blocked';
+
+/** Workgroup memory (bytes) of a blocked kernel: its stage, P and (forward) row-partial regions. */
+export function blockedBytes(file: BlockedFile, D: number, g: BlockedGeometry): number {
+  const WX = D / 8;
+  const rows = file === 'flash_bwd_kv_blocked' ? 4 * g.WY : 8 * g.WY;
+  const vec4s = (g.TK * (rows + D)) / 4 + (D * rows) / 4 + (file === 'flash_fwd_blocked' ? (WX * rows) / 4 : 0);
+  return 16 * vec4s;
+}
+
+/** The geometry a blocked kernel runs with at head dim D (WY halved until it fits), or null. */
+export function blockedGeometry(ctx: GpuContext, file: BlockedFile, D: number): BlockedGeometry | null {
+  const want = file === 'flash_fwd_blocked' ? flashTuning.fwd : file === 'flash_bwd_q_blocked' ? flashTuning.q : flashTuning.kv;
+  if (D % 8 !== 0 || D > 256) return null;
+  const TK = D % want.TK === 0 ? want.TK : D % 8 === 0 ? 8 : 4;
+  const room = ctx.limits.maxComputeWorkgroupStorageSize ?? 16384;
+  const threads = ctx.limits.maxComputeInvocationsPerWorkgroup ?? 256;
+  for (let WY = want.WY; WY >= 1; WY = Math.floor(WY / 2)) {
+    const g = { WY, TK };
+    if (blockedBytes(file, D, g) <= room && (D / 8) * WY <= threads) return g;
+  }
+  return null;
+}
+
+const blockedOutputs = {
+  flash_fwd_blocked: [{ name: 'o', type: 'vec4<f32>', access: RW }, { name: 'lse', type: 'f32', access: RW }],
+  flash_bwd_q_blocked: [
+    { name: 'lse', type: 'f32', access: R }, { name: 'di', type: 'f32', access: R }, { name: 'dout', type: 'vec4<f32>', access: R },
+    { name: 'out1', type: 'vec4<f32>', access: RW },
+  ],
+  flash_bwd_kv_blocked: [
+    { name: 'lse', type: 'f32', access: R }, { name: 'di', type: 'f32', access: R }, { name: 'dout', type: 'vec4<f32>', access: R },
+    { name: 'out1', type: 'vec4<f32>', access: RW }, { name: 'out2', type: 'vec4<f32>', access: RW },
+  ],
+} as const;
+const blockedKernel = variants((key: `${BlockedFile}/${number}`) => {
+  const [file, D] = key.split('/') as [BlockedFile, string];
+  return {
+    name: `attention_${file}_${D}`, family: 'attention', file,
+    bindings: [
+      { name: 'q', type: 'vec4<f32>', access: R }, { name: 'k', type: 'vec4<f32>', access: R }, { name: 'v', type: 'vec4<f32>', access: R },
+      { name: 'mask', type: 'f32', access: R }, ...blockedOutputs[file],
+    ],
+    uniforms: flashUniforms,
+    overrides: { HD: { type: u32, value: Number(D) }, WY: { type: u32, value: 8 }, TK: { type: u32, value: 16 } },
+    includes: ['common/rng.wgsl', 'attention/attn_common.wgsl', 'attention/blocked_common.wgsl'],
+  };
+});
+
+/** Whether the blocked kernels run these tensors (all three passes must fit). */
+function useBlocked(ctx: GpuContext, D: number, ...xs: RawTensor[]): boolean {
+  if (flashTuning.kernel === 'rows' || (flashTuning.kernel === 'auto' && cpuStyle(ctx))) return false;
+  if (!vec4Bindable(...xs)) return false;
+  return (['flash_fwd_blocked', 'flash_bwd_q_blocked', 'flash_bwd_kv_blocked'] as const).every((f) => blockedGeometry(ctx, f, D));
+}
+
+function launchBlocked(ctx: GpuContext, file: BlockedFile, D: number, T: number, bh: number, bindings: LaunchArgs['bindings'], uniforms: LaunchArgs['uniforms']): void {
+  const g = blockedGeometry(ctx, file, D)!;
+  const rows = file === 'flash_bwd_kv_blocked' ? 4 * g.WY : 8 * g.WY;
+  launch(ctx, blockedKernel(`${file}/${D}`), { bindings, uniforms, constants: { WY: g.WY, TK: g.TK }, workgroups: [Math.ceil(T / rows), bh, 1] });
+}
 
 const preKernel = {
   name: 'attention_flash_bwd_pre', family: 'attention', file: 'flash_bwd_pre',
@@ -170,6 +248,10 @@ export function attentionOps(ctx: GpuContext): AttentionBackend {
       const lse = alloc(ctx, [B, H, T], 'f32', 'flash fwd');
       if (B * H * T === 0) return { o, lse };
       const bind = { q: bufferOf(q), k: bufferOf(k), v: bufferOf(v), mask: bufferOf(mask ?? q), o: bufferOf(o), lse: bufferOf(lse) };
+      if (useBlocked(ctx, D, q, k, v, o)) {
+        launchBlocked(ctx, 'flash_fwd_blocked', D, T, B * H, bind, uniforms(T, H, opts, !!mask));
+        return { o, lse };
+      }
       if (cpuStyle(ctx)) {
         launch(ctx, tileKernel(`flash_fwd_tile/${D}`), { bindings: bind, uniforms: uniforms(T, H, opts, !!mask), workgroups: tileGrid(T, B * H) });
         return { o, lse };
@@ -191,6 +273,12 @@ export function attentionOps(ctx: GpuContext): AttentionBackend {
       launch(ctx, preKernel, { bindings: { dout: bufferOf(dO), o: bufferOf(o), di: bufferOf(di) }, uniforms: { rows, D }, workgroups: grid(rows) });
       const common = { q: bufferOf(q), k: bufferOf(k), v: bufferOf(v), mask: bufferOf(mask ?? q), lse: bufferOf(lse), di: bufferOf(di), dout: bufferOf(dO) };
       const u = uniforms(T, H, opts, !!mask);
+      if (useBlocked(ctx, D, q, k, v, dO, dq)) {
+        launchBlocked(ctx, 'flash_bwd_q_blocked', D, T, B * H, { ...common, out1: bufferOf(dq) }, u);
+        launchBlocked(ctx, 'flash_bwd_kv_blocked', D, T, B * H, { ...common, out1: bufferOf(dk), out2: bufferOf(dv) }, u);
+        release(ctx, di);
+        return { dq, dk, dv };
+      }
       if (cpuStyle(ctx)) {
         const g = tileGrid(T, B * H);
         launch(ctx, tileKernel(`flash_bwd_q_tile/${D}`), { bindings: { ...common, out1: bufferOf(dq) }, uniforms: u, workgroups: g });

@@ -1,0 +1,95 @@
+// Helpers of the workgroup-blocked attention kernels for GPUs (flash_*_blocked.wgsl, after
+// attn_common.wgsl). Each block product (S = Q·Kᵀ, dP = dO·Vᵀ, O += P·V, dQ += dS·K, dV += Pᵀ·dO,
+// dK += dSᵀ·Q) is a small GEMM: a workgroup of WX×WY threads stages TK-deep slices of both operands
+// in workgroup memory as vec4 rows (Sh, declared by each kernel with its own regions), and every
+// thread keeps an RM×8 block of the result in vec4 registers, as in matmul_tiled8.wgsl. A thread's
+// rows are two vec4s WY apart (lo: rows 4·ly..+3, hi: rows BM/2 + 4·ly..+3; only lo when RM is 4)
+// and its columns two vec4s WX apart, so the row and column blocks are 8·WY (or 4·WY) and 8·WX.
+// q, k, v, dO and o are bound as vec4 along the head dim HD (a multiple of 8); the kernels define
+// NT (threads per workgroup) and Sh. Sizes past T load as 0 and are never stored.
+
+// Rows row0..row0+R-1 (R a multiple of 4) of src, head-dim slice d0..d0+TK-1, times mul, stored
+// transposed at Sh[off..]: [TK][R/4] vec4 along the rows (the A or B operand of a block product
+// whose depth is the head dim).
+fn stage_t(src: ptr<storage, array<vec4<f32>>, read>, off: u32, base: u32, row0: u32, d0: u32, R: u32, mul: f32, tid: u32) {
+  let n = R * TK / 4u;
+  for (var e = tid; e < n; e += NT) {
+    let rr = e / (TK / 4u);
+    let kq = e % (TK / 4u);
+    let row = row0 + rr;
+    var x = vec4<f32>(0.0);
+    if (row < params.T) { x = src[(base + row * HD + d0) / 4u + kq] * mul; }
+    for (var c = 0u; c < 4u; c++) { Sh[off + (kq * 4u + c) * (R / 4u) + rr / 4u][rr % 4u] = x[c]; }
+  }
+}
+
+// Rows row0..row0+TK-1 of src, whole, times mul, stored as they are at Sh[off..]: [TK][HD/4] (the
+// B operand of a block product whose depth runs over rows: keys for P·V and dS·K, queries for
+// Pᵀ·dO and dSᵀ·Q).
+fn stage_rows(src: ptr<storage, array<vec4<f32>>, read>, off: u32, base: u32, row0: u32, mul: f32, tid: u32) {
+  let n = TK * HD / 4u;
+  for (var e = tid; e < n; e += NT) {
+    let row = row0 + e / (HD / 4u);
+    var x = vec4<f32>(0.0);
+    if (row < params.T) { x = src[(base + row0 * HD) / 4u + e] * mul; }
+    Sh[off + e] = x;
+  }
+}
+
+// acc (8 rows × 8 columns: acc[i·2 + h] is row i of lo, column half h; acc[8 + i·2 + h] row i of hi)
+// += Σ_kk A[kk]ᵀ·B[kk] over n steps, A at Sh[a..] as [n][BM/4] (a_stride = BM/4 = 2·WY) and B at
+// Sh[b..] as [n][b_stride] (two vec4 WX apart).
+fn mma8(acc: ptr<function, array<vec4<f32>, 16>>, a: u32, b: u32, b_stride: u32, n: u32, lid: vec3<u32>) {
+  for (var kk = 0u; kk < n; kk++) {
+    let a0 = Sh[a + kk * 2u * WY + lid.y];
+    let a1 = Sh[a + kk * 2u * WY + WY + lid.y];
+    let b0 = Sh[b + kk * b_stride + lid.x];
+    let b1 = Sh[b + kk * b_stride + WX + lid.x];
+    for (var i = 0u; i < 4u; i++) {
+      acc[i * 2u] = fma(vec4<f32>(a0[i]), b0, acc[i * 2u]);
+      acc[i * 2u + 1u] = fma(vec4<f32>(a0[i]), b1, acc[i * 2u + 1u]);
+      acc[8u + i * 2u] = fma(vec4<f32>(a1[i]), b0, acc[8u + i * 2u]);
+      acc[8u + i * 2u + 1u] = fma(vec4<f32>(a1[i]), b1, acc[8u + i * 2u + 1u]);
+    }
+  }
+}
+
+// The 4-row form (rows 4·ly..+3 only; A as [n][WY]): acc[i·2 + h]. relu clamps A at 0 (the signed
+// probabilities of flash_bwd_kv_blocked.wgsl).
+fn mma4(acc: ptr<function, array<vec4<f32>, 8>>, a: u32, b: u32, b_stride: u32, n: u32, relu: bool, lid: vec3<u32>) {
+  for (var kk = 0u; kk < n; kk++) {
+    var a0 = Sh[a + kk * WY + lid.y];
+    if (relu) { a0 = max(a0, vec4<f32>(0.0)); }
+    let b0 = Sh[b + kk * b_stride + lid.x];
+    let b1 = Sh[b + kk * b_stride + WX + lid.x];
+    for (var i = 0u; i < 4u; i++) {
+      acc[i * 2u] = fma(vec4<f32>(a0[i]), b0, acc[i * 2u]);
+      acc[i * 2u + 1u] = fma(vec4<f32>(a0[i]), b1, acc[i * 2u + 1u]);
+    }
+  }
+}
+
+// Columns (keys or queries) of the thread's column half h in a block starting at c0: c0 + h·4·WX + 4·lx.
+fn cols_of(c0: u32, h: u32, lx: u32) -> vec4<u32> {
+  return vec4<u32>(c0 + h * 4u * WX + lx * 4u) + vec4<u32>(0u, 1u, 2u, 3u);
+}
+
+// Padding mask of 4 keys.
+fn keys_ok(b: u32, j: vec4<u32>) -> vec4<bool> {
+  return vec4<bool>(key_ok(b, j.x), key_ok(b, j.y), key_ok(b, j.z), key_ok(b, j.w));
+}
+
+// Causal visibility of (query i, key j) pairs, elementwise.
+fn causal_ok(i: vec4<u32>, j: vec4<u32>) -> vec4<bool> {
+  return vec4<bool>(params.causal == 0u) | (j <= i);
+}
+
+// Component c of the 4 row vectors rows[base + i·2] (i = 0..3): one column of a 4-row block as a
+// vec4 (rows of an 8-row block at base h (lo) or 8 + h (hi), of a 4-row block at h).
+fn column4(rows: ptr<function, array<vec4<f32>, 16>>, base: u32, c: u32) -> vec4<f32> {
+  return vec4<f32>(rows[base][c], rows[base + 2u][c], rows[base + 4u][c], rows[base + 6u][c]);
+}
+
+fn column4_of4(rows: ptr<function, array<vec4<f32>, 8>>, base: u32, c: u32) -> vec4<f32> {
+  return vec4<f32>(rows[base][c], rows[base + 2u][c], rows[base + 4u][c], rows[base + 6u][c]);
+}

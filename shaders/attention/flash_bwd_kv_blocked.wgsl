@@ -1,0 +1,109 @@
+// Fused attention backward, dK/dV pass, workgroup-blocked for GPUs (see blocked_common.wgsl): a
+// workgroup of WX×WY threads (WX = HD/8) owns BKR = 4·WY keys of one (batch, head), each thread 4
+// keys × 8 columns (4 rows, not 8: the thread holds dK, dV and one score block at once), and walks
+// query blocks of BQC = HD queries from its first key on (causal) or from 0. Per query block:
+//   Sᵀ = K·(scale·Q)ᵀ, P = exp(S - lse_i) (0 where masked), stored in workgroup memory as
+//   [query][key] with the sign carrying the dropout draw (-P where dropped);
+//   dV += (Z·P)ᵀ·dO over TK-query slices of dO (max(·, 0) reads the kept P; ·drop_scale at the end);
+//   dPᵀ = V·dOᵀ, dS = P·(Z·dP - D_i) written over P;
+//   dK += dSᵀ·(scale·Q) over TK-query slices of Q.
+// Writes dK to out1 and dV to out2; padding keys get zero gradients.
+override WX: u32 = HD / 8u;
+override BKR: u32 = 4u * WY;
+override BQC: u32 = HD;
+override NT: u32 = WX * WY;
+// Workgroup memory: [stage: K and Q, V and dO, dO or Q slices][P, then dS: BQC × BKR].
+override P_OFF: u32 = TK * (BKR + BQC) / 4u;
+var<workgroup> Sh: array<vec4<f32>, P_OFF + BQC * BKR / 4u>;
+
+@compute @workgroup_size(WX, WY)
+fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+  let T = params.T;
+  let bh = wid.y;
+  let b = bh / params.H;
+  let k0 = wid.x * BKR;
+  let base = bh * T * HD;
+  let tid = lid.y * WX + lid.x;
+  let key = seed_key();
+  let keys = vec4<u32>(k0 + 4u * lid.y) + vec4<u32>(0u, 1u, 2u, 3u);
+  let kok = keys_ok(b, keys);
+  var dk: array<vec4<f32>, 8>;
+  var dv: array<vec4<f32>, 8>;
+  for (var e = 0u; e < 8u; e++) { dk[e] = vec4<f32>(0.0); dv[e] = dk[e]; }
+  var start = 0u;
+  if (params.causal != 0u) { start = k0; }
+  for (var ib = start; ib < T; ib += BQC) {
+    var s: array<vec4<f32>, 8>;
+    for (var e = 0u; e < 8u; e++) { s[e] = vec4<f32>(0.0); }
+    for (var d0 = 0u; d0 < HD; d0 += TK) {
+      stage_t(&k, 0u, base, k0, d0, BKR, 1.0, tid);
+      stage_t(&q, TK * BKR / 4u, base, ib, d0, BQC, params.scale, tid);
+      workgroupBarrier();
+      mma4(&s, 0u, TK * BKR / 4u, BQC / 4u, TK, false, lid);
+      workgroupBarrier();
+    }
+    // Per column half h: the queries, their lse and D_i (clamped reads past T; masked).
+    var qs: array<vec4<u32>, 2>;
+    var dd: array<vec4<f32>, 2>;
+    for (var h = 0u; h < 2u; h++) {
+      qs[h] = cols_of(ib, h, lid.x);
+      let at = vec4<u32>(bh * T) + min(qs[h], vec4<u32>(T - 1u));
+      let li = vec4<f32>(lse[at.x], lse[at.y], lse[at.z], lse[at.w]);
+      dd[h] = vec4<f32>(di[at.x], di[at.y], di[at.z], di[at.w]);
+      for (var i = 0u; i < 4u; i++) {
+        let e = i * 2u + h;
+        let ok = vec4<bool>(kok[i]) & (qs[h] < vec4<u32>(T)) & causal_ok(qs[h], vec4<u32>(keys[i]));
+        let p = select(vec4<f32>(0.0), exp(s[e] - li), ok);
+        let z = keep4(key, (vec4<u32>(bh * T) + qs[h]) * T + vec4<u32>(keys[i]));
+        s[e] = select(-p, p, z > vec4<f32>(0.0));
+      }
+    }
+    // Signed P as [query][key] (the thread's own cells; read back below).
+    for (var h = 0u; h < 2u; h++) {
+      for (var c = 0u; c < 4u; c++) {
+        Sh[P_OFF + (h * BQC / 2u + 4u * lid.x + c) * WY + lid.y] = column4_of4(&s, h, c);
+      }
+    }
+    workgroupBarrier();
+    for (var i0 = 0u; i0 < BQC; i0 += TK) {
+      stage_rows(&dout, 0u, base, ib + i0, 1.0, tid);
+      workgroupBarrier();
+      mma4(&dv, P_OFF + i0 * WY, 0u, HD / 4u, TK, true, lid);
+      workgroupBarrier();
+    }
+    // dPᵀ = V·dOᵀ into s.
+    for (var e = 0u; e < 8u; e++) { s[e] = vec4<f32>(0.0); }
+    for (var d0 = 0u; d0 < HD; d0 += TK) {
+      stage_t(&v, 0u, base, k0, d0, BKR, 1.0, tid);
+      stage_t(&dout, TK * BKR / 4u, base, ib, d0, BQC, 1.0, tid);
+      workgroupBarrier();
+      mma4(&s, 0u, TK * BKR / 4u, BQC / 4u, TK, false, lid);
+      workgroupBarrier();
+    }
+    // dS = P·(Z·dP - D_i) over P, a query column (4 keys) at a time; kept iff the sign is +.
+    for (var h = 0u; h < 2u; h++) {
+      for (var c = 0u; c < 4u; c++) {
+        let at = P_OFF + (h * BQC / 2u + 4u * lid.x + c) * WY + lid.y;
+        let sp = Sh[at];
+        let z = select(vec4<f32>(0.0), vec4<f32>(params.drop_scale), sp > vec4<f32>(0.0));
+        Sh[at] = abs(sp) * (z * column4_of4(&s, h, c) - vec4<f32>(dd[h][c]));
+      }
+    }
+    workgroupBarrier();
+    for (var i0 = 0u; i0 < BQC; i0 += TK) {
+      stage_rows(&q, 0u, base, ib + i0, params.scale, tid);
+      workgroupBarrier();
+      mma4(&dk, P_OFF + i0 * WY, 0u, HD / 4u, TK, false, lid);
+      workgroupBarrier();
+    }
+  }
+  for (var i = 0u; i < 4u; i++) {
+    let j = keys[i];
+    if (j >= T) { continue; }
+    let at = (base + j * HD) / 4u;
+    out1[at + lid.x] = dk[i * 2u];
+    out1[at + WX + lid.x] = dk[i * 2u + 1u];
+    out2[at + lid.x] = dv[i * 2u] * params.drop_scale;
+    out2[at + WX + lid.x] = dv[i * 2u + 1u] * params.drop_scale;
+  }
+}
