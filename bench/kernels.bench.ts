@@ -25,7 +25,7 @@ import { loraLinear } from '../src/ops/lora_linear.js';
 import { gemmTuning, skinnyTuning } from '../src/backend/webgpu/matmul.js';
 import { int8SkinnyTuning } from '../src/backend/webgpu/int8.js';
 import { tuning } from '../src/backend/webgpu/common.js';
-import { flashTuning, type BlockedGeometry } from '../src/backend/webgpu/attention.js';
+import { blockedGeometry, flashTuning, type BlockedGeometry } from '../src/backend/webgpu/attention.js';
 
 type Row = Record<string, string | number>;
 
@@ -138,9 +138,9 @@ export async function bench(): Promise<Row[]> {
     rows.push({ kernel: 'attention fwd composite', shape: sh, ms: compF, 'GFLOP/s|TOP/s': flopsF / compF / 1e6, extra_bytes: compExtra, fused_speedup: compF / fusedF });
     rows.push({ kernel: 'attention fwd+bwd fused (flash)', shape: sh, ms: fused, 'GFLOP/s|TOP/s': (3.5 * flopsF) / fused / 1e6, extra_bytes: fusedExtra });
     rows.push({ kernel: 'attention fwd+bwd composite', shape: sh, ms: comp, 'GFLOP/s|TOP/s': (3.5 * flopsF) / comp / 1e6, extra_bytes: compExtra, fused_speedup: comp / fused });
-    if (!gpu().adapterInfo.isCpu) {
-      // GPUs: the default (workgroup-blocked) kernels against the one-row-per-thread ones and the
-      // register-tiled kernels of CPU adapters, alternating.
+    if (!gpu().adapterInfo.isCpu || process.env.RADGRAD_FLASH_SWEEP) {
+      // GPUs (and CPU adapters when sweeping): the workgroup-blocked kernels against the
+      // one-row-per-thread ones and the register-tiled kernels of CPU adapters, alternating.
       const using = (kernel: 'rows' | 'blocked' | 'tiles', f: () => void) => () => {
         if (kernel === 'tiles') tuning.cpuStyle = true;
         else flashTuning.kernel = kernel;
@@ -311,15 +311,29 @@ export async function decodeGemvRows(): Promise<Row[]> {
 }
 
 /**
- * RADGRAD_FLASH_SWEEP=1 (GPUs): the blocked kernels' geometry, one pass at a time with the others at
- * their defaults: forward WY × TK timed forward only, each backward pass's timed forward + backward.
+ * RADGRAD_FLASH_SWEEP=1: the blocked kernels' geometry (at D 64, as it runs on this adapter), one pass
+ * at a time with the others at their defaults: forward WY × TK timed forward only, each backward
+ * pass's timed forward + backward.
  */
 async function flashSweep(sh: string, flopsF: number, fwd: () => void, both: () => void): Promise<Array<Record<string, string | number>>> {
   const out: Array<Record<string, string | number>> = [];
   const sweeps: Array<['fwd' | 'q' | 'kv', number[]]> = [['fwd', [4, 8, 16]], ['q', [4, 8, 16]], ['kv', [8, 16, 32]]];
+  const files = { fwd: 'flash_fwd_blocked', q: 'flash_bwd_q_blocked', kv: 'flash_bwd_kv_blocked' } as const;
   for (const [pass, wys] of sweeps) {
-    const geoms: BlockedGeometry[] = wys.flatMap((WY) => [8, 16, 32].map((TK) => ({ WY, TK })));
     const keep = flashTuning[pass];
+    // What each request runs with (WY shrinks to fit the adapter's workgroup memory); each once.
+    const seen = new Set<string>();
+    const geoms: BlockedGeometry[] = [];
+    for (const WY of wys) {
+      for (const TK of [8, 16, 32]) {
+        flashTuning[pass] = { WY, TK };
+        const g = blockedGeometry(gpu(), files[pass], 64);
+        if (!g || seen.has(`${g.WY}/${g.TK}`)) continue;
+        seen.add(`${g.WY}/${g.TK}`);
+        geoms.push(g);
+      }
+    }
+    flashTuning[pass] = keep;
     const f = pass === 'fwd' ? fwd : both;
     const ms = await alternatingMs(geoms.map((g) => () => {
       flashTuning[pass] = g;
