@@ -8,31 +8,55 @@
 // q, k, v, dO and o are bound as vec4 along the head dim HD (a multiple of 8); the kernels define
 // NT (threads per workgroup) and Sh. Sizes past T load as 0 and are never stored.
 
-// Rows row0..row0+R-1 (R a multiple of 4) of src, head-dim slice d0..d0+TK-1, times mul, stored
-// transposed at Sh[off..]: [TK][R/4] vec4 along the rows (the A or B operand of a block product
-// whose depth is the head dim).
-fn stage_t(src: ptr<storage, array<vec4<f32>>, read>, off: u32, base: u32, row0: u32, d0: u32, R: u32, mul: f32, tid: u32) {
-  let n = R * TK / 4u;
-  for (var e = tid; e < n; e += NT) {
+// Slices are staged in two halves so that the next slice's global loads are in flight while the
+// current one is multiplied (few workgroups fit an SM, so little else hides their latency): fetch_*
+// loads a thread's share (at most PF vec4s: the caller's geometry guarantees it) into registers,
+// put_* stores it into Sh after the previous slice's last use. Rows past T load as 0.
+const PF = 4u;
+alias Fetched = array<vec4<f32>, PF>;
+
+// Rows row0..row0+R-1 (R a multiple of 4) of src, head-dim slice d0..d0+TK-1, times mul, for
+// put_t: stored transposed, [TK][R/4] vec4 along the rows (an operand of a block product whose
+// depth is the head dim).
+fn fetch_t(src: ptr<storage, array<vec4<f32>>, read>, base: u32, row0: u32, d0: u32, R: u32, mul: f32, tid: u32) -> Fetched {
+  var x: Fetched;
+  for (var l = 0u; l < PF; l++) {
+    let e = tid + l * NT;
+    let row = row0 + e / (TK / 4u);
+    x[l] = vec4<f32>(0.0);
+    if (e < R * TK / 4u && row < params.T) { x[l] = src[(base + row * HD + d0) / 4u + e % (TK / 4u)] * mul; }
+  }
+  return x;
+}
+
+fn put_t(x: Fetched, off: u32, R: u32, tid: u32) {
+  for (var l = 0u; l < PF; l++) {
+    let e = tid + l * NT;
+    if (e >= R * TK / 4u) { break; }
     let rr = e / (TK / 4u);
     let kq = e % (TK / 4u);
-    let row = row0 + rr;
-    var x = vec4<f32>(0.0);
-    if (row < params.T) { x = src[(base + row * HD + d0) / 4u + kq] * mul; }
-    for (var c = 0u; c < 4u; c++) { Sh[off + (kq * 4u + c) * (R / 4u) + rr / 4u][rr % 4u] = x[c]; }
+    for (var c = 0u; c < 4u; c++) { Sh[off + (kq * 4u + c) * (R / 4u) + rr / 4u][rr % 4u] = x[l][c]; }
   }
 }
 
-// Rows row0..row0+TK-1 of src, whole, times mul, stored as they are at Sh[off..]: [TK][HD/4] (the
+// Rows row0..row0+TK-1 of src, whole, times mul, for put_rows: stored as they are, [TK][HD/4] (the
 // B operand of a block product whose depth runs over rows: keys for P·V and dS·K, queries for
 // Pᵀ·dO and dSᵀ·Q).
-fn stage_rows(src: ptr<storage, array<vec4<f32>>, read>, off: u32, base: u32, row0: u32, mul: f32, tid: u32) {
-  let n = TK * HD / 4u;
-  for (var e = tid; e < n; e += NT) {
-    let row = row0 + e / (HD / 4u);
-    var x = vec4<f32>(0.0);
-    if (row < params.T) { x = src[(base + row0 * HD) / 4u + e] * mul; }
-    Sh[off + e] = x;
+fn fetch_rows(src: ptr<storage, array<vec4<f32>>, read>, base: u32, row0: u32, mul: f32, tid: u32) -> Fetched {
+  var x: Fetched;
+  for (var l = 0u; l < PF; l++) {
+    let e = tid + l * NT;
+    x[l] = vec4<f32>(0.0);
+    if (e < TK * HD / 4u && row0 + e / (HD / 4u) < params.T) { x[l] = src[(base + row0 * HD) / 4u + e] * mul; }
+  }
+  return x;
+}
+
+fn put_rows(x: Fetched, off: u32, tid: u32) {
+  for (var l = 0u; l < PF; l++) {
+    let e = tid + l * NT;
+    if (e >= TK * HD / 4u) { break; }
+    Sh[off + e] = x[l];
   }
 }
 

@@ -25,6 +25,8 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
   let base = bh * T * HD;
   let tid = lid.y * WX + lid.x;
   let key = seed_key();
+  var fa: Fetched; // the next slice's operands, in flight (blocked_common.wgsl)
+  var fb: Fetched;
   let keys = vec4<u32>(k0 + 4u * lid.y) + vec4<u32>(0u, 1u, 2u, 3u);
   let kok = keys_ok(b, keys);
   var dk: array<vec4<f32>, 8>;
@@ -35,13 +37,20 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
   for (var ib = start; ib < T; ib += BQC) {
     var s: array<vec4<f32>, 8>;
     for (var e = 0u; e < 8u; e++) { s[e] = vec4<f32>(0.0); }
+    fa = fetch_t(&k, base, k0, 0u, BKR, 1.0, tid);
+    fb = fetch_t(&q, base, ib, 0u, BQC, params.scale, tid);
     for (var d0 = 0u; d0 < HD; d0 += TK) {
-      stage_t(&k, 0u, base, k0, d0, BKR, 1.0, tid);
-      stage_t(&q, TK * BKR / 4u, base, ib, d0, BQC, params.scale, tid);
+      put_t(fa, 0u, BKR, tid);
+      put_t(fb, TK * BKR / 4u, BQC, tid);
       workgroupBarrier();
+      if (d0 + TK < HD) {
+        fa = fetch_t(&k, base, k0, d0 + TK, BKR, 1.0, tid);
+        fb = fetch_t(&q, base, ib, d0 + TK, BQC, params.scale, tid);
+      }
       mma4(&s, 0u, TK * BKR / 4u, BQC / 4u, TK, false, lid);
       workgroupBarrier();
     }
+    fa = fetch_rows(&dout, base, ib, 1.0, tid);
     // Per column half h: the queries, their lse and D_i (clamped reads past T; masked).
     var qs: array<vec4<u32>, 2>;
     var dd: array<vec4<f32>, 2>;
@@ -66,20 +75,28 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
     }
     workgroupBarrier();
     for (var i0 = 0u; i0 < BQC; i0 += TK) {
-      stage_rows(&dout, 0u, base, ib + i0, 1.0, tid);
+      put_rows(fa, 0u, tid);
       workgroupBarrier();
+      if (i0 + TK < BQC) { fa = fetch_rows(&dout, base, ib + i0 + TK, 1.0, tid); }
       mma4(&dv, P_OFF + i0 * WY, 0u, HD / 4u, TK, true, lid);
       workgroupBarrier();
     }
     // dPᵀ = V·dOᵀ into s.
     for (var e = 0u; e < 8u; e++) { s[e] = vec4<f32>(0.0); }
+    fa = fetch_t(&v, base, k0, 0u, BKR, 1.0, tid);
+    fb = fetch_t(&dout, base, ib, 0u, BQC, 1.0, tid);
     for (var d0 = 0u; d0 < HD; d0 += TK) {
-      stage_t(&v, 0u, base, k0, d0, BKR, 1.0, tid);
-      stage_t(&dout, TK * BKR / 4u, base, ib, d0, BQC, 1.0, tid);
+      put_t(fa, 0u, BKR, tid);
+      put_t(fb, TK * BKR / 4u, BQC, tid);
       workgroupBarrier();
+      if (d0 + TK < HD) {
+        fa = fetch_t(&v, base, k0, d0 + TK, BKR, 1.0, tid);
+        fb = fetch_t(&dout, base, ib, d0 + TK, BQC, 1.0, tid);
+      }
       mma4(&s, 0u, TK * BKR / 4u, BQC / 4u, TK, false, lid);
       workgroupBarrier();
     }
+    fa = fetch_rows(&q, base, ib, params.scale, tid);
     // dS = P·(Z·dP - D_i) over P, a query column (4 keys) at a time; kept iff the sign is +.
     for (var h = 0u; h < 2u; h++) {
       for (var c = 0u; c < 4u; c++) {
@@ -91,8 +108,9 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
     }
     workgroupBarrier();
     for (var i0 = 0u; i0 < BQC; i0 += TK) {
-      stage_rows(&q, 0u, base, ib + i0, params.scale, tid);
+      put_rows(fa, 0u, tid);
       workgroupBarrier();
+      if (i0 + TK < BQC) { fa = fetch_rows(&q, base, ib + i0 + TK, params.scale, tid); }
       mma4(&dk, P_OFF + i0 * WY, 0u, HD / 4u, TK, false, lid);
       workgroupBarrier();
     }

@@ -23,6 +23,8 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
   let base = bh * T * HD;
   let tid = lid.y * WX + lid.x;
   let key = seed_key();
+  var fa: Fetched; // the next slice's operands, in flight (blocked_common.wgsl)
+  var fb: Fetched;
   let rows = array<vec4<u32>, 2>(vec4<u32>(q0 + 4u * lid.y) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(q0 + BQ / 2u + 4u * lid.y) + vec4<u32>(0u, 1u, 2u, 3u));
   // lse and D_i of the thread's rows (rows past T read the last row; never stored).
   var lr: array<vec4<f32>, 2>;
@@ -39,10 +41,16 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
   for (var kb = 0u; kb < kend; kb += BK) {
     var s: array<vec4<f32>, 16>;
     for (var e = 0u; e < 16u; e++) { s[e] = vec4<f32>(0.0); }
+    fa = fetch_t(&q, base, q0, 0u, BQ, params.scale, tid);
+    fb = fetch_t(&k, base, kb, 0u, BK, 1.0, tid);
     for (var d0 = 0u; d0 < HD; d0 += TK) {
-      stage_t(&q, 0u, base, q0, d0, BQ, params.scale, tid);
-      stage_t(&k, TK * BQ / 4u, base, kb, d0, BK, 1.0, tid);
+      put_t(fa, 0u, BQ, tid);
+      put_t(fb, TK * BQ / 4u, BK, tid);
       workgroupBarrier();
+      if (d0 + TK < HD) {
+        fa = fetch_t(&q, base, q0, d0 + TK, BQ, params.scale, tid);
+        fb = fetch_t(&k, base, kb, d0 + TK, BK, 1.0, tid);
+      }
       mma8(&s, 0u, TK * BQ / 4u, BK / 4u, TK, lid);
       workgroupBarrier();
     }
@@ -67,13 +75,20 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
     }
     // dP = dO·Vᵀ into s.
     for (var e = 0u; e < 16u; e++) { s[e] = vec4<f32>(0.0); }
+    fa = fetch_t(&dout, base, q0, 0u, BQ, 1.0, tid);
+    fb = fetch_t(&v, base, kb, 0u, BK, 1.0, tid);
     for (var d0 = 0u; d0 < HD; d0 += TK) {
-      stage_t(&dout, 0u, base, q0, d0, BQ, 1.0, tid);
-      stage_t(&v, TK * BQ / 4u, base, kb, d0, BK, 1.0, tid);
+      put_t(fa, 0u, BQ, tid);
+      put_t(fb, TK * BQ / 4u, BK, tid);
       workgroupBarrier();
+      if (d0 + TK < HD) {
+        fa = fetch_t(&dout, base, q0, d0 + TK, BQ, 1.0, tid);
+        fb = fetch_t(&v, base, kb, d0 + TK, BK, 1.0, tid);
+      }
       mma8(&s, 0u, TK * BQ / 4u, BK / 4u, TK, lid);
       workgroupBarrier();
     }
+    fa = fetch_rows(&k, base, kb, 1.0, tid);
     // dS = P·(Z·dP - D_i) over P, a key column (4 rows) at a time.
     for (var h = 0u; h < 2u; h++) {
       for (var c = 0u; c < 4u; c++) {
@@ -88,8 +103,9 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
     }
     workgroupBarrier();
     for (var j0 = 0u; j0 < BK; j0 += TK) {
-      stage_rows(&k, 0u, base, kb + j0, 1.0, tid);
+      put_rows(fa, 0u, tid);
       workgroupBarrier();
+      if (j0 + TK < BK) { fa = fetch_rows(&k, base, kb + j0 + TK, 1.0, tid); }
       mma8(&dq, P_OFF + j0 * BQ / 4u, 0u, HD / 4u, TK, lid);
       workgroupBarrier();
     }

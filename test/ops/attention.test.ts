@@ -2,7 +2,7 @@
  * Fused attention (src/ops/attention.ts): the WGSL flash forward/backward and decode kernels vs the
  * composite path (matmul → HF additive mask → softmax → dropout → matmul) through the autograd
  * engine on the float64 CPU reference, and vs the CPU reference of the fused kernels. Cases: T = 1,
- * T not a multiple of the blocks (8-row register tiles and 64-row workgroups), head dims 16/24/32/64,
+ * T not a multiple of the blocks (8-row register tiles and 64-row workgroups), head dims 16/24/32/64/128,
  * causal and not, heavy left padding (fully masked query rows and fully padded key blocks: fused
  * gives exactly 0 and finite gradients; compared rows are those with at least one allowed key, see
  * the convention in src/ops/attention.ts), seeded dropout. The CPU references are computed once
@@ -122,6 +122,8 @@ describe('flashAttention vs composite attention', () => {
     // 70 rows: two 64-row workgroups, a partial 8-row tile, fully padded key blocks in sequences 1, 2
     await check({ B: 3, H: 2, T: 70, D: 64, causal: true, pad: [0, 40, 69], dropout: 0 }, 4, true);
     await check({ B: 2, H: 1, T: 20, D: 24, causal: false, pad: [20, 3], dropout: 0 }, 5, true);
+    // D 128: the blocked kernels shrink their query block to fit workgroup memory
+    await check({ B: 1, H: 2, T: 45, D: 128, causal: true, pad: [4], dropout: 0.1 }, 8, true);
   });
   it('seeded dropout matches the composite dropout mask', async () => {
     await check({ B: 2, H: 2, T: 37, D: 16, causal: true, pad: [0, 6], dropout: 0.25 }, 6, true);

@@ -123,16 +123,25 @@ export function blockedBytes(file: BlockedFile, D: number, g: BlockedGeometry): 
   return 16 * vec4s;
 }
 
-/** The geometry a blocked kernel runs with at head dim D (WY halved until it fits), or null. */
+/**
+ * The geometry a blocked kernel runs with at head dim D, or null: WY halved until the workgroup
+ * memory fits, TK the largest multiple of 4 up to the requested one that divides D and keeps every
+ * thread's share of a staged slice within the PF = 4 prefetch registers (blocked_common.wgsl).
+ */
 export function blockedGeometry(ctx: GpuContext, file: BlockedFile, D: number): BlockedGeometry | null {
   const want = file === 'flash_fwd_blocked' ? flashTuning.fwd : file === 'flash_bwd_q_blocked' ? flashTuning.q : flashTuning.kv;
   if (D % 8 !== 0 || D > 256) return null;
-  const TK = D % want.TK === 0 ? want.TK : D % 8 === 0 ? 8 : 4;
+  const WX = D / 8;
   const room = ctx.limits.maxComputeWorkgroupStorageSize ?? 16384;
   const threads = ctx.limits.maxComputeInvocationsPerWorkgroup ?? 256;
   for (let WY = want.WY; WY >= 1; WY = Math.floor(WY / 2)) {
+    // Vec4 loads per slice ≤ 4 per thread: rows of the head-dim slices (8·WY or 4·WY, and D) and D-wide row slices.
+    const maxTK = Math.min(file === 'flash_bwd_kv_blocked' ? 4 * WX : 2 * WX, 2 * WY, want.TK);
+    let TK = maxTK - (maxTK % 4);
+    while (TK >= 4 && D % TK !== 0) TK -= 4;
+    if (TK < 4) continue;
     const g = { WY, TK };
-    if (blockedBytes(file, D, g) <= room && (D / 8) * WY <= threads) return g;
+    if (blockedBytes(file, D, g) <= room && WX * WY <= threads) return g;
   }
   return null;
 }
