@@ -2,11 +2,13 @@
  * Fused attention kernels (shaders/attention/): FlashAttention-style forward with an online softmax
  * and saved log-sum-exp, a two-pass backward (dQ over query blocks; dK, dV over key blocks)
  * recomputing the probabilities blockwise, and single-query decoding against a KV cache. Extra
- * memory is O(B·H·T) (lse and D_i), never O(T²). Two kernel families, chosen by cpuStyle(ctx):
- * register-tiled ones for CPU adapters (8×8 blocks per thread, no workgroup memory or barriers;
- * flash_*_tile.wgsl) and workgroup-tiled ones for GPUs (K/V or Q/dO blocks staged in workgroup
- * memory, one row per thread; flash_fwd.wgsl, flash_bwd.wgsl). Kernels are specialised per head dim
- * (private arrays need a constant length, which the declaration supplies as an alias).
+ * memory is O(B·H·T) (lse and D_i), never O(T²). Three kernel families: register-tiled ones for
+ * CPU adapters (8×8 blocks per thread, no workgroup memory or barriers; flash_*_tile.wgsl,
+ * chosen by cpuStyle(ctx)); workgroup-blocked ones for GPUs (block products as small GEMMs over
+ * slices staged in workgroup memory; flash_*_blocked.wgsl, see flashTuning); and one row per
+ * thread (flash_fwd.wgsl, flash_bwd.wgsl) for GPUs where the blocked ones do not apply (head dims
+ * not a multiple of 8). Kernels are specialised per head dim (private arrays need a constant
+ * length, which the declaration supplies as an alias or override).
  */
 import type { GpuContext } from '../../gpu/device.js';
 import type { LaunchArgs } from '../../gpu/queue.js';
