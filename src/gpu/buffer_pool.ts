@@ -66,9 +66,22 @@ export interface PoolStats {
 /** Rounds up so that one bucket serves many nearby sizes while wasting at most 1/8 for big buffers. */
 export function bucketSize(bytes: number): number {
   const b = Math.max(256, Math.ceil(bytes / 4) * 4);
-  if (b <= 65536) return 2 ** Math.ceil(Math.log2(b));
+  // The next power of two (b is an integer in [256, 65536] here).
+  if (b <= 65536) return 1 << (32 - Math.clz32(b - 1));
   const gran = 2 ** Math.floor(Math.log2(b)) / 8;
   return Math.ceil(b / gran) * gran;
+}
+
+/** Index of a kind's free-list table. */
+const KIND_INDEX: Record<BufferKind, number> = { storage: 0, uniform: 1, readback: 2, query: 3 };
+
+/**
+ * Free buffers of one (kind, size) bucket with their creation numbers, newest first (ids
+ * descending), so that the oldest is at the end: acquire() pops it.
+ */
+interface FreeList {
+  readonly buffers: GPUBuffer[];
+  readonly ids: number[];
 }
 
 const USAGE: Record<BufferKind, number> = {
@@ -85,8 +98,7 @@ export class BufferPool {
    * released in: a decode step that allocates like the previous one gets the same buffers, and the
    * queue's cached bind groups for them (LIFO reuse permuted them from step to step).
    */
-  private free = new Map<string, GPUBuffer[]>();
-  private order = new WeakMap<GPUBuffer, number>();
+  private free: Array<Map<number, FreeList>> = [new Map(), new Map(), new Map(), new Map()];
   private created = 0;
   private parked: PooledBuffer[] = [];
   private scopes: Set<PooledBuffer>[] = [];
@@ -117,12 +129,11 @@ export class BufferPool {
     // Storage buffers are bound whole, so a bucket must not cross a limit the request is within:
     // use the exact size (a multiple of 16, so vec4 bindings stay possible).
     if (size > maxBuf || (size > maxBind && bytes <= maxBind)) return this.create(bytes, Math.min(Math.floor(maxBuf / 4) * 4, Math.ceil(want / 16) * 16), kind);
-    const key = `${kind}:${size}`;
-    const list = this.free.get(key);
+    const list = this.free[KIND_INDEX[kind]]!.get(size);
     let pb: PooledBuffer;
-    if (list && list.length) {
-      const buffer = list.pop()!;
-      pb = { buffer, size, kind, id: this.order.get(buffer), bytes, released: false };
+    if (list !== undefined && list.buffers.length > 0) {
+      const buffer = list.buffers.pop()!;
+      pb = { buffer, size, kind, id: list.ids.pop()!, bytes, released: false };
       this.stats.bytesFree -= size;
       this.stats.reused++;
       this.track(pb);
@@ -135,7 +146,6 @@ export class BufferPool {
   private create(bytes: number, size: number, kind: BufferKind): PooledBuffer {
     const buffer = this.ctx.device.createBuffer({ size, usage: USAGE[kind], label: `radgrad-${kind}-${size}` });
     const id = this.created++;
-    this.order.set(buffer, id);
     this.stats.created++;
     const pb: PooledBuffer = { buffer, size, kind, id, bytes, released: false };
     this.track(pb);
@@ -172,34 +182,40 @@ export class BufferPool {
   }
 
   private putFree(pb: PooledBuffer): void {
-    const key = `${pb.kind}:${pb.size}`;
-    let list = this.free.get(key);
-    if (!list) this.free.set(key, (list = []));
-    // Insert keeping newest-first order (binary search; buckets hold few buffers).
-    const order = this.order;
-    const n = order.get(pb.buffer) ?? 0;
+    const table = this.free[KIND_INDEX[pb.kind]]!;
+    let list = table.get(pb.size);
+    if (list === undefined) table.set(pb.size, (list = { buffers: [], ids: [] }));
+    // Insert keeping newest-first order (binary search over the creation numbers).
+    const ids = list.ids;
+    const n = pb.id ?? 0;
     let lo = 0;
-    let hi = list.length;
+    let hi = ids.length;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      if ((order.get(list[mid]!) ?? 0) > n) lo = mid + 1;
+      if (ids[mid]! > n) lo = mid + 1;
       else hi = mid;
     }
-    if (lo === list.length) list.push(pb.buffer);
-    else list.splice(lo, 0, pb.buffer);
+    if (lo === ids.length) {
+      list.buffers.push(pb.buffer);
+      ids.push(n);
+    } else {
+      list.buffers.splice(lo, 0, pb.buffer);
+      ids.splice(lo, 0, n);
+    }
     this.stats.bytesFree += pb.size;
     const cap = Math.max(this.maxFreeBytes, this.stats.peakBytesInUse);
     if (this.stats.bytesFree > cap) this.trim(cap);
   }
 
-  /** Destroys idle buffers, largest first, until at most `keepBytes` stay pooled. */
+  /** Destroys idle buffers, largest first (oldest first within a size), until at most `keepBytes` stay pooled. */
   trim(keepBytes = 0): void {
-    const keys = [...this.free.keys()].sort((a, b) => Number(b.split(':')[1]) - Number(a.split(':')[1]));
-    for (const key of keys) {
-      const list = this.free.get(key)!;
-      const size = Number(key.split(':')[1]);
-      while (list.length && this.stats.bytesFree > keepBytes) {
-        list.pop()!.destroy();
+    const lists: Array<[number, FreeList]> = [];
+    for (const table of this.free) for (const [size, list] of table) lists.push([size, list]);
+    lists.sort((a, b) => b[0] - a[0]);
+    for (const [size, list] of lists) {
+      while (list.buffers.length && this.stats.bytesFree > keepBytes) {
+        list.ids.pop();
+        list.buffers.pop()!.destroy();
         this.stats.bytesFree -= size;
       }
     }
@@ -238,8 +254,10 @@ export class BufferPool {
   }
 
   destroyAll(): void {
-    for (const list of this.free.values()) for (const b of list) b.destroy();
-    this.free.clear();
+    for (const table of this.free) {
+      for (const list of table.values()) for (const b of list.buffers) b.destroy();
+      table.clear();
+    }
     for (const pb of this.parked) pb.buffer.destroy();
     this.parked = [];
     this.stats.bytesFree = 0;

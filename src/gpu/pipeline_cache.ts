@@ -23,8 +23,21 @@ export interface KernelLayout {
   /** Uniform struct size in bytes (0: no uniform binding) and its fields. */
   readonly uniformBytes: number;
   readonly uniformFields: readonly UniformSlotField[];
-  /** Pipelines by override values in the caller's key order (the sorted pipelineKey on a miss). */
-  readonly byConstants: Map<string, GPUComputePipeline>;
+  /** Pipelines by a hash of the override names and values in the caller's key order (chained on collisions). */
+  readonly byConstants: Map<number, ConstantsEntry>;
+  /** The pipeline of launches without override constants. */
+  plain: GPUComputePipeline | undefined;
+  /** Bind groups of this layout by binding hash (CommandQueue's cache), and the queue they belong to. */
+  bindGroups: Map<number, unknown> | undefined;
+  bindGroupsOwner: unknown;
+}
+
+/** One override assignment (names in the caller's order, values as numbers) and its pipeline. */
+interface ConstantsEntry {
+  readonly names: readonly string[];
+  readonly values: readonly number[];
+  readonly pipeline: GPUComputePipeline;
+  readonly next: ConstantsEntry | undefined;
 }
 
 const COMPUTE = 4; // GPUShaderStage.COMPUTE
@@ -35,6 +48,10 @@ export class PipelineCache {
   /** Layouts by declaration object, and by identity string for declarations made afresh per call. */
   private layouts = new WeakMap<KernelDecl, KernelLayout>();
   private layoutsByKey = new Map<string, KernelLayout>();
+  /** Override names interned as small numbers (pipelineFor's hash) and its scratch arrays. */
+  private nameIds = new Map<string, number>();
+  private tmpNames: string[] = [];
+  private tmpValues: number[] = [];
   constructor(private readonly ctx: GpuContext) {}
 
   /** The declaration's bind group / pipeline layout and uniform plan. */
@@ -48,17 +65,45 @@ export class PipelineCache {
     return l;
   }
 
-  /** The pipeline for a launch and the kernel's layout (the launch path's one lookup). */
+  /** The pipeline for a launch and the kernel's layout. */
   lookup(decl: KernelDecl, constants?: Readonly<Record<string, number | boolean>>): { pipeline: GPUComputePipeline; layout: KernelLayout } {
     const layout = this.layout(decl);
-    let ck = '';
-    if (constants) for (const k in constants) ck += `${k}=${Number(constants[k])},`;
-    let pipeline = layout.byConstants.get(ck);
-    if (!pipeline) {
-      pipeline = this.get(decl, constants);
-      layout.byConstants.set(ck, pipeline);
+    return { pipeline: this.pipelineFor(decl, layout, constants), layout };
+  }
+
+  /**
+   * The launch path's pipeline lookup. Callers build a fresh constants object per launch, so the
+   * key is a number hashed from interned name ids and the values (no string is built, nothing is
+   * allocated on a hit) and an entry is taken only when every name and value matches. A different
+   * key order is another entry for the same pipeline (get() sorts).
+   */
+  pipelineFor(decl: KernelDecl, layout: KernelLayout, constants: Readonly<Record<string, number | boolean>> | undefined): GPUComputePipeline {
+    if (!constants) return (layout.plain ??= this.get(decl));
+    const names = this.tmpNames;
+    const values = this.tmpValues;
+    let n = 0;
+    let h = 0;
+    for (const k in constants) {
+      const v = Number(constants[k]);
+      // NaN equals nothing: such a launch takes the uncached path instead of growing a chain.
+      if (v !== v) return this.get(decl, constants);
+      let id = this.nameIds.get(k);
+      if (id === undefined) this.nameIds.set(k, (id = this.nameIds.size + 1));
+      names[n] = k;
+      values[n++] = v;
+      h = Math.imul(h ^ id, 0x9e3779b1);
+      h = Math.imul(h ^ (v | 0), 0x85ebca6b);
     }
-    return { pipeline, layout };
+    const key = (h ^ (h >>> 15)) & 0x3fffffff;
+    const first = layout.byConstants.get(key);
+    search: for (let e = first; e; e = e.next) {
+      if (e.names.length !== n) continue;
+      for (let i = 0; i < n; i++) if (e.names[i] !== names[i] || e.values[i] !== values[i]) continue search;
+      return e.pipeline;
+    }
+    const pipeline = this.get(decl, constants);
+    layout.byConstants.set(key, { names: names.slice(0, n), values: values.slice(0, n), pipeline, next: first });
+    return pipeline;
   }
 
   /** Resolves when the diagnostics of every pipeline created so far are in (async points await it). */
@@ -141,7 +186,7 @@ function makeLayout(device: GPUDevice, decl: KernelDecl): KernelLayout {
     name: f.name, word: f.offset / 4, words: f.size / 4,
     elem: f.type.includes('f32') ? 'f32' as const : f.type.includes('i32') ? 'i32' as const : 'u32' as const,
   }));
-  return { bindGroupLayout, pipelineLayout, uniformBytes, uniformFields, byConstants: new Map() };
+  return { bindGroupLayout, pipelineLayout, uniformBytes, uniformFields, byConstants: new Map(), plain: undefined, bindGroups: undefined, bindGroupsOwner: undefined };
 }
 
 async function compileError(decl: KernelDecl, module: GPUShaderModule, headerLines: number, file: string): Promise<KernelCompileError | undefined> {

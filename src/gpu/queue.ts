@@ -79,7 +79,8 @@ export class CommandQueue {
   /** The dynamic offset argument, reused (a plain array converts faster in dawn.node than a Uint32Array). */
   private readonly dynOffset = [0];
   private uniformAlign = 0;
-  private bindGroups = new Map<GPUBindGroupLayout, Map<number, CachedBindGroup>>();
+  /** Layouts holding a table of this queue's bind groups (dropped together past MAX_BIND_GROUPS). */
+  private tables = new Set<KernelLayout>();
   private bindGroupCount = 0;
   /** Hash ids of buffers that are not pooled (pooled ones carry an id; equal ids only cost a compare). */
   private bufferIds = new WeakMap<GPUBuffer, number>();
@@ -117,15 +118,17 @@ export class CommandQueue {
    * binding. The uniform buffer is the same for every group, bound at a dynamic offset.
    * The cache is keyed by a numeric hash of those triples and an entry is taken only when they all
    * match (a hash collision chains entries), so a hit builds no string and allocates nothing.
+   * Each kernel layout holds this queue's table for it (one Map lookup less per launch).
    */
   private bindGroupFor(decl: KernelDecl, layout: KernelLayout, bindings: LaunchArgs['bindings']): GPUBindGroup {
     const limit = maxBindingBytes(this.ctx);
     const decls = decl.bindings;
+    const n = decls.length;
     const bufs = this.tmpBuffers;
     const offs = this.tmpOffsets;
     const sizes = this.tmpSizes;
     let h = 0;
-    for (let i = 0; i < decls.length; i++) {
+    for (let i = 0; i < n; i++) {
       const name = decls[i]!.name;
       const v = bindings[name];
       if (!v) throw new Error(`kernel '${decl.name}': binding '${name}' not given`);
@@ -133,16 +136,22 @@ export class CommandQueue {
       let offset = 0;
       let size: number | undefined;
       let id: number | undefined;
-      if ('kind' in v && 'released' in v) {
-        if (v.released || v.parent?.released) throw new Error(`kernel '${decl.name}': binding '${name}' uses a released buffer`);
-        buffer = v.buffer;
-        offset = v.offset ?? 0;
-        size = v.size;
-        id = v.id ?? v.parent?.id;
-      } else if ('buffer' in v) {
-        buffer = v.buffer;
-        offset = v.offset ?? 0;
-        size = v.size;
+      // One property load tells the three kinds apart: only a PooledBuffer has `released`
+      // (GPUBuffer and BufferBinding have no such property).
+      const released = (v as PooledBuffer).released;
+      if (released !== undefined) {
+        const pb = v as PooledBuffer;
+        const parent = pb.parent;
+        if (released || (parent !== undefined && parent.released)) throw new Error(`kernel '${decl.name}': binding '${name}' uses a released buffer`);
+        buffer = pb.buffer;
+        offset = pb.offset ?? 0;
+        size = pb.size;
+        id = pb.id ?? parent?.id;
+      } else if ((v as BufferBinding).buffer !== undefined) {
+        const bb = v as BufferBinding;
+        buffer = bb.buffer;
+        offset = bb.offset ?? 0;
+        size = bb.size;
       } else {
         buffer = v as GPUBuffer;
       }
@@ -159,32 +168,40 @@ export class CommandQueue {
     }
     // A small integer stays a V8 Smi, the cheapest Map key.
     const key = (h ^ (h >>> 15)) & 0x3fffffff;
-    let groups = this.bindGroups.get(layout.bindGroupLayout);
-    if (!groups) this.bindGroups.set(layout.bindGroupLayout, (groups = new Map()));
+    let groups = layout.bindGroups as Map<number, CachedBindGroup> | undefined;
+    if (groups === undefined || layout.bindGroupsOwner !== this) groups = this.newTable(layout);
     const first = groups.get(key);
     for (let e = first; e; e = e.next) {
-      if (sameBindings(e, decls.length, bufs, offs, sizes)) {
+      if (sameBindings(e, n, bufs, offs, sizes)) {
         this.bindGroupStats.hits++;
         return e.group;
       }
     }
     this.bindGroupStats.misses++;
     const entries: GPUBindGroupEntry[] = [];
-    for (let i = 0; i < decls.length; i++) {
+    for (let i = 0; i < n; i++) {
       const size = sizes[i];
       entries.push({ binding: i, resource: size === undefined ? { buffer: bufs[i]!, offset: offs[i]! } : { buffer: bufs[i]!, offset: offs[i]!, size } });
     }
     if (layout.uniformBytes) entries.push({ binding: uniformBindingIndex(decl), resource: { buffer: this.uniformRing(), offset: 0, size: layout.uniformBytes } });
     const bg = this.ctx.device.createBindGroup({ layout: layout.bindGroupLayout, entries, label: decl.name });
     if (++this.bindGroupCount > MAX_BIND_GROUPS) {
-      this.bindGroups.clear();
+      for (const l of this.tables) l.bindGroups = undefined;
+      this.tables.clear();
       this.bindGroupCount = 1;
-      this.bindGroups.set(layout.bindGroupLayout, (groups = new Map()));
+      groups = this.newTable(layout);
     }
-    const n = decls.length;
     groups.set(key, { buffers: bufs.slice(0, n) as GPUBuffer[], offsets: offs.slice(0, n), sizes: sizes.slice(0, n), group: bg, next: groups.get(key) });
     bufs.fill(undefined);
     return bg;
+  }
+
+  private newTable(layout: KernelLayout): Map<number, CachedBindGroup> {
+    const t = new Map<number, CachedBindGroup>();
+    layout.bindGroups = t;
+    layout.bindGroupsOwner = this;
+    this.tables.add(layout);
+    return t;
   }
 
   private uniformRing(): GPUBuffer {
@@ -196,15 +213,18 @@ export class CommandQueue {
   /** Packs a launch's uniforms into the next aligned slot of the host ring; returns its byte offset. */
   private packUniforms(decl: KernelDecl, layout: KernelLayout, values: Readonly<Record<string, number | ArrayLike<number>>>): number {
     const align = (this.uniformAlign ||= this.ctx.device.limits.minUniformBufferOffsetAlignment ?? 256);
-    let at = Math.ceil(this.ringUsed / align) * align;
+    // WebGPU alignments are powers of two; the ring is far below 2^31 bytes.
+    let at = (this.ringUsed + align - 1) & -align;
     // Full: submit what is recorded (its uniforms are written first), then start over.
     if (at + layout.uniformBytes > UNIFORM_RING_BYTES) {
       this.flush();
       at = 0;
     }
-    const w0 = at / 4;
+    const w0 = at >> 2;
     const u32 = this.ringU32;
-    for (const f of layout.uniformFields) {
+    const fields = layout.uniformFields;
+    for (let j = 0; j < fields.length; j++) {
+      const f = fields[j]!;
       const v = values[f.name];
       if (v === undefined) throw new Error(`kernel '${decl.name}': uniform '${f.name}' not given`);
       const arr = f.elem === 'f32' ? this.ringF32 : f.elem === 'i32' ? this.ringI32 : u32;
@@ -225,9 +245,13 @@ export class CommandQueue {
   dispatch(decl: KernelDecl, args: LaunchArgs): void {
     const ctx = this.ctx;
     ctx.check(decl.name);
-    const [x, y = 1, z = 1] = args.workgroups;
+    const wg = args.workgroups;
+    const x = wg[0];
+    const y = wg[1] ?? 1;
+    const z = wg[2] ?? 1;
     if (x === 0 || y === 0 || z === 0) return;
-    const { pipeline, layout } = ctx.pipelines.lookup(decl, args.constants);
+    const layout = ctx.pipelines.layout(decl);
+    const pipeline = ctx.pipelines.pipelineFor(decl, layout, args.constants);
     const bindGroup = this.bindGroupFor(decl, layout, args.bindings);
     // Before the pass is opened: a full uniform ring flushes.
     const uniformAt = layout.uniformBytes ? this.packUniforms(decl, layout, args.uniforms ?? {}) : -1;

@@ -33,13 +33,13 @@ export function bufferOf(x: RawTensor): PooledBuffer {
 export function alloc(ctx: GpuContext, shape: readonly number[], dtype: DType, op = 'alloc'): GpuRaw {
   const bytes = Math.max(4, Math.ceil((numel(shape) * bytesPerElement(dtype)) / 4) * 4);
   const pb = ctx.pool.acquire(bytes, 'storage', op);
-  return { shape: [...shape], dtype, storage: { pb, refs: 1 } };
+  return { shape: shape.slice(), dtype, storage: { pb, refs: 1 } };
 }
 
 export function view(x: RawTensor, shape: readonly number[]): GpuRaw {
   const s = storageOf(x);
   s.refs++;
-  return { shape: [...shape], dtype: x.dtype, storage: s };
+  return { shape: shape.slice(), dtype: x.dtype, storage: s };
 }
 
 export function release(ctx: GpuContext, x: RawTensor): void {
@@ -120,8 +120,13 @@ export interface ChunkPart {
  */
 export function forRowChunks(ctx: GpuContext, op: string, rows: number, parts: readonly ChunkPart[], fn: (r0: number, count: number, xs: RawTensor[]) => void): void {
   const limit = maxBindingBytes(ctx);
-  if (parts.every((p) => bindable(ctx, p.x))) {
-    fn(0, rows, parts.map((p) => p.x));
+  // The common case (every part bindable whole) without closures: this runs once per launch.
+  let whole = true;
+  for (let i = 0; i < parts.length && whole; i++) whole = bufferOf(parts[i]!.x).size <= limit;
+  if (whole) {
+    const xs: RawTensor[] = [];
+    for (let i = 0; i < parts.length; i++) xs.push(parts[i]!.x);
+    fn(0, rows, xs);
     return;
   }
   let cap = Infinity;
@@ -185,7 +190,9 @@ export function strideGrid(ctx: GpuContext, n: number, wg = WG): [number, number
  * are multiples of 16 bytes) and `tuning.vec4` (tests switch it off to cover the scalar kernels).
  */
 export function vec4Bindable(...xs: RawTensor[]): boolean {
-  return tuning.vec4 && xs.every((x) => bufferOf(x).size % 16 === 0);
+  if (!tuning.vec4) return false;
+  for (let i = 0; i < xs.length; i++) if (bufferOf(xs[i]!).size % 16 !== 0) return false;
+  return true;
 }
 
 export function launch(ctx: GpuContext, decl: KernelDecl, args: LaunchArgs): void {
@@ -204,7 +211,8 @@ export function requireFloat(op: string, arg: string, x: RawTensor): void {
 /** Packs up to 8 dims into the vec4 x2 uniform layout used by strided kernels (padded with 0/1). */
 export function dims8(v: readonly number[], pad = 0): number[] {
   if (v.length > 8) throw new OpArgumentError('strided kernel', 'rank', 'at most 8 dimensions', String(v.length));
-  const out = new Array<number>(8).fill(pad);
+  // A literal (packed) array: cheaper to build and to read in packUniforms than a filled holey one.
+  const out = [pad, pad, pad, pad, pad, pad, pad, pad];
   for (let i = 0; i < v.length; i++) out[i] = v[i]!;
   return out;
 }
