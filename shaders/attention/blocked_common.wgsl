@@ -5,6 +5,7 @@
 // thread keeps an RM×8 block of the result in vec4 registers, as in matmul_tiled8.wgsl. A thread's
 // rows are two vec4s WY apart (lo: rows 4·ly..+3, hi: rows BM/2 + 4·ly..+3; only lo when RM is 4)
 // and its columns two vec4s WX apart, so the row and column blocks are 8·WY (or 4·WY) and 8·WX.
+// head_product* and row_product* run whole block products (the loops over slices).
 // q, k, v, dO and o are bound as vec4 along the head dim HD (a multiple of 8); the kernels define
 // NT (threads per workgroup) and Sh. Sizes past T load as 0 and are never stored.
 
@@ -116,4 +117,67 @@ fn column4(rows: ptr<function, array<vec4<f32>, 16>>, base: u32, c: u32) -> vec4
 
 fn column4_of4(rows: ptr<function, array<vec4<f32>, 8>>, base: u32, c: u32) -> vec4<f32> {
   return vec4<f32>(rows[base][c], rows[base + 2u][c], rows[base + 4u][c], rows[base + 6u][c]);
+}
+
+// acc += (rows ra.. of a, times ma)·(rows rb.. of b, times mb)ᵀ over the head dim, with A = 8·WY
+// rows (4·WY in the 4-row form) and B = 8·WX rows: slices staged at Sh[0..] (A) and after it (B),
+// the next slice in flight.
+fn head_product8(acc: ptr<function, array<vec4<f32>, 16>>, a: ptr<storage, array<vec4<f32>>, read>, ra: u32, ma: f32,
+                 b: ptr<storage, array<vec4<f32>>, read>, rb: u32, mb: f32, base: u32, tid: u32, lid: vec3<u32>) {
+  var fa = fetch_t(a, base, ra, 0u, 8u * WY, ma, tid);
+  var fb = fetch_t(b, base, rb, 0u, 8u * WX, mb, tid);
+  for (var d0 = 0u; d0 < HD; d0 += TK) {
+    put_t(fa, 0u, 8u * WY, tid);
+    put_t(fb, TK * 2u * WY, 8u * WX, tid);
+    workgroupBarrier();
+    if (d0 + TK < HD) {
+      fa = fetch_t(a, base, ra, d0 + TK, 8u * WY, ma, tid);
+      fb = fetch_t(b, base, rb, d0 + TK, 8u * WX, mb, tid);
+    }
+    mma8(acc, 0u, TK * 2u * WY, 2u * WX, TK, lid);
+    workgroupBarrier();
+  }
+}
+
+fn head_product4(acc: ptr<function, array<vec4<f32>, 8>>, a: ptr<storage, array<vec4<f32>>, read>, ra: u32, ma: f32,
+                 b: ptr<storage, array<vec4<f32>>, read>, rb: u32, mb: f32, base: u32, tid: u32, lid: vec3<u32>) {
+  var fa = fetch_t(a, base, ra, 0u, 4u * WY, ma, tid);
+  var fb = fetch_t(b, base, rb, 0u, 8u * WX, mb, tid);
+  for (var d0 = 0u; d0 < HD; d0 += TK) {
+    put_t(fa, 0u, 4u * WY, tid);
+    put_t(fb, TK * WY, 8u * WX, tid);
+    workgroupBarrier();
+    if (d0 + TK < HD) {
+      fa = fetch_t(a, base, ra, d0 + TK, 4u * WY, ma, tid);
+      fb = fetch_t(b, base, rb, d0 + TK, 8u * WX, mb, tid);
+    }
+    mma4(acc, 0u, TK * WY, 2u * WX, TK, false, lid);
+    workgroupBarrier();
+  }
+}
+
+// acc += P·(rows r0..r0+n-1 of src, times mul), P at Sh[P_OFF..] as [n][A rows/4], the row slices
+// staged at Sh[0..]; `first` holds the first slice, fetched by the caller ahead of its other work.
+fn row_product8(acc: ptr<function, array<vec4<f32>, 16>>, first: Fetched, src: ptr<storage, array<vec4<f32>>, read>, r0: u32, n: u32,
+                mul: f32, base: u32, tid: u32, lid: vec3<u32>) {
+  var f = first;
+  for (var j0 = 0u; j0 < n; j0 += TK) {
+    put_rows(f, 0u, tid);
+    workgroupBarrier();
+    if (j0 + TK < n) { f = fetch_rows(src, base, r0 + j0 + TK, mul, tid); }
+    mma8(acc, P_OFF + j0 * 2u * WY, 0u, HD / 4u, TK, lid);
+    workgroupBarrier();
+  }
+}
+
+fn row_product4(acc: ptr<function, array<vec4<f32>, 8>>, first: Fetched, src: ptr<storage, array<vec4<f32>>, read>, r0: u32, n: u32,
+                mul: f32, relu: bool, base: u32, tid: u32, lid: vec3<u32>) {
+  var f = first;
+  for (var j0 = 0u; j0 < n; j0 += TK) {
+    put_rows(f, 0u, tid);
+    workgroupBarrier();
+    if (j0 + TK < n) { f = fetch_rows(src, base, r0 + j0 + TK, mul, tid); }
+    mma4(acc, P_OFF + j0 * WY, 0u, HD / 4u, TK, relu, lid);
+    workgroupBarrier();
+  }
 }

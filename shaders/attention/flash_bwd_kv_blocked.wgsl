@@ -25,8 +25,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
   let base = bh * T * HD;
   let tid = lid.y * WX + lid.x;
   let key = seed_key();
-  var fa: Fetched; // the next slice's operands, in flight (blocked_common.wgsl)
-  var fb: Fetched;
+  var fa: Fetched; // the first row slice of the next row product, in flight
   let keys = vec4<u32>(k0 + 4u * lid.y) + vec4<u32>(0u, 1u, 2u, 3u);
   let kok = keys_ok(b, keys);
   var dk: array<vec4<f32>, 8>;
@@ -37,19 +36,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
   for (var ib = start; ib < T; ib += BQC) {
     var s: array<vec4<f32>, 8>;
     for (var e = 0u; e < 8u; e++) { s[e] = vec4<f32>(0.0); }
-    fa = fetch_t(&k, base, k0, 0u, BKR, 1.0, tid);
-    fb = fetch_t(&q, base, ib, 0u, BQC, params.scale, tid);
-    for (var d0 = 0u; d0 < HD; d0 += TK) {
-      put_t(fa, 0u, BKR, tid);
-      put_t(fb, TK * BKR / 4u, BQC, tid);
-      workgroupBarrier();
-      if (d0 + TK < HD) {
-        fa = fetch_t(&k, base, k0, d0 + TK, BKR, 1.0, tid);
-        fb = fetch_t(&q, base, ib, d0 + TK, BQC, params.scale, tid);
-      }
-      mma4(&s, 0u, TK * BKR / 4u, BQC / 4u, TK, false, lid);
-      workgroupBarrier();
-    }
+    head_product4(&s, &k, k0, 1.0, &q, ib, params.scale, base, tid, lid);
     fa = fetch_rows(&dout, base, ib, 1.0, tid);
     // Per column half h: the queries, their lse and D_i (clamped reads past T; masked).
     var qs: array<vec4<u32>, 2>;
@@ -74,28 +61,10 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
       }
     }
     workgroupBarrier();
-    for (var i0 = 0u; i0 < BQC; i0 += TK) {
-      put_rows(fa, 0u, tid);
-      workgroupBarrier();
-      if (i0 + TK < BQC) { fa = fetch_rows(&dout, base, ib + i0 + TK, 1.0, tid); }
-      mma4(&dv, P_OFF + i0 * WY, 0u, HD / 4u, TK, true, lid);
-      workgroupBarrier();
-    }
+    row_product4(&dv, fa, &dout, ib, BQC, 1.0, true, base, tid, lid);
     // dPᵀ = V·dOᵀ into s.
     for (var e = 0u; e < 8u; e++) { s[e] = vec4<f32>(0.0); }
-    fa = fetch_t(&v, base, k0, 0u, BKR, 1.0, tid);
-    fb = fetch_t(&dout, base, ib, 0u, BQC, 1.0, tid);
-    for (var d0 = 0u; d0 < HD; d0 += TK) {
-      put_t(fa, 0u, BKR, tid);
-      put_t(fb, TK * BKR / 4u, BQC, tid);
-      workgroupBarrier();
-      if (d0 + TK < HD) {
-        fa = fetch_t(&v, base, k0, d0 + TK, BKR, 1.0, tid);
-        fb = fetch_t(&dout, base, ib, d0 + TK, BQC, 1.0, tid);
-      }
-      mma4(&s, 0u, TK * BKR / 4u, BQC / 4u, TK, false, lid);
-      workgroupBarrier();
-    }
+    head_product4(&s, &v, k0, 1.0, &dout, ib, 1.0, base, tid, lid);
     fa = fetch_rows(&q, base, ib, params.scale, tid);
     // dS = P·(Z·dP - D_i) over P, a query column (4 keys) at a time; kept iff the sign is +.
     for (var h = 0u; h < 2u; h++) {
@@ -107,13 +76,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
       }
     }
     workgroupBarrier();
-    for (var i0 = 0u; i0 < BQC; i0 += TK) {
-      put_rows(fa, 0u, tid);
-      workgroupBarrier();
-      if (i0 + TK < BQC) { fa = fetch_rows(&q, base, ib + i0 + TK, params.scale, tid); }
-      mma4(&dk, P_OFF + i0 * WY, 0u, HD / 4u, TK, false, lid);
-      workgroupBarrier();
-    }
+    row_product4(&dk, fa, &q, ib, BQC, params.scale, false, base, tid, lid);
   }
   for (var i = 0u; i < 4u; i++) {
     let j = keys[i];

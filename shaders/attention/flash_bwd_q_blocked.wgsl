@@ -23,8 +23,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
   let base = bh * T * HD;
   let tid = lid.y * WX + lid.x;
   let key = seed_key();
-  var fa: Fetched; // the next slice's operands, in flight (blocked_common.wgsl)
-  var fb: Fetched;
+  var fa: Fetched; // the first row slice of the next row product, in flight
   let rows = array<vec4<u32>, 2>(vec4<u32>(q0 + 4u * lid.y) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(q0 + BQ / 2u + 4u * lid.y) + vec4<u32>(0u, 1u, 2u, 3u));
   // lse and D_i of the thread's rows (rows past T read the last row; never stored).
   var lr: array<vec4<f32>, 2>;
@@ -41,19 +40,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
   for (var kb = 0u; kb < kend; kb += BK) {
     var s: array<vec4<f32>, 16>;
     for (var e = 0u; e < 16u; e++) { s[e] = vec4<f32>(0.0); }
-    fa = fetch_t(&q, base, q0, 0u, BQ, params.scale, tid);
-    fb = fetch_t(&k, base, kb, 0u, BK, 1.0, tid);
-    for (var d0 = 0u; d0 < HD; d0 += TK) {
-      put_t(fa, 0u, BQ, tid);
-      put_t(fb, TK * BQ / 4u, BK, tid);
-      workgroupBarrier();
-      if (d0 + TK < HD) {
-        fa = fetch_t(&q, base, q0, d0 + TK, BQ, params.scale, tid);
-        fb = fetch_t(&k, base, kb, d0 + TK, BK, 1.0, tid);
-      }
-      mma8(&s, 0u, TK * BQ / 4u, BK / 4u, TK, lid);
-      workgroupBarrier();
-    }
+    head_product8(&s, &q, q0, params.scale, &k, kb, 1.0, base, tid, lid);
     let cols = array<vec4<u32>, 2>(cols_of(kb, 0u, lid.x), cols_of(kb, 1u, lid.x));
     let kok = array<vec4<bool>, 2>(keys_ok(b, cols[0]), keys_ok(b, cols[1]));
     for (var r = 0u; r < 2u; r++) {
@@ -75,19 +62,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
     }
     // dP = dO·Vᵀ into s.
     for (var e = 0u; e < 16u; e++) { s[e] = vec4<f32>(0.0); }
-    fa = fetch_t(&dout, base, q0, 0u, BQ, 1.0, tid);
-    fb = fetch_t(&v, base, kb, 0u, BK, 1.0, tid);
-    for (var d0 = 0u; d0 < HD; d0 += TK) {
-      put_t(fa, 0u, BQ, tid);
-      put_t(fb, TK * BQ / 4u, BK, tid);
-      workgroupBarrier();
-      if (d0 + TK < HD) {
-        fa = fetch_t(&dout, base, q0, d0 + TK, BQ, 1.0, tid);
-        fb = fetch_t(&v, base, kb, d0 + TK, BK, 1.0, tid);
-      }
-      mma8(&s, 0u, TK * BQ / 4u, BK / 4u, TK, lid);
-      workgroupBarrier();
-    }
+    head_product8(&s, &dout, q0, 1.0, &v, kb, 1.0, base, tid, lid);
     fa = fetch_rows(&k, base, kb, 1.0, tid);
     // dS = P·(Z·dP - D_i) over P, a key column (4 rows) at a time.
     for (var h = 0u; h < 2u; h++) {
@@ -102,13 +77,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
       }
     }
     workgroupBarrier();
-    for (var j0 = 0u; j0 < BK; j0 += TK) {
-      put_rows(fa, 0u, tid);
-      workgroupBarrier();
-      if (j0 + TK < BK) { fa = fetch_rows(&k, base, kb + j0 + TK, 1.0, tid); }
-      mma8(&dq, P_OFF + j0 * BQ / 4u, 0u, HD / 4u, TK, lid);
-      workgroupBarrier();
-    }
+    row_product8(&dq, fa, &k, kb, BK, 1.0, base, tid, lid);
   }
   for (var r = 0u; r < 2u; r++) {
     for (var i = 0u; i < 4u; i++) {

@@ -42,8 +42,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
   let base = bh * T * HD;
   let tid = lid.y * WX + lid.x;
   let key = seed_key();
-  var fa: Fetched; // the next slice's operands, in flight (blocked_common.wgsl)
-  var fb: Fetched;
+  var fa: Fetched; // the first row slice of the next row product, in flight
   // The thread's rows: half r (0 = lo, 1 = hi) holds rows[r] (4 query indices).
   let rows = array<vec4<u32>, 2>(vec4<u32>(q0 + 4u * lid.y) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(q0 + BQ / 2u + 4u * lid.y) + vec4<u32>(0u, 1u, 2u, 3u));
   var acc: array<vec4<f32>, 16>;
@@ -55,19 +54,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
   for (var kb = 0u; kb < kend; kb += BK) {
     var s: array<vec4<f32>, 16>;
     for (var e = 0u; e < 16u; e++) { s[e] = vec4<f32>(0.0); }
-    fa = fetch_t(&q, base, q0, 0u, BQ, params.scale, tid);
-    fb = fetch_t(&k, base, kb, 0u, BK, 1.0, tid);
-    for (var d0 = 0u; d0 < HD; d0 += TK) {
-      put_t(fa, 0u, BQ, tid);
-      put_t(fb, TK * BQ / 4u, BK, tid);
-      workgroupBarrier();
-      if (d0 + TK < HD) {
-        fa = fetch_t(&q, base, q0, d0 + TK, BQ, params.scale, tid);
-        fb = fetch_t(&k, base, kb, d0 + TK, BK, 1.0, tid);
-      }
-      mma8(&s, 0u, TK * BQ / 4u, BK / 4u, TK, lid);
-      workgroupBarrier();
-    }
+    head_product8(&s, &q, q0, params.scale, &k, kb, 1.0, base, tid, lid);
     fa = fetch_rows(&v, base, kb, 1.0, tid);
     // Mask, then the block's row maxima.
     let cols = array<vec4<u32>, 2>(cols_of(kb, 0u, lid.x), cols_of(kb, 1u, lid.x));
@@ -106,13 +93,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
       }
     }
     workgroupBarrier();
-    for (var j0 = 0u; j0 < BK; j0 += TK) {
-      put_rows(fa, 0u, tid);
-      workgroupBarrier();
-      if (j0 + TK < BK) { fa = fetch_rows(&v, base, kb + j0 + TK, 1.0, tid); }
-      mma8(&acc, P_OFF + j0 * BQ / 4u, 0u, HD / 4u, TK, lid);
-      workgroupBarrier();
-    }
+    row_product8(&acc, fa, &v, kb, BK, 1.0, base, tid, lid);
   }
   let lt = combine_rows(l[0], l[1], lid, false);
   for (var r = 0u; r < 2u; r++) {
