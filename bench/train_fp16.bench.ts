@@ -13,6 +13,12 @@
  * microsoft/biogpt's shapes (24 layers, vocab 42384), batch 4 × 512 as the PyTorch H100 anchor (GPU only).
  * RADGRAD_BENCH_PROFILE=1 adds, per config, the kernels with the most GPU time per step (one more
  * f32 run with every launch timed on its own; RADGRAD_BENCH_PROFILE_TOP rows, default 25).
+ * RADGRAD_BENCH_SHAPE=BxT (e.g. 1x128) overrides every config's batch × tokens: activation memory
+ * scales with them, so the full-width biogpt config can be measured on lavapipe at a small T.
+ * RADGRAD_BENCH_KEEP=1 adds, per round, the f32 and fp16 runs with early activation release, the
+ * attention-score recompute and the loss's in-place gradient off (the previous behaviour: every
+ * activation kept to the step's end), side by side: f32_keep_peak_mb, fp16_keep_peak_mb (and
+ * _act_mb, _tok_s).
  * Run: npm run bench -- train_fp16
  */
 import fs from 'node:fs';
@@ -24,6 +30,8 @@ import '../src/ops/index.js';
 import { BioGptForCausalLM } from '../src/models/biogpt/index.js';
 import { biogptConfig } from '../src/models/biogpt/config.js';
 import { Trainer } from '../src/train/trainer.js';
+import { releaseTuning } from '../src/autograd/release.js';
+import { crossEntropyTuning } from '../src/ops/nn/cross_entropy.js';
 import { Rng } from '../src/data/rng.js';
 import type { Example } from '../src/data/dataset.js';
 import { sharedPath } from '../src/util/paths.js';
@@ -63,8 +71,12 @@ function examples(n: number, T: number, vocab: number, seed: number): Example[] 
   }));
 }
 
-async function once(c: BenchConfig, fp16: boolean, steps: number, out: string, profile = false): Promise<{ tps: number; peak: number; act: number; skipped: number; timing?: TimingResult }> {
+async function once(c: BenchConfig, fp16: boolean, steps: number, out: string, profile = false, keep = false): Promise<{ tps: number; peak: number; act: number; skipped: number; timing?: TimingResult }> {
   const model = c.model();
+  const block = crossEntropyTuning.overwriteBlockBytes;
+  releaseTuning.enabled = !keep;
+  model.attentionRecomputeEnable(!keep);
+  if (keep) crossEntropyTuning.overwriteBlockBytes = Infinity; // one block: the plain loss backward
   try {
     const train = examples(c.batch * steps, c.T, c.vocab, 1);
     const t = new Trainer({
@@ -83,8 +95,19 @@ async function once(c: BenchConfig, fp16: boolean, steps: number, out: string, p
     const tps = later.length ? (later[(later.length - 1) >> 1]! + later[later.length >> 1]!) / 2 : 0;
     return { tps, peak, act: peak - held, skipped: t.scaler.skipped, ...(timing ? { timing } : {}) };
   } finally {
+    releaseTuning.enabled = true;
+    crossEntropyTuning.overwriteBlockBytes = block;
     model.dispose();
   }
+}
+
+/** RADGRAD_BENCH_SHAPE=BxT: the config with that batch and token count. */
+function shaped(c: BenchConfig): BenchConfig {
+  const v = process.env.RADGRAD_BENCH_SHAPE;
+  if (!v) return c;
+  const m = /^(\d+)x(\d+)$/.exec(v.trim());
+  if (!m) throw new Error(`RADGRAD_BENCH_SHAPE must be BxT (e.g. 1x128), got '${v}'`);
+  return { ...c, batch: Number(m[1]), T: Number(m[2]) };
 }
 
 export async function bench(): Promise<Row[]> {
@@ -96,20 +119,27 @@ export async function bench(): Promise<Row[]> {
   const rows: Row[] = [];
   try {
     for (const n of names) {
-      const c = CONFIGS[n];
-      if (!c) throw new Error(`unknown config '${n}' (${Object.keys(CONFIGS).join(', ')})`);
+      if (!CONFIGS[n]) throw new Error(`unknown config '${n}' (${Object.keys(CONFIGS).join(', ')})`);
+      const c = shaped(CONFIGS[n]!);
+      const keep = process.env.RADGRAD_BENCH_KEEP === '1';
       for (let k = 0; k < repeats; k++) {
         const f = await once(c, false, steps, path.join(tmp, `${n}-${k}-f32`));
         const h = await once(c, true, steps, path.join(tmp, `${n}-${k}-fp16`));
+        const fk = keep ? await once(c, false, steps, path.join(tmp, `${n}-${k}-f32-keep`), false, true) : null;
+        const hk = keep ? await once(c, true, steps, path.join(tmp, `${n}-${k}-fp16-keep`), false, true) : null;
         rows.push({
-          config: c.name, tokens: c.batch * c.T, round: k + 1,
+          config: c.name, shape: `${c.batch}x${c.T}`, tokens: c.batch * c.T, round: k + 1,
           f32_tok_s: f.tps, fp16_tok_s: h.tps, speed_ratio: h.tps / f.tps,
           f32_peak_mb: f.peak / MB, fp16_peak_mb: h.peak / MB,
           f32_act_mb: f.act / MB, fp16_act_mb: h.act / MB, act_ratio: h.act / f.act, fp16_skipped: h.skipped,
+          ...(fk && hk ? {
+            f32_keep_peak_mb: fk.peak / MB, fp16_keep_peak_mb: hk.peak / MB, f32_keep_act_mb: fk.act / MB, fp16_keep_act_mb: hk.act / MB,
+            f32_keep_tok_s: fk.tps, fp16_keep_tok_s: hk.tps,
+          } : {}),
         });
       }
     }
-    if (process.env.RADGRAD_BENCH_PROFILE === '1') for (const n of names) rows.push(...(await profileRows(CONFIGS[n]!, steps, path.join(tmp, `${n}-profile`))));
+    if (process.env.RADGRAD_BENCH_PROFILE === '1') for (const n of names) rows.push(...(await profileRows(shaped(CONFIGS[n]!), steps, path.join(tmp, `${n}-profile`))));
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }

@@ -16,6 +16,7 @@ import { Tensor } from '../tensor/tensor.js';
 import { OpArgumentError } from '../errors.js';
 import { cast } from '../ops/elementwise.js';
 import { isGradEnabled } from './tape.js';
+import { releaseOnUse } from './release.js';
 
 /** The dtype autocast lowers to; null = off. */
 export type AutocastDtype = 'f16' | null;
@@ -71,10 +72,14 @@ export function autocast<T>(dtype: AutocastDtype, fn: () => T): T {
 
 const isFloat = (t: Tensor) => t.dtype === 'f32' || t.dtype === 'f16';
 
-/** Parameters (named leaves) are cast once per outermost scope; activations on every use. */
+/**
+ * Parameters (named leaves) are cast once per outermost scope; activations on every use. A per-use
+ * cast belongs to the op that asked for it, so it is released once that op has recorded it: it then
+ * stays only while that op's backward reads it (a product with a frozen weight never does).
+ */
 function cachedCast(t: Tensor, dtype: 'f16'): Tensor {
   const cacheable = t.node === null && t.name !== undefined;
-  if (!cacheable) return cast(t, dtype);
+  if (!cacheable) return releaseOnUse(cast(t, dtype));
   const hit = cache.get(t);
   // A cast made inside an inner tidy() may already be gone (per-layer scopes in inference).
   // A cast recorded without a graph (noGrad) or whose graph a backward() consumed cannot carry a
@@ -92,8 +97,8 @@ export function autocastLower(t: Tensor): Tensor {
   return cachedCast(t, current);
 }
 
-/** Float32-list hook: under autocast, f16 inputs are upcast to f32 (others unchanged). */
+/** Float32-list hook: under autocast, f16 inputs are upcast to f32 (others unchanged); per use, as above. */
 export function autocastFloat32(t: Tensor): Tensor {
   if (current === null || t.dtype !== 'f16') return t;
-  return cast(t, 'f32');
+  return releaseOnUse(cast(t, 'f32'));
 }

@@ -19,6 +19,7 @@
  * between forward and backward, as with torch.
  */
 import { AutogradError, backward, enableGrad, isGradEnabled, noGrad } from './tape.js';
+import { noteRecorded } from './release.js';
 import { autocast, autocastDtype } from './autocast.js';
 import { Tensor } from '../tensor/tensor.js';
 import { tidy } from '../tensor/scope.js';
@@ -83,5 +84,6 @@ export function checkpoint(fn: (...xs: Tensor[]) => Tensor, inputs: readonly Ten
       }
     },
   };
+  noteRecorded(out); // the recompute reads every input
   return out;
 }

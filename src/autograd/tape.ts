@@ -7,6 +7,9 @@
 import { RadgradError } from '../errors.js';
 import { Tensor, type GradNode } from '../tensor/tensor.js';
 import { keep, tidy } from '../tensor/scope.js';
+import { noteRan, noteRecorded, type SavedSpec } from './release.js';
+
+export { release, releaseOnUse, type SavedSpec } from './release.js';
 
 /** Misuse of backward(): nothing to differentiate, a missing or mis-shaped upstream gradient. */
 export class AutogradError extends RadgradError {}
@@ -39,11 +42,15 @@ export function enableGrad<T>(fn: () => T): T {
   }
 }
 
-/** Attaches a node to `out` when grad mode is on and some input requires grad. Returns out. */
-export function record(out: Tensor, op: string, inputs: readonly Tensor[], backward: GradNode['backward']): Tensor {
+/**
+ * Attaches a node to `out` when grad mode is on and some input requires grad. Returns out.
+ * `saved`: what the backward reads (see release.ts); by default looked up by op name.
+ */
+export function record(out: Tensor, op: string, inputs: readonly Tensor[], backward: GradNode['backward'], saved?: SavedSpec): Tensor {
   if (!gradEnabled || !inputs.some((t) => t.requiresGrad)) return out;
   out.requiresGrad = true;
   out.node = { op, inputs, backward };
+  noteRecorded(out, saved);
   return out;
 }
 
@@ -122,6 +129,7 @@ export function backward(root: Tensor, grad?: Tensor): void {
     // Ops may pass the same gradient through (add, reshape of equal shape): dispose it only if unused.
     if (g !== userGrad && !inGrads.includes(g)) g.dispose();
     t.node = null; // free the graph as it is consumed
+    noteRan(node); // and released activations only this node still read
     node.inputs.forEach((inp, j) => {
       const ig = inGrads[j];
       if (!ig || !inp.requiresGrad) {

@@ -7,6 +7,7 @@ import { ShapeError } from '../errors.js';
 import { Tensor } from '../tensor/tensor.js';
 import { matmul } from '../ops/matmul.js';
 import { reshape } from '../ops/shape.js';
+import { release } from '../autograd/release.js';
 import { kaimingUniform, normal, uniform, zeros } from './init.js';
 import { Module, nextInitSeed } from './module.js';
 
@@ -86,5 +87,10 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null, ac
   const x2 = x.rank === 2 ? x : reshape(x, [-1, inF]); // [N, in]
   // Under autocast linear is one lower-precision op (as torch's F.linear): the bias joins in f16.
   const y = matmul(x2, weight, { transB: true, bias, ...(activation ? { activation } : {}) }); // [N, out]
-  return x.rank === 2 ? y : reshape(y, [...lead, out]); // [..., out]
+  if (x.rank === 2) return y;
+  const o = reshape(y, [...lead, out]); // [..., out]
+  // The 2-D views are this function's own: with a graph, drop their references to the storage so
+  // that x's and o's owners alone decide when it goes (x2 stays while the product's backward reads it).
+  release(x2, y);
+  return o;
 }

@@ -13,7 +13,7 @@
  * loraLinearComposed is the unfused reference, and the path under autocast, for f16 tensors and for
  * a trainable W.
  */
-import { record } from '../autograd/tape.js';
+import { record, release } from '../autograd/tape.js';
 import { autocastLower, isAutocastEnabled } from '../autograd/autocast.js';
 import { OpArgumentError, ShapeError } from '../errors.js';
 import { Tensor } from '../tensor/tensor.js';
@@ -60,13 +60,20 @@ export function loraLinearComposed(x: Tensor, w: Tensor | QuantizedWeight, bias:
   const I = x.shape[x.rank - 1]!;
   const x2 = x.rank === 2 ? x : reshape(x, [-1, I]);
   const base = w instanceof Tensor
-    ? (() => { const y = matmul(x2, w, { transB: true }); return bias ? add(y, autocastLower(bias)) : y; })()
+    ? (() => { const y = matmul(x2, w, { transB: true }); if (!bias) return y; const yb = add(y, autocastLower(bias)); release(y); return yb; })()
     : matmulInt8(x2, w, bias, { threshold: opts.threshold ?? INT8_DEFAULT_THRESHOLD, forceFallback: opts.forceFallback });
   const xd = p > 0 ? dropout(x2, p, { seed: opts.seed ?? 0 }) : x2;
   // Scale the rank-r intermediate rather than the [N, O] result: r << O, fewer elements.
-  const h = mul(matmul(xd, a, { transB: true }), opts.alpha / r);
-  const y = add(base, matmul(h, b, { transB: true }));
-  return x.rank === 2 ? y : reshape(y, [...x.shape.slice(0, -1), y.shape[1]!]);
+  const u = matmul(xd, a, { transB: true });
+  const h = mul(u, opts.alpha / r);
+  const ub = matmul(h, b, { transB: true });
+  const y = add(base, ub);
+  // With a graph, the intermediates go as soon as no backward reads them (autograd/release.ts).
+  release(u, h, ub, base, xd === x2 ? null : xd, x2 === x ? null : x2);
+  if (x.rank === 2) return y;
+  const out = reshape(y, [...x.shape.slice(0, -1), y.shape[1]!]);
+  release(y);
+  return out;
 }
 
 /** x [..., I]; w [O, I] f32 or a QuantizedWeight; a [r, I]; b [O, r]; bias [O] or null → [..., O]. */

@@ -257,7 +257,7 @@ export class Trainer {
       for (let i = 0; i < examples.length; i += s.batchSize) {
         const b = collate(examples.slice(i, i + s.batchSize), { padId: s.padId, maxLength: s.maxLength, padding: 'longest', padToMultipleOf: 8 });
         if (!b.numTargetTokens) continue;
-        const loss = noGrad(() => tidy(() => this.fwd(() => this.model.forward({ inputIds: ids(b), attentionMask: ids({ ...b, inputIds: b.attentionMask }), labels: ids({ ...b, inputIds: b.labels }) }).loss!)));
+        const loss = noGrad(() => tidy(() => this.fwd(() => this.model.forwardLoss({ inputIds: ids(b), attentionMask: ids({ ...b, inputIds: b.attentionMask }), labels: ids({ ...b, inputIds: b.labels }) }))));
         sum += (await loss.item()) * b.numTargetTokens;
         n += b.numTargetTokens;
         loss.dispose();
@@ -301,7 +301,8 @@ export class Trainer {
       const w = b.numTargetTokens / N;
       const loss = tidy(() => {
         // Forward under autocast, backward outside it (as torch): f16 activations get f16 gradients.
-        const l = this.fwd(() => this.model.forward({ inputIds: ids(b), attentionMask: ids({ ...b, inputIds: b.attentionMask }), labels: ids({ ...b, inputIds: b.labels }) }).loss!);
+        // forwardLoss: the loss without the [tokens, V] logits, whose storage takes their gradient.
+        const l = this.fwd(() => this.model.forwardLoss({ inputIds: ids(b), attentionMask: ids({ ...b, inputIds: b.attentionMask }), labels: ids({ ...b, inputIds: b.labels }) }));
         backward(mul(l, w * scale));
         return l;
       });

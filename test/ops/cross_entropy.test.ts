@@ -8,6 +8,9 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { shutdownGpu, gpu } from '../../src/gpu/device.js';
 import { crossEntropy, crossEntropyWithCount, type CrossEntropyOptions } from '../../src/ops/index.js';
+import * as ops from '../../src/ops/index.js';
+import { crossEntropyTuning } from '../../src/ops/nn/cross_entropy.js';
+import { bindingLimits, bindingOffsetAlignment, maxBindingBytes } from '../../src/gpu/buffer_pool.js';
 import { backward } from '../../src/autograd/tape.js';
 import { withBackend } from '../../src/backend/registry.js';
 import { Tensor } from '../../src/tensor/tensor.js';
@@ -165,5 +168,68 @@ describe('crossEntropy', () => {
     const c = run(cpu, 'f32');
     log.add('f16 loss', assertClose(await g.read(a.loss), await cpu.read(c.loss), { rtol: 2e-3, atol: 1e-2, label: 'f16 loss' }));
     log.add('f16 dlogits', assertClose(await g.read(a.dx), await cpu.read(c.dx), { rtol: 1e-2, atol: 2e-3, label: 'f16 dlogits' }));
+  });
+
+  it('overwriteLogits: the gradient lands in the logits storage, block by block, with the same bits', async () => {
+    const { gpu: g, cpu } = await getBackends();
+    const saved = crossEntropyTuning.overwriteBlockBytes;
+    try {
+      for (const be of [g, cpu]) {
+        for (const dt of ['f32', 'f16'] as const) {
+          if (dt === 'f16' && (be !== g || !gpu().caps.f16)) continue;
+          for (const reduction of ['mean', 'sum', 'none'] as const) {
+            // [2, 11, 37] logits: 22 rows in blocks of 5 (the last one short), ignored rows included.
+            const [B, T, V] = [2, 11, 37];
+            crossEntropyTuning.overwriteBlockBytes = 5 * V * (dt === 'f16' ? 2 : 4);
+            const x = randValues(B * T * V, 31, -4, 4);
+            const tg = targetsFor(B * T, V, 9, 0.25, -100);
+            const run = (overwriteLogits: boolean) =>
+              withBackend(be, () => {
+                const l = new Tensor(be.upload(x, [B, T, V], dt), be, true);
+                const tt = new Tensor(be.upload(tg, [B, T], 'i32'), be);
+                const loss = crossEntropy(l, tt, { reduction, overwriteLogits });
+                backward(reduction === 'none' ? ops.sum(ops.mul(loss, 0.5)) : loss);
+                return { l, tt, loss };
+              });
+            const plain = run(false);
+            const over = run(true);
+            const label = `${be.name} ${dt} ${reduction}`;
+            assert.deepEqual([...(await over.loss.dataRaw())], [...(await plain.loss.dataRaw())], `${label}: loss`);
+            const want = [...(await plain.l.grad!.dataRaw())];
+            assert.deepEqual([...(await over.l.grad!.dataRaw())], want, `${label}: gradient`);
+            // The logits themselves now hold it: no second [rows, V] tensor was made.
+            assert.deepEqual([...(await over.l.dataRaw())], want, `${label}: logits storage`);
+            for (const r of [plain, over]) for (const t of [r.l, r.tt, r.loss]) t.dispose();
+          }
+        }
+      }
+      // Logits over the binding limit: the block copies go through windows of the logits buffer.
+      await withBackend(g, async () => {
+        // (Row chunks of the per-row vectors start at aligned offsets: 64 rows for 256-byte alignment.)
+        const [N, V] = [300, 64];
+        crossEntropyTuning.overwriteBlockBytes = 7 * V * 4;
+        const x = randValues(N * V, 41, -3, 3);
+        const tg = targetsFor(N, V, 12, 0.2, -100);
+        const prev = bindingLimits.override;
+        bindingLimits.override = 128 * bindingOffsetAlignment(gpu());
+        try {
+          assert.ok(N * V * 4 > maxBindingBytes(gpu()), 'logits exceed the binding limit');
+          const grads: number[][] = [];
+          for (const overwriteLogits of [false, true]) {
+            const l = new Tensor(g.upload(x, [N, V], 'f32'), g, true);
+            const tt = new Tensor(g.upload(tg, [N], 'i32'), g);
+            backward(crossEntropy(l, tt, { overwriteLogits }));
+            grads.push([...(await l.grad!.dataRaw())]);
+            l.dispose();
+            tt.dispose();
+          }
+          assert.deepEqual(grads[1], grads[0], 'gradient over the binding limit');
+        } finally {
+          bindingLimits.override = prev;
+        }
+      });
+    } finally {
+      crossEntropyTuning.overwriteBlockBytes = saved;
+    }
   });
 });

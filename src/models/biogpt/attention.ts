@@ -15,7 +15,8 @@ import { linear3 } from '../../ops/linear3.js';
 import { softmax } from '../../ops/nn/softmax.js';
 import { Module } from '../../nn/module.js';
 import { Linear, type LinearModule } from '../../nn/linear.js';
-import { isGradEnabled } from '../../autograd/tape.js';
+import { isGradEnabled, release } from '../../autograd/tape.js';
+import { checkpoint } from '../../autograd/checkpoint.js';
 import { Dropout } from '../../nn/dropout.js';
 import type { LayerKv } from './kv_cache.js';
 import { checkAttnImplementation, DEFAULT_ATTN_IMPLEMENTATION, type AttnImplementation } from './config.js';
@@ -46,6 +47,14 @@ export class BioGptAttention extends Module {
   out_proj: LinearModule;
   readonly attn_dropout: Dropout;
   attnImplementation: AttnImplementation;
+  /**
+   * Eager path with a graph: keep only q, k and v for the backward and recompute the [B, H, T, S]
+   * scores, probabilities and dropout from them there (same kernels, same masks: the same bits),
+   * instead of holding the probabilities and their dropout from forward to backward (64 MiB each per
+   * layer at batch 4 × 512). Costs the q·kᵀ and p·v products once more per layer.
+   * BioGptForCausalLM.attentionRecomputeEnable() sets it for every layer.
+   */
+  recomputeScores = true;
 
   constructor(o: AttentionOptions) {
     super();
@@ -65,7 +74,10 @@ export class BioGptAttention extends Module {
   /** [B, T, C] → [B, H, T, D]; for one position that is the same memory order: a reshape, no copy. */
   private heads(x: Tensor, B: number, T: number): Tensor {
     if (T === 1) return reshape(x, [B, this.numHeads, 1, this.headDim]);
-    return permute(reshape(x, [B, T, this.numHeads, this.headDim]), [0, 2, 1, 3]);
+    const v = reshape(x, [B, T, this.numHeads, this.headDim]);
+    const out = permute(v, [0, 2, 1, 3]);
+    release(v);
+    return out;
   }
 
   /**
@@ -83,7 +95,10 @@ export class BioGptAttention extends Module {
     // a separate multiply (one launch fewer per layer). Only for a power-of-two scale on f32 q:
     // scaling by 2^k is exact, so q·k·2^k has the same bits as (q·2^k)·k.
     const fold = !!past && T === 1 && this.attnImplementation === 'flash' && !isGradEnabled() && (this.attn_dropout.training ? this.attn_dropout.p : 0) === 0 && qx.dtype === 'f32' && isPowerOfTwo(this.scaling);
-    const q = this.heads(fold ? qx : mul(qx, this.scaling), B, T); // [B, H, T, D]
+    const qs = fold ? qx : mul(qx, this.scaling);
+    const q = this.heads(qs, B, T); // [B, H, T, D]
+    // With a graph, intermediates go once consumed (see autograd/release.ts): no backward reads these.
+    release(qx, qs);
     const kx = qkv ? qkv[1] : this.k_proj.forward(x); // [B, T, C]
     const vx = qkv ? qkv[2] : this.v_proj.forward(x);
     let k: Tensor;
@@ -93,17 +108,25 @@ export class BioGptAttention extends Module {
     } else {
       k = this.heads(kx, B, T); // [B, H, T, D]
       v = this.heads(vx, B, T);
+      release(kx, vx);
       if (past) {
-        k = concat([past.key, k], 2); // [B, H, S, D]
-        v = concat([past.value, v], 2);
+        const [kn, vn] = [k, v];
+        k = concat([past.key, kn], 2); // [B, H, S, D]
+        v = concat([past.value, vn], 2);
+        release(kn, vn);
       }
     }
     const qScale = fold ? this.scaling : 1;
     const unfused = () => this.eager(fold ? mul(q, this.scaling) : q, k, v, bias);
     const ctx = this.attnImplementation === 'flash' ? this.fused(q, k, v, bias, !!past, qScale, keyMask) ?? unfused() : unfused(); // [B, H, T, D]
+    release(q); // k and v are returned (the cache): the caller releases them
     // [B, H, T, D] → [B, T, C] (for T = 1 the same memory order, as in heads()).
-    const merged = reshape(T === 1 ? ctx : permute(ctx, [0, 2, 1, 3]), [B, T, this.embedDim]); // [B, T, C]
-    return { out: this.out_proj.forward(merged), present: { key: k, value: v } };
+    const ctxT = T === 1 ? ctx : permute(ctx, [0, 2, 1, 3]);
+    const merged = reshape(ctxT, [B, T, this.embedDim]); // [B, T, C]
+    release(ctx, ctxT);
+    const out = this.out_proj.forward(merged);
+    release(merged);
+    return { out, present: { key: k, value: v } };
   }
 
   /**
@@ -135,10 +158,23 @@ export class BioGptAttention extends Module {
     return { key: new Tensor(o.key, be), value: new Tensor(o.value, be) };
   }
 
+  /**
+   * softmax(q·kᵀ + bias) → dropout → ·v. With a graph (and recomputeScores), through checkpoint():
+   * only q, k and v are kept and backward recomputes the rest with the same dropout mask.
+   */
   private eager(q: Tensor, k: Tensor, v: Tensor, bias: Tensor | null): Tensor {
-    let scores = matmul(q, k, { transB: true }); // [B, H, T, S]
-    if (bias) scores = add(scores, bias);
-    return matmul(this.attn_dropout.forward(softmax(scores)), v);
+    const core = (qq: Tensor, kk: Tensor, vv: Tensor): Tensor => {
+      const raw = matmul(qq, kk, { transB: true }); // [B, H, T, S]
+      const scores = bias ? add(raw, bias) : raw;
+      const p = softmax(scores);
+      const pd = this.attn_dropout.forward(p);
+      const ctx = matmul(pd, vv); // [B, H, T, D]
+      // softmax's backward reads p, the product's pd (until then they stay).
+      release(raw, scores, p, pd);
+      return ctx;
+    };
+    if (!this.recomputeScores || !isGradEnabled() || ![q, k, v].some((t) => t.requiresGrad)) return core(q, k, v);
+    return checkpoint(core, [q, k, v], { rng: [this.attn_dropout] });
   }
 
   /**

@@ -4,7 +4,7 @@
  *   h = h + dropout(fc2(activation_dropout(gelu(fc1(final_layer_norm(h))))))
  */
 import { Tensor } from '../../tensor/tensor.js';
-import { add, gelu } from '../../ops/elementwise.js';
+import { add, cast, gelu } from '../../ops/elementwise.js';
 import { Module } from '../../nn/module.js';
 import { Linear, type LinearModule } from '../../nn/linear.js';
 import { LayerNorm } from '../../nn/layer_norm.js';
@@ -12,6 +12,7 @@ import { addLayerNorm } from '../../ops/nn/layer_norm.js';
 import { Dropout } from '../../nn/dropout.js';
 import { BIOGPT_LAYER_NORM_EPS, type BioGptConfig } from '../../io/biogpt_config.js';
 import { BioGptAttention } from './attention.js';
+import { release } from '../../autograd/release.js';
 import { attnImplementationOf } from './config.js';
 import type { LayerKv } from './kv_cache.js';
 
@@ -45,7 +46,10 @@ export class BioGptDecoderLayer extends Module {
    */
   forward(h: Tensor, bias: Tensor | null, past?: LayerKv | null, keyMask?: Tensor | null): { hidden: Tensor; present: LayerKv } {
     const r = this.forwardResidual(h, null, bias, past, keyMask);
-    return { hidden: add(r.hidden, r.residual), present: r.present };
+    const res = promoted(r.residual, r.hidden);
+    const hidden = add(r.hidden, res);
+    release(r.hidden, r.residual, res);
+    return { hidden, present: r.present };
   }
 
   /**
@@ -65,12 +69,32 @@ export class BioGptDecoderLayer extends Module {
       hn = ln1.forward(h);
     }
     const attn = this.self_attn.forward(hn, bias, past, keyMask);
+    // With a graph, each intermediate is released once its last consumer has run (autograd/release.ts):
+    // it then stays only while some backward reads it (hn for LoRA's dA, the sum for the layer norm,
+    // fc1's output for the GELU), instead of until the end of the training step.
+    release(hn);
     const ln2 = this.final_layer_norm;
-    const b = addLayerNorm(own ?? h, this.dropout.forward(attn.out), ln2.weight, ln2.bias, ln2.eps); // [B, T, C]
+    const attnOut = this.dropout.forward(attn.out);
+    const ar = promoted(attnOut, own ?? h);
+    const b = addLayerNorm(own ?? h, ar, ln2.weight, ln2.bias, ln2.eps); // [B, T, C]
+    release(attn.out, attnOut, ar, own);
     // A plain Linear takes the GELU into its product's epilogue (when no gradient is needed).
-    let x = this.fc1 instanceof Linear ? this.fc1.forward(b.y, 'gelu') : gelu(this.fc1.forward(b.y)); // [B, T, F]
-    x = this.activation_dropout.forward(x);
-    x = this.dropout.forward(this.fc2.forward(x)); // [B, T, C]
+    const f = this.fc1 instanceof Linear ? this.fc1.forward(b.y, 'gelu') : this.fc1.forward(b.y); // [B, T, F]
+    release(b.y);
+    const a = this.fc1 instanceof Linear ? f : gelu(f);
+    const ad = this.activation_dropout.forward(a);
+    const y = this.fc2.forward(ad); // [B, T, C]
+    release(f, a, ad);
+    const x = this.dropout.forward(y);
+    if (x !== y) release(y);
     return { hidden: b.sum, residual: x, present: attn.present };
   }
+}
+
+/**
+ * b as add(a, b) would promote it (autocast: an f16 branch joining the f32 residual stream), cast
+ * here so that the copy is ours to release, and the sum can take the fused addLayerNorm. Same values.
+ */
+function promoted(b: Tensor, a: Tensor): Tensor {
+  return a.dtype === 'f32' && b.dtype === 'f16' ? cast(b, 'f32') : b;
 }

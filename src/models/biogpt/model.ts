@@ -14,7 +14,7 @@ import { withBackend } from '../../backend/registry.js';
 import type { Backend } from '../../backend/types.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { tidy } from '../../tensor/scope.js';
-import { isGradEnabled } from '../../autograd/tape.js';
+import { isGradEnabled, release } from '../../autograd/tape.js';
 import { checkpoint } from '../../autograd/checkpoint.js';
 import { add, mul } from '../../ops/elementwise.js';
 import { full, tensor } from '../../ops/creation.js';
@@ -164,13 +164,16 @@ export class BioGptModel extends Module {
     const pos = positionIds(mask, P, BIOGPT_POSITION_OFFSET, this.embed_positions.numEmbeddings);
     const biasData = attentionBiasHost(mask, P);
 
-    let h = scoped(() => {
+    const embed = () => {
       const idT = ids ? idTensor(ids) : (input.inputIds as Tensor);
       const posT = idTensor(pos);
       let tok = this.embed_tokens.forward(idT); // [B, T, C]
       if (this.embedScale !== 1) tok = mul(tok, this.embedScale);
       return this.dropout.forward(add(tok, this.embed_positions.forward(posT))); // [B, T, C]
-    });
+    };
+    // Frozen embeddings (LoRA) record no graph here either: their temporaries can go at once.
+    const embedGraph = isGradEnabled() && (this.embed_tokens.weight.requiresGrad || this.embed_positions.weight.requiresGrad);
+    let h = embedGraph ? embed() : tidy(embed);
     const bias = biasData ? tensor(biasData, [B, 1, T, P + T]) : null; // [B, 1, T, S]
 
     const hidden: Tensor[] = [];
@@ -211,17 +214,24 @@ export class BioGptModel extends Module {
       if (this.gradientCheckpointing && this.training && isGradEnabled() && !useCache) {
         // Keep only the layer's input; backward recomputes the layer with the same dropout masks.
         const rng = layer.namedModules().map(([, m]) => m).filter((m): m is Dropout => m instanceof Dropout);
-        h = checkpoint((y) => layer.forward(y, bias, null).hidden, [x], { params: layer.parameters(), rng });
+        h = checkpoint((y) => {
+          const o = layer.forward(y, bias, null);
+          release(o.present.key, o.present.value);
+          return o.hidden;
+        }, [x], { params: layer.parameters(), rng });
+        if (!want) release(x);
         continue;
       }
       const r = scoped(() => layer.forward(x, bias, past ? past[i]! : null, keyMask));
       if (free && !want) x.dispose();
+      // With a graph: the layer input stays only until its layer norm's backward has run.
+      if (!free && !want) release(x);
       h = r.hidden;
       if (useCache) present.push(r.present);
       else if (free) {
         r.present.key.dispose();
         r.present.value.dispose();
-      }
+      } else release(r.present.key, r.present.value);
     }
     const pre = h;
     if (res) {
@@ -234,6 +244,7 @@ export class BioGptModel extends Module {
     // (With LayerDrop skipping the last layer, pre may be a tensor listed in hidden; keep it then.)
     // The last layer's raw output is not reported (transformers 5 reports the normalised state instead).
     if (free && L > 0 && !hidden.includes(pre)) pre.dispose();
+    if (!free && L > 0 && !hidden.includes(pre)) release(pre);
     if (free) {
       bias?.dispose();
       keyMask?.dispose();
@@ -292,6 +303,16 @@ export class BioGptForCausalLM extends Module {
     return this;
   }
 
+  /**
+   * BioGptAttention.recomputeScores for every layer (on by default): off keeps each layer's
+   * [B, H, T, S] probabilities from forward to backward instead of recomputing them there (more
+   * memory, two fewer batched products per layer and step). Same results either way.
+   */
+  attentionRecomputeEnable(on = true): this {
+    for (const l of this.biogpt.layers) l.self_attn.recomputeScores = on;
+    return this;
+  }
+
   get tied(): boolean {
     return this.output_projection === null;
   }
@@ -302,33 +323,48 @@ export class BioGptForCausalLM extends Module {
   }
 
   forward(input: CausalLMInput): CausalLMOutput {
-    return withBackend(this.biogpt.backend, () => this.forwardImpl(input));
+    return withBackend(this.biogpt.backend, () => this.forwardImpl(input, false));
   }
 
-  private forwardImpl(input: CausalLMInput): CausalLMOutput {
+  /**
+   * forward(input).loss alone (labels required; the same value). The logits never leave the model,
+   * so they go as soon as possible: at once without a graph, and with one the loss's backward writes
+   * their gradient over them instead of into a second [B·T, V] tensor (the trainer's peak).
+   */
+  forwardLoss(input: CausalLMInput): Tensor {
+    if (input.labels === undefined) throw new RadgradError('BioGptForCausalLM.forwardLoss: labels are required');
+    return withBackend(this.biogpt.backend, () => this.forwardImpl(input, true).loss!);
+  }
+
+  private forwardImpl(input: CausalLMInput, lossOnly: boolean): CausalLMOutput {
     if (input.lastPositionOnly && input.labels !== undefined) throw new RadgradError('BioGptForCausalLM: lastPositionOnly cannot be combined with labels');
     const base = this.biogpt.forward(input);
     const full = base.lastHiddenState; // [B, T, C]
     const [B, T, C] = full.shape as [number, number, number];
     const h = input.lastPositionOnly && T > 1 ? slice(full, [0, T - 1, 0], [B, 1, C]) : full; // [B, T or 1, C]
     const logits = this.lmHead(h); // [B, T or 1, V]
+    const returned = new Set(base.hiddenStates ?? []);
     if (!isGradEnabled()) {
-      const returned = new Set(base.hiddenStates ?? []);
       for (const t of new Set([full, h])) if (!returned.has(t)) t.dispose();
-    }
+    } else release(...[...new Set([full, h])].filter((t) => !returned.has(t)));
     const out: CausalLMOutput = { logits };
     if (base.hiddenStates) out.hiddenStates = base.hiddenStates;
     if (base.presentKeyValues) out.presentKeyValues = base.presentKeyValues;
-    if (input.labels !== undefined) out.loss = this.loss(logits, input.labels);
+    if (input.labels !== undefined) out.loss = this.lossImpl(logits, input.labels, lossOnly);
+    if (lossOnly) {
+      if (isGradEnabled()) release(logits);
+      else logits.dispose();
+    }
     return out;
   }
 
   /** Mean causal-LM cross-entropy of logits [B, T, V] against labels [B, T] shifted by one (-100 ignored). */
   loss(logits: Tensor, labels: IdMatrixInput | Tensor): Tensor {
-    return withBackend(logits.backend, () => this.lossImpl(logits, labels));
+    return withBackend(logits.backend, () => this.lossImpl(logits, labels, false));
   }
 
-  private lossImpl(logits: Tensor, labels: IdMatrixInput | Tensor): Tensor {
+  /** overwrite: the logits are the model's own (forwardLoss): their storage may take their gradient. */
+  private lossImpl(logits: Tensor, labels: IdMatrixInput | Tensor, overwrite: boolean): Tensor {
     const [B, T, V] = logits.shape as [number, number, number];
     let targets: Tensor;
     if (labels instanceof Tensor) {
@@ -343,9 +379,11 @@ export class BioGptForCausalLM extends Module {
     // Mean over non-ignored targets; an all-ignored batch gives 0 (transformers gives NaN).
     const flatLogits = reshape(logits, [B * T, V]);
     const flatTargets = reshape(targets, [B * T]);
-    const loss = crossEntropy(flatLogits, flatTargets, { ignoreIndex: -100 });
-    // Without a graph nothing needs the targets any more (backward would).
+    const loss = crossEntropy(flatLogits, flatTargets, { ignoreIndex: -100, overwriteLogits: overwrite });
+    // Without a graph nothing needs the targets any more (backward would). With one, the flat view
+    // goes after the loss's backward (the logits' own owner decides about the rest of the storage).
     if (!isGradEnabled()) for (const t of [flatLogits, flatTargets, targets]) t.dispose();
+    else release(flatLogits);
     return loss;
   }
 }
