@@ -19,10 +19,11 @@ import '../../src/ops/index.js';
 import { BioGptForCausalLM } from '../../src/models/biogpt/index.js';
 import { quantizeInt8 } from '../../src/models/biogpt/quantize.js';
 import { applyLora } from '../../src/nn/lora.js';
-import { Dropout, reseedDropout } from '../../src/nn/dropout.js';
+import { reseedDropout } from '../../src/nn/dropout.js';
 import { sharedPath } from '../../src/util/paths.js';
 import { assertClose } from '../helpers/compare.js';
 import { randValues } from '../helpers/ops_harness.js';
+import { dropoutCalls, takeGrads } from '../helpers/model_grads.js';
 
 const modelDir = sharedPath('golden', 'tiny_biogpt');
 const SKIP = !modelDir ? 'shared/golden/tiny_biogpt is absent' : false;
@@ -72,15 +73,8 @@ async function step(model: BioGptForCausalLM, ck: boolean): Promise<StepResult> 
   const peak = pool.getStats().peakBytesInUse - base;
   const lv = await loss.item();
   loss.dispose();
-  const grads = new Map<string, Float32Array>();
-  for (const [n, p] of model.namedParameters()) {
-    if (!p.requiresGrad) continue;
-    assert.ok(p.grad, `${n}: no gradient`);
-    grads.set(n, Float32Array.from(await p.grad.dataRaw()));
-    p.grad.dispose();
-    p.grad = null;
-  }
-  const calls = model.namedModules().filter(([, m]) => m instanceof Dropout).map(([, m]) => (m as Dropout).calls);
+  const grads = await takeGrads(model);
+  const calls = dropoutCalls(model);
   return { loss: lv, grads, calls, peak };
 }
 

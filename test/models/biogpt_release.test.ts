@@ -24,8 +24,9 @@ import { BioGptForCausalLM } from '../../src/models/biogpt/index.js';
 import { biogptConfig } from '../../src/models/biogpt/config.js';
 import { quantizeInt8 } from '../../src/models/biogpt/quantize.js';
 import { applyLora } from '../../src/nn/lora.js';
-import { Dropout, reseedDropout } from '../../src/nn/dropout.js';
+import { reseedDropout } from '../../src/nn/dropout.js';
 import { randValues } from '../helpers/ops_harness.js';
+import { dropoutCalls, takeGrads } from '../helpers/model_grads.js';
 
 let be: Backend;
 before(async () => {
@@ -82,19 +83,9 @@ async function step(model: BioGptForCausalLM, v: Variant, on: boolean, lossOnly 
     const peak = pool.getStats().peakBytesInUse - base;
     const lv = await loss.item();
     loss.dispose();
-    const grads = new Map<string, Float32Array>();
-    for (const [n, p] of model.namedParameters()) {
-      // Frozen weights get no gradient buffer at all.
-      if (!p.requiresGrad) {
-        assert.equal(p.grad, null, `${n}: frozen, yet has a gradient`);
-        continue;
-      }
-      assert.ok(p.grad, `${n}: no gradient`);
-      grads.set(n, Float32Array.from(await p.grad.dataRaw()));
-      p.grad.dispose();
-      p.grad = null;
-    }
-    const calls = model.namedModules().filter(([, m]) => m instanceof Dropout).map(([, m]) => (m as Dropout).calls);
+    // Frozen weights get no gradient buffer at all.
+    const grads = await takeGrads(model, true);
+    const calls = dropoutCalls(model);
     return { loss: lv, grads, calls, peak };
   } finally {
     releaseTuning.enabled = true;
