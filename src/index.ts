@@ -13,4 +13,5 @@ export { Tensor, DisposedTensorError } from './tensor/tensor.js';
 export { tidy, keep } from './tensor/scope.js';
 export { backward, noGrad, isGradEnabled, zeroGrad } from './autograd/tape.js';
 export { checkpoint, type CheckpointOptions } from './autograd/checkpoint.js';
+export { release, releaseTuning } from './autograd/release.js';
 export * from './ops/index.js';
