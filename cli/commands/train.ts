@@ -10,6 +10,7 @@ import { RadgradError } from '../../src/errors.js';
 import { gpu } from '../../src/gpu/device.js';
 import { withBackend } from '../../src/backend/registry.js';
 import { BioGptForCausalLM } from '../../src/models/biogpt/index.js';
+import { checkAttnImplementation } from '../../src/models/biogpt/config.js';
 import { quantizeInt8 } from '../../src/models/biogpt/quantize.js';
 import { BioGptTokenizer } from '../../src/tokenizer/biogpt_tokenizer.js';
 import { readJsonl } from '../../src/data/jsonl.js';
@@ -45,6 +46,7 @@ interface TrainFlags {
   resume?: string;
   json?: boolean;
   gradientCheckpointing?: boolean;
+  attnImplementation?: string;
   evalOnStart?: boolean;
 }
 
@@ -111,6 +113,7 @@ export function register(program: Command): void {
     .option('--fp16', 'fp16 mixed precision where the adapter has shader-f16 (default): autocast (matmuls in f16; norms, softmax, loss and master weights f32) + dynamic loss scaling')
     .option('--no-fp16', 'pure float32, no loss scaling')
     .option('--gradient-checkpointing', 'recompute each decoder layer in backward instead of storing its activations (less GPU memory, slower steps)')
+    .option('--attn-implementation <name>', "attention kernels, as transformers' attn_implementation: eager (composite ops) or flash (fused kernels, O(T) memory; sdpa maps to flash). Default: the model's config.json, else eager")
     .option('--resume <dir>', 'continue from a checkpoint-<step> folder of an earlier run')
     .option('--json', 'print metrics as JSON lines and a JSON summary')
     .addHelpText(
@@ -146,6 +149,12 @@ export function register(program: Command): void {
         set('seed', num('seed', f.seed, true));
         if (f.fp16 !== undefined) settings.fp16 = f.fp16;
         if (f.gradientCheckpointing) settings.gradientCheckpointing = true;
+        if (f.attnImplementation !== undefined) {
+          if (!['eager', 'flash', 'sdpa'].includes(f.attnImplementation)) {
+            throw new RadgradError(`--attn-implementation must be eager, flash or sdpa, got ${JSON.stringify(f.attnImplementation)}`, { hint: 'flash runs the fused attention kernels, eager the composite ops' });
+          }
+          settings.attnImplementation = checkAttnImplementation(f.attnImplementation, '--attn-implementation');
+        }
         if (f.evalOnStart) settings.evalOnStart = true;
         const seed = settings.seed ?? DEFAULT_TRAIN_SETTINGS.seed;
         const maxLength = settings.maxLength ?? DEFAULT_TRAIN_SETTINGS.maxLength;

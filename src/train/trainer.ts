@@ -26,6 +26,8 @@ import { tidy } from '../tensor/scope.js';
 import { mul } from '../ops/elementwise.js';
 import { AdamW, clipCoefficient, globalGradNorm } from '../ops/optim.js';
 import type { BioGptForCausalLM } from '../models/biogpt/model.js';
+import { checkAttnImplementation, type AttnImplementation } from '../models/biogpt/config.js';
+import { setAttnImplementation } from '../models/biogpt/attention.js';
 import { applyLora, loadAdapter, loraConfigOf, saveAdapter, trainableParametersLine, type LoraConfig } from '../nn/lora.js';
 import { collate, type Batch } from '../data/collator.js';
 import { permutation } from '../data/rng.js';
@@ -69,6 +71,8 @@ export interface TrainSettings {
   logEvery: number;
   /** Recompute each decoder layer in backward instead of storing its activations (less memory, ~1 more forward). */
   gradientCheckpointing: boolean;
+  /** Attention kernels, as transformers' attn_implementation ('eager' | 'flash'; 'sdpa' maps to flash); unset: the model's. */
+  attnImplementation?: AttnImplementation;
 }
 
 export const DEFAULT_TRAIN_SETTINGS: Readonly<TrainSettings> = Object.freeze({
@@ -179,6 +183,7 @@ export class Trainer {
     }
     this.model.train(true);
     this.model.gradientCheckpointingEnable(s.gradientCheckpointing);
+    if (s.attnImplementation !== undefined) setAttnImplementation(this.model, checkAttnImplementation(s.attnImplementation, 'settings.attnImplementation'));
     const params = this.model.namedParameters().filter(([, t]) => t.requiresGrad);
     // No decay on biases and norms (HF's get_decay_parameter_names); LoRA matrices are neither.
     const noDecay = params.filter(([n]) => n.endsWith('.bias') || n.includes('norm'));

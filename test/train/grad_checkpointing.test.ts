@@ -2,7 +2,9 @@
  * Trainer setting gradientCheckpointing (--gradient-checkpointing): on the tiny golden BioGPT with
  * LoRA dropout 0.1, 4 steps with it give the same loss curve, eval losses and grad norms as 4 steps
  * without it, and a run interrupted after 2 steps and resumed with checkpointing on continues that
- * same curve (the dropout counters a checkpoint saves advance as without recomputation).
+ * same curve (the dropout counters a checkpoint saves advance as without recomputation). And the
+ * setting attnImplementation (--attn-implementation): 'flash' switches every attention layer to the
+ * fused kernels and follows the eager curve (same dropout mask; rounding only).
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,6 +19,7 @@ import type { Example } from '../../src/data/dataset.js';
 import type { TrainSettings } from '../../src/train/trainer.js';
 import { sharedPath } from '../../src/util/paths.js';
 import { runTinyTrainer } from '../helpers/tiny_trainer.js';
+import { BioGptAttention } from '../../src/models/biogpt/attention.js';
 
 const modelDir = sharedPath('golden', 'tiny_biogpt');
 const SKIP = modelDir ? false : 'shared/golden/tiny_biogpt is absent';
@@ -69,5 +72,23 @@ describe('Trainer gradientCheckpointing', { skip: SKIP }, () => {
     const rest = await run(out, { ...base, gradientCheckpointing: true }, { resume: first.lastCheckpoint! });
     const curve = rest.metrics.map((m) => m.loss!);
     plain.metrics.forEach((m, i) => assert.ok(Math.abs(curve[i]! - m.loss!) <= 1e-6 * Math.abs(m.loss!), `resumed step ${m.step}: ${curve[i]} vs ${m.loss}`));
+  });
+});
+
+describe('Trainer attnImplementation', { skip: SKIP }, () => {
+  it("'flash' runs the fused kernels in every layer and follows the eager loss curve", async () => {
+    const eager = await run(path.join(tmp, 'eager'), base);
+    const flash = await runTinyTrainer(gpu, modelDir!, { train: trainSet, eval: evalSet, outDir: path.join(tmp, 'flash'), settings: { ...base, attnImplementation: 'flash' }, progress: null, report: false }, {
+      inspect: (_, model) => {
+        const impls = model.namedModules().filter(([, m]) => m instanceof BioGptAttention).map(([, m]) => (m as BioGptAttention).attnImplementation);
+        assert.ok(impls.length > 0 && impls.every((i) => i === 'flash'), `attention implementations: ${impls}`);
+      },
+    });
+    assert.equal(flash.metrics.length, 4);
+    for (const [i, m] of eager.metrics.entries()) {
+      const f = flash.metrics[i]!;
+      assert.ok(Math.abs(f.loss! - m.loss!) <= 1e-4 * Math.abs(m.loss!), `step ${m.step} loss ${f.loss} vs ${m.loss}`);
+      assert.ok(Math.abs(f.gradNorm! - m.gradNorm!) <= 1e-3 * m.gradNorm!, `step ${m.step} grad norm ${f.gradNorm} vs ${m.gradNorm}`);
+    }
   });
 });
