@@ -99,6 +99,23 @@ fn cols_of(c0: u32, h: u32, lx: u32) -> vec4<u32> {
   return vec4<u32>(c0 + h * 4u * WX + lx * 4u) + vec4<u32>(0u, 1u, 2u, 3u);
 }
 
+// The 8-row forms' query rows of the thread: half r (0 = lo, 1 = hi) holds 4 query indices.
+fn query_rows(q0: u32, ly: u32) -> array<vec4<u32>, 2> {
+  return array<vec4<u32>, 2>(vec4<u32>(q0 + 4u * ly) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(q0 + 4u * WY + 4u * ly) + vec4<u32>(0u, 1u, 2u, 3u));
+}
+
+// The thread's 8×8 block (queries × keys of the block at P_OFF) stored as [key][query], the A
+// operand of the following row product.
+fn put_block8(s: ptr<function, array<vec4<f32>, 16>>, lid: vec3<u32>) {
+  for (var h = 0u; h < 2u; h++) {
+    for (var c = 0u; c < 4u; c++) {
+      let at = P_OFF + (h * 4u * WX + 4u * lid.x + c) * 2u * WY;
+      Sh[at + lid.y] = column4(s, h, c);
+      Sh[at + WY + lid.y] = column4(s, 8u + h, c);
+    }
+  }
+}
+
 // Padding mask of 4 keys.
 fn keys_ok(b: u32, j: vec4<u32>) -> vec4<bool> {
   return vec4<bool>(key_ok(b, j.x), key_ok(b, j.y), key_ok(b, j.z), key_ok(b, j.w));

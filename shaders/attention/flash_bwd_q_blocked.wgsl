@@ -24,7 +24,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
   let tid = lid.y * WX + lid.x;
   let key = seed_key();
   var fa: Fetched; // the first row slice of the next row product, in flight
-  let rows = array<vec4<u32>, 2>(vec4<u32>(q0 + 4u * lid.y) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(q0 + BQ / 2u + 4u * lid.y) + vec4<u32>(0u, 1u, 2u, 3u));
+  let rows = query_rows(q0, lid.y);
   // lse and D_i of the thread's rows (rows past T read the last row; never stored).
   var lr: array<vec4<f32>, 2>;
   var dr: array<vec4<f32>, 2>;
@@ -53,13 +53,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
       }
     }
     // P as [key][row] (the thread's own cells; read back below, so no barrier yet).
-    for (var h = 0u; h < 2u; h++) {
-      for (var c = 0u; c < 4u; c++) {
-        let at = P_OFF + (h * BK / 2u + 4u * lid.x + c) * (BQ / 4u);
-        Sh[at + lid.y] = column4(&s, h, c);
-        Sh[at + WY + lid.y] = column4(&s, 8u + h, c);
-      }
-    }
+    put_block8(&s, lid);
     // dP = dO·Vᵀ into s.
     for (var e = 0u; e < 16u; e++) { s[e] = vec4<f32>(0.0); }
     head_product8(&s, &dout, q0, 1.0, &v, kb, 1.0, base, tid, lid);

@@ -43,8 +43,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
   let tid = lid.y * WX + lid.x;
   let key = seed_key();
   var fa: Fetched; // the first row slice of the next row product, in flight
-  // The thread's rows: half r (0 = lo, 1 = hi) holds rows[r] (4 query indices).
-  let rows = array<vec4<u32>, 2>(vec4<u32>(q0 + 4u * lid.y) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(q0 + BQ / 2u + 4u * lid.y) + vec4<u32>(0u, 1u, 2u, 3u));
+  let rows = query_rows(q0, lid.y);
   var acc: array<vec4<f32>, 16>;
   for (var e = 0u; e < 16u; e++) { acc[e] = vec4<f32>(0.0); }
   var m = array<vec4<f32>, 2>(vec4<f32>(F32_LOWEST), vec4<f32>(F32_LOWEST));
@@ -84,14 +83,8 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
         }
       }
     }
-    // Z·P as [key][row]: column c of half h is key h·BK/2 + 4·lx + c of the block.
-    for (var h = 0u; h < 2u; h++) {
-      for (var c = 0u; c < 4u; c++) {
-        let at = P_OFF + (h * BK / 2u + 4u * lid.x + c) * (BQ / 4u);
-        Sh[at + lid.y] = column4(&s, h, c);
-        Sh[at + WY + lid.y] = column4(&s, 8u + h, c);
-      }
-    }
+    // Z·P as [key][row] for O += (Z·P)·V.
+    put_block8(&s, lid);
     workgroupBarrier();
     row_product8(&acc, fa, &v, kb, BK, 1.0, base, tid, lid);
   }
