@@ -173,15 +173,24 @@ const blockedKernel = variants((key: `${BlockedFile}/${number}`) => {
   };
 });
 
-/** Whether the blocked kernels run these tensors (all three passes must fit). */
-function useBlocked(ctx: GpuContext, D: number, ...xs: RawTensor[]): boolean {
-  if (flashTuning.kernel === 'rows' || (flashTuning.kernel === 'auto' && cpuStyle(ctx))) return false;
-  if (!vec4Bindable(...xs)) return false;
-  return (['flash_fwd_blocked', 'flash_bwd_q_blocked', 'flash_bwd_kv_blocked'] as const).every((f) => blockedGeometry(ctx, f, D));
+type BlockedPlan = Readonly<Record<BlockedFile, BlockedGeometry>>;
+const BLOCKED_FILES = ['flash_fwd_blocked', 'flash_bwd_q_blocked', 'flash_bwd_kv_blocked'] as const;
+
+/** The geometry of each blocked pass when the blocked kernels run these tensors (all three must fit), else null. */
+function blockedPlan(ctx: GpuContext, D: number, ...xs: RawTensor[]): BlockedPlan | null {
+  if (flashTuning.kernel === 'rows' || (flashTuning.kernel === 'auto' && cpuStyle(ctx))) return null;
+  if (!vec4Bindable(...xs)) return null;
+  const plan: Partial<Record<BlockedFile, BlockedGeometry>> = {};
+  for (const f of BLOCKED_FILES) {
+    const g = blockedGeometry(ctx, f, D);
+    if (!g) return null;
+    plan[f] = g;
+  }
+  return plan as BlockedPlan;
 }
 
-function launchBlocked(ctx: GpuContext, file: BlockedFile, D: number, T: number, bh: number, bindings: LaunchArgs['bindings'], uniforms: LaunchArgs['uniforms']): void {
-  const g = blockedGeometry(ctx, file, D)!;
+function launchBlocked(ctx: GpuContext, plan: BlockedPlan, file: BlockedFile, D: number, T: number, bh: number, bindings: LaunchArgs['bindings'], uniforms: LaunchArgs['uniforms']): void {
+  const g = plan[file];
   const rows = file === 'flash_bwd_kv_blocked' ? 4 * g.WY : 8 * g.WY;
   launch(ctx, blockedKernel(`${file}/${D}`), { bindings, uniforms, constants: { WY: g.WY, TK: g.TK }, workgroups: [Math.ceil(T / rows), bh, 1] });
 }
@@ -259,8 +268,9 @@ export function attentionOps(ctx: GpuContext): AttentionBackend {
       const lse = alloc(ctx, [B, H, T], 'f32', 'flash fwd');
       if (B * H * T === 0) return { o, lse };
       const bind = { q: bufferOf(q), k: bufferOf(k), v: bufferOf(v), mask: bufferOf(mask ?? q), o: bufferOf(o), lse: bufferOf(lse) };
-      if (useBlocked(ctx, D, q, k, v, o)) {
-        launchBlocked(ctx, 'flash_fwd_blocked', D, T, B * H, bind, uniforms(T, H, opts, !!mask));
+      const plan = blockedPlan(ctx, D, q, k, v, o);
+      if (plan) {
+        launchBlocked(ctx, plan, 'flash_fwd_blocked', D, T, B * H, bind, uniforms(T, H, opts, !!mask));
         return { o, lse };
       }
       if (cpuStyle(ctx)) {
@@ -284,9 +294,10 @@ export function attentionOps(ctx: GpuContext): AttentionBackend {
       launch(ctx, preKernel, { bindings: { dout: bufferOf(dO), o: bufferOf(o), di: bufferOf(di) }, uniforms: { rows, D }, workgroups: grid(rows) });
       const common = { q: bufferOf(q), k: bufferOf(k), v: bufferOf(v), mask: bufferOf(mask ?? q), lse: bufferOf(lse), di: bufferOf(di), dout: bufferOf(dO) };
       const u = uniforms(T, H, opts, !!mask);
-      if (useBlocked(ctx, D, q, k, v, dO, dq)) {
-        launchBlocked(ctx, 'flash_bwd_q_blocked', D, T, B * H, { ...common, out1: bufferOf(dq) }, u);
-        launchBlocked(ctx, 'flash_bwd_kv_blocked', D, T, B * H, { ...common, out1: bufferOf(dk), out2: bufferOf(dv) }, u);
+      const plan = blockedPlan(ctx, D, q, k, v, dO, dq);
+      if (plan) {
+        launchBlocked(ctx, plan, 'flash_bwd_q_blocked', D, T, B * H, { ...common, out1: bufferOf(dq) }, u);
+        launchBlocked(ctx, plan, 'flash_bwd_kv_blocked', D, T, B * H, { ...common, out1: bufferOf(dk), out2: bufferOf(dv) }, u);
         release(ctx, di);
         return { dq, dk, dv };
       }
