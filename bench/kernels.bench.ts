@@ -141,22 +141,28 @@ export async function bench(): Promise<Row[]> {
     if (!gpu().adapterInfo.isCpu || process.env.RADGRAD_FLASH_SWEEP) {
       // GPUs (and CPU adapters when sweeping): the workgroup-blocked kernels against the
       // one-row-per-thread ones and the register-tiled kernels of CPU adapters, alternating.
-      const using = (kernel: 'rows' | 'blocked' | 'tiles', f: () => void) => () => {
+      const using = (kernel: 'rows' | 'blocked' | 'blocked2' | 'tiles', f: () => void) => () => {
         if (kernel === 'tiles') tuning.cpuStyle = true;
-        else flashTuning.kernel = kernel;
+        else flashTuning.kernel = kernel === 'blocked2' ? 'blocked' : kernel;
+        if (kernel === 'blocked2') flashTuning.backward = 'two-pass';
         try {
           f();
         } finally {
           tuning.cpuStyle = 'auto';
           flashTuning.kernel = 'auto';
+          flashTuning.backward = 'one-pass';
         }
       };
-      const kinds = ['blocked', 'rows', 'tiles'] as const;
-      const fwdMs = await alternatingMs(kinds.map((kd) => using(kd, fwdOnly(flashAttention))));
+      // The forward has no two-pass form: timed once per kernel family.
+      const fwdKinds = ['blocked', 'rows', 'tiles'] as const;
+      const kinds = ['blocked', 'blocked2', 'rows', 'tiles'] as const;
+      const fwdMs = await alternatingMs(fwdKinds.map((kd) => using(kd, fwdOnly(flashAttention))));
       const bothMs = await alternatingMs(kinds.map((kd) => using(kd, run(flashAttention))));
-      const what = { blocked: 'workgroup-blocked', rows: 'one row per thread', tiles: 'register tiles' };
-      kinds.forEach((kd, i) => {
+      const what = { blocked: 'workgroup-blocked', blocked2: 'workgroup-blocked, two-pass backward', rows: 'one row per thread', tiles: 'register tiles' };
+      fwdKinds.forEach((kd, i) => {
         rows.push({ kernel: `attention fwd fused, ${what[kd]}`, shape: sh, ms: fwdMs[i]!, 'GFLOP/s|TOP/s': flopsF / fwdMs[i]! / 1e6, vs_blocked: fwdMs[0]! / fwdMs[i]! });
+      });
+      kinds.forEach((kd, i) => {
         rows.push({ kernel: `attention fwd+bwd fused, ${what[kd]}`, shape: sh, ms: bothMs[i]!, 'GFLOP/s|TOP/s': (3.5 * flopsF) / bothMs[i]! / 1e6, vs_blocked: bothMs[0]! / bothMs[i]! });
       });
       if (process.env.RADGRAD_FLASH_SWEEP) rows.push(...(await flashSweep(sh, flopsF, fwdOnly(flashAttention), run(flashAttention))));
@@ -313,14 +319,16 @@ export async function decodeGemvRows(): Promise<Row[]> {
 /**
  * RADGRAD_FLASH_SWEEP=1: the blocked kernels' geometry (at D 64, as it runs on this adapter), one pass
  * at a time with the others at their defaults: forward WY × TK timed forward only, each backward
- * pass's timed forward + backward.
+ * pass's timed forward + backward (q and kv: the two-pass backward; bwd: the one-pass one, whose WY
+ * is fixed at D/4, TK only).
  */
 async function flashSweep(sh: string, flopsF: number, fwd: () => void, both: () => void): Promise<Array<Record<string, string | number>>> {
   const out: Array<Record<string, string | number>> = [];
-  const sweeps: Array<['fwd' | 'q' | 'kv', number[]]> = [['fwd', [4, 8, 16]], ['q', [4, 8, 16]], ['kv', [8, 16, 32]]];
-  const files = { fwd: 'flash_fwd_blocked', q: 'flash_bwd_q_blocked', kv: 'flash_bwd_kv_blocked' } as const;
+  const sweeps: Array<['fwd' | 'q' | 'kv' | 'bwd', number[]]> = [['fwd', [4, 8, 16]], ['q', [4, 8, 16]], ['kv', [8, 16, 32]], ['bwd', [16]]];
+  const files = { fwd: 'flash_fwd_blocked', q: 'flash_bwd_q_blocked', kv: 'flash_bwd_kv_blocked', bwd: 'flash_bwd_blocked' } as const;
+  const twoPass = (pass: string) => pass === 'q' || pass === 'kv';
   for (const [pass, wys] of sweeps) {
-    const keep = flashTuning[pass];
+    const keep = flashTuning[pass] as BlockedGeometry;
     // What each request runs with (WY shrinks to fit the adapter's workgroup memory); each once.
     const seen = new Set<string>();
     const geoms: BlockedGeometry[] = [];
@@ -337,10 +345,12 @@ async function flashSweep(sh: string, flopsF: number, fwd: () => void, both: () 
     const f = pass === 'fwd' ? fwd : both;
     const ms = await alternatingMs(geoms.map((g) => () => {
       flashTuning[pass] = g;
+      if (twoPass(pass)) flashTuning.backward = 'two-pass';
       try {
         f();
       } finally {
         flashTuning[pass] = keep;
+        flashTuning.backward = 'one-pass';
       }
     }));
     geoms.forEach((g, i) => out.push({

@@ -57,12 +57,15 @@ const pick = (a: ArrayLike<number>, live: boolean[], D: number): number[] => Arr
 
 /**
  * Kernel selections: register tiles (CPU adapters), and on GPU adapters the one-row-per-thread and
- * the workgroup-blocked kernels (head dims that are not a multiple of 8 run the row kernels there).
+ * the workgroup-blocked kernels (head dims that are not a multiple of 8 run the row kernels there)
+ * with the one-pass backward (two passes where its square blocks do not fit: D 128 here) and with
+ * the two-pass one.
  */
 const selections = [
-  { name: 'tiled', cpuStyle: true, kernel: 'auto' },
-  { name: 'rows', cpuStyle: false, kernel: 'rows' },
-  { name: 'blocked', cpuStyle: false, kernel: 'blocked' },
+  { name: 'tiled', cpuStyle: true, kernel: 'auto', backward: 'one-pass' },
+  { name: 'rows', cpuStyle: false, kernel: 'rows', backward: 'one-pass' },
+  { name: 'blocked', cpuStyle: false, kernel: 'blocked', backward: 'one-pass' },
+  { name: 'blocked two-pass', cpuStyle: false, kernel: 'blocked', backward: 'two-pass' },
 ] as const;
 
 async function check(c: Case, seed: number, both = false): Promise<void> {
@@ -86,6 +89,7 @@ async function check(c: Case, seed: number, both = false): Promise<void> {
   for (const sel of both ? selections : selections.slice(0, 1)) {
     tuning.cpuStyle = sel.cpuStyle;
     flashTuning.kernel = sel.kernel;
+    flashTuning.backward = sel.backward;
     try {
       const before = gpu.bytesInUse();
       const got = await runOn(gpu, fused, inputs, w);
@@ -95,6 +99,7 @@ async function check(c: Case, seed: number, both = false): Promise<void> {
     } finally {
       tuning.cpuStyle = 'auto';
       flashTuning.kernel = 'auto';
+      flashTuning.backward = 'one-pass';
     }
   }
 }

@@ -1,7 +1,7 @@
 /**
  * Fused attention kernels (shaders/attention/): FlashAttention-style forward with an online softmax
- * and saved log-sum-exp, a two-pass backward (dQ over query blocks; dK, dV over key blocks)
- * recomputing the probabilities blockwise, and single-query decoding against a KV cache. Extra
+ * and saved log-sum-exp, a backward recomputing the probabilities blockwise (two passes, dQ over
+ * query blocks and dK, dV over key blocks; on GPUs one pass adding dQ with atomics where it fits), and single-query decoding against a KV cache. Extra
  * memory is O(B·H·T) (lse and D_i), never O(T²). Three kernel families: register-tiled ones for
  * CPU adapters (8×8 blocks per thread, no workgroup memory or barriers; flash_*_tile.wgsl,
  * chosen by cpuStyle(ctx)); workgroup-blocked ones for GPUs (block products as small GEMMs over
@@ -17,6 +17,7 @@ import { alloc, bufferOf, cpuStyle, grid, launch, release, variants, vec4Bindabl
 import type { RawTensor } from '../types.js';
 import { seedU32, threshold24 } from '../rng.js';
 import type { AttentionBackend, AttentionOptions } from '../kernels.js';
+import { fill } from './memory.js';
 
 const R = 'read' as const;
 const RW = 'read_write' as const;
@@ -107,20 +108,31 @@ const tileKernel = variants((key: string) => {
  * (key blocks of D keys), WY down. The one-row-per-thread kernels (flash_fwd.wgsl, flash_bwd.wgsl)
  * did 1 FMA per workgroup-memory load and reached 2.8 TFLOP/s forward + backward on an H200 at
  * B4 H16 T512 D64; these do 16 (8 in the dK/dV pass). Not yet measured on a GPU.
+ *
+ * The backward runs in one pass where its square blocks fit (flash_bwd_blocked.wgsl: the dK/dV pass
+ * also adds dS·K into dQ with float atomics, 5 block products per block pair instead of the two
+ * passes' 9, but dQ's sums then run in no fixed order), else in two passes (dQ; dK and dV), which
+ * are deterministic: `flashTuning.backward = 'two-pass'` asks for them.
  */
 export interface BlockedGeometry { readonly WY: number; readonly TK: number }
 export const flashTuning: {
   /** 'auto': blocked on GPU adapters where it applies; 'blocked': wherever it applies (tests); 'rows': never. */
   kernel: 'auto' | 'blocked' | 'rows';
+  /** The blocked backward: 'one-pass' where it fits (else two passes), or always 'two-pass' (deterministic). */
+  backward: 'one-pass' | 'two-pass';
   fwd: BlockedGeometry; q: BlockedGeometry; kv: BlockedGeometry;
-} = { kernel: 'auto', fwd: { WY: 8, TK: 16 }, q: { WY: 8, TK: 16 }, kv: { WY: 16, TK: 16 } };
+  /** The one-pass backward's slice depth (its WY is D/4: square blocks of D keys × D queries). */
+  bwd: { TK: number };
+} = { kernel: 'auto', backward: 'one-pass', fwd: { WY: 8, TK: 16 }, q: { WY: 8, TK: 16 }, kv: { WY: 16, TK: 16 }, bwd: { TK: 16 } };
 
-type BlockedFile = 'flash_fwd_blocked' | 'flash_bwd_q_blocked' | 'flash_bwd_kv_blocked';
+type BlockedFile = 'flash_fwd_blocked' | 'flash_bwd_q_blocked' | 'flash_bwd_kv_blocked' | 'flash_bwd_blocked';
+/** Rows of a blocked kernel's output block: 4 per thread down in the key-block kernels, else 8. */
+const blockRows = (file: BlockedFile, WY: number): number => (file === 'flash_bwd_kv_blocked' || file === 'flash_bwd_blocked' ? 4 : 8) * WY;
 
 /** Workgroup memory (bytes) of a blocked kernel: its stage, P and (forward) row-partial regions. */
 export function blockedBytes(file: BlockedFile, D: number, g: BlockedGeometry): number {
   const WX = D / 8;
-  const rows = file === 'flash_bwd_kv_blocked' ? 4 * g.WY : 8 * g.WY;
+  const rows = blockRows(file, g.WY);
   const vec4s = (g.TK * (rows + D)) / 4 + (D * rows) / 4 + (file === 'flash_fwd_blocked' ? (WX * rows) / 4 : 0);
   return 16 * vec4s;
 }
@@ -131,14 +143,16 @@ export function blockedBytes(file: BlockedFile, D: number, g: BlockedGeometry): 
  * thread's share of a staged slice within the PF = 4 prefetch registers (blocked_common.wgsl).
  */
 export function blockedGeometry(ctx: GpuContext, file: BlockedFile, D: number): BlockedGeometry | null {
-  const want = file === 'flash_fwd_blocked' ? flashTuning.fwd : file === 'flash_bwd_q_blocked' ? flashTuning.q : flashTuning.kv;
+  const square = file === 'flash_bwd_blocked';
+  const want = square ? { WY: D / 4, TK: flashTuning.bwd.TK }
+    : file === 'flash_fwd_blocked' ? flashTuning.fwd : file === 'flash_bwd_q_blocked' ? flashTuning.q : flashTuning.kv;
   if (D % 8 !== 0 || D > 256) return null;
   const WX = D / 8;
   const room = ctx.limits.maxComputeWorkgroupStorageSize ?? 16384;
   const threads = ctx.limits.maxComputeInvocationsPerWorkgroup ?? 256;
-  for (let WY = want.WY; WY >= 1; WY = Math.floor(WY / 2)) {
+  for (let WY = want.WY; WY >= (square ? want.WY : 1); WY = Math.floor(WY / 2)) {
     // Vec4 loads per slice ≤ 4 per thread: rows of the head-dim slices (8·WY or 4·WY, and D) and D-wide row slices.
-    const maxTK = Math.min(file === 'flash_bwd_kv_blocked' ? 4 * WX : 2 * WX, 2 * WY, want.TK);
+    const maxTK = Math.min(blockRows(file, WY) === 4 * WY ? 4 * WX : 2 * WX, 2 * WY, want.TK);
     let TK = maxTK - (maxTK % 4);
     while (TK >= 4 && D % TK !== 0) TK -= 4;
     if (TK < 4) continue;
@@ -158,6 +172,11 @@ const blockedOutputs = {
     { name: 'lse', type: 'f32', access: R }, { name: 'di', type: 'f32', access: R }, { name: 'dout', type: 'vec4<f32>', access: R },
     { name: 'out1', type: 'vec4<f32>', access: RW }, { name: 'out2', type: 'vec4<f32>', access: RW },
   ],
+  flash_bwd_blocked: [
+    { name: 'lse', type: 'f32', access: R }, { name: 'di', type: 'f32', access: R }, { name: 'dout', type: 'vec4<f32>', access: R },
+    { name: 'out1', type: 'vec4<f32>', access: RW }, { name: 'out2', type: 'vec4<f32>', access: RW },
+    { name: 'dq', type: 'atomic<u32>', access: RW },
+  ],
 } as const;
 const blockedKernel = variants((key: `${BlockedFile}/${number}`) => {
   const [file, D] = key.split('/') as [BlockedFile, string];
@@ -173,26 +192,26 @@ const blockedKernel = variants((key: `${BlockedFile}/${number}`) => {
   };
 });
 
-type BlockedPlan = Readonly<Record<BlockedFile, BlockedGeometry>>;
+/** Each blocked pass's geometry; the one-pass backward's is null where it does not fit or is not asked for. */
+type BlockedPlan = Readonly<Record<Exclude<BlockedFile, 'flash_bwd_blocked'>, BlockedGeometry> & { flash_bwd_blocked: BlockedGeometry | null }>;
 const BLOCKED_FILES = ['flash_fwd_blocked', 'flash_bwd_q_blocked', 'flash_bwd_kv_blocked'] as const;
 
-/** The geometry of each blocked pass when the blocked kernels run these tensors (all three must fit), else null. */
+/** The geometry of each blocked pass when the blocked kernels run these tensors (the three two-pass kernels must fit), else null. */
 function blockedPlan(ctx: GpuContext, D: number, ...xs: RawTensor[]): BlockedPlan | null {
   if (flashTuning.kernel === 'rows' || (flashTuning.kernel === 'auto' && cpuStyle(ctx))) return null;
   if (!vec4Bindable(...xs)) return null;
-  const plan: Partial<Record<BlockedFile, BlockedGeometry>> = {};
+  const plan: Partial<Record<BlockedFile, BlockedGeometry | null>> = {};
   for (const f of BLOCKED_FILES) {
     const g = blockedGeometry(ctx, f, D);
     if (!g) return null;
     plan[f] = g;
   }
+  plan.flash_bwd_blocked = flashTuning.backward === 'one-pass' ? blockedGeometry(ctx, 'flash_bwd_blocked', D) : null;
   return plan as BlockedPlan;
 }
 
-function launchBlocked(ctx: GpuContext, plan: BlockedPlan, file: BlockedFile, D: number, T: number, bh: number, bindings: LaunchArgs['bindings'], uniforms: LaunchArgs['uniforms']): void {
-  const g = plan[file];
-  const rows = file === 'flash_bwd_kv_blocked' ? 4 * g.WY : 8 * g.WY;
-  launch(ctx, blockedKernel(`${file}/${D}`), { bindings, uniforms, constants: { WY: g.WY, TK: g.TK }, workgroups: [Math.ceil(T / rows), bh, 1] });
+function launchBlocked(ctx: GpuContext, g: BlockedGeometry, file: BlockedFile, D: number, T: number, bh: number, bindings: LaunchArgs['bindings'], uniforms: LaunchArgs['uniforms']): void {
+  launch(ctx, blockedKernel(`${file}/${D}`), { bindings, uniforms, constants: { WY: g.WY, TK: g.TK }, workgroups: [Math.ceil(T / blockRows(file, g.WY)), bh, 1] });
 }
 
 const preKernel = {
@@ -270,7 +289,7 @@ export function attentionOps(ctx: GpuContext): AttentionBackend {
       const bind = { q: bufferOf(q), k: bufferOf(k), v: bufferOf(v), mask: bufferOf(mask ?? q), o: bufferOf(o), lse: bufferOf(lse) };
       const plan = blockedPlan(ctx, D, q, k, v, o);
       if (plan) {
-        launchBlocked(ctx, plan, 'flash_fwd_blocked', D, T, B * H, bind, uniforms(T, H, opts, !!mask));
+        launchBlocked(ctx, plan.flash_fwd_blocked, 'flash_fwd_blocked', D, T, B * H, bind, uniforms(T, H, opts, !!mask));
         return { o, lse };
       }
       if (cpuStyle(ctx)) {
@@ -295,9 +314,15 @@ export function attentionOps(ctx: GpuContext): AttentionBackend {
       const common = { q: bufferOf(q), k: bufferOf(k), v: bufferOf(v), mask: bufferOf(mask ?? q), lse: bufferOf(lse), di: bufferOf(di), dout: bufferOf(dO) };
       const u = uniforms(T, H, opts, !!mask);
       const plan = blockedPlan(ctx, D, q, k, v, dO, dq);
+      if (plan?.flash_bwd_blocked) {
+        fill(ctx, dq, 0); // the one pass adds into dq
+        launchBlocked(ctx, plan.flash_bwd_blocked, 'flash_bwd_blocked', D, T, B * H, { ...common, out1: bufferOf(dk), out2: bufferOf(dv), dq: bufferOf(dq) }, u);
+        release(ctx, di);
+        return { dq, dk, dv };
+      }
       if (plan) {
-        launchBlocked(ctx, plan, 'flash_bwd_q_blocked', D, T, B * H, { ...common, out1: bufferOf(dq) }, u);
-        launchBlocked(ctx, plan, 'flash_bwd_kv_blocked', D, T, B * H, { ...common, out1: bufferOf(dk), out2: bufferOf(dv) }, u);
+        launchBlocked(ctx, plan.flash_bwd_q_blocked, 'flash_bwd_q_blocked', D, T, B * H, { ...common, out1: bufferOf(dq) }, u);
+        launchBlocked(ctx, plan.flash_bwd_kv_blocked, 'flash_bwd_kv_blocked', D, T, B * H, { ...common, out1: bufferOf(dk), out2: bufferOf(dv) }, u);
         release(ctx, di);
         return { dq, dk, dv };
       }

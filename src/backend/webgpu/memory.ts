@@ -17,6 +17,13 @@ const fillKernel = variants((t: DType) => ({
   includes: ['common/strided.wgsl'],
 }));
 
+/** Sets every element of x to value (on the GPU, in chunks a binding can hold). */
+export function fill(ctx: GpuContext, x: RawTensor, value: number): void {
+  forRowChunks(ctx, 'full', numel(x.shape), [{ x, per: 1 }], (_, c, [o]) => {
+    launch(ctx, fillKernel(x.dtype), { bindings: { out: bufferOf(o!) }, uniforms: { n: c, value }, workgroups: strideGrid(ctx, c) });
+  });
+}
+
 export function memoryOps(ctx: GpuContext): Pick<Backend, 'upload' | 'full' | 'empty' | 'read' | 'dispose' | 'reshape' | 'bytesInUse' | 'sync'> {
   return {
     upload(data, shape, dtype) {
@@ -38,10 +45,7 @@ export function memoryOps(ctx: GpuContext): Pick<Backend, 'upload' | 'full' | 'e
     },
     full(shape, dtype, value) {
       const out = alloc(ctx, shape, dtype, 'full');
-      const n = numel(shape);
-      forRowChunks(ctx, 'full', n, [{ x: out, per: 1 }], (_, c, [o]) => {
-        launch(ctx, fillKernel(dtype), { bindings: { out: bufferOf(o!) }, uniforms: { n: c, value }, workgroups: strideGrid(ctx, c) });
-      });
+      fill(ctx, out, value);
       return out;
     },
     empty(shape, dtype, opts) {
