@@ -141,16 +141,17 @@ export async function bench(): Promise<Row[]> {
     if (!gpu().adapterInfo.isCpu || process.env.RADGRAD_FLASH_SWEEP) {
       // GPUs (and CPU adapters when sweeping): the workgroup-blocked kernels against the
       // one-row-per-thread ones and the register-tiled kernels of CPU adapters, alternating.
+      const keepBackward = flashTuning.backward;
       const using = (kernel: 'rows' | 'blocked' | 'blocked2' | 'tiles', f: () => void) => () => {
         if (kernel === 'tiles') tuning.cpuStyle = true;
         else flashTuning.kernel = kernel === 'blocked2' ? 'blocked' : kernel;
-        if (kernel === 'blocked2') flashTuning.backward = 'two-pass';
+        flashTuning.backward = kernel === 'blocked2' ? 'two-pass' : 'one-pass';
         try {
           f();
         } finally {
           tuning.cpuStyle = 'auto';
           flashTuning.kernel = 'auto';
-          flashTuning.backward = 'one-pass';
+          flashTuning.backward = keepBackward;
         }
       };
       // The forward has no two-pass form: timed once per kernel family.
@@ -327,6 +328,7 @@ async function flashSweep(sh: string, flopsF: number, fwd: () => void, both: () 
   const sweeps: Array<['fwd' | 'q' | 'kv' | 'bwd', number[]]> = [['fwd', [4, 8, 16]], ['q', [4, 8, 16]], ['kv', [8, 16, 32]], ['bwd', [16]]];
   const files = { fwd: 'flash_fwd_blocked', q: 'flash_bwd_q_blocked', kv: 'flash_bwd_kv_blocked', bwd: 'flash_bwd_blocked' } as const;
   const twoPass = (pass: string) => pass === 'q' || pass === 'kv';
+  const keepBackward = flashTuning.backward;
   for (const [pass, wys] of sweeps) {
     const keep = flashTuning[pass] as BlockedGeometry;
     // What each request runs with (WY shrinks to fit the adapter's workgroup memory); each once.
@@ -345,12 +347,12 @@ async function flashSweep(sh: string, flopsF: number, fwd: () => void, both: () 
     const f = pass === 'fwd' ? fwd : both;
     const ms = await alternatingMs(geoms.map((g) => () => {
       flashTuning[pass] = g;
-      if (twoPass(pass)) flashTuning.backward = 'two-pass';
+      flashTuning.backward = twoPass(pass) ? 'two-pass' : 'one-pass';
       try {
         f();
       } finally {
         flashTuning[pass] = keep;
-        flashTuning.backward = 'one-pass';
+        flashTuning.backward = keepBackward;
       }
     }));
     geoms.forEach((g, i) => out.push({

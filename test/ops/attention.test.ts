@@ -88,6 +88,7 @@ async function check(c: Case, seed: number, both = false): Promise<void> {
   const refComp = await runOn(cpu, comp, inputs, w);
   for (const sel of both ? selections : selections.slice(0, 1)) {
     tuning.cpuStyle = sel.cpuStyle;
+    const keepBackward = flashTuning.backward;
     flashTuning.kernel = sel.kernel;
     flashTuning.backward = sel.backward;
     try {
@@ -99,7 +100,7 @@ async function check(c: Case, seed: number, both = false): Promise<void> {
     } finally {
       tuning.cpuStyle = 'auto';
       flashTuning.kernel = 'auto';
-      flashTuning.backward = 'one-pass';
+      flashTuning.backward = keepBackward;
     }
   }
 }

@@ -115,6 +115,9 @@ const tileKernel = variants((key: string) => {
  * are deterministic: `flashTuning.backward = 'two-pass'` asks for them.
  */
 export interface BlockedGeometry { readonly WY: number; readonly TK: number }
+/** RADGRAD_FLASH_BACKWARD=two-pass makes bit-repeatable runs the default (as torch.use_deterministic_algorithms). */
+const backwardEnv = process.env.RADGRAD_FLASH_BACKWARD ?? 'one-pass';
+if (backwardEnv !== 'one-pass' && backwardEnv !== 'two-pass') throw new OpArgumentError('RADGRAD_FLASH_BACKWARD', 'value', 'one-pass or two-pass', backwardEnv);
 export const flashTuning: {
   /** 'auto': blocked on GPU adapters where it applies; 'blocked': wherever it applies (tests); 'rows': never. */
   kernel: 'auto' | 'blocked' | 'rows';
@@ -123,7 +126,7 @@ export const flashTuning: {
   fwd: BlockedGeometry; q: BlockedGeometry; kv: BlockedGeometry;
   /** The one-pass backward's slice depth (its WY is D/4: square blocks of D keys × D queries). */
   bwd: { TK: number };
-} = { kernel: 'auto', backward: 'one-pass', fwd: { WY: 8, TK: 16 }, q: { WY: 8, TK: 16 }, kv: { WY: 16, TK: 16 }, bwd: { TK: 16 } };
+} = { kernel: 'auto', backward: backwardEnv, fwd: { WY: 8, TK: 16 }, q: { WY: 8, TK: 16 }, kv: { WY: 16, TK: 16 }, bwd: { TK: 16 } };
 
 type BlockedFile = 'flash_fwd_blocked' | 'flash_bwd_q_blocked' | 'flash_bwd_kv_blocked' | 'flash_bwd_blocked';
 /** Rows of a blocked kernel's output block: 4 per thread down in the key-block kernels, else 8. */
