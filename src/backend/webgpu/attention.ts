@@ -109,8 +109,8 @@ const tileKernel = variants((key: string) => {
  * did 1 FMA per workgroup-memory load and reached 2.8 TFLOP/s forward + backward on an H200 at
  * B4 H16 T512 D64; these do 16 (8 in the dK/dV pass). Not yet measured on a GPU.
  *
- * The backward runs in one pass where its square blocks fit (flash_bwd_blocked.wgsl: the dK/dV pass
- * also adds dS·K into dQ with float atomics, 5 block products per block pair instead of the two
+ * The backward runs in one pass where its square blocks fit (the dK/dV pass with flash_dq_atomic.wgsl:
+ * it also adds dS·K into dQ with float atomics, 5 block products per block pair instead of the two
  * passes' 9, but dQ's sums then run in no fixed order), else in two passes (dQ; dK and dV), which
  * are deterministic: `flashTuning.backward = 'two-pass'` asks for them.
  */
@@ -181,17 +181,19 @@ const blockedOutputs = {
     { name: 'dq', type: 'atomic<u32>', access: RW },
   ],
 } as const;
+/** The one-pass backward is the dK/dV pass's body with the dQ part that adds into dq (flash_dq_atomic.wgsl). */
+const dqPart = { flash_bwd_kv_blocked: ['attention/flash_dq_none.wgsl'], flash_bwd_blocked: ['attention/flash_dq_atomic.wgsl'] } as Partial<Record<BlockedFile, string[]>>;
 const blockedKernel = variants((key: `${BlockedFile}/${number}`) => {
   const [file, D] = key.split('/') as [BlockedFile, string];
   return {
-    name: `attention_${file}_${D}`, family: 'attention', file,
+    name: `attention_${file}_${D}`, family: 'attention', file: file === 'flash_bwd_blocked' ? 'flash_bwd_kv_blocked' : file,
     bindings: [
       { name: 'q', type: 'vec4<f32>', access: R }, { name: 'k', type: 'vec4<f32>', access: R }, { name: 'v', type: 'vec4<f32>', access: R },
       { name: 'mask', type: 'f32', access: R }, ...blockedOutputs[file],
     ],
     uniforms: flashUniforms,
     overrides: { HD: { type: u32, value: Number(D) }, WY: { type: u32, value: 8 }, TK: { type: u32, value: 16 } },
-    includes: ['common/rng.wgsl', 'attention/attn_common.wgsl', 'attention/blocked_common.wgsl'],
+    includes: ['common/rng.wgsl', 'attention/attn_common.wgsl', 'attention/blocked_common.wgsl', ...(dqPart[file] ?? [])],
   };
 });
 
