@@ -55,8 +55,9 @@ step sweep        75  $RUN gemm_sweep --json "$OUT/sweep.json"
 # BioGPT training shapes (B·T = 2048, C 1024, FFN 4096, 16 heads × 64, T 512) and decoding.
 RADGRAD_BENCH_SCALE=$SCALE BENCH_KERNELS=attention,int8,decode,lora \
 step kernels      90  $RUN kernels --json "$OUT/kernels.json"
-# The fused attention kernels (blocked, rows, register tiles) against the references, then the
-# blocked kernels' geometry sweep at the training shape (B4 H16 T512 D64).
+# The fused attention kernels (blocked with the one-pass and the two-pass backward, rows, register
+# tiles) against the references, then the blocked kernels' geometry sweep at the training shape
+# (B4 H16 T512 D64).
 step tests-attn   60  node scripts/run-tests.mjs --no-typecheck ops/attention models/biogpt_attn_impl
 RADGRAD_BENCH_SCALE=$SCALE BENCH_KERNELS=attention RADGRAD_FLASH_SWEEP=1 RADGRAD_BENCH_REPS=5 \
 step flash-sweep  90  $RUN kernels --json "$OUT/flash-sweep.json"
