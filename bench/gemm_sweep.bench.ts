@@ -5,7 +5,8 @@
  * matmul_tiled8.wgsl (8×8 per thread, vec4 loads, register prefetch) over several WX×WY×TK
  * choices, for A·B and the linear layout x·Wᵀ, f32 and f16 storage (where shader-f16 exists),
  * and the int8 forward kernels. Rows say which kernel and tiles `auto` picks today, so a sweep on
- * new hardware shows what to put in MATMUL_TILED8 / the int8 tile table. Variants of one product
+ * new hardware shows what to put in MATMUL_TILED8 / the int8 tile table (`radgrad tune` picks and saves
+ * the tiled8 tiles per adapter; '(in use)' marks what this process runs with). Variants of one product
  * alternate in every repetition (bench/timing.ts); GPU ms from timestamp queries.
  * Run: npm run bench -- gemm_sweep   (RADGRAD_BENCH_SWEEP_N sets n; RADGRAD_BENCH_REPS repetitions;
  * RADGRAD_DAWN_TOGGLES=disable_robustness,skip_validation,disable_workgroup_init for Dawn toggles).
@@ -18,27 +19,21 @@ import type { Tensor } from '../src/tensor/tensor.js';
 import { MATMUL_TILED8, tiled8Invalid, tiled8Tuning, type Tiled8Tiles } from '../src/backend/webgpu/matmul.js';
 import { tuning } from '../src/backend/webgpu/common.js';
 import { int8Sweep } from './int8_sweep.js';
+import { TILED8_CANDIDATES, sameTiles } from '../src/backend/webgpu/autotune.js';
 
 type Row = Record<string, string | number>;
-
-/** WX, WY, TK choices of matmul_tiled8.wgsl (invalid ones for this adapter are skipped). */
-export const TILED8_SWEEP: Tiled8Tiles[] = [
-  { WX: 16, WY: 16, TK: 8 }, { WX: 16, WY: 16, TK: 16 }, { WX: 16, WY: 16, TK: 32 },
-  { WX: 8, WY: 16, TK: 16 }, { WX: 16, WY: 8, TK: 16 }, { WX: 8, WY: 8, TK: 16 }, { WX: 8, WY: 8, TK: 8 },
-];
-
-const sameTiles = (a: Tiled8Tiles, b: Tiled8Tiles) => a.WX === b.WX && a.WY === b.WY && a.TK === b.TK;
 
 /** f with the tiled8 switch and tiles set, then reset. */
 function withTiled8(use: boolean, tiles: Tiled8Tiles, f: () => void): () => void {
   return () => {
+    const saved = { use: tiled8Tuning.use, tiles: tiled8Tuning.tiles };
     tiled8Tuning.use = use;
     tiled8Tuning.tiles = tiles;
     try {
       f();
     } finally {
-      tiled8Tuning.use = 'auto';
-      tiled8Tuning.tiles = MATMUL_TILED8;
+      tiled8Tuning.use = saved.use;
+      tiled8Tuning.tiles = saved.tiles;
     }
   };
 }
@@ -46,10 +41,10 @@ function withTiled8(use: boolean, tiles: Tiled8Tiles, f: () => void): () => void
 async function sweepProduct(label: string, a: Tensor, b: Tensor, transB: boolean, flops: number): Promise<Row[]> {
   const ctx = gpu();
   const f = () => tidy(() => void ops.matmul(a, b, { transB }));
-  const tiles = TILED8_SWEEP.filter((t) => !tiled8Invalid(ctx, t));
+  const tiles = TILED8_CANDIDATES.filter((t) => !tiled8Invalid(ctx, t));
   const variants: Array<{ kernel: string; fn: () => void }> = [
     { kernel: 'matmul.wgsl 16×16 thr, 4×4 (tiled)', fn: withTiled8(false, MATMUL_TILED8, f) },
-    ...tiles.map((t) => ({ kernel: `matmul_tiled8 ${t.WX}×${t.WY} thr TK ${t.TK}${sameTiles(t, MATMUL_TILED8) ? ' (default)' : ''}`, fn: withTiled8(true, t, f) })),
+    ...tiles.map((t) => ({ kernel: `matmul_tiled8 ${t.WX}×${t.WY} thr TK ${t.TK}${sameTiles(t, MATMUL_TILED8) ? ' (default)' : ''}${sameTiles(t, tiled8Tuning.tiles) ? ' (in use)' : ''}`, fn: withTiled8(true, t, f) })),
   ];
   // The register kernel (CPU adapters' choice) on A·B, for reference.
   if (!transB) {

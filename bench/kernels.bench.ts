@@ -12,6 +12,7 @@
  * BENCH_KERNELS=attention,gemv runs only those sections: int8, attention, decode, lora, gemv, memory)
  */
 import { REPS, alternatingMs, forcing } from './timing.js';
+import { FLASH_CANDIDATE_WY } from '../src/backend/webgpu/autotune.js';
 import { gpu } from '../src/gpu/device.js';
 import { getBackend } from '../src/backend/registry.js';
 import { backward } from '../src/autograd/tape.js';
@@ -325,8 +326,8 @@ export async function decodeGemvRows(): Promise<Row[]> {
  */
 async function flashSweep(sh: string, flopsF: number, fwd: () => void, both: () => void): Promise<Array<Record<string, string | number>>> {
   const out: Array<Record<string, string | number>> = [];
-  const sweeps: Array<['fwd' | 'q' | 'kv' | 'bwd', number[]]> = [['fwd', [4, 8, 16]], ['q', [4, 8, 16]], ['kv', [8, 16, 32]], ['bwd', [16]]];
   const files = { fwd: 'flash_fwd_blocked', q: 'flash_bwd_q_blocked', kv: 'flash_bwd_kv_blocked', bwd: 'flash_bwd_blocked' } as const;
+  const sweeps = (['fwd', 'q', 'kv', 'bwd'] as const).map((p) => [p, FLASH_CANDIDATE_WY[p]] as const);
   const twoPass = (pass: string) => pass === 'q' || pass === 'kv';
   const keepBackward = flashTuning.backward;
   for (const [pass, wys] of sweeps) {

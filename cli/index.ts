@@ -17,6 +17,7 @@ import { register as evalCmd } from './commands/eval.js';
 import { register as demo } from './commands/demo.js';
 import { register as score } from './commands/score.js';
 import { register as bench } from './commands/bench.js';
+import { register as tune } from './commands/tune.js';
 
 const pkg = JSON.parse(readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
 
@@ -32,7 +33,7 @@ const program = new Command()
   .showHelpAfterError('(run with --help for usage)')
   .addHelpText('after', '\nStart with:\n  $ radgrad demo            # the whole pipeline on synthetic data, nothing downloaded\n  $ radgrad info            # which GPU adapter radgrad sees');
 
-for (const register of [demo, synth, prep, tokenize, score, pretrain, train, generate, evalCmd, merge, bench, info]) register(program);
+for (const register of [demo, synth, prep, tokenize, score, pretrain, train, generate, evalCmd, merge, bench, tune, info]) register(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -2,7 +2,8 @@
 # One call on a lent GPU machine: the adapter, the GEMM kernels against the CPU reference, the tile
 # sweep at 4096³ (plain and with Dawn's unsafe toggles), the BioGPT-shape kernel benches, BioGPT
 # decoding speed, then every op and model test on the GPU. Results go under $OUT (the device tool
-# brings back at most 8 files): log.txt (every step's output), summary.txt and a few JSON tables.
+# brings back at most 8 files): log.txt (every step's output), summary.txt, results.json (every
+# bench's rows, by step) and tuning.json (what `radgrad tune` chose for this adapter).
 #
 # Here, before the call:   npm ci && bash scripts/device-prepare.sh    (writes .device/ and
 #                          .devshared/, a copy of ../shared's golden/ and data/; both gitignored)
@@ -42,7 +43,7 @@ export RADGRAD_BENCH_REPS=${RADGRAD_BENCH_REPS:-10}
 export RADGRAD_TEST_CONCURRENCY=${RADGRAD_TEST_CONCURRENCY:-6}
 if [ "${DEVICE_CHECK_QUICK:-0}" = 1 ]; then
   export RADGRAD_BENCH_SWEEP_N=256 RADGRAD_BENCH_REPS=1 RADGRAD_BENCH_GEN_NEW=4
-  SCALE=small GEN_MODELS=mid,mid-int8 TRAIN_MODEL=tiny
+  SCALE=small GEN_MODELS=mid,mid-int8 TRAIN_MODEL=tiny TUNE_SIZES=small
 else
   SCALE=full GEN_MODELS=biogpt,biogpt-int8 TRAIN_MODEL=biogpt
 fi
@@ -61,6 +62,10 @@ step kernels      90  $RUN kernels --json "$OUT/kernels.json"
 step tests-attn   60  node scripts/run-tests.mjs --no-typecheck ops/attention models/biogpt_attn_impl
 RADGRAD_BENCH_SCALE=$SCALE BENCH_KERNELS=attention RADGRAD_FLASH_SWEEP=1 RADGRAD_BENCH_REPS=5 \
 step flash-sweep  90  $RUN kernels --json "$OUT/flash-sweep.json"
+# The autotuner on this adapter (GEMM tiles, each attention pass): its table, and the entry it saves
+# (tuning.json comes back; put it in ~/.cache/radgrad/ on that machine kind, or the defaults).
+RADGRAD_TUNING_FILE=$OUT/tuning.json \
+step tune         90  node --import tsx cli/index.ts tune --sizes "${TUNE_SIZES:-model}" --reps 5
 RADGRAD_BENCH_REPS=3 RADGRAD_BENCH_GEN_PIPELINE=both RADGRAD_BENCH_GEN_MODELS=$GEN_MODELS RADGRAD_BENCH_GEN_NEW=${RADGRAD_BENCH_GEN_NEW:-64} \
 step generate     75  $RUN generate --json "$OUT/generate.json"
 # The same with Dawn's unsafe toggles (and shader-f16 / subgroup matrices on NVIDIA).
@@ -95,4 +100,12 @@ step tests-all    120 node scripts/run-tests.mjs --no-typecheck ops nn models ge
   echo "--- tables"
   grep -E '^(f32|f16|int8|GEMM|Int8|linear|attention|tiny|mid|biogpt|BioGPT|=====)' "$LOG" | cut -c1-170 | head -120
 } >> "$SUMMARY"
+# The device tool brings back at most 8 files: the benches' JSON tables go back as one results.json.
+node -e '
+const fs = require("fs"), path = require("path"), dir = process.argv[1], all = {};
+for (const f of fs.readdirSync(dir).filter((f) => f.endsWith(".json") && f !== "tuning.json" && f !== "results.json")) {
+  try { all[f.replace(/\.json$/, "")] = JSON.parse(fs.readFileSync(path.join(dir, f), "utf8")); fs.rmSync(path.join(dir, f)); } catch (e) { console.error(f, e.message); }
+}
+fs.writeFileSync(path.join(dir, "results.json"), JSON.stringify(all, null, 1));
+' "$OUT"
 echo "results in $OUT"; cat "$SUMMARY"

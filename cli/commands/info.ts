@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { initGpu } from '../../src/gpu/device.js';
 import { adapterReport } from '../../src/gpu/info.js';
+import { loadTuning } from '../../src/backend/webgpu/tuning_file.js';
 import { action, globalOptions } from '../run.js';
 
 export function register(program: Command): void {
@@ -15,8 +16,9 @@ export function register(program: Command): void {
         const g = globalOptions(cmd);
         const ctx = await initGpu({ ...(g.adapter ? { adapter: g.adapter } : {}), ...(g.unsafeGpuFeatures ? { unsafeFeatures: true } : {}) });
         const r = adapterReport(ctx);
+        const tuning = loadTuning(ctx);
         if (opts.json) {
-          process.stdout.write(JSON.stringify(r, null, 2) + '\n');
+          process.stdout.write(JSON.stringify({ ...r, tuning }, null, 2) + '\n');
           return;
         }
         const a = r.adapter;
@@ -27,6 +29,7 @@ export function register(program: Command): void {
           `capabilities ${Object.entries(r.capabilities).map(([k, v]) => `${k}=${v}`).join(' ')}`,
           `features     ${r.features.join(', ')}`,
           `wgsl         ${r.wgslLanguageFeatures.join(', ')}`,
+          `kernel tuning ${tuning.note}${tuning.applied ? ` from ${tuning.file}` : ''} (\`radgrad tune\`)`,
           `subgroup-matrix configs ${r.subgroupMatrixConfigs.length ? JSON.stringify(r.subgroupMatrixConfigs) : 'none'}`,
           'limits:',
           ...Object.entries(r.limits).map(([k, v]) => `  ${k.padEnd(36)} ${v}`),

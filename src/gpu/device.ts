@@ -87,6 +87,8 @@ export class GpuContext {
     readonly adapter: GPUAdapter,
     readonly device: GPUDevice,
     readonly options: GpuOptions,
+    /** The Dawn toggles enabled on this instance (options, RADGRAD_DAWN_TOGGLES, unsafe features). */
+    readonly toggles: readonly string[] = [],
   ) {
     this.adapterInfo = describe(adapter.info);
     this.features = new Set([...device.features] as string[]);
@@ -159,7 +161,7 @@ export class GpuContext {
       if (typeof v === 'number') requiredLimits[k] = v;
     }
     const device = await adapter.requestDevice({ requiredFeatures, requiredLimits, label: 'radgrad' });
-    return new GpuContext(instance, adapter, device, opts);
+    return new GpuContext(instance, adapter, device, opts, [...new Set(toggles)].sort());
   }
 
   /** Throws the first pending asynchronous error (device lost, validation, OOM), if any. */

@@ -11,7 +11,7 @@ function radgrad(...args: string[]) {
   return spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'cli/index.ts'), ...args], { cwd: root, encoding: 'utf8', timeout: 120_000 });
 }
 
-const COMMANDS = ['synth', 'prep', 'tokenize', 'score', 'pretrain', 'train', 'generate', 'eval', 'merge', 'bench', 'info', 'demo'];
+const COMMANDS = ['synth', 'prep', 'tokenize', 'score', 'pretrain', 'train', 'generate', 'eval', 'merge', 'bench', 'tune', 'info', 'demo'];
 
 test('radgrad --help lists every subcommand', () => {
   const r = radgrad('--help');
