@@ -12,7 +12,7 @@
  * BENCH_KERNELS=attention,gemv runs only those sections: int8, attention, decode, lora, gemv, memory)
  */
 import { REPS, alternatingMs, forcing } from './timing.js';
-import { FLASH_CANDIDATE_WY } from '../src/backend/webgpu/autotune.js';
+import { autotune } from '../src/backend/webgpu/autotune.js';
 import { gpu } from '../src/gpu/device.js';
 import { getBackend } from '../src/backend/registry.js';
 import { backward } from '../src/autograd/tape.js';
@@ -26,7 +26,7 @@ import { loraLinear } from '../src/ops/lora_linear.js';
 import { gemmTuning, skinnyTuning } from '../src/backend/webgpu/matmul.js';
 import { int8SkinnyTuning } from '../src/backend/webgpu/int8.js';
 import { tuning } from '../src/backend/webgpu/common.js';
-import { blockedGeometry, flashTuning, type BlockedGeometry } from '../src/backend/webgpu/attention.js';
+import { flashTuning } from '../src/backend/webgpu/attention.js';
 
 type Row = Record<string, string | number>;
 
@@ -167,7 +167,16 @@ export async function bench(): Promise<Row[]> {
       kinds.forEach((kd, i) => {
         rows.push({ kernel: `attention fwd+bwd fused, ${what[kd]}`, shape: sh, ms: bothMs[i]!, 'GFLOP/s|TOP/s': (3.5 * flopsF) / bothMs[i]! / 1e6, vs_blocked: bothMs[0]! / bothMs[i]! });
       });
-      if (process.env.RADGRAD_FLASH_SWEEP) rows.push(...(await flashSweep(sh, flopsF, fwdOnly(flashAttention), run(flashAttention))));
+      // RADGRAD_FLASH_SWEEP=1: each blocked pass's geometry choices, as `radgrad tune --only attention` times them.
+      if (process.env.RADGRAD_FLASH_SWEEP) {
+        const sizes = Ta >= 512 ? 'model' : 'small';
+        tuning.cpuStyle = false; // the blocked kernels' choices, also on CPU adapters
+        try {
+          rows.push(...(await autotune(gpu(), getBackend(), { gemm: false, attention: true, sizes, reps: REPS })).rows);
+        } finally {
+          tuning.cpuStyle = 'auto';
+        }
+      }
     }
     for (const t of [q, k, v, dO, mask]) t.dispose();
   }
@@ -316,50 +325,4 @@ export async function decodeGemvRows(): Promise<Row[]> {
     w.dispose();
   }
   return rows;
-}
-
-/**
- * RADGRAD_FLASH_SWEEP=1: the blocked kernels' geometry (at D 64, as it runs on this adapter), one pass
- * at a time with the others at their defaults: forward WY × TK timed forward only, each backward
- * pass's timed forward + backward (q and kv: the two-pass backward; bwd: the one-pass one, whose WY
- * is fixed at D/4, TK only).
- */
-async function flashSweep(sh: string, flopsF: number, fwd: () => void, both: () => void): Promise<Array<Record<string, string | number>>> {
-  const out: Array<Record<string, string | number>> = [];
-  const files = { fwd: 'flash_fwd_blocked', q: 'flash_bwd_q_blocked', kv: 'flash_bwd_kv_blocked', bwd: 'flash_bwd_blocked' } as const;
-  const sweeps = (['fwd', 'q', 'kv', 'bwd'] as const).map((p) => [p, FLASH_CANDIDATE_WY[p]] as const);
-  const twoPass = (pass: string) => pass === 'q' || pass === 'kv';
-  const keepBackward = flashTuning.backward;
-  for (const [pass, wys] of sweeps) {
-    const keep = flashTuning[pass] as BlockedGeometry;
-    // What each request runs with (WY shrinks to fit the adapter's workgroup memory); each once.
-    const seen = new Set<string>();
-    const geoms: BlockedGeometry[] = [];
-    for (const WY of wys) {
-      for (const TK of [8, 16, 32]) {
-        flashTuning[pass] = { WY, TK };
-        const g = blockedGeometry(gpu(), files[pass], 64);
-        if (!g || seen.has(`${g.WY}/${g.TK}`)) continue;
-        seen.add(`${g.WY}/${g.TK}`);
-        geoms.push(g);
-      }
-    }
-    flashTuning[pass] = keep;
-    const f = pass === 'fwd' ? fwd : both;
-    const ms = await alternatingMs(geoms.map((g) => () => {
-      flashTuning[pass] = g;
-      flashTuning.backward = twoPass(pass) ? 'two-pass' : 'one-pass';
-      try {
-        f();
-      } finally {
-        flashTuning[pass] = keep;
-        flashTuning.backward = keepBackward;
-      }
-    }));
-    geoms.forEach((g, i) => out.push({
-      kernel: `attention ${pass === 'fwd' ? 'fwd' : 'fwd+bwd'}, blocked ${pass} WY ${g.WY} TK ${g.TK}`, shape: sh, ms: ms[i]!,
-      'GFLOP/s|TOP/s': ((pass === 'fwd' ? 1 : 3.5) * flopsF) / ms[i]! / 1e6,
-    }));
-  }
-  return out;
 }

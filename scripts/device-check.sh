@@ -57,10 +57,10 @@ step sweep        75  $RUN gemm_sweep --json "$OUT/sweep.json"
 RADGRAD_BENCH_SCALE=$SCALE BENCH_KERNELS=attention,int8,decode,lora \
 step kernels      90  $RUN kernels --json "$OUT/kernels.json"
 # The fused attention kernels (blocked with the one-pass and the two-pass backward, rows, register
-# tiles) against the references, then the blocked kernels' geometry sweep at the training shape
-# (B4 H16 T512 D64).
+# tiles) against the references, then side by side at the training shape (B4 H16 T512 D64); the
+# tune step below times each blocked pass's geometry choices.
 step tests-attn   60  node scripts/run-tests.mjs --no-typecheck ops/attention models/biogpt_attn_impl
-RADGRAD_BENCH_SCALE=$SCALE BENCH_KERNELS=attention RADGRAD_FLASH_SWEEP=1 RADGRAD_BENCH_REPS=5 \
+RADGRAD_BENCH_SCALE=$SCALE BENCH_KERNELS=attention RADGRAD_BENCH_REPS=5 \
 step flash-sweep  90  $RUN kernels --json "$OUT/flash-sweep.json"
 # The autotuner on this adapter (GEMM tiles, each attention pass): its table, and the entry it saves
 # (tuning.json comes back; put it in ~/.cache/radgrad/ on that machine kind, or the defaults).
