@@ -122,16 +122,20 @@ describe('tuning file', () => {
 });
 
 describe('autotune', () => {
-  it('pickFastest never chooses a candidate whose outputs differ from the default', async () => {
+  it('pickFastest never chooses a candidate whose outputs differ from the default or that fails', async () => {
     const n = 64 * 64;
     const a = be.upload(Float32Array.from({ length: n }, (_, i) => (i % 7) - 3), [64, 64], 'f32');
     try {
       const right = { label: 'matmul', choice: 'right', run: () => [be.matmul(a, a)] };
       // Wrong and much cheaper: it would win on time alone.
       const wrong = { label: 'zeros', choice: 'wrong', run: () => [be.full([64, 64], 'f32', 0)] };
-      const r = await pickFastest(ctx, be, 'test', [right, wrong], 1);
+      // And one this adapter would reject.
+      const broken = { label: 'broken', choice: 'broken', run: (): never => { throw new Error('pipeline rejected\nmore'); } };
+      const r = await pickFastest(ctx, be, 'test', [right, wrong, broken], 1);
       assert.equal(r.best, 'right');
       assert.equal(r.rows[1]!.output, 'DIFFERS (skipped)');
+      assert.equal(r.rows[2]!.output, 'FAILED (skipped): pipeline rejected');
+      assert.ok(Number.isNaN(r.rows[1]!.ms) && Number.isNaN(r.rows[2]!.ms), 'skipped choices are not timed');
       assert.equal(r.rows[0]!.chosen, '*');
     } finally {
       be.dispose(a);

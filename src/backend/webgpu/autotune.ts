@@ -87,27 +87,38 @@ const TOLERANCE = 1e-5;
 export interface Candidate<C> { readonly label: string; readonly choice: C; readonly run: () => RawTensor[] }
 
 /**
- * Times the candidates (the first is the default), checks each one's outputs against the default's,
- * and returns the rows and the fastest choice whose outputs match.
+ * Checks each candidate's outputs against the default's (the first candidate), times those that
+ * match, and returns the rows and the fastest of them. A candidate that fails (a pipeline this
+ * adapter rejects) or differs is reported and skipped; the default must run.
  */
 export async function pickFastest<C>(ctx: GpuContext, be: Backend, kernel: string, cands: Array<Candidate<C>>, reps: number): Promise<{ rows: Row[]; best: C }> {
-  const outputs: Float32Array[][] = [];
-  for (const c of cands) {
-    const outs = c.run();
-    outputs.push(await Promise.all(outs.map(async (t) => Float32Array.from((await be.read(t)) as ArrayLike<number>))));
-    for (const t of outs) be.dispose(t);
+  const verdicts: string[] = [];
+  let want: Float32Array[] | undefined;
+  for (const [i, c] of cands.entries()) {
+    let outs: RawTensor[] = [];
+    try {
+      outs = c.run();
+      const got = await Promise.all(outs.map(async (t) => Float32Array.from((await be.read(t)) as ArrayLike<number>)));
+      want ??= got;
+      verdicts.push(got.every((g, j) => relDiff(g, want![j]!) <= TOLERANCE) ? 'matches' : 'DIFFERS (skipped)');
+    } catch (e) {
+      if (i === 0) throw e;
+      verdicts.push(`FAILED (skipped): ${(e as Error).message.split('\n')[0]}`);
+    } finally {
+      for (const t of outs) be.dispose(t);
+    }
   }
-  const ms = await alternatingMs(ctx, cands.map((c) => () => {
+  const timed = cands.filter((_, i) => verdicts[i] === 'matches');
+  const times = await alternatingMs(ctx, timed.map((c) => () => {
     for (const t of c.run()) be.dispose(t);
   }), reps);
-  const ok = cands.map((_, i) => outputs[i]!.every((o, j) => relDiff(o, outputs[0]![j]!) <= TOLERANCE));
+  const ms = cands.map((c) => (timed.includes(c) ? times[timed.indexOf(c)]! : NaN));
   let best = 0;
-  cands.forEach((_, i) => {
-    if (ok[i] && ms[i]! < ms[best]!) best = i;
+  ms.forEach((m, i) => {
+    if (m < ms[best]!) best = i;
   });
   const rows = cands.map((c, i) => ({
-    kernel, choice: c.label + (i === 0 ? ' (default)' : ''), ms: ms[i]!, vs_default: ms[0]! / ms[i]!,
-    output: ok[i] ? 'matches' : 'DIFFERS (skipped)', chosen: i === best ? '*' : '',
+    kernel, choice: c.label + (i === 0 ? ' (default)' : ''), ms: ms[i]!, vs_default: ms[0]! / ms[i]!, output: verdicts[i]!, chosen: i === best ? '*' : '',
   }));
   return { rows, best: cands[best]!.choice };
 }
@@ -161,9 +172,13 @@ async function tuneAttention(ctx: GpuContext, be: Backend, o: TuneOptions): Prom
   const restore = () => Object.assign(flashTuning, saved);
   const rows: Row[] = [];
   const flash: { fwd?: BlockedGeometry; q?: BlockedGeometry; kv?: BlockedGeometry; bwd?: { TK: number } } = {};
+  // Where the two-pass kernels do not all fit at this head dim, no blocked kernel runs.
+  const runs = (['flash_fwd_blocked', 'flash_bwd_q_blocked', 'flash_bwd_kv_blocked'] as const).every((f) => blockedGeometry(ctx, f, D));
+  flashTuning.kernel = 'blocked';
+  const fwd = kern.flashForward(q, k, v, null, opts); // o and lse for the backward passes (default geometry)
+  restore();
   try {
-    // Where the two-pass kernels do not all fit at this head dim, no blocked kernel runs.
-    if (!(['flash_fwd_blocked', 'flash_bwd_q_blocked', 'flash_bwd_kv_blocked'] as const).every((f) => blockedGeometry(ctx, f, D))) return { rows, flash };
+    if (!runs) return { rows, flash };
     for (const pass of o.attentionPasses ?? FLASH_PASSES) {
       // What each request runs with here (WY shrinks to fit the adapter), each once, the default first.
       const current = pass === 'bwd' ? { WY: D / 4, TK: flashTuning.bwd.TK } : flashTuning[pass];
@@ -187,10 +202,6 @@ async function tuneAttention(ctx: GpuContext, be: Backend, o: TuneOptions): Prom
         if (pass === 'bwd') flashTuning.bwd = { TK: g.TK };
         else flashTuning[pass] = g;
       };
-      // The forward once, outside the timing of the backward passes.
-      set(geoms[0]!);
-      const fwd = kern.flashForward(q, k, v, null, opts);
-      restore();
       const cands = geoms.map((g) => ({
         label: pass === 'bwd' ? `TK ${g.TK} (WY ${g.WY})` : `WY ${g.WY}, TK ${g.TK}`, choice: g,
         run: (): RawTensor[] => {
@@ -209,15 +220,13 @@ async function tuneAttention(ctx: GpuContext, be: Backend, o: TuneOptions): Prom
       }));
       const what = { fwd: 'forward', q: 'backward dQ pass (two-pass)', kv: 'backward dK/dV pass (two-pass)', bwd: 'backward, one pass' }[pass];
       const r = await pickFastest(ctx, be, `flash attention ${what} (B${B} H${H} T${T} D${D} causal)`, cands, o.reps);
-      be.dispose(fwd.o);
-      be.dispose(fwd.lse);
       rows.push(...r.rows);
       if (pass === 'bwd') flash.bwd = { TK: r.best.TK };
       else flash[pass] = r.best;
     }
   } finally {
     restore();
-    for (const t of [q, k, v, dO]) be.dispose(t);
+    for (const t of [q, k, v, dO, fwd.o, fwd.lse]) be.dispose(t);
   }
   return { rows, flash };
 }
