@@ -10,26 +10,22 @@ import { tidy } from '../src/tensor/scope.js';
 import type { Tensor } from '../src/tensor/tensor.js';
 import { matmulInt8, quantizeWeight, disposeQuantized } from '../src/ops/matmul_int8.js';
 import { int8GemmKernel, int8GemmTuning, prepareInt8Smat } from '../src/backend/webgpu/int8.js';
+import { INT8_SMAT_TK, INT8_TILED8_CANDIDATES } from '../src/backend/webgpu/autotune.js';
 
 type Row = Record<string, string | number>;
 type Int8Choice = Pick<typeof int8GemmTuning, 'kernel' | 'WX' | 'WY' | 'TK' | 'prefetch'>;
 
 const DEFAULT: Int8Choice = { ...int8GemmTuning };
 
-/** Kernel and tile choices (the default first); ones this adapter rejects are reported as errors. */
+/**
+ * Kernel and tile choices: the 4×4 kernel, then the autotuner's tiled8 and tensor-core choices (the
+ * experimental smat kernel falls back to tiled8 where the adapter lacks subgroup matrices; the label
+ * then says so). Ones this adapter rejects are reported as errors.
+ */
 export const INT8_SWEEP: Int8Choice[] = [
   { ...DEFAULT, kernel: 'tiled' },
-  { ...DEFAULT, kernel: 'tiled8', WX: 16, WY: 16, TK: 8 },
-  { ...DEFAULT, kernel: 'tiled8', WX: 16, WY: 16, TK: 16 },
-  { ...DEFAULT, kernel: 'tiled8', WX: 16, WY: 16, TK: 32 },
-  { ...DEFAULT, kernel: 'tiled8', WX: 16, WY: 16, TK: 16, prefetch: false },
-  { ...DEFAULT, kernel: 'tiled8', WX: 8, WY: 16, TK: 16 },
-  { ...DEFAULT, kernel: 'tiled8', WX: 16, WY: 8, TK: 16 },
-  { ...DEFAULT, kernel: 'tiled8', WX: 8, WY: 8, TK: 16 },
-  // Experimental tensor-core kernel (subgroup matrices; TK = words per K stage): falls back to tiled8
-  // where the adapter lacks the feature (the label then says so).
-  { ...DEFAULT, kernel: 'smat', TK: 16 },
-  { ...DEFAULT, kernel: 'smat', TK: 8 },
+  ...INT8_TILED8_CANDIDATES.map((t) => ({ ...DEFAULT, kernel: 'tiled8' as const, ...t })),
+  ...INT8_SMAT_TK.map((TK) => ({ ...DEFAULT, kernel: 'smat' as const, TK })),
 ];
 
 export async function int8Sweep(a: Tensor, b: Tensor, n: number): Promise<Row[]> {

@@ -14,6 +14,7 @@ import { initWebGpuBackend } from '../../src/backend/webgpu/index.js';
 import { tuning } from '../../src/backend/webgpu/common.js';
 import { MATMUL_TILED8, tiled8Tuning } from '../../src/backend/webgpu/matmul.js';
 import { flashTuning } from '../../src/backend/webgpu/attention.js';
+import { int8GemmTuning } from '../../src/backend/webgpu/int8.js';
 import { autotune, pickFastest } from '../../src/backend/webgpu/autotune.js';
 import { adapterKey, loadTuning, readTuning, saveTuning, type TunedKernels } from '../../src/backend/webgpu/tuning_file.js';
 import '../../src/backend/fused.js';
@@ -33,15 +34,18 @@ after(async () => {
   await shutdownGpu();
 });
 
+const knobs = () => JSON.stringify({ t: tiled8Tuning, f: flashTuning, i: int8GemmTuning });
+
 /** The knobs as they are, and a function that puts them back (tests must not leak tuning). */
 function snapshot(): { state: string; restore: () => void } {
-  const saved = { tiles: tiled8Tuning.tiles, use: tiled8Tuning.use, flash: { ...flashTuning } };
+  const saved = { tiles: tiled8Tuning.tiles, use: tiled8Tuning.use, flash: { ...flashTuning }, int8: { ...int8GemmTuning } };
   return {
-    state: JSON.stringify({ t: tiled8Tuning, f: flashTuning }),
+    state: knobs(),
     restore: () => {
       tiled8Tuning.tiles = saved.tiles;
       tiled8Tuning.use = saved.use;
       Object.assign(flashTuning, saved.flash);
+      Object.assign(int8GemmTuning, saved.int8);
     },
   };
 }
@@ -104,14 +108,14 @@ describe('tuning file', () => {
         assert.equal(st.applied, null);
         assert.match(st.note, note);
         assert.match(st.note, /built-in defaults/);
-        assert.equal(JSON.stringify({ t: tiled8Tuning, f: flashTuning }), snap.state, 'nothing applied');
+        assert.equal(knobs(), snap.state, 'nothing applied');
       }
       const off = withEnv(good, 'off', () => loadTuning(ctx));
       assert.equal(off.applied, null);
       assert.match(off.note, /RADGRAD_TUNING=off/);
       const none = withEnv(path.join(dir, 'missing.json'), undefined, () => loadTuning(ctx));
       assert.match(none.note, /no tuning file/);
-      assert.equal(JSON.stringify({ t: tiled8Tuning, f: flashTuning }), snap.state);
+      assert.equal(knobs(), snap.state);
       assert.throws(() => saveTuning(ctx, { ...entry, tiled8: { WX: 64, WY: 64, TK: 8 } }, path.join(dir, 'refused.json')), /refusing to save/);
       assert.ok(!fs.existsSync(path.join(dir, 'refused.json')));
     } finally {
@@ -152,8 +156,9 @@ describe('autotune', () => {
       // lavapipe; its pipelines are the ones ops/attention compiles too, so often cached).
       const { rows, entry: e } = await autotune(ctx, be, { gemm: true, attention: true, attentionPasses: ['bwd'], sizes: 'small', reps: 1 });
       assert.equal(be.bytesInUse(), before, 'autotune leaked GPU memory');
-      assert.equal(JSON.stringify({ t: tiled8Tuning, f: flashTuning }), snap.state, 'knobs restored');
-      assert.ok(e?.tiled8 && e.flash?.bwd && !e.flash.fwd, JSON.stringify(e));
+      assert.equal(knobs(), snap.state, 'knobs restored');
+      assert.ok(e?.tiled8 && e.int8?.kernel === 'tiled8' && e.flash?.bwd && !e.flash.fwd, JSON.stringify(e));
+      assert.ok(rows.filter((r) => String(r.kernel).startsWith('int8 forward, matmul_int8_tiled8')).length >= 3, 'several int8 tile choices timed');
       assert.ok(rows.some((r) => String(r.kernel).startsWith('flash attention backward, one pass')));
       for (const r of rows) assert.equal(r.output, 'matches', `${r.kernel} ${r.choice}`);
       const kernels = new Set(rows.map((r) => r.kernel));

@@ -13,6 +13,7 @@ import { kernelsFor } from '../kernels.js';
 import { cpuStyle } from './common.js';
 import { MATMUL_TILED8, tiled8Invalid, tiled8Tuning, type Tiled8Tiles } from './matmul.js';
 import { blockedGeometry, flashTuning, type BlockedGeometry } from './attention.js';
+import { int8GemmKernel, int8GemmTuning } from './int8.js';
 import type { TunedKernels } from './tuning_file.js';
 
 type Row = Record<string, string | number>;
@@ -22,6 +23,15 @@ export const TILED8_CANDIDATES: readonly Tiled8Tiles[] = [
   { WX: 16, WY: 16, TK: 8 }, { WX: 16, WY: 16, TK: 16 }, { WX: 16, WY: 16, TK: 32 },
   { WX: 8, WY: 16, TK: 16 }, { WX: 16, WY: 8, TK: 16 }, { WX: 8, WY: 8, TK: 16 }, { WX: 8, WY: 8, TK: 8 },
 ];
+
+/** Int8Linear forward choices: tiled8 tiles and prefetch (the default first is int8GemmTuning's), or the tensor-core kernel's stage depth. */
+export type Int8Tiles = { readonly WX: number; readonly WY: number; readonly TK: number; readonly prefetch: boolean };
+export const INT8_TILED8_CANDIDATES: readonly Int8Tiles[] = [
+  { WX: 16, WY: 16, TK: 16, prefetch: false }, { WX: 16, WY: 16, TK: 8, prefetch: false }, { WX: 16, WY: 16, TK: 32, prefetch: false },
+  { WX: 16, WY: 16, TK: 16, prefetch: true }, { WX: 8, WY: 16, TK: 16, prefetch: false }, { WX: 16, WY: 8, TK: 16, prefetch: false },
+  { WX: 8, WY: 8, TK: 16, prefetch: false },
+];
+export const INT8_SMAT_TK: readonly number[] = [8, 16, 32];
 
 /** WY requests per blocked attention pass (each crossed with TK 8, 16, 32; the one-pass backward's WY is fixed). */
 export const FLASH_CANDIDATE_WY: Readonly<Record<FlashPass, readonly number[]>> = { fwd: [4, 8, 16], q: [4, 8, 16], kv: [8, 16, 32], bwd: [16] };
@@ -50,6 +60,7 @@ export type FlashPass = 'fwd' | 'q' | 'kv' | 'bwd';
 export const FLASH_PASSES: readonly FlashPass[] = ['fwd', 'q', 'kv', 'bwd'];
 
 export interface TuneOptions {
+  /** The f32 GEMM tiles and the int8 forward's. */
   readonly gemm: boolean;
   readonly attention: boolean;
   /** Which attention passes (default all). */
@@ -161,6 +172,42 @@ async function tuneGemm(ctx: GpuContext, be: Backend, o: TuneOptions): Promise<{
 
 export const sameTiles = (a: Tiled8Tiles, b: Tiled8Tiles): boolean => a.WX === b.WX && a.WY === b.WY && a.TK === b.TK;
 
+/** The int8 forward (threshold 0: the int8 GEMM and its activation quantisation) on BioGPT's int8 linear shapes. */
+async function tuneInt8(ctx: GpuContext, be: Backend, o: TuneOptions): Promise<{ rows: Row[]; best: NonNullable<TunedKernels['int8']> } | null> {
+  // [tokens, out, in]: fc1 and fc2 at B·T = 2048 (q/k/v/o are 1024 × 1024).
+  const shapes: Array<[number, number, number]> = o.sizes === 'model' ? [[2048, 4096, 1024], [2048, 1024, 4096]] : [[64, 48, 64]];
+  const kernel = int8GemmKernel(ctx, shapes[0]![2]);
+  if (kernel !== 'tiled8' && kernel !== 'smat') return null; // the 4×4 kernel has no choices
+  const kern = kernelsFor(be);
+  const operands = shapes.map(([N, O, I], s) => {
+    const w = be.upload(hostRandom(O * I, 40 + s), [O, I], 'f32');
+    const q = kern.quantizeRowwise(w);
+    be.dispose(w);
+    return { x: be.upload(hostRandom(N * I, 50 + s), [N, I], 'f32'), q };
+  });
+  const saved = { ...int8GemmTuning };
+  const current = { WX: saved.WX, WY: saved.WY, TK: saved.TK, prefetch: saved.prefetch };
+  const choices = kernel === 'smat'
+    ? [current, ...INT8_SMAT_TK.filter((TK) => TK !== current.TK).map((TK) => ({ ...current, TK }))]
+    : [current, ...INT8_TILED8_CANDIDATES.filter((t) => JSON.stringify(t) !== JSON.stringify(current))];
+  try {
+    const cands = choices.map((t) => ({
+      label: kernel === 'smat' ? `smat TK ${t.TK}` : `${t.WX}×${t.WY} threads, TK ${t.TK}${t.prefetch ? ', prefetch' : ''}`, choice: { kernel, ...t },
+      run: () => {
+        Object.assign(int8GemmTuning, { kernel }, t);
+        try {
+          return operands.map(({ x, q }) => kern.int8Linear(x, q, null, { threshold: 0 }));
+        } finally {
+          Object.assign(int8GemmTuning, saved);
+        }
+      },
+    }));
+    return await pickFastest(ctx, be, `int8 forward, matmul_int8_${kernel} (${shapes.map(([N, O, I]) => `${N}×${O}×${I}`).join(', ')})`, cands, o.reps);
+  } finally {
+    for (const { x, q } of operands) for (const t of [x, q.cb, q.scb]) be.dispose(t);
+  }
+}
+
 async function tuneAttention(ctx: GpuContext, be: Backend, o: TuneOptions): Promise<{ rows: Row[]; flash: NonNullable<TunedKernels['flash']> }> {
   const [B, H, T, D] = o.sizes === 'model' ? [4, 16, 512, 64] : [1, 2, 40, 16];
   const shape = [B, H, T, D];
@@ -239,11 +286,17 @@ export async function autotune(ctx: GpuContext, be: Backend, o: TuneOptions): Pr
   if (cpuStyle(ctx)) return { rows: [], entry: null };
   const rows: Row[] = [];
   let tiled8: Tiled8Tiles | undefined;
+  let int8: TunedKernels['int8'];
   let flash: TunedKernels['flash'];
   if (o.gemm) {
     const g = await tuneGemm(ctx, be, o);
     rows.push(...g.rows);
     tiled8 = g.best;
+    const i8 = await tuneInt8(ctx, be, o);
+    if (i8) {
+      rows.push(...i8.rows);
+      int8 = i8.best;
+    }
   }
   if (o.attention) {
     const a = await tuneAttention(ctx, be, o);
@@ -251,5 +304,5 @@ export async function autotune(ctx: GpuContext, be: Backend, o: TuneOptions): Pr
     flash = a.flash;
   }
   const sizes = o.sizes === 'model' ? 'BioGPT training sizes' : 'small sizes';
-  return { rows, entry: { tunedAt: new Date().toISOString(), sizes, ...(tiled8 ? { tiled8 } : {}), ...(flash ? { flash } : {}) } };
+  return { rows, entry: { tunedAt: new Date().toISOString(), sizes, ...(tiled8 ? { tiled8 } : {}), ...(int8 ? { int8 } : {}), ...(flash ? { flash } : {}) } };
 }

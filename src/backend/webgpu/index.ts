@@ -36,10 +36,11 @@ export function tuningStatus(): TuningStatus | undefined {
 /** Initialises the GPU (once), applies this adapter's saved kernel tuning, and makes the WebGPU backend current. */
 export async function initWebGpuBackend(opts: GpuOptions = {}): Promise<Backend> {
   const ctx = await initGpu(opts);
-  tuning ??= loadTuning(ctx);
   const b = createWebGpuBackend(ctx);
   // The tensor-core int8 kernel needs its matrix type order settled by a trial compile (never throws).
   if (ctx.features.has('chromium-experimental-subgroup-matrix')) await prepareInt8Smat(ctx);
+  // After that compile: the saved int8 tiles apply to the kernel that will run.
+  tuning ??= loadTuning(ctx);
   setBackend(b);
   return b;
 }

@@ -17,6 +17,7 @@ import { RadgradError } from '../../errors.js';
 import { writeTextAtomic } from '../../io/atomic.js';
 import { tiled8Invalid, tiled8Tuning, type Tiled8Tiles } from './matmul.js';
 import { flashTuning, type BlockedGeometry } from './attention.js';
+import { int8GemmKernel, int8GemmTuning } from './int8.js';
 
 /** What one adapter's entry holds: the tiled8 GEMM tiles and the blocked attention geometry per pass. */
 export interface TunedKernels {
@@ -24,6 +25,8 @@ export interface TunedKernels {
   readonly tunedAt: string;
   readonly sizes: string;
   readonly tiled8?: Tiled8Tiles;
+  /** The int8 forward's tiles, for the kernel it was measured with (applied only where that kernel runs). */
+  readonly int8?: { kernel: 'tiled8' | 'smat'; WX: number; WY: number; TK: number; prefetch: boolean };
   readonly flash?: { fwd?: BlockedGeometry; q?: BlockedGeometry; kv?: BlockedGeometry; bwd?: { TK: number } };
 }
 
@@ -88,6 +91,12 @@ export function entryProblem(ctx: GpuContext, e: TunedKernels): string | null {
     const bad = tiled8Invalid(ctx, e.tiled8);
     if (bad) return `tiled8 ${e.tiled8.WX}×${e.tiled8.WY} TK ${e.tiled8.TK}: ${bad}`;
   }
+  if (e.int8) {
+    const i = e.int8;
+    if ((i.kernel !== 'tiled8' && i.kernel !== 'smat') || typeof i.prefetch !== 'boolean' || !isGeometry(i, ['WX', 'WY', 'TK'])) {
+      return 'int8: kernel tiled8 or smat, WX, WY and TK powers of two, prefetch true or false';
+    }
+  }
   for (const pass of ['fwd', 'q', 'kv'] as const) {
     const g = e.flash?.[pass];
     if (g !== undefined && !isGeometry(g, ['WY', 'TK'])) return `flash.${pass}: WY and TK must be powers of two`;
@@ -101,6 +110,10 @@ export function applyTuning(ctx: GpuContext, e: TunedKernels): void {
   const bad = entryProblem(ctx, e);
   if (bad) throw new RadgradError(`tuning entry for this adapter cannot be used: ${bad}`, { hint: 'run `radgrad tune` again, or set RADGRAD_TUNING=off' });
   if (e.tiled8) tiled8Tuning.tiles = { WX: e.tiled8.WX, WY: e.tiled8.WY, TK: e.tiled8.TK };
+  // BioGPT's widths (1024, 4096) run the same int8 kernel; another kernel's tiles would not fit it.
+  if (e.int8 && int8GemmTuning.kernel === 'auto' && int8GemmKernel(ctx, 1024) === e.int8.kernel) {
+    Object.assign(int8GemmTuning, { WX: e.int8.WX, WY: e.int8.WY, TK: e.int8.TK, prefetch: e.int8.prefetch });
+  }
   const f = e.flash;
   if (f?.fwd) flashTuning.fwd = { WY: f.fwd.WY, TK: f.fwd.TK };
   if (f?.q) flashTuning.q = { WY: f.q.WY, TK: f.q.TK };
