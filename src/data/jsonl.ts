@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import { FileFormatError } from '../errors.js';
 import type { LabelValue } from './labels.js';
-import { writeTextAtomic } from '../io/atomic.js';
+import { writeTextAtomic } from '../util/atomic.js';
 
 export { writeTextAtomic };
 

@@ -11,4 +11,4 @@ export { openCheckpoint, openCheckpointFile, ShardedReader, CHECKPOINT_FILES } f
 export * from './biogpt_config.js';
 export * from './peft_adapter.js';
 export { pyJsonDumps, pyFloatRepr, PyFloat } from './pyjson.js';
-export { writeFileAtomic, writeDirAtomic } from './atomic.js';
+export { writeFileAtomic, writeDirAtomic } from '../util/atomic.js';

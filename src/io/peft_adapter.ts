@@ -10,7 +10,7 @@ import { FileFormatError } from '../errors.js';
 import { ConfigFieldError, TensorFormatError } from './io_errors.js';
 import type { HostTensor } from './dtype.js';
 import { pyJsonDumps } from './pyjson.js';
-import { writeDirAtomic } from './atomic.js';
+import { writeDirAtomic } from '../util/atomic.js';
 import { readSafetensors, writeSafetensors } from './safetensors.js';
 import { TorchBinReader } from './torch_bin.js';
 import type { TensorMap, TensorSource } from './reader.js';

@@ -20,7 +20,7 @@ import {
   typedView,
 } from './dtype.js';
 import { readAt, readFully, writeAll } from './fd.js';
-import { writeFileAtomic } from './atomic.js';
+import { writeFileAtomic } from '../util/atomic.js';
 import { BaseReader, type TensorInfo, type TensorMap, type TensorSource, tensorEntries } from './reader.js';
 
 /** Same ceiling as the reference implementation: real headers are at most a few MB. */

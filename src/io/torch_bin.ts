@@ -14,7 +14,7 @@ import { type DType, type HostTensor, dtypeFromTorchStorage, dtypeSize, numel, t
 import { ZipReader, type ZipEntry } from './zip.js';
 import { ZipWriter, type ZipWriterOptions } from './zip_writer.js';
 import { PickleBuilder, PyDict, type PyCallable, isTuple, unpickle, OP } from './pickle.js';
-import { writeFileAtomic } from './atomic.js';
+import { writeFileAtomic } from '../util/atomic.js';
 import { resolveSource } from './safetensors.js';
 import { BaseReader, type TensorInfo, type TensorMap, tensorEntries } from './reader.js';
 

@@ -20,7 +20,7 @@ import { matmul } from '../ops/matmul.js';
 import { dropout } from '../ops/nn/dropout.js';
 import { loraLinear } from '../ops/lora_linear.js';
 import { toFloat32 } from '../io/dtype.js';
-import { writeDirAtomic } from '../io/atomic.js';
+import { writeDirAtomic } from '../util/atomic.js';
 import { writeSafetensors } from '../io/safetensors.js';
 import { pyJsonDumps } from '../io/pyjson.js';
 import type { TensorSource } from '../io/reader.js';

@@ -104,4 +104,4 @@ export function vocabJson(vocab: ReadonlyMap<string, number>): string {
 }
 
 /** Text files are written atomically through the project's one implementation. */
-export { writeTextAtomic as writeFileAtomic } from '../io/atomic.js';
+export { writeTextAtomic as writeFileAtomic } from '../util/atomic.js';

@@ -15,7 +15,7 @@ import type { Module } from '../nn/module.js';
 import { Dropout } from '../nn/dropout.js';
 import { saveAdapter, type LoraConfig } from '../nn/lora.js';
 import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
-import { swapDirInto } from '../io/atomic.js';
+import { swapDirInto } from '../util/atomic.js';
 import type { TensorSource } from '../io/reader.js';
 import type { LossScalerState } from './loss_scale.js';
 

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import type { GpuContext } from '../../gpu/device.js';
 import { RadgradError } from '../../errors.js';
-import { writeTextAtomic } from '../../io/atomic.js';
+import { writeTextAtomic } from '../../util/atomic.js';
 import { tiled8Invalid, tiled8Tuning, type Tiled8Tiles } from './matmul.js';
 import { flashTuning, type BlockedGeometry } from './attention.js';
 import { int8GemmKernel, int8GemmTuning } from './int8.js';
