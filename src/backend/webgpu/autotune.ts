@@ -4,8 +4,8 @@
  * built-in default's, and returns the fastest per kernel as a tuning entry (tuning_file.ts saves and
  * applies it). Choices are timed alternately, each repetition running every candidate once, so a
  * change in machine load hits them alike; GPU time from timestamp queries where the adapter has
- * them. Coordinate-wise: the GEMM tiles; the attention forward's geometry; then each backward pass
- * with the others at the defaults.
+ * them. Coordinate-wise: the f32 GEMM tiles; the int8 forward's; the attention forward's geometry;
+ * then each backward pass with the others at the defaults.
  */
 import type { GpuContext } from '../../gpu/device.js';
 import type { Backend, RawTensor } from '../types.js';
@@ -34,7 +34,7 @@ export const INT8_TILED8_CANDIDATES: readonly Int8Tiles[] = [
 export const INT8_SMAT_TK: readonly number[] = [8, 16, 32];
 
 /** WY requests per blocked attention pass (each crossed with TK 8, 16, 32; the one-pass backward's WY is fixed). */
-export const FLASH_CANDIDATE_WY: Readonly<Record<FlashPass, readonly number[]>> = { fwd: [4, 8, 16], q: [4, 8, 16], kv: [8, 16, 32], bwd: [16] };
+export const FLASH_CANDIDATE_WY: Readonly<Record<FlashPass, readonly number[]>> = { fwd: [4, 8, 16], q: [4, 8, 16], kv: [8, 16, 32], bwd: [] };
 const FLASH_FILES = { fwd: 'flash_fwd_blocked', q: 'flash_bwd_q_blocked', kv: 'flash_bwd_kv_blocked', bwd: 'flash_bwd_blocked' } as const;
 
 /**
