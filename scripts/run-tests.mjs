@@ -35,6 +35,7 @@ const concurrency = Number(process.env.RADGRAD_TEST_CONCURRENCY ?? 1) || 1;
 const r = spawnSync(
   process.execPath,
   ['--expose-gc', '--import', 'tsx', '--import', './test/fast_check_seed.mjs', '--test', `--test-concurrency=${concurrency}`, ...files.map((f) => path.relative(root, f))],
-  { stdio: 'inherit', cwd: root },
+  // Tests run the built-in kernel choices, not the ones `radgrad tune` saved on this machine.
+  { stdio: 'inherit', cwd: root, env: { ...process.env, RADGRAD_TUNING: process.env.RADGRAD_TUNING ?? 'off' } },
 );
 process.exit(r.status ?? 1);

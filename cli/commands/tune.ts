@@ -30,7 +30,7 @@ export function register(program: Command): void {
     .addHelpText('after', [
       '',
       `Saves to ${tuningFilePath()} (RADGRAD_TUNING_FILE), one entry per adapter, Dawn toggles and webgpu`,
-      'version; RADGRAD_TUNING=off ignores it. Choices whose outputs differ from the default are skipped.',
+      'version; RADGRAD_TUNING=off ignores it. Choices whose outputs differ from the one in use are skipped.',
       '',
       'Example:',
       '  $ radgrad tune',

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { gpu, shutdownGpu, type GpuContext } from '../../src/gpu/device.js';
 import { initWebGpuBackend } from '../../src/backend/webgpu/index.js';
 import { tuning } from '../../src/backend/webgpu/common.js';
-import { MATMUL_TILED8, tiled8Tuning } from '../../src/backend/webgpu/matmul.js';
+import { tiled8Tuning } from '../../src/backend/webgpu/matmul.js';
 import { flashTuning } from '../../src/backend/webgpu/attention.js';
 import { int8GemmTuning } from '../../src/backend/webgpu/int8.js';
 import { autotune, pickFastest } from '../../src/backend/webgpu/autotune.js';
@@ -151,6 +151,7 @@ describe('autotune', () => {
     const style = tuning.cpuStyle;
     tuning.cpuStyle = false; // the GPU family, as on a discrete GPU (this adapter may be lavapipe)
     try {
+      const inUse = tiled8Tuning.tiles;
       const before = be.bytesInUse();
       // Attention: the one-pass backward only (the blocked kernels take ~25 s each to compile on
       // lavapipe; its pipelines are the ones ops/attention compiles too, so often cached).
@@ -164,7 +165,7 @@ describe('autotune', () => {
       const kernels = new Set(rows.map((r) => r.kernel));
       for (const k of kernels) assert.equal(rows.filter((r) => r.kernel === k && r.chosen === '*').length, 1, `one choice for ${k}`);
       assert.ok(rows.filter((r) => String(r.kernel).startsWith('matmul_tiled8')).length >= 3, 'several GEMM tile choices timed');
-      assert.ok(rows.some((r) => r.choice === `${MATMUL_TILED8.WX}×${MATMUL_TILED8.WY} threads, TK ${MATMUL_TILED8.TK} (default)`));
+      assert.ok(rows.some((r) => r.choice === `${inUse.WX}×${inUse.WY} threads, TK ${inUse.TK} (in use)`));
       const file = path.join(dir, 'run.json');
       saveTuning(ctx, e!, file);
       assert.deepEqual(withEnv(file, undefined, () => loadTuning(ctx)).applied, e);

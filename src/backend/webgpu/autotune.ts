@@ -1,8 +1,8 @@
 /**
  * The autotuner behind `radgrad tune`: times every valid tile / block choice of the GPU kernels on
- * this adapter at BioGPT's training sizes (or small ones), checks each choice's outputs against the
- * built-in default's, and returns the fastest per kernel as a tuning entry (tuning_file.ts saves and
- * applies it). Choices are timed alternately, each repetition running every candidate once, so a
+ * this adapter at BioGPT's training sizes (or small ones), checks each choice's outputs against
+ * those of the choice in use, and returns the fastest per kernel as a tuning entry (tuning_file.ts
+ * saves and applies it). Choices are timed alternately, each repetition running every candidate once, so a
  * change in machine load hits them alike; GPU time from timestamp queries where the adapter has
  * them. Coordinate-wise: the f32 GEMM tiles; the int8 forward's; the attention forward's geometry;
  * then each backward pass with the others at the defaults.
@@ -11,7 +11,7 @@ import type { GpuContext } from '../../gpu/device.js';
 import type { Backend, RawTensor } from '../types.js';
 import { kernelsFor } from '../kernels.js';
 import { cpuStyle } from './common.js';
-import { MATMUL_TILED8, tiled8Invalid, tiled8Tuning, type Tiled8Tiles } from './matmul.js';
+import { tiled8Invalid, tiled8Tuning, type Tiled8Tiles } from './matmul.js';
 import { blockedGeometry, flashTuning, type BlockedGeometry } from './attention.js';
 import { int8GemmKernel, int8GemmTuning } from './int8.js';
 import type { TunedKernels } from './tuning_file.js';
@@ -34,7 +34,7 @@ export const INT8_TILED8_CANDIDATES: readonly Int8Tiles[] = [
 export const INT8_SMAT_TK: readonly number[] = [8, 16, 32];
 
 /** WY requests per blocked attention pass (each crossed with TK 8, 16, 32; the one-pass backward's WY is fixed). */
-export const FLASH_CANDIDATE_WY: Readonly<Record<FlashPass, readonly number[]>> = { fwd: [4, 8, 16], q: [4, 8, 16], kv: [8, 16, 32], bwd: [] };
+const FLASH_CANDIDATE_WY: Readonly<Record<FlashPass, readonly number[]>> = { fwd: [4, 8, 16], q: [4, 8, 16], kv: [8, 16, 32], bwd: [] };
 const FLASH_FILES = { fwd: 'flash_fwd_blocked', q: 'flash_bwd_q_blocked', kv: 'flash_bwd_kv_blocked', bwd: 'flash_bwd_blocked' } as const;
 
 /**
@@ -98,9 +98,9 @@ const TOLERANCE = 1e-5;
 export interface Candidate<C> { readonly label: string; readonly choice: C; readonly run: () => RawTensor[] }
 
 /**
- * Checks each candidate's outputs against the default's (the first candidate), times those that
- * match, and returns the rows and the fastest of them. A candidate that fails (a pipeline this
- * adapter rejects) or differs is reported and skipped; the default must run.
+ * Checks each candidate's outputs against the first's (the choice in use), times those that match,
+ * and returns the rows and the fastest of them. A candidate that fails (a pipeline this adapter
+ * rejects) or differs is reported and skipped; the first must run.
  */
 export async function pickFastest<C>(ctx: GpuContext, be: Backend, kernel: string, cands: Array<Candidate<C>>, reps: number): Promise<{ rows: Row[]; best: C }> {
   const verdicts: string[] = [];
@@ -129,7 +129,7 @@ export async function pickFastest<C>(ctx: GpuContext, be: Backend, kernel: strin
     if (m < ms[best]!) best = i;
   });
   const rows = cands.map((c, i) => ({
-    kernel, choice: c.label + (i === 0 ? ' (default)' : ''), ms: ms[i]!, vs_default: ms[0]! / ms[i]!, output: verdicts[i]!, chosen: i === best ? '*' : '',
+    kernel, choice: c.label + (i === 0 ? ' (in use)' : ''), ms: ms[i]!, vs_default: ms[0]! / ms[i]!, output: verdicts[i]!, chosen: i === best ? '*' : '',
   }));
   return { rows, best: cands[best]!.choice };
 }
@@ -145,7 +145,7 @@ async function tuneGemm(ctx: GpuContext, be: Backend, o: TuneOptions): Promise<{
     tb,
   }));
   const saved = { use: tiled8Tuning.use, tiles: tiled8Tuning.tiles };
-  const valid = [MATMUL_TILED8, ...TILED8_CANDIDATES.filter((t) => !sameTiles(t, MATMUL_TILED8))].filter((t) => !tiled8Invalid(ctx, t));
+  const valid = [saved.tiles, ...TILED8_CANDIDATES.filter((t) => !sameTiles(t, saved.tiles))].filter((t) => !tiled8Invalid(ctx, t));
   try {
     const cands = valid.map((t) => ({
       label: `${t.WX}×${t.WY} threads, TK ${t.TK}`, choice: t,
@@ -220,14 +220,16 @@ async function tuneAttention(ctx: GpuContext, be: Backend, o: TuneOptions): Prom
   const rows: Row[] = [];
   const flash: { fwd?: BlockedGeometry; q?: BlockedGeometry; kv?: BlockedGeometry; bwd?: { TK: number } } = {};
   // Where the two-pass kernels do not all fit at this head dim, no blocked kernel runs.
-  const runs = (['flash_fwd_blocked', 'flash_bwd_q_blocked', 'flash_bwd_kv_blocked'] as const).every((f) => blockedGeometry(ctx, f, D));
+  if (!(['flash_fwd_blocked', 'flash_bwd_q_blocked', 'flash_bwd_kv_blocked'] as const).every((f) => blockedGeometry(ctx, f, D))) {
+    for (const t of [q, k, v, dO]) be.dispose(t);
+    return { rows, flash };
+  }
   flashTuning.kernel = 'blocked';
-  const fwd = kern.flashForward(q, k, v, null, opts); // o and lse for the backward passes (default geometry)
+  const fwd = kern.flashForward(q, k, v, null, opts); // o and lse for the backward passes (geometry in use)
   restore();
   try {
-    if (!runs) return { rows, flash };
     for (const pass of o.attentionPasses ?? FLASH_PASSES) {
-      // What each request runs with here (WY shrinks to fit the adapter), each once, the default first.
+      // What each request runs with here (WY shrinks to fit the adapter), each once, the one in use first.
       const current = pass === 'bwd' ? { WY: D / 4, TK: flashTuning.bwd.TK } : flashTuning[pass];
       const seen = new Set<string>();
       const geoms: BlockedGeometry[] = [];
