@@ -16,21 +16,37 @@ fn dq_part(ds: ptr<function, array<vec4<f32>, 8>>, k0: u32, ib: u32, base: u32, 
   for (var i = 0u; i < 4u; i++) {
     let row = ib + 4u * lid.y + i;
     if (row >= params.T) { continue; }
-    for (var h = 0u; h < 2u; h++) {
-      let at = base + row * HD + h * 4u * WX + 4u * lid.x;
-      for (var c = 0u; c < 4u; c++) { add_dq(at + c, acc[i * 2u + h][c] * params.scale); }
-    }
+    var x: array<f32, 8>;
+    for (var n = 0u; n < 8u; n++) { x[n] = acc[i * 2u + n / 4u][n % 4u] * params.scale; }
+    add_dq8(base + row * HD + 4u * lid.x, x);
   }
 }
 
-// dq[i] += x (f32 bits in atomic<u32>: WGSL has no float atomics, so a compare-exchange loop);
-// skipped for 0 (masked rows and blocks).
-fn add_dq(i: u32, x: f32) {
-  if (x == 0.0) { return; }
-  var old = atomicLoad(&dq[i]);
-  loop {
-    let r = atomicCompareExchangeWeak(&dq[i], old, bitcast<u32>(bitcast<f32>(old) + x));
-    if (r.exchanged) { break; }
-    old = r.old_value;
+// dq[at + h·4·WX + c] += x[h·4 + c] (h 0..1, c 0..3: the thread's 8 columns of one row). WGSL has no
+// float atomics, so each add is a compare-exchange loop on the f32 bits in atomic<u32>. The 8 loads,
+// then the 8 first exchanges, are issued before any result is used, so they are in flight together
+// (one round trip each instead of 8 in a row); only exchanges that lost a race retry, one at a time.
+// Zeros (masked rows and blocks) are skipped.
+fn add_dq8(at: u32, x: array<f32, 8>) {
+  var old: array<u32, 8>;
+  for (var n = 0u; n < 8u; n++) {
+    if (x[n] != 0.0) { old[n] = atomicLoad(&dq[at + (n / 4u) * 4u * WX + n % 4u]); }
+  }
+  var retry: array<bool, 8>;
+  for (var n = 0u; n < 8u; n++) {
+    retry[n] = false;
+    if (x[n] == 0.0) { continue; }
+    let r = atomicCompareExchangeWeak(&dq[at + (n / 4u) * 4u * WX + n % 4u], old[n], bitcast<u32>(bitcast<f32>(old[n]) + x[n]));
+    retry[n] = !r.exchanged;
+    old[n] = r.old_value;
+  }
+  for (var n = 0u; n < 8u; n++) {
+    if (!retry[n]) { continue; }
+    let i = at + (n / 4u) * 4u * WX + n % 4u;
+    loop {
+      let r = atomicCompareExchangeWeak(&dq[i], old[n], bitcast<u32>(bitcast<f32>(old[n]) + x[n]));
+      if (r.exchanged) { break; }
+      old[n] = r.old_value;
+    }
   }
 }
