@@ -172,8 +172,12 @@ export interface LoraModuleWeights {
 export interface PeftAdapter {
   dir: string;
   config: LoraAdapterConfig;
+  /** The weights file read (adapter_model.safetensors, or adapter_model.bin). */
+  weightsFile: string;
   /** Every tensor under its saved key. */
   tensors: Map<string, HostTensor>;
+  /** Keys that are not LoRA A/B weights (lora_bias biases, modules_to_save copies, DoRA magnitudes...), in file order. */
+  otherTensors: string[];
   /** LoRA pairs keyed by module path without the PEFT prefix, e.g. `biogpt.layers.0.self_attn.q_proj`. */
   modules: Map<string, LoraModuleWeights>;
 }
@@ -215,10 +219,14 @@ export function readPeftAdapter(dir: string): PeftAdapter {
   }
 
   const halves = new Map<string, Partial<LoraModuleWeights>>();
+  const otherTensors: string[] = [];
   for (const [key, t] of tensors) {
     if (NAMED_KEY.test(key)) throw new TensorFormatError(weightsFile, key, 'key carries an adapter name; PEFT saves keys without it');
     const m = LORA_KEY.exec(key);
-    if (!m) continue; // biases / modules_to_save are kept in `tensors`
+    if (!m) {
+      otherTensors.push(key); // biases / modules_to_save stay in `tensors`; nn/lora's loadAdapter refuses them
+      continue;
+    }
     const mod = m[1]!.startsWith(PEFT_KEY_PREFIX) ? m[1]!.slice(PEFT_KEY_PREFIX.length) : m[1]!;
     if (t.shape.length !== 2) throw new TensorFormatError(weightsFile, key, `LoRA matrix must be 2-D, got shape [${t.shape.join(', ')}]`);
     const h = halves.get(mod) ?? {};
@@ -239,7 +247,7 @@ export function readPeftAdapter(dir: string): PeftAdapter {
     modules.set(mod, { loraA: h.loraA, loraB: h.loraB });
   }
   if (modules.size === 0) throw new FileFormatError(weightsFile, 'no lora_A/lora_B tensors found');
-  return { dir, config, tensors, modules };
+  return { dir, config, weightsFile, tensors, otherTensors, modules };
 }
 
 export interface WriteAdapterInput {

@@ -24,7 +24,7 @@ import { writeDirAtomic } from '../util/atomic.js';
 import { writeSafetensors } from '../io/safetensors.js';
 import { pyJsonDumps } from '../io/pyjson.js';
 import type { TensorSource } from '../io/reader.js';
-import { readPeftAdapter, writePeftAdapter, type LoraConfigInput } from '../io/peft_adapter.js';
+import { ADAPTER_CONFIG, readPeftAdapter, writePeftAdapter, type LoraConfigInput, type PeftAdapter } from '../io/peft_adapter.js';
 import { Module, deferParameterInit, type StateValue } from './module.js';
 import { Linear, linear, type LinearLike, type LinearModule } from './linear.js';
 import { Dropout } from './dropout.js';
@@ -45,16 +45,44 @@ export interface LoraConfig {
   bias: 'none';
   /** Written to adapter_config.json (base_model_name_or_path). */
   baseModelNameOrPath?: string | null;
+  /** Modules left out although targeted (PEFT exclude_modules): names (exact or `.suffix`) or a regex string. */
+  excludeModules?: string[] | string | null;
+  /** Only these decoder layer indices (PEFT layers_to_transform; applies to list target_modules, not a regex). */
+  layersToTransform?: number[] | number | null;
+  /** The ModuleList name(s) the layer index follows (PEFT layers_pattern, e.g. "layers"); unset: any. */
+  layersPattern?: string[] | string | null;
   /** Other adapter_config.json fields to keep as they are (e.g. from a loaded adapter). */
   extra?: Record<string, unknown>;
 }
 
 export const DEFAULT_LORA_CONFIG: Readonly<LoraConfig> = Object.freeze({ r: 8, alpha: 16, dropout: 0.1, targetModules: ['q_proj', 'v_proj'], bias: 'none' as const });
 
-/** Whether module path `p` is targeted, as PEFT's check_target_module_exists. */
+/** Whether module path `p` matches `target_modules` (exact or `.suffix` for a list, a full regex match for a string). */
 export function matchesTarget(p: string, target: string[] | string): boolean {
   if (typeof target === 'string') return new RegExp(`^(?:${target})$`).test(p);
   return target.some((t) => p === t || p.endsWith(`.${t}`));
+}
+
+/**
+ * Whether `config` puts LoRA on module path `p`, as PEFT 0.21's check_target_module_exists:
+ * exclude_modules first; then target_modules; layers_to_transform only for a list entry matched as a
+ * suffix, the layer index read from `<pattern>.<n>.` in the path (any `<name>.<n>.` without pattern).
+ */
+export function isLoraTarget(p: string, config: Pick<LoraConfig, 'targetModules' | 'excludeModules' | 'layersToTransform' | 'layersPattern'>): boolean {
+  const ex = config.excludeModules;
+  if (ex && (typeof ex === 'string' ? new RegExp(`^(?:${ex})$`).test(p) : ex.length > 0 && matchesTarget(p, ex))) return false;
+  const target = config.targetModules;
+  if (typeof target === 'string' || target.includes(p)) return matchesTarget(p, target);
+  if (!matchesTarget(p, target)) return false;
+  const layers = config.layersToTransform;
+  if (layers === null || layers === undefined || (Array.isArray(layers) && layers.length === 0)) return true;
+  const pat = config.layersPattern;
+  const pats = pat === null || pat === undefined || pat.length === 0 ? ['[^.]*'] : typeof pat === 'string' ? [pat] : pat;
+  for (const q of pats) {
+    const m = new RegExp(`^.*\\.${q}\\.(\\d+)\\.`).exec(p);
+    if (m) return Array.isArray(layers) ? layers.includes(Number(m[1])) : Number(m[1]) === layers;
+  }
+  return false;
 }
 
 function isLinearLike(m: Module): m is LinearModule {
@@ -152,9 +180,10 @@ export function applyLora(model: Module, config: LoraConfig, seed = 0): string[]
   if (config.bias !== 'none') throw new LoraError(`LoRA bias '${String(config.bias)}' is not supported`, { hint: "use bias: 'none' (PEFT's default)" });
   if (loraModules(model).size) throw new LoraError('applyLora: the model already has LoRA layers', { hint: 'mergeAndUnload() first, or load the adapter into a fresh model' });
   model.freeze();
-  const targets = model.namedModules().filter(([p, m]) => p !== '' && isLinearLike(m) && matchesTarget(p, config.targetModules));
+  const targets = model.namedModules().filter(([p, m]) => p !== '' && isLinearLike(m) && isLoraTarget(p, config));
   if (!targets.length) {
-    throw new LoraError(`applyLora: no Linear module matches target_modules ${JSON.stringify(config.targetModules)}`, {
+    const narrowed = [['exclude_modules', config.excludeModules], ['layers_to_transform', config.layersToTransform], ['layers_pattern', config.layersPattern]].filter(([, v]) => v !== null && v !== undefined);
+    throw new LoraError(`applyLora: no Linear module matches target_modules ${JSON.stringify(config.targetModules)}${narrowed.map(([k, v]) => `, ${k} ${JSON.stringify(v)}`).join('')}`, {
       hint: 'BioGPT projections are q_proj, k_proj, v_proj, out_proj, fc1, fc2',
     });
   }
@@ -186,6 +215,9 @@ export function adapterConfigInput(c: LoraConfig): LoraConfigInput {
     target_modules: c.targetModules,
     bias: c.bias,
     ...(c.baseModelNameOrPath !== undefined ? { base_model_name_or_path: c.baseModelNameOrPath } : {}),
+    ...(c.excludeModules !== undefined ? { exclude_modules: c.excludeModules } : {}),
+    ...(c.layersToTransform !== undefined ? { layers_to_transform: c.layersToTransform } : {}),
+    ...(c.layersPattern !== undefined ? { layers_pattern: c.layersPattern } : {}),
   };
 }
 
@@ -204,17 +236,103 @@ export async function saveAdapter(model: Module, dir: string, config: LoraConfig
   writePeftAdapter(dir, { config: adapterConfigInput(config), modules });
 }
 
-/** The LoraConfig of a PEFT adapter directory (its other fields kept in `extra`). */
+/** The LoraConfig of a PEFT adapter directory (its other fields kept in `extra`); throws on what radgrad cannot honour. */
 export function readAdapterConfig(dir: string): LoraConfig {
-  return toLoraConfig(readPeftAdapter(dir).config.raw, dir);
+  const ad = readPeftAdapter(dir);
+  const cfg = toLoraConfig(ad.config.raw, dir);
+  checkAdapterTensors(ad);
+  return cfg;
+}
+
+/**
+ * An adapter whose config or tensors ask for something radgrad's LoRA does not compute (PEFT would
+ * load it and give different outputs): names the field (or tensor), its value and what is supported.
+ */
+export class UnsupportedAdapterError extends LoraError {
+  constructor(
+    readonly file: string,
+    /** The adapter_config.json field, or 'tensors' for tensors radgrad would not use. */
+    readonly field: string,
+    readonly value: unknown,
+    readonly supported: string,
+    hint: string,
+  ) {
+    super(`${file}: '${field}' is ${JSON.stringify(value)}; radgrad supports ${supported}`, { hint });
+  }
+}
+
+const isOff = (v: unknown) => v === null || v === false || (Array.isArray(v) && !v.length) || (typeof v === 'object' && v !== null && !Object.keys(v).length);
+const PLAIN = 'radgrad loads plain LoRA adapters (lora_A/lora_B on Linear layers, scaling alpha/r); re-save the adapter without this option, or use PEFT';
+/** adapter_config.json fields that change the forward pass: the values radgrad computes as PEFT does. */
+const FIELD_RULES: Record<string, { supported: string; ok: (v: unknown) => boolean; hint?: string }> = {
+  bias: { supported: '"none"', ok: (v) => v === 'none' },
+  lora_bias: { supported: 'false (no lora_B bias)', ok: (v) => v === false },
+  use_dora: { supported: 'false (no DoRA)', ok: (v) => v === false },
+  use_rslora: { supported: 'false (scaling alpha/r)', ok: (v) => v === false },
+  use_qalora: { supported: 'false', ok: (v) => v === false },
+  rank_pattern: { supported: '{} (one rank for every module)', ok: isOff },
+  alpha_pattern: { supported: '{} (one alpha for every module)', ok: isOff },
+  modules_to_save: { supported: 'null (no fully trained modules)', ok: isOff },
+  trainable_token_indices: { supported: 'null (no trainable token rows)', ok: isOff },
+  target_parameters: { supported: 'null (LoRA on modules only)', ok: isOff },
+  layer_replication: { supported: 'null (the architecture unchanged)', ok: isOff },
+  alora_invocation_tokens: { supported: 'null (the adapter active on every token)', ok: isOff },
+  ensure_weight_tying: { supported: 'false', ok: (v) => v === false },
+  init_lora_weights: {
+    supported: 'true, false or "gaussian" (inits that leave the base weights as they are)',
+    ok: (v) => v === true || v === false || v === 'gaussian',
+    hint: 'PiSSA/OLoRA/CorDA/LoftQ/LoRA-GA adapters rewrite the base weights when PEFT loads them; save a PiSSA/OLoRA adapter with path_initial_model_for_weight_conversion to get a plain one',
+  },
+  exclude_modules: { supported: 'null, a list of module names or a regex string', ok: (v) => v === null || typeof v === 'string' || (Array.isArray(v) && v.every((x) => typeof x === 'string')) },
+  layers_to_transform: { supported: 'null, a layer index or a list of them', ok: (v) => v === null || Number.isInteger(v) || (Array.isArray(v) && v.every((x) => Number.isInteger(x))) },
+  layers_pattern: { supported: 'null, a name or a list of names', ok: (v) => v === null || typeof v === 'string' || (Array.isArray(v) && v.every((x) => typeof x === 'string')) },
+};
+/**
+ * Fields whose value does not change what a loaded adapter computes: metadata, the ones
+ * parseAdapterConfig checks, fan_in_fan_out (PEFT forces false for nn.Linear), and settings only
+ * read by an init that init_lora_weights above rules out or by options above that must be off.
+ */
+const INERT_FIELDS = new Set([
+  'base_model_name_or_path', 'revision', 'peft_version', 'peft_type', 'inference_mode', 'task_type', 'auto_mapping',
+  'r', 'lora_alpha', 'lora_dropout', 'target_modules', 'fan_in_fan_out',
+  'loftq_config', 'eva_config', 'corda_config', 'lora_ga_config', 'megatron_core', 'qalora_group_size',
+]);
+
+/** Checks every adapter_config.json field against what radgrad computes (PEFT 0.21's field set). */
+export function checkAdapterConfigSupport(raw: Record<string, unknown>, dir: string): void {
+  for (const [field, value] of Object.entries(raw)) {
+    if (INERT_FIELDS.has(field)) continue;
+    const rule = FIELD_RULES[field];
+    if (rule) {
+      if (!rule.ok(value)) throw new UnsupportedAdapterError(path.join(dir, ADAPTER_CONFIG), field, value, rule.supported, rule.hint ?? PLAIN);
+    } else if (!isOff(value)) {
+      // Another PEFT option (kasa/arrow/velora/monteclora/megatron/bdlora configs, or one newer than 0.21): radgrad has none.
+      throw new UnsupportedAdapterError(path.join(dir, ADAPTER_CONFIG), field, value, 'only null / false / empty here (radgrad implements no such LoRA option)', PLAIN);
+    }
+  }
+}
+
+/** The tensor names that say which PEFT option wrote a non-LoRA tensor. */
+function tensorCause(key: string): string {
+  if (/\.lora_B\.bias$/.test(key)) return 'lora_bias';
+  if (/lora_magnitude_vector/.test(key)) return 'DoRA';
+  if (/lora_embedding_[AB]/.test(key)) return 'LoRA on an Embedding';
+  if (/trainable_tokens/.test(key)) return 'trainable_token_indices';
+  return 'modules_to_save?';
+}
+
+/** Rejects an adapter file holding tensors that are not lora_A/lora_B weights (radgrad would drop them). */
+export function checkAdapterTensors(ad: PeftAdapter): void {
+  if (!ad.otherTensors.length) return;
+  const shown = ad.otherTensors.slice(0, 4).map((k) => `${k} (${tensorCause(k)})`);
+  throw new UnsupportedAdapterError(ad.weightsFile, 'tensors', shown.concat(ad.otherTensors.length > 4 ? [`… ${ad.otherTensors.length - 4} more`] : []), 'only <module>.lora_A.weight / <module>.lora_B.weight tensors', PLAIN);
 }
 
 function toLoraConfig(raw: Record<string, unknown>, dir: string): LoraConfig {
-  const bias = raw.bias ?? 'none';
-  if (bias !== 'none') throw new LoraError(`${dir}: adapter bias '${String(bias)}' is not supported`);
-  if (raw.use_dora || raw.use_rslora) throw new LoraError(`${dir}: DoRA / rsLoRA adapters are not supported`);
-  if (raw.rank_pattern && Object.keys(raw.rank_pattern as object).length) throw new LoraError(`${dir}: rank_pattern is not supported`);
-  if (raw.alpha_pattern && Object.keys(raw.alpha_pattern as object).length) throw new LoraError(`${dir}: alpha_pattern is not supported`);
+  checkAdapterConfigSupport(raw, dir);
+  const excludeModules = raw.exclude_modules as LoraConfig['excludeModules'];
+  const layersToTransform = raw.layers_to_transform as LoraConfig['layersToTransform'];
+  const layersPattern = raw.layers_pattern as LoraConfig['layersPattern'];
   return {
     r: raw.r as number,
     alpha: (raw.lora_alpha as number) ?? 8,
@@ -222,6 +340,9 @@ function toLoraConfig(raw: Record<string, unknown>, dir: string): LoraConfig {
     targetModules: raw.target_modules as string[] | string,
     bias: 'none',
     baseModelNameOrPath: (raw.base_model_name_or_path as string | null | undefined) ?? null,
+    ...(excludeModules !== undefined ? { excludeModules } : {}),
+    ...(layersToTransform !== undefined ? { layersToTransform } : {}),
+    ...(layersPattern !== undefined ? { layersPattern } : {}),
     extra: { ...raw },
   };
 }
@@ -233,6 +354,7 @@ function toLoraConfig(raw: Record<string, unknown>, dir: string): LoraConfig {
 export function loadAdapter(model: Module, dir: string, opts: { seed?: number; dropout?: number } = {}): LoraConfig {
   const ad = readPeftAdapter(dir);
   const cfg = toLoraConfig(ad.config.raw, dir);
+  checkAdapterTensors(ad);
   if (opts.dropout !== undefined) cfg.dropout = opts.dropout;
   let mods = loraModules(model);
   if (!mods.size) {
