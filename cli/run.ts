@@ -1,4 +1,6 @@
 /** Shared CLI plumbing: GPU setup from global flags, error reporting with hints, clean shutdown. */
+import fs from 'node:fs';
+import path from 'node:path';
 import type { Command } from 'commander';
 import { RadgradError } from '../src/errors.js';
 import { initWebGpuBackend } from '../src/backend/webgpu/index.js';
@@ -45,4 +47,32 @@ export function action<A extends unknown[]>(fn: (...args: A) => Promise<void> | 
       await shutdownGpu().catch(() => undefined);
     }
   };
+}
+
+/** Whether two paths name the same file or folder (symlinks resolved where the paths exist). */
+export function samePath(a: string, b: string): boolean {
+  const real = (p: string) => (fs.existsSync(p) ? fs.realpathSync(p) : path.resolve(p));
+  return real(a) === real(b);
+}
+
+/**
+ * Checks an output folder before any work is done: an existing file is refused, and so is a folder
+ * that is not empty unless `force` is set (the write then replaces only the files named in
+ * `writes` and keeps the others, as save_pretrained does). Same rule as `synth --out`.
+ */
+export function checkOutputDir(out: string, o: { flag?: string; force?: boolean; writes: string }): void {
+  const flag = o.flag ?? '--out';
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(out);
+  } catch {
+    return; // created by the write
+  }
+  if (!st.isDirectory()) throw new RadgradError(`${flag} ${out} is a file, not a folder`, { hint: `pass a folder path to ${flag} (it is created if missing)` });
+  const entries = fs.readdirSync(out).sort();
+  if (!entries.length || o.force) return;
+  const shown = entries.slice(0, 5).join(', ') + (entries.length > 5 ? `, ... (${entries.length} entries)` : '');
+  throw new RadgradError(`${flag} ${out} exists and is not empty (${shown})`, {
+    hint: `choose a new folder, or pass --force to write ${o.writes} into it (files of those names are replaced, all others are kept)`,
+  });
 }

@@ -6,7 +6,7 @@ import { RadgradError } from '../../src/errors.js';
 import { withBackend } from '../../src/backend/registry.js';
 import { BioGptForCausalLM } from '../../src/models/biogpt/index.js';
 import { loadAdapter, mergeAndUnload, saveMergedCheckpoint } from '../../src/nn/lora.js';
-import { action, startGpu } from '../run.js';
+import { action, checkOutputDir, samePath, startGpu } from '../run.js';
 
 /** Tokenizer and generation files copied beside the merged weights when the base has them. */
 const SIDE_FILES = ['vocab.json', 'merges.txt', 'tokenizer_config.json', 'special_tokens_map.json', 'generation_config.json'];
@@ -17,13 +17,16 @@ export function register(program: Command): void {
     .description('merge a LoRA adapter into its base model (W += alpha/r · B·A) and save model.safetensors + config.json')
     .requiredOption('--model <dir>', 'base BioGPT folder')
     .requiredOption('--adapter <dir>', 'PEFT adapter folder (adapter_config.json + adapter_model.safetensors)')
-    .requiredOption('--out <dir>', 'output folder for the merged checkpoint')
+    .requiredOption('--out <dir>', 'output folder for the merged checkpoint (must be new or empty unless --force)')
+    .option('--force', 'write into a non-empty --out: model.safetensors, config.json and tokenizer files are replaced, other files kept')
     .option('--json', 'print the summary as JSON')
     .addHelpText('after', '\nExample:\n  $ radgrad merge --model models/biogpt --adapter runs/iu-lora/adapter --out models/biogpt-iu')
     .action(
-      action(async (o: { model: string; adapter: string; out: string; json?: boolean }, cmd: Command) => {
+      action(async (o: { model: string; adapter: string; out: string; force?: boolean; json?: boolean }, cmd: Command) => {
         const adapterDir = o.adapter;
-        if (path.resolve(o.out) === path.resolve(o.model)) throw new RadgradError('--out must differ from --model', { hint: 'merging never overwrites the base model' });
+        if (samePath(o.out, o.model)) throw new RadgradError('--out must differ from --model', { hint: 'merging never overwrites the base model' });
+        if (samePath(o.out, adapterDir)) throw new RadgradError('--out must differ from --adapter', { hint: 'the merged model goes to a folder of its own, e.g. --out models/biogpt-merged' });
+        checkOutputDir(o.out, { force: !!o.force, writes: `model.safetensors, config.json and the base's ${SIDE_FILES.join(', ')}` });
         const be = await startGpu(cmd);
         await withBackend(be, async () => {
           const model = BioGptForCausalLM.fromPretrained(o.model, { trainable: false });

@@ -22,7 +22,7 @@ import '../../src/ops/index.js';
 import { AdamW, clipGradNorm } from '../../src/ops/optim.js';
 import { backward } from '../../src/autograd/tape.js';
 import { tidy } from '../../src/tensor/scope.js';
-import { action, startGpu } from '../run.js';
+import { action, checkOutputDir, samePath, startGpu } from '../run.js';
 
 interface PretrainFlags {
   tokenizer: string;
@@ -41,6 +41,7 @@ interface PretrainFlags {
   weightDecay: string;
   seed: string;
   logEvery: string;
+  force?: boolean;
 }
 
 function int(flag: string, v: string, min = 1): number {
@@ -61,7 +62,8 @@ export function register(program: Command): void {
     .description('build a small BioGPT-architecture model and train all its weights on JSONL text (a base for `radgrad train`)')
     .requiredOption('--tokenizer <dir>', 'folder with BioGPT-format vocab.json + merges.txt (sets the vocabulary size)')
     .requiredOption('--data <file>', 'JSONL of {prompt, completion} (e.g. `radgrad prep mimic`); the whole text is learned')
-    .requiredOption('--out <dir>', 'output Hugging Face folder: config.json, model.safetensors, vocab.json, merges.txt')
+    .requiredOption('--out <dir>', 'output Hugging Face folder: config.json, model.safetensors, vocab.json, merges.txt (must be new or empty unless --force)')
+    .option('--force', 'write into a non-empty --out: those four files are replaced, other files kept')
     .option('--hidden <n>', 'hidden size', '256')
     .option('--layers <n>', 'decoder layers', '4')
     .option('--heads <n>', 'attention heads', '4')
@@ -95,6 +97,8 @@ export function register(program: Command): void {
         const warmup = int('warmup-steps', f.warmupSteps, 0);
         const seed = int('seed', f.seed, 0);
         const logEvery = int('log-every', f.logEvery);
+        if (samePath(f.out, f.tokenizer)) throw new RadgradError('--out must differ from --tokenizer', { hint: 'the tokenizer files are copied into --out; pass a new folder, e.g. --out models/small-biogpt' });
+        checkOutputDir(f.out, { force: !!f.force, writes: 'config.json, model.safetensors, vocab.json and merges.txt' });
         const tok = BioGptTokenizer.fromDir(f.tokenizer);
         const recs = readJsonl(f.data);
         const examples = SftDataset.fromRecords(recs, tok, { maxLength }).examples;

@@ -37,11 +37,12 @@ export function writeFileAtomic(target: string, write: (fd: number) => void): vo
 }
 
 /**
- * Fills a temp directory beside `target` with `fill(tmpDir)`, then moves it into place. An existing
- * `target` is renamed aside first and removed after the swap (POSIX cannot rename onto a non-empty
- * directory), so the window where `target` is absent is two renames long and never partial.
+ * Fills a temp directory beside `target` with `fill(tmpDir)`, then moves it into place with
+ * swapDirInto: the files written appear together (never a partial set), an existing folder's other
+ * entries are kept, and an existing file at `target` is refused before `fill` runs.
  */
 export function writeDirAtomic(target: string, fill: (dir: string) => void): void {
+  refuseFile(target);
   const tmp = tempSibling(target, 'tmp');
   fs.mkdirSync(tmp, { recursive: false });
   try {
@@ -53,15 +54,35 @@ export function writeDirAtomic(target: string, fill: (dir: string) => void): voi
   swapDirInto(tmp, target);
 }
 
+/** Throws when `target` exists and is not a folder (a file is never replaced by a folder). */
+function refuseFile(target: string): void {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(target);
+  } catch {
+    return; // absent (or a dangling link, which the rename replaces)
+  }
+  if (!st.isDirectory()) {
+    throw new RadgradError(`cannot write the folder ${target}: a file of that name exists`, { hint: 'choose another output folder, or move the file away first' });
+  }
+}
+
 /**
- * Moves a filled temp directory onto `target`: an existing target is renamed aside first (POSIX
- * cannot rename onto a non-empty directory) and removed after the swap. On failure the old target
- * is put back and the temp directory removed.
+ * Moves a filled temp directory onto `target`. The new entries appear together: an existing target
+ * folder is renamed aside (POSIX cannot rename onto a non-empty directory) and the temp directory
+ * renamed into its place. The old folder's entries that the new one does not hold (a user's notes,
+ * data, a tokenizer beside the weights) are then moved back in, as Hugging Face's save_pretrained
+ * leaves unrelated files alone; only the entries the new folder replaces are deleted. An existing
+ * file at `target` is refused. On a failed swap the old target is put back and the temp directory
+ * removed; if moving kept entries back fails, the old folder stays on disk and the error names it.
  */
 export function swapDirInto(tmp: string, target: string): void {
   let old: string | undefined;
+  let carry = false;
   try {
+    refuseFile(target);
     if (fs.existsSync(target)) {
+      carry = !fs.lstatSync(target).isSymbolicLink(); // a link is replaced; the folder it names is left alone
       old = tempSibling(target, 'old');
       fs.renameSync(target, old);
     }
@@ -71,7 +92,21 @@ export function swapDirInto(tmp: string, target: string): void {
     fs.rmSync(tmp, { recursive: true, force: true });
     throw e;
   }
-  if (old) fs.rmSync(old, { recursive: true, force: true });
+  if (!old) return;
+  if (!carry) {
+    fs.unlinkSync(old);
+    return;
+  }
+  const written = new Set(fs.readdirSync(target));
+  try {
+    for (const name of fs.readdirSync(old)) if (!written.has(name)) fs.renameSync(path.join(old, name), path.join(target, name));
+  } catch (cause) {
+    throw new RadgradError(`wrote ${target}, but could not move its earlier files back from ${old}: ${(cause as Error).message}`, {
+      cause,
+      hint: `nothing was deleted: move the remaining files from ${old} into ${target} by hand`,
+    });
+  }
+  fs.rmSync(old, { recursive: true, force: true });
 }
 
 /** Writes text atomically (parent folders created); failures become a RadgradError with a hint. */
