@@ -88,7 +88,7 @@ Example:
       .description('MIMIC-CXR: labels from mimic-cxr-2.0.0-chexpert.csv[.gz], text from files/pXX/pSUBJECT/sSTUDY.txt')
       .requiredOption('--chexpert <file>', 'mimic-cxr-2.0.0-chexpert.csv or .csv.gz')
       .requiredOption('--reports <dir>', 'folder holding files/pXX/pSUBJECT/sSTUDY.txt (or that files/ folder)')
-      .requiredOption('--out <file>', 'output JSONL (written atomically)')
+      .requiredOption('--out <file>', 'output JSONL (written atomically; with no record to write, an error and no file)')
       .option('--include-negative', 'emit 0.0 labels as "0" (default: skipped like blanks)'),
   )
     .addHelpText(
@@ -119,7 +119,7 @@ Example:
       .command('iu')
       .description('IU X-ray (Open-i) indiana_reports.csv: labels mapped from the Problems column onto CheXpert names')
       .requiredOption('--csv <file>', 'indiana_reports.csv')
-      .requiredOption('--out <file>', 'output JSONL (written atomically)'),
+      .requiredOption('--out <file>', 'output JSONL (written atomically; with no record to write, an error and no file)'),
   )
     .addHelpText(
       'after',

@@ -122,6 +122,7 @@ export function mapIuProblems(problems: string, mesh = ''): { labels: Record<str
 
 export interface PrepIuOptions {
   csv: string;
+  /** Where to write the JSONL (atomically); with no record to write, nothing is written and a RadgradError says why. */
   out?: string;
   keep?: KeepPolicy;
 }
@@ -271,6 +272,19 @@ export async function prepIu(opts: PrepIuOptions): Promise<{ records: ReportReco
   c.distinctTerms = termCount.size;
   c.distinctMapped = mappedDistinct.size;
   c.topUnmapped = [...unmappedCount.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, 15);
+  if (opts.out && !records.length) {
+    // An empty JSONL would only fail later, at `train`: nothing is written, and the error says why.
+    const hint = !s.studiesRead
+      ? `no usable row in ${opts.csv}${s.warnings[0] ? `; first problem: ${s.warnings[0]}` : ''}`
+      : s.filtered === s.studiesRead
+        ? 'every report was filtered by its labels (most IU reports are normal): add --keep-no-finding, or --keep-all'
+        : 'the kept reports have neither findings nor impression text';
+    throw new RadgradError(
+      `prep iu: no record to write, so ${opts.out} was not written: ${s.studiesRead} reports read (${s.malformedRows} malformed CSV rows), ` +
+        `${s.filtered} filtered by labels, ${s.noSections} without findings or impression`,
+      { hint },
+    );
+  }
   if (opts.out) {
     writeJsonlAtomic(opts.out, records);
     s.out = opts.out;

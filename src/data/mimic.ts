@@ -27,7 +27,10 @@ export interface PrepMimicOptions {
   chexpertCsv: string;
   /** Folder holding `files/pXX/pSUBJECT/sSTUDY.txt` (or the `files` folder itself). */
   reportsDir: string;
-  /** Where to write the JSONL (atomically); omitted → records are only returned. */
+  /**
+   * Where to write the JSONL (atomically); omitted → records are only returned. With no record to
+   * write, nothing is written and a RadgradError says where the studies went.
+   */
   out?: string;
   /** Emit 0.0 labels as "0" (default: skipped like blanks). */
   includeNegative?: boolean;
@@ -230,12 +233,14 @@ export async function prepMimic(opts: PrepMimicOptions): Promise<{ records: Repo
   const kept = studies.filter((st) => shouldKeep(st.labels, opts.keep));
   s.filtered = studies.length - kept.length;
   const records: ReportRecord[] = [];
+  let firstMissing: string | undefined;
   for (let i = 0; i < kept.length; i++) {
     const st = kept[i]!;
     const t = readReport(root, opts.reportsDir, st);
     const id = `p${st.subject}/s${st.study}`;
     if (typeof t !== 'string') {
       if (t.error === 'missing') {
+        firstMissing ??= mimicReportPath(root, st.subject, st.study);
         s.reportsMissing++;
         warn(`report missing for ${id}: ${t.message}`);
       } else {
@@ -259,9 +264,27 @@ export async function prepMimic(opts: PrepMimicOptions): Promise<{ records: Repo
   s.written = records.length;
   s.labelCounts = sortCounts(s.labelCounts);
   if (suppressed) s.warnings.push(`... ${suppressed} more warnings not listed`);
+  if (opts.out && !records.length) throw nothingToWrite(opts, s, kept.length, firstMissing);
   if (opts.out) {
     writeJsonlAtomic(opts.out, records);
     s.out = opts.out;
   }
   return { records, summary: s };
+}
+
+/**
+ * No study made it into the output: an empty JSONL would only fail later, at `train`, so nothing is
+ * written and the error says where the studies went, with a hint for the likeliest cause.
+ */
+function nothingToWrite(opts: PrepMimicOptions, s: PrepMimicSummary, kept: number, firstMissing: string | undefined): RadgradError {
+  const funnel =
+    `${s.studiesRead} studies read (${s.malformedRows} malformed CSV rows), ${s.filtered} filtered by labels, ${s.reportsMissing} reports missing, ` +
+    `${s.reportsUnreadable} unreadable, ${s.noSections} without FINDINGS or IMPRESSION`;
+  let hint: string;
+  if (!s.studiesRead) hint = `no usable row in ${opts.chexpertCsv}${s.warnings[0] ? `; first problem: ${s.warnings[0]}` : ''}`;
+  else if (!kept) hint = 'every study was filtered by its labels: add --keep-no-finding, --keep-uncertain or --keep-all';
+  else if (s.reportsMissing === kept) {
+    hint = `no report found under --reports ${opts.reportsDir} (the first one looked for: ${firstMissing}); pass the folder that holds files/pXX/pSUBJECT/sSTUDY.txt (or that files/ folder)`;
+  } else hint = `the reports found were unreadable or had no FINDINGS/IMPRESSION section${s.warnings[0] ? `; first problem: ${s.warnings[0]}` : ''}`;
+  return new RadgradError(`prep mimic: no record to write, so ${opts.out} was not written: ${funnel}`, { hint });
 }

@@ -109,3 +109,21 @@ test('prep iu: malformed rows are counted with line numbers; missing columns are
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('prep iu: nothing to write is an error with a hint, and no output file appears', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'radgrad-iu-'));
+  try {
+    const f = path.join(dir, 'r.csv');
+    fs.writeFileSync(f, 'uid,MeSH,Problems,image,indication,comparison,findings,impression\n1,normal,normal,x,y,z,Clear.,Normal.\n');
+    const out = path.join(dir, 'iu.jsonl');
+    await assert.rejects(prepIu({ csv: f, out }), (e: unknown) => {
+      assert.ok(e instanceof RadgradError);
+      assert.match(e.message, /prep iu: no record to write, so .*iu\.jsonl was not written: 1 reports read \(0 malformed CSV rows\), 1 filtered by labels/);
+      assert.match(e.hint!, /--keep-no-finding/);
+      return true;
+    });
+    assert.equal(fs.existsSync(out), false);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

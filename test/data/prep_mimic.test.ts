@@ -189,3 +189,26 @@ test(
     await assert.rejects(prepMimic({ chexpertCsv: path.join(dir, 'trunc.csv.gz'), reportsDir: dir }), (e: unknown) => e instanceof RadgradError && /cannot read/.test(e.message));
   }),
 );
+
+test(
+  'prep mimic: nothing to write is an error with a hint, and no output file appears',
+  withTmp(async (dir) => {
+    const { csv } = buildFixture(dir);
+    const out = path.join(dir, 'p4.jsonl');
+    const elsewhere = path.join(dir, 'elsewhere');
+    fs.mkdirSync(elsewhere);
+    await assert.rejects(prepMimic({ chexpertCsv: csv, reportsDir: elsewhere, out }), (e: unknown) => {
+      assert.ok(e instanceof RadgradError);
+      assert.match(e.message, /no record to write, so .*p4\.jsonl was not written: 10 studies read \(4 malformed CSV rows\), 2 filtered by labels, 8 reports missing/);
+      assert.match(e.hint!, /no report found under --reports .*elsewhere \(the first one looked for: .*elsewhere\/p10\/p10000001\/s50000001\.txt\); pass the folder that holds files\/pXX\/pSUBJECT\/sSTUDY\.txt/);
+      return true;
+    });
+    assert.equal(fs.existsSync(out), false);
+    // Every study filtered by its labels: the hint names the keep flags.
+    fs.writeFileSync(path.join(dir, 'normal.csv'), [HEADER, row('10000002', '50000003', { 'No Finding': '1.0' })].join('\n') + '\n');
+    await assert.rejects(prepMimic({ chexpertCsv: path.join(dir, 'normal.csv'), reportsDir: dir, out }), (e: unknown) => e instanceof RadgradError && /--keep-no-finding/.test(e.hint!));
+    assert.equal(fs.existsSync(out), false);
+    // Without --out the (empty) records are simply returned.
+    assert.equal((await prepMimic({ chexpertCsv: path.join(dir, 'normal.csv'), reportsDir: dir })).records.length, 0);
+  }),
+);
