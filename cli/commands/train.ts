@@ -16,6 +16,8 @@ import { BioGptTokenizer } from '../../src/tokenizer/biogpt_tokenizer.js';
 import { readJsonl } from '../../src/data/jsonl.js';
 import { SftDataset, splitTrainEval, subjectOf } from '../../src/data/dataset.js';
 import { DEFAULT_TRAIN_SETTINGS, Trainer, type TrainSettings } from '../../src/train/trainer.js';
+import { TRAIN_SETTING_KEYS, checkTrainSettings, resolveTrainSettings } from '../../src/train/settings.js';
+import { SCHEDULE_KINDS, type ScheduleKind } from '../../src/train/schedule.js';
 import { Progress } from '../../src/train/progress.js';
 import { action, startGpu } from '../run.js';
 
@@ -37,6 +39,8 @@ interface TrainFlags {
   maxSteps?: string;
   lr?: string;
   warmupSteps?: string;
+  warmupRatio?: string;
+  schedule?: string;
   maxLength?: string;
   evalEvery?: string;
   saveEvery?: string;
@@ -64,23 +68,39 @@ interface TrainFile extends Partial<TrainSettings> {
 function num(flag: string, v: string | undefined, integer = false): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (!Number.isFinite(n) || (integer && !Number.isInteger(n))) throw new RadgradError(`--${flag}: expected ${integer ? 'an integer' : 'a number'}, got '${v}'`);
+  if (!Number.isFinite(n) || (integer && !Number.isInteger(n))) throw new RadgradError(`--${flag}: expected ${integer ? 'an integer' : 'a number'}, got '${v}'`, { hint: 'see `radgrad train --help`' });
   return n;
 }
 
+const PATH_KEYS = ['model', 'data', 'evalData', 'out', 'tokenizer'] as const;
+
+/** The --config file, every value checked (settings by type and range, paths as strings). */
 function readConfig(file: string): TrainFile {
-  if (!fs.existsSync(file)) throw new RadgradError(`--config ${file}: no such file`);
+  if (!fs.existsSync(file)) throw new RadgradError(`--config ${file}: no such file`, { hint: 'pass a JSON file of settings, e.g. {"loraR": 16, "lr": 1e-4}' });
+  let j: unknown;
   try {
-    const j = JSON.parse(fs.readFileSync(file, 'utf8')) as unknown;
-    if (typeof j !== 'object' || j === null || Array.isArray(j)) throw new Error('not a JSON object');
-    const known = new Set([...Object.keys(DEFAULT_TRAIN_SETTINGS), 'model', 'data', 'evalData', 'evalFraction', 'out', 'tokenizer', 'int8']);
-    const bad = Object.keys(j).filter((k) => !known.has(k));
-    if (bad.length) throw new RadgradError(`--config ${file}: unknown keys ${bad.join(', ')}`, { hint: `known keys: ${[...known].join(', ')}` });
-    return j as TrainFile;
+    j = JSON.parse(fs.readFileSync(file, 'utf8')) as unknown;
   } catch (e) {
-    if (e instanceof RadgradError) throw e;
-    throw new RadgradError(`--config ${file}: ${(e as Error).message}`);
+    throw new RadgradError(`--config ${file}: not valid JSON: ${(e as Error).message}`, { hint: 'settings are a JSON object with camelCase keys' });
   }
+  if (typeof j !== 'object' || j === null || Array.isArray(j)) throw new RadgradError(`--config ${file}: expected a JSON object, got ${Array.isArray(j) ? 'an array' : JSON.stringify(j)}`, { hint: 'settings are a JSON object with camelCase keys' });
+  const known = new Set<string>([...TRAIN_SETTING_KEYS, ...PATH_KEYS, 'evalFraction', 'int8']);
+  const bad = Object.keys(j).filter((k) => !known.has(k));
+  if (bad.length) throw new RadgradError(`--config ${file}: unknown keys ${bad.join(', ')}`, { hint: `known keys: ${[...known].join(', ')}` });
+  const { model: _m, data: _d, evalData: _e, evalFraction, out: _o, tokenizer: _t, int8, ...settings } = j as Record<string, unknown>;
+  for (const k of PATH_KEYS) {
+    const v = (j as Record<string, unknown>)[k];
+    if (v !== undefined && (typeof v !== 'string' || !v)) throw new RadgradError(`--config ${file}: '${k}' expected a path string, got ${JSON.stringify(v)}`, { hint: 'paths are relative to the working directory' });
+  }
+  if (evalFraction !== undefined) checkEvalFraction(evalFraction, `--config ${file}: 'evalFraction'`);
+  if (int8 !== undefined && typeof int8 !== 'boolean') throw new RadgradError(`--config ${file}: 'int8' expected true or false, got ${JSON.stringify(int8)}`, { hint: 'or pass --int8' });
+  checkTrainSettings(settings, `--config ${file}`);
+  return j as TrainFile;
+}
+
+function checkEvalFraction(v: unknown, where: string): number {
+  if (typeof v !== 'number' || !(v >= 0 && v < 1)) throw new RadgradError(`${where} expected a number in [0, 1), got ${JSON.stringify(v)}`, { hint: '0 holds nothing out; 0.05 holds out 5 % of the subjects' });
+  return v;
 }
 
 export function register(program: Command): void {
@@ -104,6 +124,8 @@ export function register(program: Command): void {
     .option('--max-steps <n>', 'stop after N optimizer steps (sets the schedule length)')
     .option('--lr <x>', `peak learning rate (default ${DEFAULT_TRAIN_SETTINGS.lr})`)
     .option('--warmup-steps <n>', 'linear warmup steps (default 0)')
+    .option('--warmup-ratio <r>', 'warmup over ceil(r · total steps) when --warmup-steps is 0, as HF warmup_ratio (default 0)')
+    .option('--schedule <name>', `learning-rate schedule, HF lr_scheduler_type names: ${SCHEDULE_KINDS.join(', ')} (default linear; constant has no warmup)`)
     .option('--max-length <n>', `truncate examples to N tokens (default ${DEFAULT_TRAIN_SETTINGS.maxLength})`)
     .option('--eval-every <n>', `eval loss every N steps (default ${DEFAULT_TRAIN_SETTINGS.evalEvery}; 0 = end only)`)
     .option('--eval-on-start', 'evaluate once before training (the base model\'s held-out loss, recorded as step 0), as HF eval_on_start')
@@ -143,6 +165,8 @@ export function register(program: Command): void {
         set('maxSteps', num('max-steps', f.maxSteps, true));
         set('lr', num('lr', f.lr));
         set('warmupSteps', num('warmup-steps', f.warmupSteps, true));
+        set('warmupRatio', num('warmup-ratio', f.warmupRatio));
+        if (f.schedule !== undefined) settings.schedule = f.schedule as ScheduleKind;
         set('maxLength', num('max-length', f.maxLength, true));
         set('evalEvery', num('eval-every', f.evalEvery, true));
         set('saveEvery', num('save-every', f.saveEvery, true));
@@ -156,16 +180,16 @@ export function register(program: Command): void {
           settings.attnImplementation = checkAttnImplementation(f.attnImplementation, '--attn-implementation');
         }
         if (f.evalOnStart) settings.evalOnStart = true;
-        const seed = settings.seed ?? DEFAULT_TRAIN_SETTINGS.seed;
-        const maxLength = settings.maxLength ?? DEFAULT_TRAIN_SETTINGS.maxLength;
+        // Every value (flags over --config over defaults) checked before any data or GPU work.
+        const { seed, maxLength } = resolveTrainSettings(settings, 'train (flags and --config)');
+        const evalFraction = f.evalFraction !== undefined ? checkEvalFraction(num('eval-fraction', f.evalFraction), '--eval-fraction') : (file.evalFraction ?? 0.05);
 
         const tokDir = f.tokenizer ?? file.tokenizer ?? modelDir;
         const tok = BioGptTokenizer.fromDir(tokDir);
         let trainRecs = readJsonl(dataFile);
         let evalRecs = f.evalData ?? file.evalData ? readJsonl((f.evalData ?? file.evalData)!) : [];
         if (!(f.evalData ?? file.evalData)) {
-          const frac = num('eval-fraction', f.evalFraction) ?? file.evalFraction ?? 0.05;
-          if (frac > 0) ({ train: trainRecs, eval: evalRecs } = splitTrainEval(trainRecs, { seed, evalFraction: frac, groupOf: (r) => subjectOf(r.id) }));
+          if (evalFraction > 0) ({ train: trainRecs, eval: evalRecs } = splitTrainEval(trainRecs, { seed, evalFraction, groupOf: (r) => subjectOf(r.id) }));
         }
         const trainSet = SftDataset.fromRecords(trainRecs, tok, { maxLength });
         const evalSet = SftDataset.fromRecords(evalRecs, tok, { maxLength });

@@ -18,7 +18,6 @@
 import type { Tensor } from '../tensor/tensor.js';
 import fs from 'node:fs';
 import path from 'node:path';
-import { RadgradError } from '../errors.js';
 import '../ops/index.js'; // registers the autograd helpers backward() needs
 import { backward, noGrad } from '../autograd/tape.js';
 import { autocast } from '../autograd/autocast.js';
@@ -26,7 +25,7 @@ import { tidy } from '../tensor/scope.js';
 import { mul } from '../ops/elementwise.js';
 import { AdamW, clipCoefficient, globalGradNorm } from '../ops/optim.js';
 import type { BioGptForCausalLM } from '../models/biogpt/model.js';
-import { checkAttnImplementation, type AttnImplementation } from '../models/biogpt/config.js';
+import { checkAttnImplementation } from '../models/biogpt/config.js';
 import { setAttnImplementation } from '../models/biogpt/attention.js';
 import { applyLora, loadAdapter, loraConfigOf, saveAdapter, trainableParametersLine, type LoraConfig } from '../nn/lora.js';
 import { collate, type Batch } from '../data/collator.js';
@@ -34,54 +33,12 @@ import { permutation } from '../data/rng.js';
 import type { Example } from '../data/dataset.js';
 import { writeTrainingReport, type TrainingMetricPoint } from './report.js';
 import { LossScaler, type LossScalerOptions } from './loss_scale.js';
-import { scheduledLr, type ScheduleKind } from './schedule.js';
+import { scheduledLr, warmupStepsFor } from './schedule.js';
+import { TrainerError, resolveTrainSettings, type TrainSettings } from './settings.js';
 import { Progress } from './progress.js';
 import { loadDropoutStates, readCheckpoint, saveCheckpoint, type TrainerState } from './checkpoint.js';
 
-export class TrainerError extends RadgradError {}
-
-export interface TrainSettings {
-  loraR: number;
-  loraAlpha: number;
-  loraDropout: number;
-  targetModules: string[];
-  batchSize: number;
-  gradAccum: number;
-  epochs: number;
-  /** Stop after this many optimizer steps (overrides epochs for the schedule's length), 0 = off. */
-  maxSteps: number;
-  lr: number;
-  betas: [number, number];
-  eps: number;
-  weightDecay: number;
-  schedule: ScheduleKind;
-  warmupSteps: number;
-  maxGradNorm: number;
-  maxLength: number;
-  /** Evaluate every N steps (0 = only at the end). */
-  evalEvery: number;
-  /** Evaluate once before the first step (as HF `eval_on_start`): the base model's held-out loss as step 0. */
-  evalOnStart: boolean;
-  /** Checkpoint every N steps (0 = only at the end / on interrupt). */
-  saveEvery: number;
-  seed: number;
-  fp16: boolean;
-  padId: number;
-  /** Plain-mode progress line every N steps. */
-  logEvery: number;
-  /** Recompute each decoder layer in backward instead of storing its activations (less memory, ~1 more forward). */
-  gradientCheckpointing: boolean;
-  /** Attention kernels, as transformers' attn_implementation ('eager' | 'flash'; 'sdpa' maps to flash); unset: the model's. */
-  attnImplementation?: AttnImplementation;
-}
-
-export const DEFAULT_TRAIN_SETTINGS: Readonly<TrainSettings> = Object.freeze({
-  loraR: 8, loraAlpha: 16, loraDropout: 0.1, targetModules: ['q_proj', 'v_proj'],
-  batchSize: 4, gradAccum: 4, epochs: 2, maxSteps: 0,
-  lr: 2e-4, betas: [0.9, 0.999] as [number, number], eps: 1e-8, weightDecay: 0,
-  schedule: 'linear' as ScheduleKind, warmupSteps: 0, maxGradNorm: 1.0, maxLength: 512,
-  evalEvery: 50, evalOnStart: false, saveEvery: 200, seed: 42, fp16: true, padId: 1, logEvery: 1, gradientCheckpointing: false,
-});
+export { DEFAULT_TRAIN_SETTINGS, TrainerError, TrainSettingsError, type TrainSettings } from './settings.js';
 
 export interface MetricRecord extends TrainingMetricPoint {
   step: number;
@@ -154,6 +111,8 @@ export class Trainer {
   readonly mixed: boolean;
   readonly stepsPerEpoch: number;
   readonly totalSteps: number;
+  /** Warmup length used: warmupSteps, else ceil(totalSteps · warmupRatio) (HF get_warmup_steps). */
+  readonly warmupSteps: number;
   private readonly o: TrainerOptions;
   private globalStep = 0;
   private optimizerSteps = 0;
@@ -164,10 +123,7 @@ export class Trainer {
 
   constructor(o: TrainerOptions) {
     this.o = o;
-    const s = (this.s = { ...DEFAULT_TRAIN_SETTINGS, ...(o.settings ?? {}) });
-    for (const k of ['batchSize', 'gradAccum', 'epochs', 'loraR'] as const) {
-      if (!(Number.isInteger(s[k]) && s[k] > 0)) throw new TrainerError(`${k} must be a positive integer, got ${s[k]}`);
-    }
+    const s = (this.s = resolveTrainSettings(o.settings));
     if (!o.train.length) throw new TrainerError('the training set is empty', { hint: 'check --data (prompt/completion JSONL) and --max-length' });
     this.model = o.model;
     this.lora = {
@@ -196,6 +152,7 @@ export class Trainer {
     const microPerEpoch = Math.ceil(o.train.length / s.batchSize);
     this.stepsPerEpoch = Math.ceil(microPerEpoch / s.gradAccum);
     this.totalSteps = s.maxSteps > 0 ? s.maxSteps : this.stepsPerEpoch * s.epochs;
+    this.warmupSteps = warmupStepsFor(this.totalSteps, s.warmupSteps, s.warmupRatio);
     fs.mkdirSync(o.outDir, { recursive: true });
     this.metricsFile = path.join(o.outDir, 'metrics.jsonl');
   }
@@ -320,7 +277,7 @@ export class Trainer {
     }
     const params = this.optimizer.params;
     const scaledNorm = await globalGradNorm(params);
-    const lr = scheduledLr(s.lr, this.optimizerSteps, { kind: s.schedule, warmupSteps: s.warmupSteps, totalSteps: this.totalSteps });
+    const lr = scheduledLr(s.lr, this.optimizerSteps, { kind: s.schedule, warmupSteps: this.warmupSteps, totalSteps: this.totalSteps });
     const applied = this.scaler.update(scaledNorm);
     const gradNorm = scaledNorm / scale;
     if (applied) {
