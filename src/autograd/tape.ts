@@ -5,13 +5,16 @@
  * is consumed (like PyTorch without retain_graph), so peak memory stays near forward + one layer.
  */
 import { RadgradError } from '../errors.js';
-import { Tensor, type GradNode } from '../tensor/tensor.js';
+import { DisposedTensorError, Tensor, type GradNode } from '../tensor/tensor.js';
 import { keep, tidy } from '../tensor/scope.js';
 import { noteRan, noteRecorded, type SavedSpec } from './release.js';
 
 export { release, releaseOnUse, type SavedSpec } from './release.js';
 
-/** Misuse of backward(): nothing to differentiate, a missing or mis-shaped upstream gradient. */
+/**
+ * Misuse of backward(): nothing to differentiate, a missing or mis-shaped upstream gradient, a
+ * graph already consumed by an earlier backward().
+ */
 export class AutogradError extends RadgradError {}
 
 let gradEnabled = true;
@@ -69,7 +72,8 @@ export function registerGradHelpers(add: (a: Tensor, b: Tensor) => Tensor, ones:
 
 /**
  * Backpropagates from `root`. Without `grad`, root must have one element (seeded with 1).
- * Leaf tensors with requiresGrad accumulate into `.grad` across calls.
+ * Leaf tensors with requiresGrad accumulate into `.grad` across calls. Throws (before computing
+ * anything) when the graph was consumed by an earlier backward() or a tensor in it was disposed.
  */
 export function backward(root: Tensor, grad?: Tensor): void {
   if (!root.requiresGrad) throw new AutogradError(`backward(): ${root} does not require grad (no trainable input reached it)`);
@@ -79,11 +83,20 @@ export function backward(root: Tensor, grad?: Tensor): void {
   if (grad && grad.shape.join() !== root.shape.join()) {
     throw new AutogradError(`backward(): upstream gradient shape [${grad.shape}] does not match root [${root.shape}]`);
   }
+  if (grad && grad.dtype !== root.dtype) {
+    throw new AutogradError(`backward(): upstream gradient dtype ${grad.dtype} does not match root ${root}`, {
+      hint: `pass a gradient of dtype ${root.dtype} (cast() it)`,
+    });
+  }
+  if (grad && grad.backend !== root.backend) {
+    throw new AutogradError(`backward(): upstream gradient is on backend '${grad.backend.name}', root ${root} on '${root.backend.name}'`);
+  }
   // Reverse topological order by iterative DFS.
   const order: Tensor[] = [];
   const seen = new Set<number>();
   const stack: Array<[Tensor, number]> = [[root, 0]];
   seen.add(root.id);
+  checkReachable(root, root);
   while (stack.length) {
     const top = stack[stack.length - 1]!;
     const [t, i] = top;
@@ -93,6 +106,7 @@ export function backward(root: Tensor, grad?: Tensor): void {
       const c = inputs[i]!;
       if (c.requiresGrad && !seen.has(c.id)) {
         seen.add(c.id);
+        checkReachable(c, root);
         stack.push([c, 0]);
       }
     } else {
@@ -150,6 +164,31 @@ export function backward(root: Tensor, grad?: Tensor): void {
         own.dispose();
       } else grads.set(inp.id, own);
     });
+  }
+}
+
+/**
+ * Every tensor backward() reaches must still have its node, or be a live leaf: checked before any
+ * gradient is computed, so that a misuse fails whole instead of dropping gradients half-way.
+ * A tensor that an op made but that has no node any more was consumed by an earlier backward() or
+ * disposed (tidy() ended, dispose()); treating it as a leaf would stop every gradient below it
+ * silently and attach a .grad to an intermediate that nothing frees.
+ */
+function checkReachable(t: Tensor, root: Tensor): void {
+  if (t.node) return;
+  if (t.isDisposed) {
+    throw new DisposedTensorError('backward()', t.id, {
+      madeBy: t.madeBy,
+      detail: ` before backward(${root}) reached it: ${t.madeBy ? 'no gradient can flow through it to what it was made from' : 'its gradient would be lost'}`,
+      hint: 'call backward() inside the tidy() scope that built the graph (return the loss from it), and dispose intermediates only after backward()',
+    });
+  }
+  if (t.madeBy) {
+    const who = `${t === root ? `the root ${t}` : `tensor #${t.id}`} (made by ${t.madeBy})`;
+    throw new AutogradError(
+      `backward(): the graph behind ${who} was already consumed by an earlier backward(): trying to backward through the graph a second time`,
+      { hint: 'backward() frees the graph as it goes (there is no retain_graph); run the forward pass again before another backward()' },
+    );
   }
 }
 

@@ -19,9 +19,11 @@ export interface GradNode {
 let nextId = 1;
 
 export class DisposedTensorError extends RadgradError {
-  constructor(op: string, id: number) {
-    super(`${op}: tensor #${id} was already disposed (released by tidy() or dispose())`, {
-      hint: 'keep() tensors you need after a tidy() scope, or return them from it',
+  /** `detail` replaces the default hint-free tail (e.g. what made the tensor and when it was needed). */
+  constructor(op: string, id: number, opts: { madeBy?: string | null; detail?: string; hint?: string } = {}) {
+    const made = opts.madeBy ? ` (made by ${opts.madeBy})` : '';
+    super(`${op}: tensor #${id}${made} was already disposed (released by tidy() or dispose())${opts.detail ?? ''}`, {
+      hint: opts.hint ?? 'keep() tensors you need after a tidy() scope, or return them from it',
     });
   }
 }
@@ -35,8 +37,12 @@ export class Tensor {
   requiresGrad: boolean;
   /** Accumulated gradient (leaf tensors with requiresGrad, after backward()). */
   grad: Tensor | null = null;
-  /** The op that produced this tensor (null for leaves and after backward freed the graph). */
-  node: GradNode | null = null;
+  private _node: GradNode | null = null;
+  /**
+   * The op that recorded a node on this tensor, kept after the node is gone (consumed by backward(),
+   * or dropped by dispose()): backward() tells such a tensor from a leaf and refuses to treat it as one.
+   */
+  private _madeBy: string | null = null;
   /** Optional name (parameters) used in error messages and state dicts. */
   name?: string;
 
@@ -53,6 +59,21 @@ export class Tensor {
   raw(op = 'raw'): RawTensor {
     if (!this._raw) throw new DisposedTensorError(op, this.id);
     return this._raw;
+  }
+
+  /** The op that produced this tensor (null for leaves and after backward freed the graph). */
+  get node(): GradNode | null {
+    return this._node;
+  }
+
+  set node(n: GradNode | null) {
+    this._node = n;
+    if (n) this._madeBy = n.op;
+  }
+
+  /** The op that made this tensor in a recorded graph (null for leaves and tensors made without one). */
+  get madeBy(): string | null {
+    return this._madeBy;
   }
 
   get isDisposed(): boolean {

@@ -197,4 +197,61 @@ describe('tape', () => {
       y.dispose();
     }
   });
+
+  it('backward() through a disposed intermediate throws DisposedTensorError before touching any gradient', async () => {
+    for (const be of await bes()) {
+      const w = leaf(be, [1, 2, 3, 4], [2, 2]);
+      const b = leaf(be, [1, 1], [2]);
+      const x = leaf(be, [1, 1], [1, 2], false);
+      // The loss returned from tidy(): the intermediates it was made from are gone.
+      const l = withBackend(be, () => tidy(() => ops.sum(ops.square(ops.matmul(x, w)))));
+      const before = be.bytesInUse();
+      assert.throws(() => backward(l), (e: unknown) => e instanceof DisposedTensorError && /backward\(\).*made by square.*disposed/.test(e.message));
+      assert.equal(w.grad, null);
+      assert.equal(be.bytesInUse(), before, `${be.name}: a failed backward() kept buffers`);
+      // An op above the disposed tensor that does not read it (add) must not hide the problem.
+      const h = withBackend(be, () => ops.matmul(x, w));
+      const y = withBackend(be, () => ops.sum(ops.add(h, b)));
+      h.dispose();
+      assert.throws(() => backward(y), (e: unknown) => e instanceof DisposedTensorError && /made by matmul/.test(e.message));
+      assert.equal(b.grad, null, `${be.name}: part of the graph was backpropagated`);
+      assert.equal(h.grad, null, `${be.name}: a disposed intermediate got a .grad`);
+      // A disposed leaf would get a .grad nothing frees.
+      const v = leaf(be, [1, 2], [2]);
+      const z = withBackend(be, () => ops.sum(ops.mul(v, 2)));
+      v.dispose();
+      assert.throws(() => backward(z), DisposedTensorError);
+      assert.equal(v.grad, null);
+      for (const t of [w, b, x, l, y, z]) t.dispose();
+    }
+  });
+
+  it('a second backward() over a consumed graph throws AutogradError (no silent no-op, no kept root .grad)', async () => {
+    for (const be of await bes()) {
+      const w = leaf(be, [1, 2, 3], [3]);
+      const l = withBackend(be, () => ops.sum(ops.mul(w, w)));
+      backward(l);
+      assert.throws(() => backward(l), (e: unknown) => e instanceof AutogradError && /already consumed.*second time/.test(e.message) && /made by sum/.test(e.message));
+      assert.equal(l.grad, null, `${be.name}: the non-leaf root got a .grad`);
+      assertClose(await values(w.grad), [2, 4, 6], { label: `${be.name} first backward only` });
+      // A graph sharing a consumed part: torch raises too (no retain_graph).
+      const h = withBackend(be, () => ops.exp(w));
+      const l1 = withBackend(be, () => ops.sum(h));
+      const l2 = withBackend(be, () => ops.mean(h));
+      backward(l1);
+      assert.throws(() => backward(l2), (e: unknown) => e instanceof AutogradError && /tensor #\d+ \(made by exp\)/.test(e.message));
+      for (const t of [w, l, h, l1, l2]) t.dispose();
+    }
+  });
+
+  it('backward() with an upstream gradient of another dtype throws AutogradError naming both', async () => {
+    for (const be of await bes()) {
+      const x = leaf(be, [1, 2], [2]);
+      const y = withBackend(be, () => ops.mul(x, x));
+      const g = withBackend(be, () => ops.tensor(new Int32Array([1, 10])));
+      assert.throws(() => backward(y, g), (e: unknown) => e instanceof AutogradError && /upstream gradient dtype i32 .* f32/.test(e.message));
+      assert.equal(x.grad, null);
+      for (const t of [x, y, g]) t.dispose();
+    }
+  });
 });
