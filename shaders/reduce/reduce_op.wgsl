@@ -1,5 +1,5 @@
 // The reduction OP of the reduce kernels (an override: 0 sum 1 mean 2 max 3 min; mean sums, the
-// kernel divides at the end): its identity and how two partial results combine.
+// kernel divides by params.div at the end): its identity and how two partial results combine.
 fn identity() -> f32 {
   switch OP {
     case 2u: { return -3.4028234663852886e38; }
@@ -8,10 +8,16 @@ fn identity() -> f32 {
   }
 }
 
+// NaN, read from the bits: WGSL lets a compiler assume floats are never NaN, so `a != a` may fold.
+fn is_nan(a: f32) -> bool {
+  return (bitcast<u32>(a) & 0x7fffffffu) > 0x7f800000u;
+}
+
+// max and min propagate NaN as torch does (WGSL leaves max(NaN, x) unspecified): a + b is NaN there.
 fn combine(a: f32, b: f32) -> f32 {
   switch OP {
-    case 2u: { return max(a, b); }
-    case 3u: { return min(a, b); }
+    case 2u: { return select(max(a, b), a + b, is_nan(a) || is_nan(b)); }
+    case 3u: { return select(min(a, b), a + b, is_nan(a) || is_nan(b)); }
     default: { return a + b; }
   }
 }
@@ -19,8 +25,9 @@ fn combine(a: f32, b: f32) -> f32 {
 // combine, lane by lane.
 fn combine4(a: vec4<f32>, b: vec4<f32>) -> vec4<f32> {
   switch OP {
-    case 2u: { return max(a, b); }
-    case 3u: { return min(a, b); }
+    case 2u, 3u: {
+      return vec4<f32>(combine(a.x, b.x), combine(a.y, b.y), combine(a.z, b.z), combine(a.w, b.w));
+    }
     default: { return a + b; }
   }
 }

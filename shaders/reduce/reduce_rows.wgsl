@@ -19,7 +19,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
   }
   if (lid.x == 0u) {
     var r = partial[0];
-    if (OP == 1u) { r = r / f32(params.len); }
+    if (OP == 1u) { r = r / params.div; }
     out[row] = T(r);
   }
 }

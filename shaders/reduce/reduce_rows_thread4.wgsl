@@ -11,7 +11,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
       acc = combine4(acc, x[base + j]);
     }
     var r = combine(combine(acc.x, acc.y), combine(acc.z, acc.w));
-    if (OP == 1u) { r = r / f32(params.len); }
+    if (OP == 1u) { r = r / params.div; }
     out[row] = r;
   }
 }

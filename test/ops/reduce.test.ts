@@ -101,3 +101,53 @@ describe('argmax', () => {
     }
   });
 });
+
+describe('long reductions (chunk partials first)', () => {
+  /** Float64 sums of x viewed as [outer, len, inner] over len. */
+  const sums64 = (x: Float64Array, outer: number, len: number, inner: number): number[] => {
+    const out: number[] = [];
+    for (let o = 0; o < outer; o++) {
+      for (let k = 0; k < inner; k++) {
+        let s = 0;
+        for (let j = 0; j < len; j++) s += x[(o * len + j) * inner + k]!;
+        out.push(s);
+      }
+    }
+    return out;
+  };
+
+  it('a mean over 2^22 values is accurate to f32 rounding, not to len × eps', async () => {
+    // One f32 loop over 2^22 × 0.1 gave 0.10099 (1 % off).
+    const { gpu } = await getBackends();
+    const n = 1 << 22;
+    const r = await runOn(gpu, (t) => ops.mean(t), [{ data: new Float64Array(n).fill(0.1), shape: [n], requiresGrad: false }]);
+    assert.ok(Math.abs(r.out[0]! / 0.1 - 1) < 1e-5, `mean ${r.out[0]}`);
+  });
+
+  it('sums over long rows and long columns match float64 (several chunk passes, ragged last chunk)', async () => {
+    const { gpu } = await getBackends();
+    for (const [outer, len, inner, axis] of [[3, 300_001, 1, 1], [1, 70_000, 3, 0], [2, 5_000, 7, 1]] as const) {
+      const x = randValues(outer * len * inner, 5 + len, 0, 1);
+      const shape = axis === 0 ? [len, inner] : inner === 1 ? [outer, len] : [outer, len, inner];
+      const r = await runOn(gpu, (t) => ops.sum(t, axis), [{ data: x, shape, requiresGrad: false }]);
+      const want = sums64(x, outer, len, inner);
+      for (let i = 0; i < want.length; i++) {
+        assert.ok(Math.abs(r.out[i]! / want[i]! - 1) < 2e-6, `[${outer}, ${len}, ${inner}] output ${i}: ${r.out[i]} vs ${want[i]}`);
+      }
+    }
+  });
+
+  it('max propagates NaN on every path (rows, vec4 rows, columns, chunks), as torch and the CPU reference', async () => {
+    const { gpu, cpu } = await getBackends();
+    for (const [shape, axis] of [[[2, 7], 1], [[2, 8], 1], [[7, 2], 0], [[2, 3000], 1]] as const) {
+      const n = shape[0] * shape[1];
+      const x = randValues(n, 9, -1, 1);
+      x[n - 1] = NaN; // in the last output row / column
+      for (const be of [cpu, gpu]) {
+        const r = await runOn(be, (t) => ops.max(t, axis), [{ data: x, shape: [...shape], requiresGrad: false }]);
+        assert.ok(Number.isNaN(r.out[r.out.length - 1]!), `${be.name} max [${shape}] axis ${axis}: ${[...r.out]}`);
+        assert.ok(!Number.isNaN(r.out[0]!), `${be.name} max [${shape}] axis ${axis}: NaN leaked into output 0`);
+      }
+    }
+  });
+});

@@ -1,4 +1,10 @@
-/** Reductions over any set of axes, as a sequence of [outer, len, inner] reductions, and argmax. */
+/**
+ * Reductions over any set of axes, as a sequence of [outer, len, inner] reductions, and argmax.
+ * A long reduction (len > SPLIT_LEN) first reduces chunks of CHUNK values into [outer, C, inner]
+ * partials (reduce_cols.wgsl), as often as needed, then reduces those: no thread adds more than
+ * about SPLIT_LEN floats in sequence. Summing 2^22 values in one f32 loop was 1 % off (each add
+ * rounds against a growing total) and left all but a few threads idle.
+ */
 import type { GpuContext } from '../../gpu/device.js';
 import { OpArgumentError } from '../../errors.js';
 import { grid1d } from '../../gpu/kernel.js';
@@ -6,11 +12,14 @@ import { alloc, bufferOf, cpuStyle, forRowChunks, launch, release, requireFloat,
 import { numel, type Backend, type DType, type RawTensor, type ReduceOp } from '../types.js';
 
 const OPS: Record<ReduceOp, number> = { sum: 0, mean: 1, max: 2, min: 3 };
+/** Reductions longer than this go through chunk partials first; CHUNK values per partial. */
+export const SPLIT_LEN = 1024;
+export const CHUNK = 256;
 
 const rowsKernel = variants((t: DType) => ({
   name: `reduce_rows_${t}`, family: 'reduce', file: 'reduce_rows',
   bindings: [{ name: 'x', type: 'T', access: 'read' as const }, { name: 'out', type: 'T', access: 'read_write' as const }],
-  uniforms: { rows: 'u32' as const, len: 'u32' as const },
+  uniforms: { rows: 'u32' as const, len: 'u32' as const, div: 'f32' as const },
   overrides: { WG: { type: 'u32' as const, value: WG }, OP: { type: 'u32' as const, value: 0 } },
   aliases: { T: t }, enables: t === 'f16' ? ['f16'] : [], includes: ['reduce/reduce_op.wgsl'],
 }));
@@ -20,7 +29,7 @@ const rowsThreadKernel = variants((key: string) => {
   return {
     name: vec ? 'reduce_rows_thread4_f32' : `reduce_rows_thread_${t}`, family: 'reduce', file: vec ? 'reduce_rows_thread4' : 'reduce_rows_thread',
     bindings: [{ name: 'x', type: vec ? 'vec4<f32>' : 'T', access: 'read' as const }, { name: 'out', type: 'T', access: 'read_write' as const }],
-    uniforms: { rows: 'u32' as const, len: 'u32' as const },
+    uniforms: { rows: 'u32' as const, len: 'u32' as const, div: 'f32' as const },
     overrides: { WG: { type: 'u32' as const, value: WG }, OP: { type: 'u32' as const, value: 0 } },
     aliases: { T: t }, enables: t === 'f16' ? ['f16'] : [], includes: ['common/strided.wgsl', 'reduce/reduce_op.wgsl'],
   };
@@ -28,7 +37,7 @@ const rowsThreadKernel = variants((key: string) => {
 const colsKernel = variants((t: DType) => ({
   name: `reduce_cols_${t}`, family: 'reduce', file: 'reduce_cols',
   bindings: [{ name: 'x', type: 'T', access: 'read' as const }, { name: 'out', type: 'T', access: 'read_write' as const }],
-  uniforms: { outer: 'u32' as const, len: 'u32' as const, inner: 'u32' as const },
+  uniforms: { outer: 'u32' as const, len: 'u32' as const, inner: 'u32' as const, chunk: 'u32' as const, chunks: 'u32' as const, div: 'f32' as const },
   overrides: { WG: { type: 'u32' as const, value: WG }, OP: { type: 'u32' as const, value: 0 } },
   aliases: { T: t }, enables: t === 'f16' ? ['f16'] : [], includes: ['common/strided.wgsl', 'reduce/reduce_op.wgsl'],
 }));
@@ -62,6 +71,15 @@ export function normalizeAxes(op: string, rank: number, axes: readonly number[])
 }
 
 export function reduceOps(ctx: GpuContext): Pick<Backend, 'reduce' | 'argmax'> {
+  /** out [outer, chunks, inner] = op over chunks of `chunk` along len of x [outer, len, inner] (reduce_cols.wgsl). */
+  const cols = (op: ReduceOp, x: RawTensor, out: RawTensor, outer: number, len: number, inner: number, chunk: number, chunks: number, div: number) => {
+    forRowChunks(ctx, `reduce ${op}`, outer, [{ x, per: len * inner }, { x: out, per: chunks * inner }], (_, rows, [xc, oc]) => {
+      launch(ctx, colsKernel(x.dtype), {
+        bindings: { x: bufferOf(xc!), out: bufferOf(oc!) }, uniforms: { outer: rows, len, inner, chunk, chunks, div },
+        constants: { OP: OPS[op] }, workgroups: strideGrid(ctx, rows * chunks * inner),
+      });
+    });
+  };
   return {
     reduce(op, x, axesIn, keepDims) {
       requireFloat(`reduce ${op}`, 'x', x);
@@ -72,30 +90,38 @@ export function reduceOps(ctx: GpuContext): Pick<Backend, 'reduce' | 'argmax'> {
       const shape = [...x.shape];
       for (const [g0, g1] of axisGroups(axes).reverse()) {
         const outer = numel(shape.slice(0, g0));
-        const len = numel(shape.slice(g0, g1 + 1));
+        const total = numel(shape.slice(g0, g1 + 1));
         const inner = numel(shape.slice(g1 + 1));
+        // Chunk partials while the reduced length is long (mean's partials are sums; it divides by total at the end).
+        let len = total;
+        while (len > SPLIT_LEN && outer * inner > 0) {
+          const chunks = Math.ceil(len / CHUNK);
+          const part = alloc(ctx, [outer, chunks, inner], x.dtype, `reduce ${op}`);
+          cols(op === 'mean' ? 'sum' : op, cur, part, outer, len, inner, CHUNK, chunks, 1);
+          if (cur !== x) release(ctx, cur);
+          cur = part;
+          len = chunks;
+        }
         for (let k = g0; k <= g1; k++) shape[k] = 1;
         const out = alloc(ctx, shape, x.dtype, `reduce ${op}`);
         // Over the binding limit, blocks of `outer` rows are reduced through windows.
-        forRowChunks(ctx, `reduce ${op}`, outer, [{ x: cur, per: len * inner }, { x: out, per: inner }], (_, rows, [xc, oc]) => {
-          if (inner === 1 && cpuStyle(ctx)) {
-            const vec = x.dtype === 'f32' && len % 4 === 0 && vec4Bindable(xc!);
-            launch(ctx, rowsThreadKernel(vec ? 'f32/vec4' : x.dtype), {
-              bindings: { x: bufferOf(xc!), out: bufferOf(oc!) }, uniforms: { rows, len },
-              constants: { OP: OPS[op] }, workgroups: strideGrid(ctx, rows),
-            });
-          } else if (inner === 1) {
-            launch(ctx, rowsKernel(x.dtype), {
-              bindings: { x: bufferOf(xc!), out: bufferOf(oc!) }, uniforms: { rows, len },
-              constants: { OP: OPS[op] }, workgroups: grid1d(rows),
-            });
-          } else {
-            launch(ctx, colsKernel(x.dtype), {
-              bindings: { x: bufferOf(xc!), out: bufferOf(oc!) }, uniforms: { outer: rows, len, inner },
-              constants: { OP: OPS[op] }, workgroups: strideGrid(ctx, rows * inner),
-            });
-          }
-        });
+        if (inner === 1) {
+          forRowChunks(ctx, `reduce ${op}`, outer, [{ x: cur, per: len }, { x: out, per: 1 }], (_, rows, [xc, oc]) => {
+            const uniforms = { rows, len, div: total };
+            if (cpuStyle(ctx)) {
+              const vec = x.dtype === 'f32' && len % 4 === 0 && vec4Bindable(xc!);
+              launch(ctx, rowsThreadKernel(vec ? 'f32/vec4' : x.dtype), {
+                bindings: { x: bufferOf(xc!), out: bufferOf(oc!) }, uniforms, constants: { OP: OPS[op] }, workgroups: strideGrid(ctx, rows),
+              });
+            } else {
+              launch(ctx, rowsKernel(x.dtype), {
+                bindings: { x: bufferOf(xc!), out: bufferOf(oc!) }, uniforms, constants: { OP: OPS[op] }, workgroups: grid1d(rows),
+              });
+            }
+          });
+        } else {
+          cols(op, cur, out, outer, len, inner, len, 1, total);
+        }
         if (cur !== x) release(ctx, cur);
         cur = out;
       }
