@@ -29,6 +29,7 @@ import { checkAttnImplementation } from '../models/biogpt/config.js';
 import { setAttnImplementation } from '../models/biogpt/attention.js';
 import { applyLora, loadAdapter, loraConfigOf, saveAdapter, trainableParametersLine, type LoraConfig } from '../nn/lora.js';
 import { collate, type Batch } from '../data/collator.js';
+import { writeTextAtomic } from '../util/atomic.js';
 import { permutation } from '../data/rng.js';
 import type { Example } from '../data/dataset.js';
 import { writeTrainingReport, type TrainingMetricPoint } from './report.js';
@@ -170,7 +171,8 @@ export class Trainer {
     this.optimizerSteps = state.optimizerSteps;
     this.tokensSeen = state.tokensSeen;
     this.elapsedBefore = state.elapsed;
-    // Keep the metrics history up to the checkpoint (a crash may have logged steps after it).
+    // Keep the metrics history up to the checkpoint (a crash may have logged steps after it), in
+    // memory and in the file: the rows after the checkpoint are undone, so they go from both.
     if (fs.existsSync(this.metricsFile)) {
       for (const line of fs.readFileSync(this.metricsFile, 'utf8').split('\n')) {
         if (!line.trim()) continue;
@@ -182,6 +184,14 @@ export class Trainer {
         }
       }
     }
+    writeTextAtomic(this.metricsFile, this.metrics.map((m) => JSON.stringify(m) + '\n').join(''));
+  }
+
+  /** A fresh run starts a fresh metrics.jsonl (an earlier run's rows in --out are dropped, atomically). */
+  private startFresh(progress: Progress | null): void {
+    writeTextAtomic(this.metricsFile, '');
+    const stale = fs.readdirSync(this.o.outDir).filter((n) => /^checkpoint-\d+$/.test(n));
+    if (stale.length) progress?.log(`note: ${this.o.outDir} holds ${stale.join(', ')} from an earlier run; this run's checkpoints replace those of the same step only`);
   }
 
   /** Runs a forward pass under autocast('f16') in mixed precision, as is otherwise. */
@@ -293,8 +303,9 @@ export class Trainer {
   async run(): Promise<TrainResult> {
     const o = this.o;
     const s = this.s;
-    if (o.resume) this.restore(o.resume);
     const progress = o.progress === undefined ? new Progress(this.totalSteps, { every: s.logEvery }) : o.progress;
+    if (o.resume) this.restore(o.resume);
+    else this.startFresh(progress);
     const line = trainableParametersLine(this.model);
     progress?.log(line);
     if (s.fp16 && !this.mixed) progress?.log('fp16: shader-f16 not available on this adapter; training in float32');

@@ -116,6 +116,21 @@ describe('Trainer (tiny BioGPT, WebGPU)', { skip: SKIP }, () => {
     const html = fs.readFileSync(path.join(out, 'report.html'), 'utf8');
     assert.ok(!/NaN/.test(html), 'report has no NaN');
   });
+
+  it('metrics.jsonl: a fresh run starts it anew; a resume keeps only the rows up to the checkpoint', async () => {
+    const out = path.join(tmp, 'g');
+    const steps = () => fs.readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { step: number }).step);
+    const s = { ...base, maxSteps: 4, saveEvery: 2, evalEvery: 0 };
+    await run(out, s);
+    assert.deepEqual(steps(), [1, 2, 3, 4]);
+    await run(out, { ...s, maxSteps: 2 }); // a second fresh run into the same --out
+    assert.deepEqual(steps(), [1, 2], "the earlier run's rows are gone");
+    await run(out, s); // steps 1-4 again, checkpoint-2 and -4
+    // as after a crash at step 4: resuming from checkpoint-2 undoes steps 3 and 4, in the file too
+    const r = await run(out, s, { resume: path.join(out, 'checkpoint-2') });
+    assert.deepEqual(r.metrics.map((m) => m.step), [1, 2, 3, 4]);
+    assert.deepEqual(steps(), [1, 2, 3, 4]);
+  });
 });
 
 describe('schedule and loss scaler', () => {
