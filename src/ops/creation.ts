@@ -3,6 +3,7 @@ import { getBackend } from '../backend/registry.js';
 import { numel, type DType } from '../backend/types.js';
 import { OpArgumentError } from '../errors.js';
 import { Tensor } from '../tensor/tensor.js';
+import { checkShape } from '../backend/shape_checks.js';
 
 export interface CreateOptions {
   dtype?: DType;
@@ -42,17 +43,20 @@ export function tensor(data: ArrayLike<number> | Nested, shape?: readonly number
     flat = o;
     shp = s;
   }
+  checkShape('tensor', 'shape', shp);
   const dtype = opts.dtype ?? (data instanceof Int32Array ? 'i32' : data instanceof Uint32Array ? 'u32' : 'f32');
   return new Tensor(be.upload(flat, shp, dtype), be, opts.requiresGrad ?? false);
 }
 
-export function full(shape: readonly number[], value: number, opts: CreateOptions = {}): Tensor {
+function filled(op: string, shape: readonly number[], value: number, opts: CreateOptions): Tensor {
+  checkShape(op, 'shape', shape);
   const be = getBackend();
   return new Tensor(be.full(shape, opts.dtype ?? 'f32', value), be, opts.requiresGrad ?? false);
 }
 
-export const zeros = (shape: readonly number[], opts: CreateOptions = {}) => full(shape, 0, opts);
-export const ones = (shape: readonly number[], opts: CreateOptions = {}) => full(shape, 1, opts);
+export const full = (shape: readonly number[], value: number, opts: CreateOptions = {}): Tensor => filled('full', shape, value, opts);
+export const zeros = (shape: readonly number[], opts: CreateOptions = {}): Tensor => filled('zeros', shape, 0, opts);
+export const ones = (shape: readonly number[], opts: CreateOptions = {}): Tensor => filled('ones', shape, 1, opts);
 export const zerosLike = (t: Tensor) => full(t.shape, 0, { dtype: t.dtype });
 export const onesLike = (t: Tensor) => full(t.shape, 1, { dtype: t.dtype });
 
@@ -63,11 +67,13 @@ export function scalarLike(x: Tensor, v: number): Tensor {
 
 /** Uniform [lo, hi) from a seeded counter-based RNG (same seed → same values on every backend). */
 export function randUniform(shape: readonly number[], seed: number, lo = 0, hi = 1, opts: CreateOptions = {}): Tensor {
+  checkShape('randUniform', 'shape', shape);
   const be = getBackend();
   return new Tensor(be.randomUniform(shape, seed, lo, hi), be, opts.requiresGrad ?? false);
 }
 
 export function randNormal(shape: readonly number[], seed: number, mean = 0, std = 1, opts: CreateOptions = {}): Tensor {
+  checkShape('randNormal', 'shape', shape);
   const be = getBackend();
   return new Tensor(be.randomNormal(shape, seed, mean, std), be, opts.requiresGrad ?? false);
 }

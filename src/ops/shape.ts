@@ -7,18 +7,21 @@ import { OpArgumentError, ShapeError } from '../errors.js';
 import { Tensor } from '../tensor/tensor.js';
 import { broadcastShapes, broadcastStrides, contiguousStrides, numel } from '../backend/types.js';
 import { sumToShape } from './reduce.js';
+import { checkShape } from '../backend/shape_checks.js';
 
+/** Same data seen with another shape of equal size; at most one dim may be -1 (inferred). */
 export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   const n = x.size;
   const infer = shape.indexOf(-1);
-  let s = [...shape];
+  if (infer >= 0 && shape.indexOf(-1, infer + 1) >= 0) throw new ShapeError('reshape', 'shape', 'at most one inferred (-1) dim', `[${shape}]`);
+  const s = [...shape];
   if (infer >= 0) {
     const rest = numel(shape.filter((_, i) => i !== infer));
-    if (rest === 0 || n % rest !== 0) throw new ShapeError('reshape', 'shape', `a shape with ${n} elements`, `[${shape}]`);
+    if (rest <= 0 || n % rest !== 0) throw new ShapeError('reshape', 'shape', `a shape with ${n} elements (from [${x.shape}])`, `[${shape}]`);
     s[infer] = n / rest;
   }
+  checkShape('reshape', 'shape', s);
   if (numel(s) !== n) throw new ShapeError('reshape', 'shape', `a shape with ${n} elements (from [${x.shape}])`, `[${shape}]`);
-  s = s.map(Number);
   const out = new Tensor(x.backend.reshape(x.raw('reshape'), s), x.backend);
   return record(out, 'reshape', [x], (g) => [new Tensor(g.backend.reshape(g.raw(), x.shape), g.backend)]);
 }
@@ -108,8 +111,17 @@ export function split(x: Tensor, sizes: number | readonly number[], axis = 0): T
   });
 }
 
-/** Materialised broadcast to `shape`; the gradient is summed back. */
-export function expand(x: Tensor, shape: readonly number[]): Tensor {
+/**
+ * Materialised broadcast to `shape`; the gradient is summed back. As torch's expand, -1 keeps the
+ * size of that (existing, right-aligned) dim; new leading dims need an explicit size.
+ */
+export function expand(x: Tensor, target: readonly number[]): Tensor {
+  const lead = target.length - x.rank;
+  const shape = Array.isArray(target) ? target.map((d, i) => (d === -1 && i >= lead ? x.shape[i - lead]! : d)) : target;
+  if (lead > 0 && shape.slice(0, lead).includes(-1)) {
+    throw new ShapeError('expand', 'shape', `explicit sizes for the ${lead} new leading dim(s) (-1 keeps an existing dim only)`, `[${target}]`);
+  }
+  checkShape('expand', 'shape', shape);
   const s = broadcastShapes(x.shape, shape);
   if (!s || s.join() !== shape.join()) throw new ShapeError('expand', 'shape', `a shape [${x.shape}] broadcasts to`, `[${shape}]`);
   const out = new Tensor(x.backend.stridedCopy(x.raw('expand'), { offset: 0, strides: broadcastStrides(x.shape, shape) }, shape), x.backend);

@@ -1,11 +1,12 @@
 import { OpArgumentError } from '../../errors.js';
+import { checkShape } from '../shape_checks.js';
 import { numel, type Backend } from '../types.js';
 import { dataOf, make } from './common.js';
 
 export function cpuMemoryOps(): Pick<Backend, 'upload' | 'full' | 'empty' | 'read' | 'dispose' | 'reshape' | 'bytesInUse' | 'sync'> {
   return {
     upload(data, shape, dtype) {
-      const n = numel(shape);
+      const n = checkShape('upload', 'shape', shape);
       if (data.length !== n) throw new OpArgumentError('upload', 'data', `${n} values for shape [${shape}]`, `${data.length}`);
       const t = make(shape, dtype);
       const d = dataOf(t);
@@ -13,11 +14,13 @@ export function cpuMemoryOps(): Pick<Backend, 'upload' | 'full' | 'empty' | 'rea
       return t;
     },
     full(shape, dtype, value) {
+      checkShape('full', 'shape', shape);
       const t = make(shape, dtype);
       dataOf(t).fill(value);
       return t;
     },
     empty(shape, dtype) {
+      checkShape('empty', 'shape', shape);
       // opts.capacity (a GPU pool hint) does not apply. Filled with NaN so that a caller relying on contents it did not write shows in tests.
       const t = make(shape, dtype);
       dataOf(t).fill(dtype === 'f32' || dtype === 'f16' ? NaN : 0);
@@ -28,6 +31,7 @@ export function cpuMemoryOps(): Pick<Backend, 'upload' | 'full' | 'empty' | 'rea
     },
     dispose() {},
     reshape(x, shape) {
+      checkShape('reshape', 'shape', shape);
       if (numel(shape) !== numel(x.shape)) throw new OpArgumentError('reshape', 'shape', `${numel(x.shape)} elements`, `[${shape}]`);
       return make(shape, x.dtype, dataOf(x));
     },

@@ -2,6 +2,7 @@
 import type { GpuContext } from '../../gpu/device.js';
 import { variants, alloc, bufferOf, forRowChunks, launch, release, strideGrid, view, WG, type GpuRaw } from './common.js';
 import { OpArgumentError } from '../../errors.js';
+import { checkShape } from '../shape_checks.js';
 import { bytesPerElement, numel, type Backend, type DType, type HostArray, type RawTensor } from '../types.js';
 import { f32ToF16Bits, f16BitsToF32 } from '../../util/half.js';
 
@@ -27,7 +28,7 @@ export function fill(ctx: GpuContext, x: RawTensor, value: number): void {
 export function memoryOps(ctx: GpuContext): Pick<Backend, 'upload' | 'full' | 'empty' | 'read' | 'dispose' | 'reshape' | 'bytesInUse' | 'sync'> {
   return {
     upload(data, shape, dtype) {
-      const n = numel(shape);
+      const n = checkShape('upload', 'shape', shape);
       if (data.length !== n) throw new OpArgumentError('upload', 'data', `${n} values for shape [${shape}]`, `${data.length}`);
       if (dtype === 'f16' && !ctx.caps.f16) throw new OpArgumentError('upload', 'dtype', "f32/i32/u32 (this adapter lacks 'shader-f16')", 'f16');
       const out = alloc(ctx, shape, dtype, 'upload');
@@ -44,11 +45,13 @@ export function memoryOps(ctx: GpuContext): Pick<Backend, 'upload' | 'full' | 'e
       return out;
     },
     full(shape, dtype, value) {
+      checkShape('full', 'shape', shape);
       const out = alloc(ctx, shape, dtype, 'full');
       fill(ctx, out, value);
       return out;
     },
     empty(shape, dtype, opts) {
+      checkShape('empty', 'shape', shape);
       // A pooled buffer as it comes (stale contents): the caller overwrites every element.
       const capacity = opts?.capacity ?? 0;
       if (!(capacity > numel(shape))) return alloc(ctx, shape, dtype, 'empty');
@@ -75,6 +78,7 @@ export function memoryOps(ctx: GpuContext): Pick<Backend, 'upload' | 'full' | 'e
       release(ctx, x);
     },
     reshape(x, shape) {
+      checkShape('reshape', 'shape', shape);
       if (numel(shape) !== numel(x.shape)) throw new OpArgumentError('reshape', 'shape', `${numel(x.shape)} elements`, `[${shape}]`);
       return view(x, shape);
     },

@@ -3,7 +3,8 @@ import type { GpuContext } from '../../gpu/device.js';
 import { OpArgumentError } from '../../errors.js';
 import { seedU32 } from '../rng.js';
 import { alloc, bufferOf, forRowChunks, grid, launch, WG } from './common.js';
-import { numel, type Backend } from '../types.js';
+import type { Backend } from '../types.js';
+import { checkShape } from '../shape_checks.js';
 
 const includes = ['common/strided.wgsl', 'common/rng.wgsl'];
 
@@ -25,7 +26,7 @@ const normalKernel = {
 
 /** Element indices are u32 counters; beyond 2^32 the stream would repeat. */
 export function checkRandomSize(op: string, shape: readonly number[]): number {
-  const n = numel(shape);
+  const n = checkShape(op, 'shape', shape);
   if (n > 2 ** 32) throw new OpArgumentError(op, 'shape', 'at most 2^32 elements', `[${shape}]`);
   return n;
 }

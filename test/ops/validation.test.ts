@@ -1,0 +1,86 @@
+/**
+ * Argument validation of the public ops: shapes (every dim a non-negative safe integer, one
+ * inferred -1 in reshape, torch's -1 in expand), axes and indices (integers in range, no
+ * duplicates), and the typed errors naming the public op. Each is checked on the WebGPU backend and
+ * on the CPU reference; after the rejected calls, a readback must still work (no hang).
+ */
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { shutdownGpu } from '../../src/gpu/device.js';
+import { withBackend } from '../../src/backend/registry.js';
+import type { Backend } from '../../src/backend/types.js';
+import { OpArgumentError, ShapeError } from '../../src/errors.js';
+import { backward } from '../../src/autograd/tape.js';
+import * as ops from '../../src/ops/index.js';
+import { getBackends } from '../helpers/ops_harness.js';
+
+after(() => shutdownGpu());
+
+const bes = async (): Promise<Backend[]> => {
+  const { gpu, cpu } = await getBackends();
+  return [gpu, cpu];
+};
+
+/** A ShapeError whose message starts with the op's name and mentions `got`. */
+const shapeErr = (op: string, got?: RegExp) => (e: unknown) =>
+  e instanceof ShapeError && e.message.startsWith(`${op}: `) && (!got || got.test(e.message));
+const argErr = (op: string, arg: string, got?: RegExp) => (e: unknown) =>
+  e instanceof OpArgumentError && e.op === op && e.arg === arg && (!got || got.test(e.message));
+
+describe('shape validation', () => {
+  it('creation ops reject negative, fractional and non-finite dims with ShapeError naming the op', async () => {
+    for (const be of await bes()) {
+      withBackend(be, () => {
+        assert.throws(() => ops.zeros([-3]), shapeErr('zeros', /dim 0 is -3/));
+        assert.throws(() => ops.zeros([1.5, 2]), shapeErr('zeros', /dim 0 is 1.5/));
+        assert.throws(() => ops.ones([2, NaN]), shapeErr('ones', /dim 1 is NaN/));
+        assert.throws(() => ops.full([Infinity], 1), shapeErr('full'));
+        assert.throws(() => ops.randUniform([-1], 1), shapeErr('randUniform'));
+        assert.throws(() => ops.randNormal([2, -2], 1), shapeErr('randNormal'));
+        assert.throws(() => ops.tensor([], [-1, 0]), shapeErr('tensor'));
+        // The backend entry points reachable through getBackend().
+        assert.throws(() => be.full([-3], 'f32', 0), shapeErr('full'));
+        assert.throws(() => be.empty([2.5], 'f32'), shapeErr('empty'));
+        assert.throws(() => be.upload([], [0, -1], 'f32'), shapeErr('upload'));
+        assert.throws(() => be.randomUniform([-4], 1, 0, 1), shapeErr('randomUniform'));
+        const z = ops.zeros([0, 3]); // zero-size dims are fine
+        assert.deepEqual(z.shape, [0, 3]);
+        z.dispose();
+      });
+      // The GPU queue is still usable (a negative dim used to hang the next readback).
+      const t = withBackend(be, () => ops.tensor([1, 2]));
+      assert.deepEqual([...(await t.data())], [1, 2]);
+      t.dispose();
+    }
+  });
+
+  it('reshape: at most one -1, every dim a non-negative integer after inference', async () => {
+    for (const be of await bes()) {
+      const x = withBackend(be, () => ops.arange(6));
+      assert.throws(() => ops.reshape(x, [-1, -1]), shapeErr('reshape', /at most one/));
+      assert.throws(() => ops.reshape(x, [-2, -3]), shapeErr('reshape', /dim 0 is -2/));
+      assert.throws(() => ops.reshape(x, [1.5, 4]), shapeErr('reshape', /dim 0 is 1.5/));
+      assert.throws(() => ops.reshape(x, [-1, 4]), shapeErr('reshape', /6 elements/));
+      const y = ops.reshape(x, [-1, 3]);
+      assert.deepEqual(y.shape, [2, 3]);
+      for (const t of [x, y]) t.dispose();
+    }
+  });
+
+  it('expand: -1 keeps an existing dim (torch), and cannot size a new leading dim', async () => {
+    for (const be of await bes()) {
+      const x = withBackend(be, () => ops.tensor([[1, 2, 3]], undefined, { requiresGrad: true }));
+      const y = withBackend(be, () => ops.expand(x, [-1, 3]));
+      assert.deepEqual(y.shape, [1, 3]);
+      const z = withBackend(be, () => ops.expand(x, [2, 4, -1]));
+      assert.deepEqual(z.shape, [2, 4, 3]);
+      assert.deepEqual(await z.toArray(), Array.from({ length: 2 }, () => Array.from({ length: 4 }, () => [1, 2, 3])));
+      withBackend(be, () => backward(ops.sum(z)));
+      assert.deepEqual([...(await x.grad!.data())], [8, 8, 8]);
+      assert.throws(() => ops.expand(x, [-1, -1, 3]), shapeErr('expand', /leading/));
+      assert.throws(() => ops.expand(x, [2, -2]), shapeErr('expand', /dim 1 is -2/));
+      assert.throws(() => ops.expand(x, [2.5, 3]), shapeErr('expand'));
+      for (const t of [x, y, z]) t.dispose();
+    }
+  });
+});
