@@ -11,7 +11,7 @@ import { readJsonl, writeTextAtomic } from '../../src/data/jsonl.js';
 import { generateText } from '../../src/generate/index.js';
 import { corpusBleu, rougeL, labelAgreement, parsePromptLabels } from '../../src/eval/index.js';
 import { action, startGpu } from '../run.js';
-import { addGenerationOptions, generationOptions, loadForGeneration, type GenFlags } from './gen_common.js';
+import { addGenerationOptions, checkPromptLengths, generationOptions, loadForGeneration, type GenFlags } from './gen_common.js';
 
 interface EvalCliOptions extends GenFlags {
   model?: string;
@@ -25,6 +25,11 @@ interface EvalCliOptions extends GenFlags {
 }
 
 const DEFAULT_MAX_NEW = 128;
+
+/** The line number of each record in a JSONL file (blank lines are skipped, as readJsonl does). */
+function recordLines(file: string): number[] {
+  return fs.readFileSync(file, 'utf8').split(/\r?\n/).flatMap((l, i) => (l.trim() ? [i + 1] : []));
+}
 
 export async function runEval(o: EvalCliOptions, log: (l: string) => void = (l) => process.stderr.write(l + '\n')): Promise<Record<string, unknown>> {
   if (!o.data) throw new RadgradError('--data <eval.jsonl> is required', { hint: 'a JSONL of {id, prompt, completion}, e.g. from `radgrad prep mimic`' });
@@ -40,6 +45,14 @@ export async function runEval(o: EvalCliOptions, log: (l: string) => void = (l) 
   let tokens = 0;
   const t0 = performance.now();
   try {
+    const lines = recordLines(o.data);
+    const file = path.basename(o.data);
+    checkPromptLengths(
+      'eval',
+      recs.map((r, i) => ({ tokens: tokenizer!.encode(r.prompt).length, name: `record ${i + 1} (id ${r.id}, line ${lines[i]} of ${file})` })),
+      model.config.maxPositionEmbeddings,
+      gen.maxNewTokens!,
+    );
     for (let i = 0; i < recs.length; i += bs) {
       const chunk = recs.slice(i, i + bs);
       const { outputs, result } = await generateText(model, tokenizer!, chunk.map((r) => r.prompt), gen);
@@ -80,7 +93,13 @@ export function register(program: Command): void {
     .option('--limit <n>', 'evaluate only the first n records')
     .option('--batch-size <n>', 'prompts per generation batch (left padded)', '8');
   addGenerationOptions(cmd, DEFAULT_MAX_NEW)
-    .addHelpText('after', '\nExample:\n  $ radgrad eval --model radgrad-demo/base --adapter radgrad-demo/lora/adapter --data radgrad-demo/data/reports.jsonl --limit 32 --num-beams 4 --out eval-out')
+    .addHelpText(
+      'after',
+      '\nEvery prompt is checked against the model\'s positions before anything is generated: a prompt that,\n' +
+        'with --max-new-tokens, does not fit stops the run at once, naming its record (id and line). Prompts are\n' +
+        'never truncated or skipped silently, so the metrics always cover every record asked for.\n' +
+        '\nExample:\n  $ radgrad eval --model radgrad-demo/base --adapter radgrad-demo/lora/adapter --data radgrad-demo/data/reports.jsonl --limit 32 --num-beams 4 --out eval-out',
+    )
     .action(
       action(async (opts: EvalCliOptions, c: Command) => {
         await startGpu(c);

@@ -120,3 +120,36 @@ export function loadForGeneration(o: { model?: string; adapter?: string; tokeniz
 export function unescapePrompt(s: string): string {
   return s.replace(/\\n/g, '\n').replace(/\\t/g, '\t');
 }
+
+/** A prompt as the user can find it again: its token count and where it came from. */
+export interface NamedPrompt {
+  tokens: number;
+  /** e.g. "record 11 (id p10/s5, line 12 of eval.jsonl)". */
+  name: string;
+}
+
+/**
+ * Checks every prompt against the model's positions before anything is generated, so a long prompt
+ * late in a file cannot throw away the work done on the ones before it. Prompts are never
+ * truncated or skipped silently (that would change what is evaluated); the error names them.
+ */
+export function checkPromptLengths(cmd: string, prompts: readonly NamedPrompt[], maxPos: number, maxNew: number): void {
+  const list = (bad: readonly NamedPrompt[]) =>
+    bad.slice(0, 5).map((p) => `${p.name}: ${p.tokens} tokens`).join('; ') + (bad.length > 5 ? `; ... ${bad.length - 5} more` : '');
+  const alone = prompts.filter((p) => p.tokens >= maxPos);
+  if (alone.length) {
+    throw new RadgradError(
+      `${cmd}: ${alone.length === 1 ? 'a prompt fills' : `${alone.length} prompts fill`} the model's ${maxPos} positions (max_position_embeddings) on ${alone.length === 1 ? 'its' : 'their'} own, ` +
+        `leaving no room for a new token (${list(alone)})`,
+      { hint: `prompts must be at most ${maxPos - 1} tokens: shorten or remove ${alone.length === 1 ? 'it' : 'them'}; nothing was generated` },
+    );
+  }
+  const over = prompts.filter((p) => p.tokens + maxNew > maxPos);
+  if (over.length) {
+    const longest = Math.max(...prompts.map((p) => p.tokens));
+    throw new RadgradError(
+      `${cmd}: ${over.length === 1 ? 'a prompt' : `${over.length} prompts`} + --max-new-tokens ${maxNew} exceed the model's ${maxPos} positions (max_position_embeddings) (${list(over)})`,
+      { hint: `lower --max-new-tokens to ${maxPos - longest} (room for every prompt), or shorten those prompts; nothing was generated` },
+    );
+  }
+}

@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import { RadgradError } from '../../src/errors.js';
 import { generate, generateText, newIds, type GenerateOptions } from '../../src/generate/index.js';
 import { action, startGpu } from '../run.js';
-import { addGenerationOptions, generationOptions, loadForGeneration, unescapePrompt, type GenFlags } from './gen_common.js';
+import { addGenerationOptions, checkPromptLengths, generationOptions, loadForGeneration, unescapePrompt, type GenFlags } from './gen_common.js';
 
 interface GenerateCliOptions extends GenFlags {
   model?: string;
@@ -26,9 +26,9 @@ interface GenerateCliOptions extends GenFlags {
 
 const DEFAULT_MAX_NEW = 64;
 
-function readPrompts(file: string, field: string): string[] {
+function readPrompts(file: string, field: string): Array<{ text: string; line: number }> {
   if (!fs.existsSync(file)) throw new RadgradError(`--prompts ${file}: no such file`);
-  const out: string[] = [];
+  const out: Array<{ text: string; line: number }> = [];
   fs.readFileSync(file, 'utf8').split(/\r?\n/).forEach((line, i) => {
     if (!line.trim()) return;
     let rec: unknown;
@@ -39,7 +39,7 @@ function readPrompts(file: string, field: string): string[] {
     }
     const v = (rec as Record<string, unknown>)[field];
     if (typeof v !== 'string') throw new RadgradError(`${file}:${i + 1}: no string field "${field}"`, { hint: 'choose the field with --field' });
-    out.push(v);
+    out.push({ text: v, line: i + 1 });
   });
   if (!out.length) throw new RadgradError(`${file}: no prompts`);
   return out;
@@ -79,8 +79,10 @@ export async function runGenerate(o: GenerateCliOptions): Promise<void> {
       reportSpeed(r.stats.newTokens, ms, r.stats.steps);
       return;
     }
-    const raw = o.prompt !== undefined ? [o.prompt] : readPrompts(o.prompts!, o.field);
-    const prompts = o.rawPrompt ? raw : raw.map(unescapePrompt);
+    const raw = o.prompt !== undefined ? [{ text: o.prompt, line: 0 }] : readPrompts(o.prompts!, o.field);
+    const prompts = raw.map((p) => (o.rawPrompt ? p.text : unescapePrompt(p.text)));
+    const names = raw.map((p, i) => (o.prompt !== undefined ? 'the --prompt text' : `prompt ${i + 1} (line ${p.line} of ${o.prompts})`));
+    checkPromptLengths('generate', prompts.map((p, i) => ({ tokens: tokenizer!.encode(p).length, name: names[i]! })), model.config.maxPositionEmbeddings, gen.maxNewTokens!);
     const bs = Number(o.batchSize);
     if (!Number.isInteger(bs) || bs < 1) throw new RadgradError(`--batch-size must be a positive integer, got ${o.batchSize}`);
     const batch = stream ? 1 : bs; // streaming interleaves nothing: one prompt at a time

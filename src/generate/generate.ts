@@ -123,8 +123,15 @@ export function preparePrompts(model: BioGptForCausalLM, inputIds: readonly (rea
   if (mask.length !== B || mask.some((r) => r.length !== T)) throw new RadgradError(`generate: attentionMask must be [${B}, ${T}] like the prompts`);
   const longest = Math.max(...mask.map((r) => r.reduce((a, b) => a + b, 0)));
   const maxNew = o.maxNewTokens ?? 20;
+  if (longest >= maxPos) {
+    throw new RadgradError(`generate: the prompt alone (${longest} tokens) fills the model's ${maxPos} positions (max_position_embeddings), leaving no room for a new token`, {
+      hint: `shorten the prompt to at most ${maxPos - 1} tokens`,
+    });
+  }
   if (longest + maxNew > maxPos) {
-    throw new RadgradError(`generate: prompt (${longest} tokens) + maxNewTokens (${maxNew}) exceeds the model's ${maxPos} positions`, { hint: `lower --max-new-tokens to ${Math.max(1, maxPos - longest)} or shorten the prompt` });
+    throw new RadgradError(`generate: prompt (${longest} tokens) + maxNewTokens (${maxNew}) exceeds the model's ${maxPos} positions (max_position_embeddings)`, {
+      hint: `lower --max-new-tokens to ${maxPos - longest} or shorten the prompt`,
+    });
   }
   return mask;
 }
