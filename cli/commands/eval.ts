@@ -34,8 +34,15 @@ function recordLines(file: string): number[] {
 export async function runEval(o: EvalCliOptions, log: (l: string) => void = (l) => process.stderr.write(l + '\n')): Promise<Record<string, unknown>> {
   if (!o.data) throw new RadgradError('--data <eval.jsonl> is required', { hint: 'a JSONL of {id, prompt, completion}, e.g. from `radgrad prep mimic`' });
   if (!fs.existsSync(o.data)) throw new RadgradError(`--data ${o.data}: no such file`);
+  let limit: number | undefined;
+  if (o.limit !== undefined) {
+    limit = Number(o.limit);
+    if (!/^\s*\d+\s*$/.test(o.limit) || !Number.isSafeInteger(limit) || limit < 1) {
+      throw new RadgradError(`--limit must be a positive integer, got ${JSON.stringify(o.limit)}`, { hint: 'e.g. --limit 32 evaluates the first 32 records; leave it out to evaluate them all' });
+    }
+  }
   let recs = readJsonl(o.data);
-  if (o.limit !== undefined) recs = recs.slice(0, Math.max(1, Number(o.limit) || 1));
+  if (limit !== undefined) recs = recs.slice(0, limit);
   const gen = generationOptions(o, DEFAULT_MAX_NEW);
   const bs = Number(o.batchSize);
   if (!Number.isInteger(bs) || bs < 1) throw new RadgradError(`--batch-size must be a positive integer, got ${o.batchSize}`);
