@@ -48,6 +48,7 @@ interface TrainFlags {
   int8?: boolean;
   fp16?: boolean;
   resume?: string;
+  allowSettingChanges?: boolean;
   json?: boolean;
   gradientCheckpointing?: boolean;
   attnImplementation?: string;
@@ -136,7 +137,8 @@ export function register(program: Command): void {
     .option('--no-fp16', 'pure float32, no loss scaling')
     .option('--gradient-checkpointing', 'recompute each decoder layer in backward instead of storing its activations (less GPU memory, slower steps)')
     .option('--attn-implementation <name>', "attention kernels, as transformers' attn_implementation: eager (composite ops) or flash (fused kernels, O(T) memory; sdpa maps to flash). Default: the model's config.json, else eager")
-    .option('--resume <dir>', 'continue from a checkpoint-<step> folder of an earlier run')
+    .option('--resume <dir>', 'continue from a checkpoint-<step> folder of an earlier run (pass the same settings: a difference that matters stops with the list)')
+    .option('--allow-setting-changes', 'with --resume: continue although settings differ from the checkpoint\'s run (each difference is printed)')
     .option('--json', 'print metrics as JSON lines and a JSON summary')
     .addHelpText(
       'after',
@@ -187,8 +189,9 @@ export function register(program: Command): void {
         const tokDir = f.tokenizer ?? file.tokenizer ?? modelDir;
         const tok = BioGptTokenizer.fromDir(tokDir);
         let trainRecs = readJsonl(dataFile);
-        let evalRecs = f.evalData ?? file.evalData ? readJsonl((f.evalData ?? file.evalData)!) : [];
-        if (!(f.evalData ?? file.evalData)) {
+        const evalDataFile = f.evalData ?? file.evalData;
+        let evalRecs = evalDataFile ? readJsonl(evalDataFile) : [];
+        if (!evalDataFile) {
           if (evalFraction > 0) ({ train: trainRecs, eval: evalRecs } = splitTrainEval(trainRecs, { seed, evalFraction, groupOf: (r) => subjectOf(r.id) }));
         }
         const trainSet = SftDataset.fromRecords(trainRecs, tok, { maxLength });
@@ -213,7 +216,9 @@ export function register(program: Command): void {
               model, train: trainSet.examples, eval: evalSet.examples, outDir, settings, signal: ac.signal,
               f16Available: gpu().caps.f16,
               progress: f.json ? null : undefined,
-              ...(f.resume ? { resume: f.resume } : {}),
+              ...(f.resume ? { resume: f.resume, allowSettingChanges: !!f.allowSettingChanges } : {}),
+              // The eval split is part of the run: a resume must hold out the same reports.
+              dataSettings: evalDataFile ? { evalData: path.resolve(evalDataFile) } : { evalFraction },
               ...(f.json ? { onMetrics: (m) => process.stdout.write(JSON.stringify(m) + '\n') } : {}),
               reportSettings: { model: modelDir, data: dataFile, trainExamples: trainSet.length, evalExamples: evalSet.length, int8: !!(f.int8 ?? file.int8) },
             });

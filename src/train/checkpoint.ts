@@ -44,6 +44,8 @@ export interface TrainerState {
   optimizer: { stepCount: number; lr: number; betas: [number, number]; eps: number; steps: Array<number | null>; names: Array<string | null> };
   dropout: Record<string, DropoutState>;
   settings: Record<string, unknown>;
+  /** What the run trained and evaluated on (example counts, the eval split's parameters), checked on resume; absent in older checkpoints. */
+  data?: Record<string, unknown>;
 }
 
 /** Every Dropout's RNG position, by module path (so a resumed run draws the same masks). */
@@ -104,8 +106,8 @@ export async function saveCheckpoint(dir: string, c: SaveCheckpointInput): Promi
   }
 }
 
-/** Reads trainer_state.json and the optimizer tensors of a checkpoint directory. */
-export function readCheckpoint(dir: string): { state: TrainerState; optimizer: AdamWState } {
+/** Reads trainer_state.json of a checkpoint directory. */
+export function readTrainerState(dir: string): TrainerState {
   const file = path.join(dir, TRAINER_STATE);
   if (!fs.existsSync(file)) throw new FileFormatError(file, 'missing (not a radgrad training checkpoint)', { hint: 'pass a checkpoint-<step> folder from a previous `radgrad train --out` run' });
   let state: TrainerState;
@@ -115,6 +117,12 @@ export function readCheckpoint(dir: string): { state: TrainerState; optimizer: A
     throw new FileFormatError(file, `not valid JSON: ${(e as Error).message}`);
   }
   if (state.format !== 'radgrad-trainer-1') throw new FileFormatError(file, `unknown format ${JSON.stringify(state.format)}`);
+  return state;
+}
+
+/** Reads trainer_state.json and the optimizer tensors of a checkpoint directory. */
+export function readCheckpoint(dir: string): { state: TrainerState; optimizer: AdamWState } {
+  const state = readTrainerState(dir);
   const o = state.optimizer;
   const optFile = path.join(dir, OPTIMIZER_FILE);
   const tensors = fs.existsSync(optFile) ? readSafetensors(optFile).tensors : new Map();

@@ -133,3 +133,56 @@ export function resolveTrainSettings(s: Partial<TrainSettings> = {}, where = 'Tr
   checkTrainSettings(out as unknown as Record<string, unknown>, where);
   return out;
 }
+
+/**
+ * The settings a resumed run must share with the checkpoint's for the run to continue as it was:
+ * data order and eval split (seed, batch, accumulation, max length, pad), the schedule and its
+ * length, the optimizer, and the LoRA layout (which the checkpoint's adapter fixes anyway).
+ * Evaluation/saving cadence, precision and kernels may change.
+ */
+export const RESUME_SETTINGS: ReadonlyArray<keyof TrainSettings> = [
+  'seed', 'batchSize', 'gradAccum', 'maxLength', 'padId', 'epochs', 'maxSteps',
+  'lr', 'schedule', 'warmupSteps', 'warmupRatio', 'betas', 'eps', 'weightDecay', 'maxGradNorm',
+  'loraR', 'loraAlpha', 'loraDropout', 'targetModules',
+];
+
+export interface SettingDifference {
+  /** A setting name, or `data.<key>` for what the run trains and evaluates on. */
+  name: string;
+  checkpoint: unknown;
+  now: unknown;
+}
+
+const norm = (k: string, v: unknown) => JSON.stringify(k === 'targetModules' && Array.isArray(v) ? [...v].sort() : v);
+
+/**
+ * How this run differs from the checkpoint's run: RESUME_SETTINGS (a setting missing from an older
+ * checkpoint counts as its default) and every data key both sides record.
+ */
+export function resumeDifferences(saved: Record<string, unknown>, now: TrainSettings, savedData: Record<string, unknown> = {}, nowData: Record<string, unknown> = {}): SettingDifference[] {
+  const out: SettingDifference[] = [];
+  for (const k of RESUME_SETTINGS) {
+    const c = saved[k] === undefined ? DEFAULT_TRAIN_SETTINGS[k] : saved[k];
+    if (norm(k, c) !== norm(k, now[k])) out.push({ name: k, checkpoint: c, now: now[k] });
+  }
+  for (const k of Object.keys(nowData)) {
+    if (k in savedData && JSON.stringify(savedData[k]) !== JSON.stringify(nowData[k])) out.push({ name: `data.${k}`, checkpoint: savedData[k], now: nowData[k] });
+  }
+  return out;
+}
+
+/** A resume whose settings differ from the checkpoint's: lists every difference. */
+export class ResumeMismatchError extends TrainerError {
+  constructor(
+    readonly checkpoint: string,
+    readonly differences: SettingDifference[],
+  ) {
+    super(`--resume ${checkpoint}: this run's settings differ from the checkpoint's run:\n${formatDifferences(differences)}`, {
+      hint: `pass the same flags and --config as the run that wrote it (its settings are in ${checkpoint}/trainer_state.json, "settings" and "data"), or --allow-setting-changes (Trainer option allowSettingChanges) to continue with the new ones`,
+    });
+  }
+}
+
+export function formatDifferences(d: SettingDifference[]): string {
+  return d.map((x) => `  ${x.name}: checkpoint ${JSON.stringify(x.checkpoint)}, this run ${JSON.stringify(x.now)}`).join('\n');
+}

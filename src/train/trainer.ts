@@ -35,11 +35,11 @@ import type { Example } from '../data/dataset.js';
 import { writeTrainingReport, type TrainingMetricPoint } from './report.js';
 import { LossScaler, type LossScalerOptions } from './loss_scale.js';
 import { scheduledLr, warmupStepsFor } from './schedule.js';
-import { TrainerError, resolveTrainSettings, type TrainSettings } from './settings.js';
+import { ResumeMismatchError, TrainerError, formatDifferences, resolveTrainSettings, resumeDifferences, type TrainSettings } from './settings.js';
 import { Progress } from './progress.js';
-import { loadDropoutStates, readCheckpoint, saveCheckpoint, type TrainerState } from './checkpoint.js';
+import { loadDropoutStates, readCheckpoint, readTrainerState, saveCheckpoint, type TrainerState } from './checkpoint.js';
 
-export { DEFAULT_TRAIN_SETTINGS, TrainerError, TrainSettingsError, type TrainSettings } from './settings.js';
+export { DEFAULT_TRAIN_SETTINGS, ResumeMismatchError, TrainerError, TrainSettingsError, type TrainSettings } from './settings.js';
 
 export interface MetricRecord extends TrainingMetricPoint {
   step: number;
@@ -58,6 +58,16 @@ export interface TrainerOptions {
   settings?: Partial<TrainSettings>;
   /** Checkpoint directory to continue from. */
   resume?: string;
+  /**
+   * On resume, continue although settings that matter differ from the checkpoint's (each
+   * difference is logged); otherwise such a resume stops with a ResumeMismatchError.
+   */
+  allowSettingChanges?: boolean;
+  /**
+   * How the data was chosen, saved in checkpoints and compared on resume (the CLI: evalData,
+   * evalFraction). The example counts are always recorded.
+   */
+  dataSettings?: Record<string, unknown>;
   /** The device supports shader-f16 (enables mixed precision when settings.fp16). */
   f16Available?: boolean;
   /** GradScaler settings (init scale 65536, ×0.5 / ×2 after 2000 good steps by default). */
@@ -121,10 +131,15 @@ export class Trainer {
   private elapsedBefore = 0;
   private readonly metrics: MetricRecord[] = [];
   private readonly metricsFile: string;
+  /** What the run trains and evaluates on (saved in checkpoints, compared on resume). */
+  private readonly data: Record<string, unknown>;
+  /** Logged when the run starts (setting changes accepted on resume). */
+  private readonly resumeNotes: string[] = [];
 
   constructor(o: TrainerOptions) {
     this.o = o;
     const s = (this.s = resolveTrainSettings(o.settings));
+    this.data = { trainExamples: o.train.length, evalExamples: o.eval?.length ?? 0, ...(o.dataSettings ?? {}) };
     if (!o.train.length) throw new TrainerError('the training set is empty', { hint: 'check --data (prompt/completion JSONL) and --max-length' });
     this.model = o.model;
     this.lora = {
@@ -132,6 +147,13 @@ export class Trainer {
       baseModelNameOrPath: (o.reportSettings?.model as string | undefined) ?? null,
     };
     if (o.resume) {
+      const state = readTrainerState(o.resume);
+      const diff = resumeDifferences(state.settings, s, state.data, this.data);
+      if (diff.length && !o.allowSettingChanges) throw new ResumeMismatchError(o.resume, diff);
+      if (diff.length) {
+        const lora = diff.some((d) => d.name.startsWith('lora') && d.name !== 'loraDropout') || diff.some((d) => d.name === 'targetModules');
+        this.resumeNotes.push(`--allow-setting-changes: continuing ${o.resume} with changed settings:\n${formatDifferences(diff)}${lora ? "\n  (the LoRA layout stays the checkpoint adapter's)" : ''}`);
+      }
       // The checkpoint's adapter defines the LoRA layout; its dropout is the run's.
       loadAdapter(this.model, o.resume, { seed: s.seed, dropout: s.loraDropout });
       this.lora = { ...loraConfigOf(this.model)!, dropout: s.loraDropout };
@@ -251,7 +273,7 @@ export class Trainer {
     const state: Omit<TrainerState, 'format' | 'optimizer' | 'dropout'> = {
       globalStep: this.globalStep, optimizerSteps: this.optimizerSteps, epoch: this.globalStep / this.stepsPerEpoch,
       totalSteps: this.totalSteps, stepsPerEpoch: this.stepsPerEpoch, seed: this.s.seed, tokensSeen: this.tokensSeen,
-      elapsed: this.elapsedBefore + (Date.now() - t0) / 1000, lossScaler: this.scaler.state(), settings: { ...this.s },
+      elapsed: this.elapsedBefore + (Date.now() - t0) / 1000, lossScaler: this.scaler.state(), settings: { ...this.s }, data: this.data,
     };
     await saveCheckpoint(dir, { model: this.model, lora: this.lora, optimizer: await this.optimizer.state(), state });
     return dir;
@@ -306,6 +328,7 @@ export class Trainer {
     const progress = o.progress === undefined ? new Progress(this.totalSteps, { every: s.logEvery }) : o.progress;
     if (o.resume) this.restore(o.resume);
     else this.startFresh(progress);
+    for (const n of this.resumeNotes) progress?.log(n);
     const line = trainableParametersLine(this.model);
     progress?.log(line);
     if (s.fp16 && !this.mixed) progress?.log('fp16: shader-f16 not available on this adapter; training in float32');

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { shutdownGpu } from '../../src/gpu/device.js';
 import { initWebGpuBackend } from '../../src/backend/webgpu/index.js';
-import { DEFAULT_TRAIN_SETTINGS, TrainSettingsError, checkTrainSettings, resolveTrainSettings } from '../../src/train/settings.js';
+import { DEFAULT_TRAIN_SETTINGS, TrainSettingsError, checkTrainSettings, resolveTrainSettings, resumeDifferences } from '../../src/train/settings.js';
 import type { Example } from '../../src/data/dataset.js';
 import { sharedPath } from '../../src/util/paths.js';
 import { runTinyTrainer } from '../helpers/tiny_trainer.js';
@@ -59,6 +59,23 @@ describe('checkTrainSettings', () => {
     assert.equal(s.lr, DEFAULT_TRAIN_SETTINGS.lr);
     assert.equal(s.warmupRatio, 0.2);
     assert.throws(() => resolveTrainSettings({ warmupSteps: 0.5 }), TrainSettingsError);
+  });
+});
+
+describe('resumeDifferences', () => {
+  const now = resolveTrainSettings({ lr: 1e-4, targetModules: ['v_proj', 'q_proj'] });
+  it('lists each setting that matters, old checkpoints counting missing settings as defaults', () => {
+    const saved = { ...now, targetModules: ['q_proj', 'v_proj'], evalEvery: 7, fp16: false } as Record<string, unknown>;
+    assert.deepEqual(resumeDifferences(saved, now), [], 'order of targets, eval cadence and precision do not matter');
+    delete saved.warmupRatio; // written before warmupRatio existed
+    assert.deepEqual(resumeDifferences(saved, now), []);
+    assert.deepEqual(resumeDifferences({ ...saved, lr: 2e-4, gradAccum: 2, betas: [0.9, 0.99] }, now), [
+      { name: 'gradAccum', checkpoint: 2, now: 4 }, { name: 'lr', checkpoint: 2e-4, now: 1e-4 }, { name: 'betas', checkpoint: [0.9, 0.99], now: [0.9, 0.999] },
+    ]);
+  });
+  it('compares the data keys both sides recorded', () => {
+    assert.deepEqual(resumeDifferences({ ...now }, now, { evalFraction: 0.05, trainExamples: 9 }, { evalFraction: 0.1, trainExamples: 9, evalData: 'x' }), [{ name: 'data.evalFraction', checkpoint: 0.05, now: 0.1 }]);
+    assert.deepEqual(resumeDifferences({ ...now }, now, undefined, { evalFraction: 0.1 }), [], 'a checkpoint without data (older) is not compared');
   });
 });
 

@@ -18,7 +18,8 @@ import { initWebGpuBackend } from '../../src/backend/webgpu/index.js';
 import type { Backend } from '../../src/backend/types.js';
 import { Rng } from '../../src/data/rng.js';
 import type { Example } from '../../src/data/dataset.js';
-import type { TrainSettings } from '../../src/train/trainer.js';
+import { ResumeMismatchError, type TrainSettings } from '../../src/train/trainer.js';
+import { Progress } from '../../src/train/progress.js';
 import { lrFactor } from '../../src/train/schedule.js';
 import { LossScaler } from '../../src/train/loss_scale.js';
 import { sharedPath } from '../../src/util/paths.js';
@@ -130,6 +131,34 @@ describe('Trainer (tiny BioGPT, WebGPU)', { skip: SKIP }, () => {
     const r = await run(out, s, { resume: path.join(out, 'checkpoint-2') });
     assert.deepEqual(r.metrics.map((m) => m.step), [1, 2, 3, 4]);
     assert.deepEqual(steps(), [1, 2, 3, 4]);
+  });
+
+  it('resume compares the settings that matter with the checkpoint (and the eval split it saved)', async () => {
+    const out = path.join(tmp, 'h');
+    const s = { ...base, maxSteps: 4, evalEvery: 0 };
+    const data = { evalFraction: 0.05 };
+    const first = await runTinyTrainer(gpu, modelDir!, { train: trainSet, eval: evalSet, outDir: out, settings: s, dataSettings: data, progress: null, report: false }, { stopAfter: 2 });
+    const ckpt = first.lastCheckpoint!;
+    const state = JSON.parse(fs.readFileSync(path.join(ckpt, 'trainer_state.json'), 'utf8')) as { data: Record<string, unknown> };
+    assert.deepEqual(state.data, { trainExamples: 20, evalExamples: 6, evalFraction: 0.05 });
+    const resume = (settings: Partial<TrainSettings>, extra: Record<string, unknown> = {}) =>
+      runTinyTrainer(gpu, modelDir!, { train: trainSet, eval: evalSet, outDir: out, settings, dataSettings: data, progress: null, report: false, ...extra }, { resume: ckpt });
+    await assert.rejects(resume({ ...s, lr: 5e-4, seed: 8, loraR: 4, warmupSteps: 1 }), (e: unknown) => {
+      assert.ok(e instanceof ResumeMismatchError, String(e));
+      assert.deepEqual(e.differences.map((d) => d.name), ['seed', 'lr', 'warmupSteps', 'loraR']);
+      assert.match(e.message, /lr: checkpoint 0\.001, this run 0\.0005/);
+      assert.match(e.hint!, /same flags/);
+      return true;
+    });
+    await assert.rejects(resume(s, { dataSettings: { evalFraction: 0.1 } }), /data\.evalFraction: checkpoint 0\.05, this run 0\.1/);
+    await assert.rejects(resume(s, { eval: evalSet.slice(1) }), /data\.evalExamples: checkpoint 6, this run 5/);
+    // the same settings (target modules in another order) resume; an explicit override continues with the new lr
+    assert.equal((await resume({ ...s, targetModules: ['v_proj', 'q_proj'] })).steps, 4);
+    const logged: string[] = [];
+    const r = await resume({ ...s, lr: 5e-4 }, { allowSettingChanges: true, progress: new Progress(4, { silent: false, stream: { write: (x: string) => logged.push(x), isTTY: false } as unknown as NodeJS.WriteStream }) });
+    assert.equal(r.steps, 4);
+    assert.deepEqual(r.metrics.map((m) => +m.lr!.toExponential(6)), [1e-3, 7.5e-4, 2.5e-4, 1.25e-4], 'steps 3-4 use the new lr');
+    assert.match(logged.join(''), /--allow-setting-changes: .*\n  lr: checkpoint 0\.001, this run 0\.0005/);
   });
 });
 
