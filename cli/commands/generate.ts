@@ -130,7 +130,7 @@ Shells pass \\n inside quotes as a backslash and an n; radgrad turns it into a n
 prompts used for training ("<labels>. \\nFindings:") contain one. --raw-prompt keeps it literal.
 
 Examples:
-  $ radgrad generate --model radgrad-demo/base --adapter radgrad-demo/adapter --prompt "Cardiomegaly: 1; Edema: uncertain. \\nFindings:"
+  $ radgrad generate --model radgrad-demo/base --adapter radgrad-demo/lora/adapter --prompt "Cardiomegaly: 1; Edema: uncertain. \\nFindings:"
   $ radgrad generate --model biogpt/ --prompts prompts.jsonl --num-beams 4 --json > out.jsonl
   $ radgrad generate --model ../shared/golden/tiny_biogpt --prompt-ids 2,17,45,300 --max-new-tokens 16 --json`,
     )

@@ -45,6 +45,15 @@ const SIZES = {
   full: { studies: 2000, merges: 1200, hidden: 128, layers: 2, heads: 4, ffn: 512, maxLen: 128, pretrainSteps: 200, pretrainLr: 5e-3, loraSteps: 150, evalN: 16, maxNew: 64 },
 };
 
+/** Where the demo writes each output under `out` (the paths the --help examples refer to). */
+export function demoPaths(out: string) {
+  return {
+    synth: path.join(out, 'data', 'mimic-synth'), data: path.join(out, 'data', 'reports.jsonl'), tokenizer: path.join(out, 'tokenizer'),
+    base: path.join(out, 'base'), lora: path.join(out, 'lora'), adapter: path.join(out, 'lora', 'adapter'), report: path.join(out, 'lora', 'report.html'),
+    samples: path.join(out, 'samples.jsonl'), metrics: path.join(out, 'metrics.json'),
+  };
+}
+
 export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const log = o.log ?? ((l: string) => console.log(l));
   const S = o.quick ? SIZES.quick : SIZES.full;
@@ -52,11 +61,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const at = () => `${((performance.now() - t0) / 1000).toFixed(1)}s`;
   const out = path.resolve(o.out);
   fs.mkdirSync(out, { recursive: true });
-  const p = {
-    synth: path.join(out, 'data', 'mimic-synth'), data: path.join(out, 'data', 'reports.jsonl'), tokenizer: path.join(out, 'tokenizer'),
-    base: path.join(out, 'base'), lora: path.join(out, 'lora'), adapter: path.join(out, 'lora', 'adapter'), report: path.join(out, 'lora', 'report.html'),
-    samples: path.join(out, 'samples.jsonl'), metrics: path.join(out, 'metrics.json'),
-  };
+  const p = demoPaths(out);
 
   // 1. Data: synthetic MIMIC-CXR tree → prompt/completion JSONL.
   const m = synthMimic({ out: p.synth, studies: S.studies, seed: 7, force: true });

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { packageRoot, sharedPath } from '../../src/util/paths.js';
+import { demoPaths } from '../../src/demo/demo.js';
 
 const root = packageRoot();
 function radgrad(...args: string[]) {
@@ -26,6 +27,18 @@ test('every subcommand has --help with an example', () => {
     assert.match(r.stdout, /Examples?:/, `${c} --help has no example:\n${r.stdout}`);
     assert.match(r.stdout, /\$ (npx )?radgrad /, `${c} --help example does not show a command`);
   }
+});
+
+test('--help examples refer to paths the demo writes (radgrad-demo/...)', () => {
+  const written = new Set(Object.values(demoPaths('radgrad-demo')));
+  let seen = 0;
+  for (const c of COMMANDS) {
+    for (const [p] of radgrad(c, '--help').stdout.matchAll(/radgrad-demo\/[\w./-]*\w/g)) {
+      seen++;
+      assert.ok(written.has(p), `${c} --help refers to ${p}, which the demo does not write (it writes ${[...written].join(', ')})`);
+    }
+  }
+  assert.ok(seen >= 4, 'the demo paths are used in the examples');
 });
 
 test('radgrad info prints the adapter, and --json parses', () => {
