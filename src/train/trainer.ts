@@ -47,6 +47,33 @@ export interface MetricRecord extends TrainingMetricPoint {
   time: number;
   /** PRECISION_MIXED or PRECISION_F32. */
   precision?: string;
+  /** The gradient norm was non-finite: no update (weights, optimizer and scheduler unchanged). */
+  skipped?: boolean;
+}
+
+/** Float32 runs stop after this many steps in a row with a non-finite gradient norm (TrainerOptions.maxConsecutiveSkips). */
+export const MAX_CONSECUTIVE_SKIPS_F32 = 25;
+/** fp16 runs stop when the loss scale falls below this (2^-24, the smallest f16 subnormal): the gradients are not finite even unscaled. */
+export const MIN_LOSS_SCALE = 2 ** -24;
+
+/** Training stopped: the gradients stayed non-finite (NaN/inf) step after step. */
+export class NonFiniteGradientError extends TrainerError {
+  constructor(
+    readonly step: number,
+    readonly skippedInARow: number,
+    /** The loss scale reached (fp16), undefined in float32. */
+    readonly lossScale: number | undefined,
+    readonly lastCheckpoint: string | undefined,
+  ) {
+    const why = lossScale === undefined
+      ? `the gradient norm was non-finite (NaN/inf) in float32 for ${skippedInARow} steps in a row`
+      : `the loss scale fell to ${lossScale} (below 2^-24) after ${skippedInARow} skipped steps in a row: the gradients are NaN/inf even unscaled, not an f16 overflow`;
+    super(`training stopped at step ${step}: ${why}. Skipped steps change nothing, so the weights are those of step ${step - skippedInARow}; no adapter was written${lastCheckpoint ? `; the last checkpoint is ${lastCheckpoint}` : ''}`, {
+      hint: lossScale === undefined
+        ? 'a lower --lr or a --warmup-steps/--warmup-ratio warmup, or check the base weights and data for NaN/inf (a NaN that never goes away comes from the weights or inputs)'
+        : 'try --no-fp16 to see whether float32 trains, a lower --lr, or check the base weights and data for NaN/inf',
+    });
+  }
 }
 
 export interface TrainerOptions {
@@ -75,6 +102,8 @@ export interface TrainerOptions {
   /** Stop at the next step boundary, saving a checkpoint (Ctrl-C). */
   signal?: AbortSignal;
   progress?: Progress | null;
+  /** Float32: stop with NonFiniteGradientError after this many non-finite steps in a row (default 25). fp16 stops when the loss scale falls below 2^-24. */
+  maxConsecutiveSkips?: number;
   /** Called with every metrics record (also appended to metrics.jsonl). */
   onMetrics?: (m: MetricRecord) => void;
   /** Extra settings shown in report.html (model dir, data files...). */
@@ -339,6 +368,7 @@ export class Trainer {
     let last: MetricRecord | undefined;
     let lastEval: number | undefined;
     let runTokens = 0;
+    let skippedInARow = 0;
     if (s.evalOnStart && this.globalStep === 0 && (o.eval?.length ?? 0) > 0) {
       const evalLoss = await this.evaluate();
       if (evalLoss !== undefined) {
@@ -363,7 +393,19 @@ export class Trainer {
         tokensPerSec: r.tokens / Math.max(dt, 1e-9), lossScale: this.scaler.enabled ? this.scaler.scale : 1,
         gradNorm: r.gradNorm, time: this.elapsedBefore + (Date.now() - t0) / 1000, precision: this.precision,
       };
-      if (!r.applied) progress?.log(`step ${this.globalStep}: gradient overflow, step skipped, loss scale now ${this.scaler.scale}`);
+      if (!r.applied) {
+        m.skipped = true;
+        skippedInARow++;
+        progress?.log(this.mixed
+          ? `step ${this.globalStep}: non-finite gradient norm (f16 overflow or NaN), step skipped, loss scale now ${this.scaler.scale}`
+          : `step ${this.globalStep}: non-finite gradient norm (NaN/inf) in float32, step skipped (weights unchanged)`);
+        // A NaN/inf that does not go away: stop before the scale reaches 0 (fp16) or skipping for ever (f32).
+        if (this.mixed ? this.scaler.scale < MIN_LOSS_SCALE : skippedInARow >= (o.maxConsecutiveSkips ?? MAX_CONSECUTIVE_SKIPS_F32)) {
+          this.record(m);
+          progress?.finish();
+          throw new NonFiniteGradientError(this.globalStep, skippedInARow, this.mixed ? this.scaler.scale : undefined, lastCheckpoint ?? o.resume);
+        }
+      } else skippedInARow = 0;
       if ((s.evalEvery > 0 && this.globalStep % s.evalEvery === 0) || this.globalStep === this.totalSteps) {
         lastEval = await this.evaluate();
         if (lastEval !== undefined) m.evalLoss = lastEval;

@@ -18,7 +18,8 @@ import { initWebGpuBackend } from '../../src/backend/webgpu/index.js';
 import type { Backend } from '../../src/backend/types.js';
 import { Rng } from '../../src/data/rng.js';
 import type { Example } from '../../src/data/dataset.js';
-import { ResumeMismatchError, type TrainSettings } from '../../src/train/trainer.js';
+import { NonFiniteGradientError, ResumeMismatchError, type TrainSettings } from '../../src/train/trainer.js';
+import { loraModules } from '../../src/nn/lora.js';
 import { Progress } from '../../src/train/progress.js';
 import { lrFactor } from '../../src/train/schedule.js';
 import { LossScaler } from '../../src/train/loss_scale.js';
@@ -159,6 +160,44 @@ describe('Trainer (tiny BioGPT, WebGPU)', { skip: SKIP }, () => {
     assert.equal(r.steps, 4);
     assert.deepEqual(r.metrics.map((m) => +m.lr!.toExponential(6)), [1e-3, 7.5e-4, 2.5e-4, 1.25e-4], 'steps 3-4 use the new lr');
     assert.match(logged.join(''), /--allow-setting-changes: .*\n  lr: checkpoint 0\.001, this run 0\.0005/);
+  });
+
+  it('non-finite gradients: f32 says so (no loss-scale talk) and stops after N skips in a row; fp16 stops below scale 2^-24', async () => {
+    const nanB = (_t: unknown, model: { namedModules(): Array<[string, unknown]> }) => {
+      const l = [...loraModules(model as never).values()][0]!;
+      l.lora_B.loadStateDict({ weight: { shape: [...l.lora_B.weight.shape], data: new Float32Array(l.lora_B.weight.size).fill(Number.NaN) } });
+    };
+    const capture = () => {
+      const lines: string[] = [];
+      return { lines, progress: new Progress(6, { stream: { write: (x: string) => lines.push(x), isTTY: false } as unknown as NodeJS.WriteStream }) };
+    };
+    const cases: Array<{ name: string; fp16: boolean; extra: Record<string, unknown>; skips: number; re: RegExp }> = [
+      { name: 'f32', fp16: false, extra: { maxConsecutiveSkips: 3 }, skips: 3, re: /non-finite \(NaN\/inf\) in float32 for 3 steps in a row/ },
+    ];
+    if (gpuCaps().f16) cases.push({ name: 'fp16', fp16: true, extra: { lossScaler: { initScale: 2 ** -22 } }, skips: 3, re: /loss scale fell to 2\.98\d*e-8 \(below 2\^-24\) after 3 skipped steps/ });
+    for (const c of cases) {
+      const out = path.join(tmp, `nan-${c.name}`);
+      const { lines, progress } = capture();
+      await assert.rejects(
+        runTinyTrainer(gpu, modelDir!, { train: trainSet, outDir: out, settings: { ...base, maxSteps: 6, evalEvery: 0, fp16: c.fp16 }, f16Available: gpuCaps().f16, progress, report: false, ...c.extra }, { inspect: nanB }),
+        (e: unknown) => {
+          assert.ok(e instanceof NonFiniteGradientError, String(e));
+          assert.equal(e.step, c.skips);
+          assert.match(e.message, c.re);
+          assert.match(e.message, /weights are those of step 0; no adapter was written/);
+          assert.ok(e.hint);
+          return true;
+        },
+      );
+      const log = lines.join('');
+      if (!c.fp16) {
+        assert.match(log, /step 1: non-finite gradient norm \(NaN\/inf\) in float32, step skipped/);
+        assert.doesNotMatch(log, /loss scale now/);
+      }
+      assert.ok(!fs.existsSync(path.join(out, 'adapter')), 'no adapter from a failed run');
+      const rows = fs.readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { step: number; skipped?: boolean });
+      assert.deepEqual(rows.map((r) => [r.step, r.skipped]), [[1, true], [2, true], [3, true]]);
+    }
   });
 });
 
