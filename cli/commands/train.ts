@@ -49,6 +49,7 @@ interface TrainFlags {
   fp16?: boolean;
   resume?: string;
   allowSettingChanges?: boolean;
+  baseModelNameOrPath?: string;
   json?: boolean;
   gradientCheckpointing?: boolean;
   attnImplementation?: string;
@@ -137,6 +138,7 @@ export function register(program: Command): void {
     .option('--no-fp16', 'pure float32, no loss scaling')
     .option('--gradient-checkpointing', 'recompute each decoder layer in backward instead of storing its activations (less GPU memory, slower steps)')
     .option('--attn-implementation <name>', "attention kernels, as transformers' attn_implementation: eager (composite ops) or flash (fused kernels, O(T) memory; sdpa maps to flash). Default: the model's config.json, else eager")
+    .option('--base-model-name-or-path <id>', "base_model_name_or_path written into adapter_config.json, as PEFT writes the from_pretrained id (e.g. microsoft/biogpt); default: --model as given")
     .option('--resume <dir>', 'continue from a checkpoint-<step> folder of an earlier run (pass the same settings: a difference that matters stops with the list)')
     .option('--allow-setting-changes', 'with --resume: continue although settings differ from the checkpoint\'s run (each difference is printed)')
     .option('--json', 'print metrics as JSON lines and a JSON summary')
@@ -182,6 +184,7 @@ export function register(program: Command): void {
           settings.attnImplementation = checkAttnImplementation(f.attnImplementation, '--attn-implementation');
         }
         if (f.evalOnStart) settings.evalOnStart = true;
+        if (f.baseModelNameOrPath !== undefined) settings.baseModelNameOrPath = f.baseModelNameOrPath;
         // Every value (flags over --config over defaults) checked before any data or GPU work.
         const { seed, maxLength } = resolveTrainSettings(settings, 'train (flags and --config)');
         const evalFraction = f.evalFraction !== undefined ? checkEvalFraction(num('eval-fraction', f.evalFraction), '--eval-fraction') : (file.evalFraction ?? 0.05);

@@ -59,6 +59,11 @@ export interface TrainSettings {
   gradientCheckpointing: boolean;
   /** Attention kernels, as transformers' attn_implementation ('eager' | 'flash'; 'sdpa' maps to flash); unset: the model's. */
   attnImplementation?: AttnImplementation;
+  /**
+   * adapter_config.json's base_model_name_or_path (PEFT writes model.name_or_path: the hub id or
+   * path given to from_pretrained, e.g. "microsoft/biogpt"); unset: reportSettings.model, else null.
+   */
+  baseModelNameOrPath?: string | null;
 }
 
 export const DEFAULT_TRAIN_SETTINGS: Readonly<TrainSettings> = Object.freeze({
@@ -104,6 +109,7 @@ const RULES: Record<keyof TrainSettings, Rule> = {
   logEvery: posInt,
   gradientCheckpointing: bool,
   attnImplementation: ['eager, flash or sdpa', (v) => v === undefined || v === 'eager' || v === 'flash' || v === 'sdpa'],
+  baseModelNameOrPath: ['a non-empty string or null', (v) => v === undefined || v === null || (typeof v === 'string' && v.length > 0), 'a hub id such as "microsoft/biogpt" or an absolute path'],
 };
 
 export const TRAIN_SETTING_KEYS = Object.keys(RULES) as Array<keyof TrainSettings>;
@@ -114,7 +120,7 @@ export const TRAIN_SETTING_KEYS = Object.keys(RULES) as Array<keyof TrainSetting
  */
 export function checkTrainSettings(s: Record<string, unknown>, where = 'Trainer'): void {
   for (const [k, v] of Object.entries(s)) {
-    if (v === undefined && k === 'attnImplementation') continue;
+    if (v === undefined && (k === 'attnImplementation' || k === 'baseModelNameOrPath')) continue;
     const rule = RULES[k as keyof TrainSettings];
     if (!rule) throw new TrainSettingsError(where, k, `one of the known settings`, k, `known settings: ${TRAIN_SETTING_KEYS.join(', ')}`);
     if (!rule[1](v)) throw new TrainSettingsError(where, k, rule[0], v, rule[2]);

@@ -173,7 +173,7 @@ export class Trainer {
     this.model = o.model;
     this.lora = {
       r: s.loraR, alpha: s.loraAlpha, dropout: s.loraDropout, targetModules: s.targetModules, bias: 'none',
-      baseModelNameOrPath: (o.reportSettings?.model as string | undefined) ?? null,
+      baseModelNameOrPath: s.baseModelNameOrPath !== undefined ? s.baseModelNameOrPath : ((o.reportSettings?.model as string | undefined) ?? null),
     };
     if (o.resume) {
       const state = readTrainerState(o.resume);
@@ -185,7 +185,7 @@ export class Trainer {
       }
       // The checkpoint's adapter defines the LoRA layout; its dropout is the run's.
       loadAdapter(this.model, o.resume, { seed: s.seed, dropout: s.loraDropout });
-      this.lora = { ...loraConfigOf(this.model)!, dropout: s.loraDropout };
+      this.lora = { ...loraConfigOf(this.model)!, dropout: s.loraDropout, ...(s.baseModelNameOrPath !== undefined ? { baseModelNameOrPath: s.baseModelNameOrPath } : {}) };
     } else {
       applyLora(this.model, this.lora, s.seed);
     }

@@ -2,7 +2,8 @@
  * Trainer settings are checked for type and range (TrainSettingsError names the setting, what was
  * expected and what was got, with a hint): fractional warmupSteps (HF's warmup_ratio), unknown
  * schedule names, negative weight decay and clip, dropout >= 1, 'constant' with warmup. On the tiny
- * golden BioGPT (WebGPU), warmupRatio sets the warmup the trainer uses.
+ * golden BioGPT (WebGPU), warmupRatio sets the warmup the trainer uses and baseModelNameOrPath
+ * goes into adapter_config.json.
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -49,6 +50,7 @@ describe('checkTrainSettings', () => {
     rejects({ targetModules: 'q_proj' }, 'targetModules', /expected a non-empty list/);
     rejects({ fp16: 'yes' }, 'fp16', /expected true or false/);
     rejects({ warmup_steps: 10 }, 'warmup_steps', /known settings/, /warmupSteps/);
+    rejects({ baseModelNameOrPath: '' }, 'baseModelNameOrPath', /expected a non-empty string or null/, /microsoft\/biogpt/);
   });
   it("'constant' is HF's constant schedule: with warmup it is refused, pointing to constant_with_warmup", () => {
     rejects({ schedule: 'constant', warmupSteps: 5 }, 'schedule', /expected 'constant_with_warmup' when warming up, got "constant"/, /warmupSteps 5 would be ignored/);
@@ -94,6 +96,15 @@ describe('Trainer warmupRatio (tiny BioGPT, WebGPU)', { skip: !modelDir && 'shar
       assert.deepEqual(lin.metrics.map((m) => m.lr), [0, 0.5e-3, 1e-3, 0.5e-3]);
       const cw = await runTinyTrainer(gpu, modelDir!, { train, outDir: out, settings: { ...base, schedule: 'constant_with_warmup' }, progress: null, report: false });
       assert.deepEqual(cw.metrics.map((m) => m.lr), [0, 0.5e-3, 1e-3, 1e-3]);
+
+      // base_model_name_or_path: the setting, else reportSettings.model (what the CLI's --model gives), else null
+      const written = async (settings: Record<string, unknown>, reportSettings?: Record<string, unknown>) => {
+        await runTinyTrainer(gpu, modelDir!, { train, outDir: out, settings: { ...base, maxSteps: 1, ...settings }, progress: null, report: false, ...(reportSettings ? { reportSettings } : {}) });
+        return (JSON.parse(fs.readFileSync(path.join(out, 'adapter', 'adapter_config.json'), 'utf8')) as Record<string, unknown>).base_model_name_or_path;
+      };
+      assert.equal(await written({ baseModelNameOrPath: 'microsoft/biogpt' }, { model: 'models/biogpt' }), 'microsoft/biogpt');
+      assert.equal(await written({}, { model: 'models/biogpt' }), 'models/biogpt');
+      assert.equal(await written({}), null);
     } finally {
       fs.rmSync(out, { recursive: true, force: true });
     }
