@@ -8,6 +8,7 @@ import { BytePairEncoder } from './bpe.js';
 import { pySplit } from './char_classes.js';
 import { mosesDetokenize } from './detokenize.js';
 import {
+  checkTokenizerDir,
   CONFIG_FILE,
   MERGES_FILE,
   VOCAB_FILE,
@@ -76,6 +77,7 @@ export class BioGptTokenizer {
 
   /** Load vocab.json + merges.txt from a Hugging Face model folder. */
   static fromDir(dir: string): BioGptTokenizer {
+    checkTokenizerDir(dir);
     const vocabFile = path.join(dir, VOCAB_FILE);
     return new BioGptTokenizer(readVocab(vocabFile), readMerges(path.join(dir, MERGES_FILE)), vocabFile);
   }

@@ -4,7 +4,8 @@
  * atomic (temp file + rename) and byte-compatible with what `save_pretrained` produces
  * (json.dumps(indent=2, sort_keys=True, ensure_ascii=False) + "\n").
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
 import { FileFormatError } from '../errors.js';
 import { pySplit } from './char_classes.js';
 
@@ -12,10 +13,31 @@ export const VOCAB_FILE = 'vocab.json';
 export const MERGES_FILE = 'merges.txt';
 export const CONFIG_FILE = 'tokenizer_config.json';
 
+/** Files that mark a folder as a model (weights or config) rather than a tokenizer alone. */
+const MODEL_FILES = ['config.json', 'model.safetensors', 'model.safetensors.index.json', 'pytorch_model.bin'];
+
+/**
+ * Checks a tokenizer folder before its files are read, so the error says what is wrong with the
+ * folder: it does not exist, it is a file, or it holds a model without its tokenizer files (then
+ * the tokenizer has to come from elsewhere: --tokenizer).
+ */
+export function checkTokenizerDir(dir: string): void {
+  if (!existsSync(dir)) {
+    throw new FileFormatError(dir, 'no such folder', { hint: 'check the --model (or --tokenizer) path; a model or tokenizer folder holds vocab.json and merges.txt (Hugging Face layout)' });
+  }
+  if (!statSync(dir).isDirectory()) throw new FileFormatError(dir, 'is a file, not a folder', { hint: 'pass the folder that holds vocab.json and merges.txt' });
+  const missing = [VOCAB_FILE, MERGES_FILE].filter((f) => !existsSync(path.join(dir, f)));
+  if (missing.length && MODEL_FILES.some((f) => existsSync(path.join(dir, f)))) {
+    throw new FileFormatError(dir, `holds a model but no tokenizer (${missing.join(' and ')} missing)`, {
+      hint: 'pass the tokenizer folder with --tokenizer <dir> (vocab.json + merges.txt; BioGPT\'s own: ../shared/data/biogpt-vocab), or copy those two files into the model folder',
+    });
+  }
+}
+
 function readText(file: string, what: string): string {
   if (!existsSync(file)) {
     throw new FileFormatError(file, `${what} not found`, {
-      hint: 'point --model/fromDir at a folder holding vocab.json and merges.txt (Hugging Face layout)',
+      hint: 'pass a folder holding vocab.json and merges.txt (Hugging Face layout)',
     });
   }
   try {

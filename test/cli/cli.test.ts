@@ -3,6 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { packageRoot, sharedPath } from '../../src/util/paths.js';
 import { demoPaths } from '../../src/demo/demo.js';
@@ -60,6 +62,21 @@ test('a failing command exits non-zero with an error and a hint', () => {
   assert.notEqual(r.status, 0);
   assert.match(r.stderr, /^error: /m);
   assert.match(r.stderr, /^hint: /m);
+});
+
+test('train --model: a missing folder says so; a model without tokenizer files points at --tokenizer', { skip: !sharedPath('golden', 'tiny_biogpt') && 'shared/golden/tiny_biogpt is absent' }, (t) => {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'radgrad-cli-'));
+  t.after(() => fs.rmSync(d, { recursive: true, force: true }));
+  const data = path.join(d, 'd.jsonl');
+  fs.writeFileSync(data, JSON.stringify({ id: 'a', prompt: 'Edema: 1. \nFindings:', completion: ' Edema.' }) + '\n');
+  const none = radgrad('train', '--model', path.join(d, 'no-such-model-dir'), '--data', data, '--out', path.join(d, 'run'));
+  assert.notEqual(none.status, 0);
+  assert.match(none.stderr, /^error: .*no-such-model-dir: no such folder$/m);
+  const bare = radgrad('train', '--model', sharedPath('golden', 'tiny_biogpt')!, '--data', data, '--out', path.join(d, 'run'));
+  assert.notEqual(bare.status, 0);
+  assert.match(bare.stderr, /^error: .*tiny_biogpt: holds a model but no tokenizer \(vocab\.json and merges\.txt missing\)$/m);
+  assert.match(bare.stderr, /^hint: pass the tokenizer folder with --tokenizer <dir>/m);
+  assert.doesNotMatch(bare.stderr, /fromDir/);
 });
 
 test('an unknown adapter name gives a typed error that says how to install a driver', () => {

@@ -93,6 +93,33 @@ test('files: missing or malformed vocab.json / merges.txt raise FileFormatError 
   }
 });
 
+test('files: a missing folder, a file, or a model folder without its tokenizer get their own message', () => {
+  const dir = tmp();
+  try {
+    const expectError = (d: string, re: RegExp, hint: RegExp) =>
+      assert.throws(() => BioGptTokenizer.fromDir(d), (e: unknown) => {
+        assert.ok(e instanceof FileFormatError, `expected FileFormatError, got ${String(e)}`);
+        assert.equal(e.file, d);
+        assert.match(e.message, re);
+        assert.match(e.hint!, hint);
+        return true;
+      });
+    expectError(path.join(dir, 'nope'), /nope: no such folder$/, /check the --model \(or --tokenizer\) path/);
+    writeFileSync(path.join(dir, 'f.txt'), 'x');
+    expectError(path.join(dir, 'f.txt'), /is a file, not a folder/, /vocab\.json and merges\.txt/);
+    writeFileSync(path.join(dir, 'config.json'), '{}');
+    writeFileSync(path.join(dir, 'model.safetensors'), '');
+    expectError(dir, /holds a model but no tokenizer \(vocab\.json and merges\.txt missing\)/, /pass the tokenizer folder with --tokenizer <dir>/);
+    writeTiny(dir);
+    rmSync(path.join(dir, 'merges.txt'));
+    expectError(dir, /holds a model but no tokenizer \(merges\.txt missing\)/, /--tokenizer/);
+    writeTiny(dir);
+    assert.equal(BioGptTokenizer.fromDir(dir).vocabSize, 15, 'a model folder with its tokenizer loads');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('files: Python-compatible JSON and code point key order', () => {
   assert.ok(compareCodePoints('\uffff', '\u{10000}') < 0, 'U+FFFF sorts before astral characters in Python');
   assert.ok('\uffff' > '\u{10000}', 'while UTF-16 order says otherwise');
