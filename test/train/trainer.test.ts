@@ -18,7 +18,10 @@ import { initWebGpuBackend } from '../../src/backend/webgpu/index.js';
 import type { Backend } from '../../src/backend/types.js';
 import { Rng } from '../../src/data/rng.js';
 import type { Example } from '../../src/data/dataset.js';
-import { NonFiniteGradientError, ResumeMismatchError, type TrainSettings } from '../../src/train/trainer.js';
+import { NonFiniteGradientError, ResumeMismatchError, Trainer, type TrainSettings } from '../../src/train/trainer.js';
+import { withBackend } from '../../src/backend/registry.js';
+import { BioGptForCausalLM } from '../../src/models/biogpt/index.js';
+import { collate } from '../../src/data/collator.js';
 import { loraModules } from '../../src/nn/lora.js';
 import { Progress } from '../../src/train/progress.js';
 import { lrFactor } from '../../src/train/schedule.js';
@@ -198,6 +201,28 @@ describe('Trainer (tiny BioGPT, WebGPU)', { skip: SKIP }, () => {
       const rows = fs.readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { step: number; skipped?: boolean });
       assert.deepEqual(rows.map((r) => [r.step, r.skipped]), [[1, true], [2, true], [3, true]]);
     }
+  });
+
+  it('evaluate() is the token mean over the whole held-out set, not HF eval_loss (mean of batch means by batch size)', async () => {
+    await withBackend(gpu, async () => {
+      const model = BioGptForCausalLM.fromPretrained(modelDir!);
+      try {
+        const t = new Trainer({ model, train: trainSet, eval: evalSet, outDir: path.join(tmp, 'ev'), settings: { ...base, fp16: false }, progress: null, report: false });
+        const all = (await t.evaluate())!;
+        let [tokSum, tokN, hfSum, hfN] = [0, 0, 0, 0];
+        for (let i = 0; i < evalSet.length; i += base.batchSize!) {
+          const batch = evalSet.slice(i, i + base.batchSize!);
+          const l = (await t.evaluate(batch))!; // that batch's token mean, as HF's per-batch loss
+          const n = collate(batch, { padId: 1, padding: 'longest' }).numTargetTokens;
+          [tokSum, tokN, hfSum, hfN] = [tokSum + l * n, tokN + n, hfSum + l * batch.length, hfN + batch.length];
+        }
+        console.log(`eval loss: radgrad (token mean) ${all.toFixed(6)}, HF-style (batch means × batch size) ${(hfSum / hfN).toFixed(6)}`);
+        assert.ok(Math.abs(all - tokSum / tokN) <= 1e-5 * all, 'token mean over the set');
+        assert.ok(Math.abs(all - hfSum / hfN) > 1e-4, 'differs from the HF aggregation when batches hold different token counts');
+      } finally {
+        model.dispose();
+      }
+    });
   });
 });
 
