@@ -68,6 +68,19 @@ function describe(info: GPUAdapterInfo): AdapterDescription {
   return { vendor: str('vendor'), architecture: str('architecture'), device: str('device'), description, backend: str('backendType') || str('backend'), type, isCpu };
 }
 
+/**
+ * The error when no adapter was found. With an adapter name asked for (--adapter / RADGRAD_ADAPTER)
+ * while Dawn lists adapters, only the name filter is at fault: say so and point at `radgrad info`
+ * instead of at installing a driver.
+ */
+function noAdapter(detail: string, adapterName: string | undefined): NoAdapterError {
+  if (!adapterName || !/\* backend:/.test(detail)) return new NoAdapterError(detail);
+  return new NoAdapterError(
+    `no adapter name contains '${adapterName}'; ${detail.trim()}`,
+    `the adapter name filter '${adapterName}' (--adapter / RADGRAD_ADAPTER) matches none of the adapters listed: run \`radgrad info\` without it to see the adapter radgrad picks, then pass part of a listed name`,
+  );
+}
+
 export class GpuContext {
   readonly pool: BufferPool;
   readonly queue: CommandQueue;
@@ -150,9 +163,9 @@ export class GpuContext {
       adapter = await instance.requestAdapter({ powerPreference: 'high-performance' });
       if (!adapter) adapter = await instance.requestAdapter({ featureLevel: 'compatibility' } as GPURequestAdapterOptions);
     } catch (e) {
-      throw new NoAdapterError((e as Error).message);
+      throw noAdapter((e as Error).message, adapterName);
     }
-    if (!adapter) throw new NoAdapterError(adapterName ? `no adapter matches '${adapterName}'` : 'requestAdapter returned null');
+    if (!adapter) throw noAdapter(adapterName ? `no adapter matches '${adapterName}'` : 'requestAdapter returned null', adapterName);
     const want = opts.optionalFeatures === false ? [] : OPTIONAL_FEATURES;
     const requiredFeatures = want.filter((f) => adapter!.features.has(f)) as GPUFeatureName[];
     const requiredLimits: Record<string, number> = {};

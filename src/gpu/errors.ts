@@ -5,10 +5,13 @@ const INSTALL_HINT =
   '(it installs Mesa lavapipe: apt-get install -t bookworm-backports mesa-vulkan-drivers libvulkan1), ' +
   'or pick another adapter with RADGRAD_ADAPTER=<name> / --adapter <name>';
 
-/** No WebGPU adapter could be found; the message says how to install the CPU driver. */
+/**
+ * No WebGPU adapter could be found; the hint says how to install the CPU driver, or, when an
+ * adapter name was asked for and others exist, how to see their names.
+ */
 export class NoAdapterError extends RadgradError {
-  constructor(detail: string) {
-    super(`radgrad: no WebGPU adapter found (${detail})`, { hint: INSTALL_HINT });
+  constructor(detail: string, hint: string = INSTALL_HINT) {
+    super(`radgrad: no WebGPU adapter found (${detail})`, { hint });
   }
 }
 
