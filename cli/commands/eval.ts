@@ -65,7 +65,7 @@ export async function runEval(o: EvalCliOptions, log: (l: string) => void = (l) 
       const { outputs, result } = await generateText(model, tokenizer!, chunk.map((r) => r.prompt), gen);
       tokens += result.stats.newTokens;
       outputs.forEach((g, j) => preds.push({ id: chunk[j]!.id, prompt: g.prompt, reference: chunk[j]!.completion, generated: g.text, ids: g.ids }));
-      log(`[eval] ${preds.length}/${recs.length} generated (${((tokens * 1000) / (performance.now() - t0)).toFixed(1)} tokens/s)`);
+      log(`[eval] ${preds.length}/${recs.length} generated (${((tokens * 1000) / (performance.now() - t0)).toFixed(1)} output tokens/s)`);
     }
   } finally {
     model.dispose();

@@ -51,9 +51,11 @@ function parseIds(s: string): number[] {
   return ids;
 }
 
-function reportSpeed(newTokens: number, ms: number, steps: number): void {
+/** Output tokens per second (with beam search: of the returned sequences, not of every beam). */
+function reportSpeed(newTokens: number, ms: number, steps: number, beams: number): void {
   const tps = ms > 0 ? (newTokens * 1000) / ms : 0;
-  process.stderr.write(`[generate] ${newTokens} new tokens in ${(ms / 1000).toFixed(2)} s (${steps} decode steps): ${tps.toFixed(1)} tokens/s\n`);
+  const how = beams > 1 ? `, ${beams} beams` : '';
+  process.stderr.write(`[generate] ${newTokens} new tokens in ${(ms / 1000).toFixed(2)} s (${steps} decode steps${how}): ${tps.toFixed(1)} output tokens/s\n`);
 }
 
 export async function runGenerate(o: GenerateCliOptions): Promise<void> {
@@ -76,7 +78,7 @@ export async function runGenerate(o: GenerateCliOptions): Promise<void> {
       if (o.json) process.stdout.write(JSON.stringify({ prompt_ids: ids, ids: out, sequence: r.sequences[0], ...(text !== undefined ? { text } : {}) }) + '\n');
       else if (!stream) process.stdout.write((text ?? out.join(' ')) + '\n');
       else process.stdout.write('\n');
-      reportSpeed(r.stats.newTokens, ms, r.stats.steps);
+      reportSpeed(r.stats.newTokens, ms, r.stats.steps, gen.numBeams ?? 1);
       return;
     }
     const raw = o.prompt !== undefined ? [{ text: o.prompt, line: 0 }] : readPrompts(o.prompts!, o.field);
@@ -101,7 +103,7 @@ export async function runGenerate(o: GenerateCliOptions): Promise<void> {
       }
       if (stream) process.stdout.write('\n');
     }
-    reportSpeed(tokens, performance.now() - t0, steps);
+    reportSpeed(tokens, performance.now() - t0, steps, gen.numBeams ?? 1);
   } finally {
     model.dispose();
   }

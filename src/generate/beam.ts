@@ -45,7 +45,6 @@ export async function beamSearch(model: BioGptForCausalLM, inputIds: readonly (r
   const scoresOut: Float32Array[] = [];
   const stepper = new DecodeStepper(model);
   let steps = 0;
-  let newTokens = 0;
   const t0 = performance.now();
   let tPrefill = t0;
   try {
@@ -103,7 +102,6 @@ export async function beamSearch(model: BioGptForCausalLM, inputIds: readonly (r
           nextTokens.push(cand[i]!.tok);
         }
       }
-      newTokens += B * K;
       curLen++;
       // Can a running beam still beat the worst finished one?
       for (let b = 0; b < B; b++) {
@@ -125,6 +123,8 @@ export async function beamSearch(model: BioGptForCausalLM, inputIds: readonly (r
   }
   const t1 = performance.now();
   const best = finished.map((fs) => fs[0]!);
+  // Output tokens (the returned hypotheses' new tokens), not the B·numBeams candidates scored per step.
+  const newTokens = best.reduce((n, h) => n + h.gen, 0);
   const outLen = T + Math.max(...best.map((h) => h.gen));
   const sequences = best.map((h) => {
     const s = h.seq.slice(0, outLen);

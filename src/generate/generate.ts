@@ -63,6 +63,7 @@ export interface GenerationStats {
   steps: number;
   /** Tokens produced per second over all rows (prefill excluded from the time, its first token included). */
   tokensPerSecond: number;
+  /** New tokens returned, over all rows (beam search: those of the returned hypotheses, not of every beam). */
   newTokens: number;
 }
 

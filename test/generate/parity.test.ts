@@ -119,6 +119,8 @@ describe('generate parity with transformers (tiny BioGPT)', { skip: SKIP }, () =
     const want = gen.beam4;
     const r = await generate(model, [PROMPT], { maxNewTokens: 16, numBeams: 4, earlyStopping: true });
     assert.deepEqual(r.sequences[0], want);
+    // Throughput counts the output tokens, not the 4 beams' candidates of every step.
+    assert.equal(r.stats.newTokens, want.length - PROMPT.length);
   });
 
   it('repetition penalty 1.3 + no-repeat 3-grams', async () => {
