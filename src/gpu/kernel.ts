@@ -96,7 +96,6 @@ export function kernelFile(decl: KernelDecl): string {
   return path.join('shaders', decl.family, `${decl.file ?? decl.name}.wgsl`);
 }
 
-/** Header + body; `headerLines` lets compile errors point at the line of the .wgsl file. */
 function readShader(file: string): string {
   let body = bodyCache.get(file);
   if (body === undefined) {
@@ -106,12 +105,44 @@ function readShader(file: string): string {
   return body;
 }
 
-export function kernelSource(decl: KernelDecl): { code: string; headerLines: number; file: string } {
+/**
+ * One part of a kernel's source: lines first .. first + lines - 1 (1-based) of the concatenated
+ * code came from `file` (the generated header, an include, or the body, in that order).
+ */
+export interface SourceSegment {
+  readonly file: string;
+  readonly first: number;
+  readonly lines: number;
+}
+
+/**
+ * Header + includes + body. `segments` lets compile errors point at the file and line a message is
+ * about (an include's own line, not the line in the concatenation); `headerLines` counts the header
+ * and the includes, so body line n is code line headerLines + n.
+ */
+export function kernelSource(decl: KernelDecl): { code: string; headerLines: number; file: string; segments: readonly SourceSegment[] } {
   const file = kernelFile(decl);
   const body = readShader(file);
   let header = generateHeader(decl);
-  for (const inc of decl.includes ?? []) header += readShader(path.join('shaders', inc)).replace(/\n?$/, '\n');
-  return { code: header + body, headerLines: header.split('\n').length - 1, file };
+  const segments: SourceSegment[] = [{ file: `${file} (generated header)`, first: 1, lines: header.split('\n').length - 1 }];
+  for (const inc of decl.includes ?? []) {
+    const incFile = path.join('shaders', inc);
+    const text = readShader(incFile).replace(/\n?$/, '\n');
+    segments.push({ file: incFile, first: header.split('\n').length, lines: text.split('\n').length - 1 });
+    header += text;
+  }
+  const headerLines = header.split('\n').length - 1;
+  segments.push({ file, first: headerLines + 1, lines: body.split('\n').length });
+  return { code: header + body, headerLines, file, segments };
+}
+
+/** The file and line within it of line `lineNum` of a kernel's concatenated source. */
+export function sourceLine(segments: readonly SourceSegment[], lineNum: number): { file: string; line: number } {
+  for (let i = segments.length - 1; i >= 0; i--) {
+    const s = segments[i]!;
+    if (lineNum >= s.first) return { file: s.file, line: lineNum - s.first + 1 };
+  }
+  return { file: segments[0]?.file ?? '?', line: lineNum };
 }
 
 /** Writes uniform values into a byte array following the declaration's layout. */

@@ -6,7 +6,7 @@
  */
 import type { GpuContext } from './device.js';
 import { GpuError, KernelCompileError } from './errors.js';
-import { kernelFile, kernelSource, pipelineKey, uniformBindingIndex, uniformLayout, type KernelDecl } from './kernel.js';
+import { kernelFile, kernelSource, pipelineKey, sourceLine, uniformBindingIndex, uniformLayout, type KernelDecl, type SourceSegment } from './kernel.js';
 
 /** A uniform field as 32-bit words: where it starts, how many it holds, how numbers are stored. */
 export interface UniformSlotField {
@@ -126,14 +126,14 @@ export class PipelineCache {
     const hit = this.cache.get(key);
     if (hit) return hit;
     const { device } = this.ctx;
-    const { code, headerLines, file } = kernelSource(decl);
+    const { code, segments } = kernelSource(decl);
     device.pushErrorScope('validation');
     const module = device.createShaderModule({ code, label: decl.name });
     const pipeline = device.createComputePipeline(describe(decl, module, constants, this.layout(decl)));
     const p = device.popErrorScope().then(async (err) => {
       if (!err) return;
-      const ce = await compileError(decl, module, headerLines, file);
-      this.ctx.pushAsyncError(ce ?? new GpuError('validation', err.message, decl.name));
+      const ce = await compileError(decl, module, segments);
+      this.ctx.pushAsyncError(ce ?? new GpuError('validation', err.message, `${decl.name}${overridesNote(constants)}`));
     });
     const tracked = p.finally(() => this.pending.delete(tracked));
     this.pending.add(tracked);
@@ -147,13 +147,13 @@ export class PipelineCache {
     const hit = this.cache.get(key);
     if (hit) return hit;
     const { device } = this.ctx;
-    const { code, headerLines, file } = kernelSource(decl);
+    const { code, file, segments } = kernelSource(decl);
     // In an error scope: an uncaptured error would resurface later as a stale GpuError in some
     // unrelated check(), after the caller has already handled the KernelCompileError thrown here.
     device.pushErrorScope('validation');
     const module = device.createShaderModule({ code, label: decl.name });
     const moduleErr = await device.popErrorScope();
-    const ce = await compileError(decl, module, headerLines, file);
+    const ce = await compileError(decl, module, segments);
     if (ce) throw ce;
     if (moduleErr) throw new GpuError('validation', moduleErr.message, decl.name);
     try {
@@ -161,7 +161,8 @@ export class PipelineCache {
       this.cache.set(key, pipeline);
       return pipeline;
     } catch (e) {
-      throw new KernelCompileError(decl.name, file, 0, (e as Error).message);
+      // The module compiled, so the override values are what failed (workgroup size or memory).
+      throw new KernelCompileError(decl.name, file, 0, `pipeline creation failed${overridesNote(constants)}: ${(e as Error).message}`);
     }
   }
 }
@@ -189,13 +190,25 @@ function makeLayout(device: GPUDevice, decl: KernelDecl): KernelLayout {
   return { bindGroupLayout, pipelineLayout, uniformBytes, uniformFields, byConstants: new Map(), plain: undefined, bindGroups: undefined, bindGroupsOwner: undefined };
 }
 
-async function compileError(decl: KernelDecl, module: GPUShaderModule, headerLines: number, file: string): Promise<KernelCompileError | undefined> {
+/** " with overrides A=1, B=true" for an error message (the values a pipeline was created with), or "". */
+function overridesNote(c: Readonly<Record<string, number | boolean>>): string {
+  const keys = Object.keys(c).sort();
+  return keys.length ? ` with overrides ${keys.map((k) => `${k}=${c[k]}`).join(', ')}` : '';
+}
+
+/**
+ * The module's compile errors as one KernelCompileError, or undefined. Each message names the file
+ * its line is in (the body, an include such as shaders/common/strided.wgsl, or the generated header)
+ * and the line there; the error's file and line are those of the first message.
+ */
+async function compileError(decl: KernelDecl, module: GPUShaderModule, segments: readonly SourceSegment[]): Promise<KernelCompileError | undefined> {
   const info = await module.getCompilationInfo();
   const errors = info.messages.filter((m) => m.type === 'error');
   if (!errors.length) return undefined;
-  const first = errors[0]!;
-  const line = first.lineNum - headerLines;
-  const where = line > 0 ? line : first.lineNum;
-  const detail = errors.map((m) => `${m.lineNum - headerLines > 0 ? `line ${m.lineNum - headerLines}` : `header line ${m.lineNum}`}: ${m.message}`).join('; ');
-  return new KernelCompileError(decl.name, line > 0 ? file : `${file} (generated header)`, where, detail);
+  const first = sourceLine(segments, errors[0]!.lineNum);
+  const detail = errors.map((m) => {
+    const at = sourceLine(segments, m.lineNum);
+    return `${at.file === first.file ? '' : `${at.file} `}line ${at.line}: ${m.message}`;
+  }).join('; ');
+  return new KernelCompileError(decl.name, first.file, first.line, detail);
 }

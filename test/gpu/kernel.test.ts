@@ -2,7 +2,9 @@
  * Kernel declarations: the generated WGSL header (exact text), uniform layout offsets (checked on
  * the device by a probe kernel that copies every field back), binding numbering, a simple kernel
  * against a CPU result on random sizes, and a deliberately broken shader (shaders/test/broken.wgsl)
- * giving KernelCompileError with the kernel name and the line of the body.
+ * giving KernelCompileError with the kernel name and the line of the body; a broken include
+ * (shaders/test/broken_include.wgsl) giving that file and its own line; a pipeline that fails only
+ * for its override values naming them.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -52,6 +54,9 @@ const BROKEN: KernelDecl = {
   name: 'broken_fixture', family: 'test', file: 'broken',
   bindings: [{ name: 'out', type: 'f32', access: 'read_write' }],
 };
+
+// AXPY with a second include whose line 4 is broken, after common/strided.wgsl.
+const BROKEN_INCLUDE: KernelDecl = { ...AXPY, name: 'broken_include_fixture', includes: ['common/strided.wgsl', 'test/broken_include.wgsl'] };
 
 async function upload(c: GpuContext, data: Float32Array): Promise<PooledBuffer> {
   const pb = c.pool.acquire(data.byteLength, 'storage', 'test upload');
@@ -183,6 +188,40 @@ describe('compile errors', () => {
       c.queue.dispatch(AXPY, { bindings: { x, y: x, out: o }, uniforms: { n: 3, alpha: 2 }, workgroups: [1] });
       assert.deepEqual([...(await readF32(c, o, 3))], [3, 6, 9]);
       await c.queue.sync();
+    } finally {
+      await c.shutdown();
+    }
+  });
+
+  it('an error inside an include names the included file and its own line', async () => {
+    const c = await GpuContext.create();
+    try {
+      await assert.rejects(c.pipelines.compile(BROKEN_INCLUDE), (e: unknown) => {
+        assert.ok(e instanceof KernelCompileError, `expected KernelCompileError, got ${e}`);
+        assert.equal(e.file, 'shaders/test/broken_include.wgsl');
+        assert.equal(e.line, 4);
+        assert.match(e.message, /\(shaders\/test\/broken_include\.wgsl:4\)/);
+        assert.match(e.detail, /also_not_declared/);
+        return true;
+      });
+      const out = c.pool.acquire(16, 'storage');
+      c.queue.dispatch(BROKEN_INCLUDE, { bindings: { x: out, y: out, out }, uniforms: { n: 1, alpha: 1 }, workgroups: [1] });
+      await assert.rejects(c.queue.sync(), (e: unknown) => e instanceof KernelCompileError && e.file === 'shaders/test/broken_include.wgsl' && e.line === 4);
+    } finally {
+      await c.shutdown();
+    }
+  });
+
+  it('a pipeline that fails for its override values names them', async () => {
+    const c = await GpuContext.create();
+    try {
+      // The module compiles; a workgroup of 2^20 threads exceeds every adapter's limit.
+      await assert.rejects(c.pipelines.compile(AXPY, { WG: 1 << 20 }), (e: unknown) => {
+        assert.ok(e instanceof KernelCompileError, `expected KernelCompileError, got ${e}`);
+        assert.equal(e.kernel, 'axpy_fixture');
+        assert.match(e.message, /pipeline creation failed with overrides WG=1048576/);
+        return true;
+      });
     } finally {
       await c.shutdown();
     }
