@@ -3,6 +3,7 @@
 // slices of A and B in workgroup memory. Sizes that are not multiples of the tile are handled by
 // zero-filled loads and guarded stores. A is [M,K] ([K,M] if TRANS_A), B is [K,N] ([N,K] if TRANS_B).
 // Stores go through epilogue(m, n, v) (identity, or a fused epilogue such as lora_epilogue.wgsl).
+// RM, RN: the host's copy is MATMUL_THREAD_BLOCK.tiled (src/backend/webgpu/matmul.ts), used for the grid.
 const RM = 4u;
 const RN = 4u;
 // Tiles are staged as S (f32, or f16 for f16 storage: half the workgroup memory per element, so a

@@ -4,6 +4,7 @@
 // k-step is one word and one dot4I8Packed (or four unpacked products with USE_DOT4 = false).
 // Register-blocked like shaders/matmul/matmul.wgsl: WX×WY threads, each a 4×4 block of y, TK-word
 // slices of the codes staged in workgroup memory. CPU adapters use matmul_int8_regs.wgsl instead.
+// RM, RN: the host's copy is INT8_THREAD_BLOCK.tiled (src/backend/webgpu/int8.ts), used for the grid.
 const RM = 4u;
 const RN = 4u;
 var<workgroup> As: array<u32, TK * WY * 4u>; // [TK][TM] words of xq

@@ -1,6 +1,7 @@
 // dx[n, i] = Σ_o dy[n, o]·W_deq[o, i] with W_deq = CB·SCB/127, dequantising the packed bytes while
 // staging them (the f32 weight is never materialised). SCB[o]/127 is folded into the dy tile
 // (it scales a whole k-row of W). Same register blocking as shaders/matmul/matmul.wgsl.
+// RM, RN: the host's copy is INT8_THREAD_BLOCK.tiled (src/backend/webgpu/int8.ts), used for the grid.
 const RM = 4u;
 const RN = 4u;
 var<workgroup> As: array<f32, TK * WY * 4u>; // [TK][TM]

@@ -72,6 +72,7 @@ fn store_row(n: u32, o0: u32, lo: vec4<i32>, hi: vec4<i32>, lrl: vec4<f32>, lrh:
 
 @compute @workgroup_size(WX, WY)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  // 8×8 outputs per thread (unrolled); the host's copy is INT8_REGS.R (src/backend/webgpu/int8.ts).
   let o0 = gid.x * 8u;
   let n0 = gid.y * 8u;
   if (o0 >= params.O || n0 >= params.N) { return; }

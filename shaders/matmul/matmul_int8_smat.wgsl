@@ -13,8 +13,11 @@
 // parameters (which changed between Dawn versions) is chosen on the host.
 // After the K loop each subgroup stores one result tile at a time into As (now free) and the whole
 // workgroup runs the epilogue on the four tiles.
-const NSG = 4u;
-const TILE = 128u; // rows (xq) and columns (cb) of a workgroup tile: 2 subgroups × 4 × 16
+// NSG (subgroups per workgroup) and TILE (rows of xq and columns of cb per workgroup tile) are
+// override constants set from SMAT_NSG / SMAT_TILE in src/backend/webgpu/int8.ts, which also sizes
+// the grid and checks workgroup memory with them. The layout below is fixed (2×2 subgroups, each
+// 4×4 result tiles of 16: TILE = 2 × 4 × 16 = 128, NSG = 4); they are overrides so that the host and
+// this file read one value, not to be tuned.
 var<workgroup> As: array<i32, TILE * (TK + PAD)>;
 var<workgroup> Bs: array<i32, TILE * (TK + PAD)>;
 

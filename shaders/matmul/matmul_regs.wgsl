@@ -18,6 +18,7 @@ fn store_row(base: u32, m: u32, n0: u32, v0: vec4<f32>, v1: vec4<f32>) {
 
 @compute @workgroup_size(WX, WY)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+  // 8×8 outputs per thread (unrolled below); the host's copy is MATMUL_THREAD_BLOCK.regs (matmul.ts).
   let n0 = gid.x * 8u;
   let m0 = gid.y * 8u;
   if (n0 >= params.N || m0 >= params.M) { return; }

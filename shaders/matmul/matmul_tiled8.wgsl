@@ -8,6 +8,7 @@
 // (one slice of workgroup memory, two barriers per slice). Each output is the f32 fma chain over
 // k in order, as in matmul.wgsl, so both kernels give the same bits. Stores go through
 // epilogue(m, n, v) (identity, or the fused linear epilogue).
+// RM, RN: the host's copy is MATMUL_THREAD_BLOCK.tiled8 (src/backend/webgpu/matmul.ts), used for the grid.
 const RM = 8u;
 const RN = 8u;
 // Most vec4 loads per thread per operand and slice (the caller checks TM·TK/4 ≤ 4·WX·WY).

@@ -22,6 +22,15 @@ const bool = 'bool' as const;
 
 /** Tile of the int8 GEMM: (WY·4) rows × (WX·4) outputs, TK packed words (4·TK int8) per stage. */
 export const INT8_TILE = { WX: 16, WY: 16, TK: 8 };
+/** Tile of the GPU dequantising backward (matmul_int8_dequant.wgsl): (WY·4)×(WX·4) outputs of dx, TK deep. */
+export const INT8_DEQUANT_TILE = { WX: 16, WY: 16, TK: 16 };
+/**
+ * Outputs per thread along each axis of the workgroup-tiled int8 kernels: 4 in matmul_int8.wgsl and
+ * matmul_int8_dequant.wgsl (RM, RN), 8 in matmul_int8_tiled8.wgsl. Structural in the shaders (not
+ * overrides); this is the host's one copy, which the grids and tiled8's load check use. The
+ * barrier-free kernels' 8×8 block is INT8_REGS.R.
+ */
+export const INT8_THREAD_BLOCK = { tiled: 4, tiled8: 8 } as const;
 /**
  * Forward GEMM kernel choice (the skinny decode kernel is chosen first, see int8SkinnyTuning).
  * 'auto': 'regs' on CPU adapters; on GPU adapters 'tiled8' where its preconditions hold (words % 4
@@ -50,7 +59,13 @@ export const int8GemmTuning: { kernel: 'auto' | 'tiled' | 'tiled8' | 'regs' | 's
  * staged row (a multiple of 4: 16-byte aligned rows for the cooperative loads).
  */
 export const int8SmatTuning: { typeOrder: 'MK' | 'KM'; i8Bytes: boolean; PAD: number } = { typeOrder: 'KM', i8Bytes: false, PAD: 4 };
-const SMAT_TILE = 128;
+/**
+ * Geometry of matmul_int8_smat.wgsl, passed to it as its TILE and NSG overrides (the shader has no
+ * copy): a workgroup of SMAT_NSG subgroups, 2×2 over a SMAT_TILE × SMAT_TILE tile of y, each
+ * subgroup 4×4 result tiles of 16×16. The shader's layout is written for exactly these values.
+ */
+export const SMAT_NSG = 4;
+export const SMAT_TILE = 2 * 4 * 16;
 /** Set when prepareInt8Smat() found that neither type order compiles: 'smat' then falls back. */
 let smatUnusable = false;
 /** Set when prepareInt8Smat() compiled the kernel: 'auto' then picks it on GPU adapters. */
@@ -71,7 +86,10 @@ function smatBytes(TK: number): number {
   return 2 * SMAT_TILE * (TK + int8SmatTuning.PAD) * 4;
 }
 
-/** Barrier-free kernels (CPU adapters): WX×WY threads per workgroup, each an 8×8 block. */
+/**
+ * Barrier-free kernels (CPU adapters): WX×WY threads per workgroup, each an R×R block (R = 8:
+ * matmul_int8_regs.wgsl and matmul_int8_dequant_regs.wgsl unroll an 8×8 block; the host's one copy).
+ */
 export const INT8_REGS = { WX: 8, WY: 8, R: 8 };
 
 /**
@@ -182,7 +200,10 @@ function makeMatmul(native: boolean, kernel: Int8Kernel, order: 'MK' | 'KM' = 'M
       : kernel === 'tiled8'
         ? { WX: { type: u32, value: 16 }, WY: { type: u32, value: 16 }, TK: { type: u32, value: 16 }, PREFETCH: { type: bool, value: true } }
         : kernel === 'smat'
-          ? { SG: { type: u32, value: 32 }, TK: { type: u32, value: 16 }, PAD: { type: u32, value: 4 }, I8_BYTES: { type: bool, value: false } }
+          ? {
+            SG: { type: u32, value: 32 }, TK: { type: u32, value: 16 }, PAD: { type: u32, value: 4 }, I8_BYTES: { type: bool, value: false },
+            NSG: { type: u32, value: SMAT_NSG }, TILE: { type: u32, value: SMAT_TILE },
+          }
           : { WX: { type: u32, value: INT8_TILE.WX }, WY: { type: u32, value: INT8_TILE.WY }, TK: { type: u32, value: INT8_TILE.TK } };
   return {
     name: `int8_matmul${kernel === 'tiled' ? '' : `_${kernel}`}${kernel === 'smat' ? `_${order}` : ''}${native ? '' : '_nodot4'}`, family: 'matmul', file: INT8_FILES[kernel],
@@ -208,7 +229,7 @@ const dequantBindings = [
 const dequantMatmulKernel = {
   name: 'int8_matmul_dequant', family: 'matmul', file: 'matmul_int8_dequant', bindings: dequantBindings,
   uniforms: { N: u32, O: u32, I: u32, words: u32 },
-  overrides: { WX: { type: u32, value: 16 }, WY: { type: u32, value: 16 }, TK: { type: u32, value: 16 } },
+  overrides: { WX: { type: u32, value: INT8_DEQUANT_TILE.WX }, WY: { type: u32, value: INT8_DEQUANT_TILE.WY }, TK: { type: u32, value: INT8_DEQUANT_TILE.TK } },
 };
 const dequantRegsKernel = {
   name: 'int8_matmul_dequant_regs', family: 'matmul', file: 'matmul_int8_dequant_regs', bindings: dequantBindings,
@@ -242,7 +263,7 @@ export function int8GemmKernel(ctx: GpuContext, I: number): 'tiled' | 'tiled8' |
   let k = int8GemmTuning.kernel === 'auto' ? (cpuStyle(ctx) ? 'regs' : smatReady ? 'smat' : 'tiled8') : int8GemmTuning.kernel;
   const vec4Ok = Math.ceil(I / 4) % 4 === 0 && (ctx.limits.maxStorageBuffersPerShaderStage ?? 8) >= 10;
   if (k === 'smat') {
-    const threads = 4 * ctx.caps.subgroupMaxSize;
+    const threads = SMAT_NSG * ctx.caps.subgroupMaxSize;
     const fits = threads <= (ctx.limits.maxComputeInvocationsPerWorkgroup ?? 256) && threads <= (ctx.limits.maxComputeWorkgroupSizeX ?? 256);
     if (I % 32 === 0 && vec4Ok && fits && !smatUnusable && hasSmatConfig(ctx)) return 'smat';
     k = 'tiled8';
@@ -307,7 +328,7 @@ function checkTiled8(ctx: GpuContext, t: { WX: number; WY: number; TK: number; p
   const room = ctx.limits.maxComputeWorkgroupStorageSize ?? 16384;
   if (bytes > room) throw new OpArgumentError('int8Linear', arg, `workgroup memory ≤ ${room} bytes`, `${bytes} (${cfg})`);
   // Vec4 loads per thread and stage: TK/4 per row, WY·8 rows (WX·8 for cb), WX·WY threads.
-  const loads = Math.ceil((t.TK / 4) * 8 * Math.max(t.WX, t.WY) / (t.WX * t.WY));
+  const loads = Math.ceil((t.TK / 4) * INT8_THREAD_BLOCK.tiled8 * Math.max(t.WX, t.WY) / (t.WX * t.WY));
   if (t.prefetch && loads > 4) throw new OpArgumentError('int8Linear', arg, 'at most 4 vec4 loads per thread with prefetch (TK ≤ 2·min(WX, WY))', cfg);
 }
 
@@ -369,14 +390,15 @@ export function int8Ops(ctx: GpuContext): Int8Backend {
         if (kernel === 'tiled8') {
           checkTiled8(ctx, tu);
           constants = { WX: tu.WX, WY: tu.WY, TK: tu.TK, PREFETCH: tu.prefetch };
-          workgroups = [Math.ceil(O / (tu.WX * 8)), Math.ceil(N / (tu.WY * 8)), 1];
+          const r = INT8_THREAD_BLOCK.tiled8;
+          workgroups = [Math.ceil(O / (tu.WX * r)), Math.ceil(N / (tu.WY * r)), 1];
         } else if (kernel === 'smat') {
           checkSmat(ctx, tu.TK);
           constants = smatConstants(ctx, tu.TK);
           workgroups = [Math.ceil(O / SMAT_TILE), Math.ceil(N / SMAT_TILE), 1];
         } else {
-          const bm = kernel === 'regs' ? INT8_REGS.WY * INT8_REGS.R : INT8_TILE.WY * 4;
-          const bn = kernel === 'regs' ? INT8_REGS.WX * INT8_REGS.R : INT8_TILE.WX * 4;
+          const bm = kernel === 'regs' ? INT8_REGS.WY * INT8_REGS.R : INT8_TILE.WY * INT8_THREAD_BLOCK.tiled;
+          const bn = kernel === 'regs' ? INT8_REGS.WX * INT8_REGS.R : INT8_TILE.WX * INT8_THREAD_BLOCK.tiled;
           constants = {};
           workgroups = [Math.ceil(O / bn), Math.ceil(N / bm), 1];
         }
@@ -441,8 +463,8 @@ export function int8Ops(ctx: GpuContext): Int8Backend {
       const dx = alloc(ctx, [N, I], 'f32', 'int8LinearBackward');
       if (N === 0 || I === 0) return dx;
       const regs = cpuStyle(ctx);
-      const bn = regs ? INT8_REGS.WX * INT8_REGS.R : 64;
-      const bm = regs ? INT8_REGS.WY * INT8_REGS.R : 64;
+      const bn = regs ? INT8_REGS.WX * INT8_REGS.R : INT8_DEQUANT_TILE.WX * INT8_THREAD_BLOCK.tiled;
+      const bm = regs ? INT8_REGS.WY * INT8_REGS.R : INT8_DEQUANT_TILE.WY * INT8_THREAD_BLOCK.tiled;
       launch(ctx, regs ? dequantRegsKernel : dequantMatmulKernel, {
         bindings: { dy: bufferOf(dy), cb: bufferOf(w.cb), scb: bufferOf(w.scb), dx: bufferOf(dx) },
         uniforms: { N, O, I, words: Math.ceil(I / 4) },

@@ -198,8 +198,12 @@ export function useTiled8(ctx: GpuContext, ta: boolean, tb: boolean, M: number, 
   return tiled8Tuning.use === true || !cpuStyle(ctx);
 }
 
-/** Outputs per thread along each axis: 4 in the tiled kernel, 8 in the register kernel. */
-export const MATMUL_THREAD_BLOCK = { tiled: 4, regs: 8 } as const;
+/**
+ * Outputs per thread along each axis: 4 in the tiled kernel (matmul.wgsl RM, RN), 8 in the register
+ * kernel (matmul_regs.wgsl, an unrolled 8×8 block) and in matmul_tiled8.wgsl (RM, RN). The shaders'
+ * blocks are structural (not overrides); this is the host's one copy, which every grid uses.
+ */
+export const MATMUL_THREAD_BLOCK = { tiled: 4, regs: 8, tiled8: 8 } as const;
 
 export function matmulTiles(ctx: GpuContext, dtype: DType): MatmulTiles {
   return MATMUL_TILES[cpuStyle(ctx) ? 'cpu' : 'gpu'][dtype === 'f16' ? 'f16' : 'f32'];
@@ -294,7 +298,8 @@ export function tiled8Body(t: DType) {
 /** Tile overrides and grid of a tiled8 launch with tiled8Tuning's tiles (8×8 outputs per thread). */
 export function tiled8Launch(M: number, N: number, batch: number): { constants: { WX: number; WY: number; TK: number }; workgroups: [number, number, number] } {
   const t8 = tiled8Tuning.tiles;
-  return { constants: { WX: t8.WX, WY: t8.WY, TK: t8.TK }, workgroups: [Math.ceil(N / (t8.WX * 8)), Math.ceil(M / (t8.WY * 8)), batch] };
+  const r = MATMUL_THREAD_BLOCK.tiled8;
+  return { constants: { WX: t8.WX, WY: t8.WY, TK: t8.TK }, workgroups: [Math.ceil(N / (t8.WX * r)), Math.ceil(M / (t8.WY * r)), batch] };
 }
 
 const tiled8Kernel = variants((key: `${DType}/${Epilogue}`) => {
