@@ -1,7 +1,10 @@
 /**
- * Benchmark runner: `npm run bench` runs every bench/*.bench.ts, `npm run bench -- ops kernels`
- * only the files whose name contains one of the words, `--json <file>` also writes every row (with
- * the file it came from) as JSON. Each bench file exports
+ * Benchmark runner: `npm run bench` runs every bench/*.bench.ts (hours on lavapipe: see the bench
+ * index in docs/BENCHMARKS.md), `npm run bench -- ops kernels` the files named ops and kernels
+ * (`kernels` = kernels.bench.ts). A word that names no file matches every file whose name contains
+ * it; `--substring` makes every word match that way (`-- checkpoint --substring` runs checkpoint
+ * and grad_checkpoint). The files picked are printed before anything runs.
+ * `--json <file>` also writes every row (with the file it came from) as JSON. Each bench file exports
  *   export async function bench(): Promise<Array<Record<string, string | number>>>
  * and prints nothing it needs to; the runner prints one aligned table per file. The WebGPU backend
  * is initialised once before the first file and shut down at the end (a file that fails is
@@ -16,31 +19,61 @@ type Row = Record<string, string | number>;
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
-function parseArgs(argv: string[]): { filters: string[]; json?: string } {
+function parseArgs(argv: string[]): { filters: string[]; json?: string; substring: boolean } {
   const filters: string[] = [];
   let json: string | undefined;
+  let substring = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--json') json = argv[++i];
     else if (a.startsWith('--json=')) json = a.slice(7);
+    else if (a === '--substring') substring = true;
     else if (a === '--help' || a === '-h') {
-      console.log('usage: npm run bench [-- <name filters...>] [--json <file>]');
+      console.log('usage: npm run bench [-- <bench names...>] [--substring] [--json <file>]\n' +
+        '  a name picks <name>.bench.ts; a word that names no bench (or every word, with --substring) picks the files containing it');
       process.exit(0);
-    } else filters.push(a);
+    } else if (a.startsWith('--')) throw new Error(`unknown option ${a} (have --json <file>, --substring)`);
+    else filters.push(a);
   }
   if (argv.includes('--json') && !json) throw new Error('--json needs a file name');
-  return { filters, json };
+  return { filters, json, substring };
+}
+
+/**
+ * The files to run and why each was picked: a word that is a bench's name picks that file only;
+ * a word that names no bench (or any word, with substring) picks every file containing it.
+ */
+function pickBenches(all: readonly string[], filters: readonly string[], substring: boolean): Array<{ file: string; why: string }> {
+  if (!filters.length) return all.map((file) => ({ file, why: 'no filter: every bench' }));
+  const picked = new Map<string, string>();
+  for (const w of filters) {
+    const exact = substring ? undefined : all.find((f) => f === `${w}.bench.ts` || f === w);
+    const hits = exact ? [exact] : all.filter((f) => f.includes(w));
+    for (const f of hits) if (!picked.has(f)) picked.set(f, exact ? `name '${w}'` : `contains '${w}'${substring ? '' : ' (no bench of that name)'}`);
+  }
+  return all.filter((f) => picked.has(f)).map((file) => ({ file, why: picked.get(file)! }));
 }
 
 async function main(): Promise<void> {
-  const { filters, json } = parseArgs(process.argv.slice(2));
-  let files = readdirSync(here).filter((f) => f.endsWith('.bench.ts')).sort();
-  if (filters.length) files = files.filter((f) => filters.some((w) => f.includes(w)));
-  if (!files.length) {
-    console.error(`no bench files match ${JSON.stringify(filters)} (have: ${readdirSync(here).filter((f) => f.endsWith('.bench.ts')).join(', ')})`);
+  let args: ReturnType<typeof parseArgs>;
+  try {
+    args = parseArgs(process.argv.slice(2));
+  } catch (e) {
+    console.error(`bench: ${(e as Error).message}`);
+    process.exitCode = 2;
+    return;
+  }
+  const { filters, json, substring } = args;
+  const available = readdirSync(here).filter((f) => f.endsWith('.bench.ts')).sort();
+  const picked = pickBenches(available, filters, substring);
+  if (!picked.length) {
+    console.error(`no bench files match ${JSON.stringify(filters)} (have: ${available.map((f) => f.replace(/\.bench\.ts$/, '')).join(', ')})`);
     process.exitCode = 1;
     return;
   }
+  const files = picked.map((p) => p.file);
+  console.log(`benches: ${picked.map((p) => `${p.file} (${p.why})`).join(', ')}`);
+  if (!filters.length) console.log('(every bench: hours on a CPU adapter, and checkpoint writes > 1 GB to the temp dir; see the bench index in docs/BENCHMARKS.md)');
   const { initWebGpuBackend } = await import('../src/backend/webgpu/index.js');
   const { shutdownGpu, gpu } = await import('../src/gpu/device.js');
   await initWebGpuBackend();
