@@ -62,7 +62,7 @@ async function sweepProduct(label: string, a: Tensor, b: Tensor, transB: boolean
   }
   const ms = await alternatingMs(variants.map((v) => v.fn));
   const best = Math.min(...ms);
-  return variants.map((v, i) => ({ product: label, kernel: v.kernel, ms: ms[i]!, 'TFLOP/s|TOP/s': flops / ms[i]! / 1e9, 'vs best': best / ms[i]! }));
+  return variants.map((v, i) => ({ product: label, kernel: v.kernel, ms: ms[i]!, 'TFLOP/s|TOP/s': flops / ms[i]! / 1e9, speedup_vs_best: best / ms[i]! }));
 }
 
 export async function bench(): Promise<Row[]> {

@@ -80,7 +80,7 @@ export async function bench(): Promise<Row[]> {
       rows.push({
         config: shapeTag, variant: ck ? 'checkpointed' : 'plain', rep: r + 1,
         peak_MiB: s.peak / 2 ** 20, step_s: s.ms / 1000, loss: s.loss,
-        peak_vs_plain: plainRef ? s.peak / plainRef.peak : 1, time_vs_plain: plainRef ? s.ms / plainRef.ms : 1,
+        peak_over_plain: plainRef ? s.peak / plainRef.peak : 1, time_over_plain: plainRef ? s.ms / plainRef.ms : 1,
       });
       console.error(`# ${rows[rows.length - 1]!.variant}: peak ${(s.peak / 2 ** 20).toFixed(1)} MiB, ${(s.ms / 1000).toFixed(1)} s, loss ${s.loss}`);
     }

@@ -58,5 +58,5 @@ export async function int8Sweep(a: Tensor, b: Tensor, n: number): Promise<Row[]>
   const ms = await alternatingMs(ok.map((v) => v.fn));
   disposeQuantized(q);
   const best = Math.min(...ms);
-  return [...ok.map((v, i) => ({ product: `int8 x·Wᵀ ${n}³`, kernel: v.label, ms: ms[i]!, 'TFLOP/s|TOP/s': flops / ms[i]! / 1e9, 'vs best': best / ms[i]! })), ...rows];
+  return [...ok.map((v, i) => ({ product: `int8 x·Wᵀ ${n}³`, kernel: v.label, ms: ms[i]!, 'TFLOP/s|TOP/s': flops / ms[i]! / 1e9, speedup_vs_best: best / ms[i]! })), ...rows];
 }

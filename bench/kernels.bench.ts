@@ -68,7 +68,6 @@ export async function bench(): Promise<Row[]> {
   const B = full ? 4 : 2;
   const T = full ? 512 : 128;
   const rows: Row[] = [];
-  const card = `${gpu().adapterInfo.description || gpu().adapterInfo.device}`;
 
   // ---- linear: f32 vs int8 (threshold 6, activations N(0,1): a few outliers on heavy-tailed inputs) ----
   // All variants of a shape alternate within each repetition (alternatingMs), so load changes on a
@@ -135,10 +134,10 @@ export async function bench(): Promise<Row[]> {
     const sh = `B${Ba} H${H} T${Ta} D${D} causal+pad+dropout 0.1`;
     const fusedExtra = 2 * 4 * Ba * H * Ta; // lse + D_i
     const compExtra = 3 * 4 * Ba * H * Ta * Ta + 4 * Ba * Ta * Ta; // scores, probs, dropped probs (+ their grads transiently) and the [B,1,T,T] bias
-    rows.push({ kernel: 'attention fwd fused (flash)', shape: sh, ms: fusedF, 'GFLOP/s|TOP/s': flopsF / fusedF / 1e6, extra_bytes: fusedExtra });
-    rows.push({ kernel: 'attention fwd composite', shape: sh, ms: compF, 'GFLOP/s|TOP/s': flopsF / compF / 1e6, extra_bytes: compExtra, fused_speedup: compF / fusedF });
-    rows.push({ kernel: 'attention fwd+bwd fused (flash)', shape: sh, ms: fused, 'GFLOP/s|TOP/s': (3.5 * flopsF) / fused / 1e6, extra_bytes: fusedExtra });
-    rows.push({ kernel: 'attention fwd+bwd composite', shape: sh, ms: comp, 'GFLOP/s|TOP/s': (3.5 * flopsF) / comp / 1e6, extra_bytes: compExtra, fused_speedup: comp / fused });
+    rows.push({ kernel: 'attention fwd fused (flash)', shape: sh, ms: fusedF, 'GFLOP/s|TOP/s': flopsF / fusedF / 1e6, extra_bytes: fusedExtra, composite_ms: compF, speedup_vs_composite: compF / fusedF });
+    rows.push({ kernel: 'attention fwd composite', shape: sh, ms: compF, 'GFLOP/s|TOP/s': flopsF / compF / 1e6, extra_bytes: compExtra });
+    rows.push({ kernel: 'attention fwd+bwd fused (flash)', shape: sh, ms: fused, 'GFLOP/s|TOP/s': (3.5 * flopsF) / fused / 1e6, extra_bytes: fusedExtra, composite_ms: comp, speedup_vs_composite: comp / fused });
+    rows.push({ kernel: 'attention fwd+bwd composite', shape: sh, ms: comp, 'GFLOP/s|TOP/s': (3.5 * flopsF) / comp / 1e6, extra_bytes: compExtra });
     if (!gpu().adapterInfo.isCpu || process.env.RADGRAD_FLASH_SWEEP) {
       // GPUs (and CPU adapters when sweeping): the workgroup-blocked kernels against the
       // one-row-per-thread ones and the register-tiled kernels of CPU adapters, alternating.
@@ -162,10 +161,10 @@ export async function bench(): Promise<Row[]> {
       const bothMs = await alternatingMs(kinds.map((kd) => using(kd, run(flashAttention))));
       const what = { blocked: 'workgroup-blocked', blocked2: 'workgroup-blocked, two-pass backward', rows: 'one row per thread', tiles: 'register tiles' };
       fwdKinds.forEach((kd, i) => {
-        rows.push({ kernel: `attention fwd fused, ${what[kd]}`, shape: sh, ms: fwdMs[i]!, 'GFLOP/s|TOP/s': flopsF / fwdMs[i]! / 1e6, vs_blocked: fwdMs[0]! / fwdMs[i]! });
+        rows.push({ kernel: `attention fwd fused, ${what[kd]}`, shape: sh, ms: fwdMs[i]!, 'GFLOP/s|TOP/s': flopsF / fwdMs[i]! / 1e6, speedup_vs_blocked: fwdMs[0]! / fwdMs[i]! });
       });
       kinds.forEach((kd, i) => {
-        rows.push({ kernel: `attention fwd+bwd fused, ${what[kd]}`, shape: sh, ms: bothMs[i]!, 'GFLOP/s|TOP/s': (3.5 * flopsF) / bothMs[i]! / 1e6, vs_blocked: bothMs[0]! / bothMs[i]! });
+        rows.push({ kernel: `attention fwd+bwd fused, ${what[kd]}`, shape: sh, ms: bothMs[i]!, 'GFLOP/s|TOP/s': (3.5 * flopsF) / bothMs[i]! / 1e6, speedup_vs_blocked: bothMs[0]! / bothMs[i]! });
       });
       // RADGRAD_FLASH_SWEEP=1: each blocked pass's geometry choices, as `radgrad tune --only attention` times them.
       if (process.env.RADGRAD_FLASH_SWEEP) {
@@ -195,7 +194,6 @@ export async function bench(): Promise<Row[]> {
   if (only.has('lora')) rows.push(...(await loraAndF16Rows(N)));
   if (only.has('gemv')) rows.push(...(await decodeGemvRows()));
   if (only.has('memory')) rows.push(biogptBytes());
-  for (const r of rows) r.card = card;
   return rows;
 }
 
@@ -211,21 +209,8 @@ export async function loraAndF16Rows(N: number): Promise<Row[]> {
   // The two variants alternate within each repetition (medians of REPS pairs), so a load change on a
   // shared machine hits both alike; their ratio is what the rows report.
   const pairMs = async (f: () => void, g: () => void): Promise<[number, number]> => {
-    const ctx = gpu();
-    f();
-    g();
-    await getBackend().sync();
-    const tf: number[] = [];
-    const tg: number[] = [];
-    for (let r = 0; r < REPS; r++) {
-      for (const [fn, t] of [[f, tf], [g, tg]] as const) {
-        ctx.queue.beginTiming();
-        fn();
-        t.push((await ctx.queue.endTiming()).ms);
-      }
-    }
-    const med = (t: number[]) => t.sort((a, b) => a - b)[Math.floor(t.length / 2)]!;
-    return [med(tf), med(tg)];
+    const [a, b] = await alternatingMs([f, g]);
+    return [a!, b!];
   };
   const C = 1024, r = 8;
   const x = rand([N, C], 11);
@@ -246,8 +231,8 @@ export async function loraAndF16Rows(N: number): Promise<Row[]> {
     const flops = 2 * N * C * C + 2 * N * r * 2 * C;
     const [compF, fusedF] = await pairMs(fwd(true), fwd(false));
     const [compB, fusedB] = await pairMs(both(true), both(false));
-    rows.push({ kernel: `LoRA linear fwd, ${wn} W, fused`, shape, ms: fusedF, 'GFLOP/s|TOP/s': flops / fusedF / 1e6, composed_ms: compF, fused_speedup: compF / fusedF });
-    rows.push({ kernel: `LoRA linear fwd+bwd, ${wn} W, fused`, shape, ms: fusedB, 'GFLOP/s|TOP/s': (2 * flops) / fusedB / 1e6, composed_ms: compB, fused_speedup: compB / fusedB });
+    rows.push({ kernel: `LoRA linear fwd, ${wn} W, fused`, shape, ms: fusedF, 'GFLOP/s|TOP/s': flops / fusedF / 1e6, composed_ms: compF, speedup_vs_composed: compF / fusedF });
+    rows.push({ kernel: `LoRA linear fwd+bwd, ${wn} W, fused`, shape, ms: fusedB, 'GFLOP/s|TOP/s': (2 * flops) / fusedB / 1e6, composed_ms: compB, speedup_vs_composed: compB / fusedB });
     if (wn !== 'f32') continue;
     // The fused forward GEMM three ways, all forced and alternating: W transposed + matmul_regs.wgsl
     // (relayout), matmul_regs_nt.wgsl (row kernel), matmul_regs.wgsl with transB (neither).
@@ -256,8 +241,8 @@ export async function loraAndF16Rows(N: number): Promise<Row[]> {
     const neither = (f: () => void) => forcing(gemmTuning, 'relayout', false, forcing(gemmTuning, 'rows', false, f));
     for (const [what, f, fl] of [['fwd', fwd(false), flops], ['fwd+bwd', both(false), 2 * flops]] as const) {
       const [rel, on, off] = await alternatingMs([relayout(f), rowsOn(f), neither(f)]);
-      rows.push({ kernel: `LoRA linear ${what}, f32 W, fused, row kernel on`, shape, ms: on, 'GFLOP/s|TOP/s': fl / on / 1e6, rows_off_ms: off, rows_speedup: off / on });
-      rows.push({ kernel: `LoRA linear ${what}, f32 W, fused, relayout on`, shape, ms: rel, 'GFLOP/s|TOP/s': fl / rel / 1e6, rows_ms: on, vs_rows: on / rel, vs_transB_regs: off / rel });
+      rows.push({ kernel: `LoRA linear ${what}, f32 W, fused, row kernel on`, shape, ms: on, 'GFLOP/s|TOP/s': fl / on / 1e6, transB_regs_ms: off, speedup_vs_transB_regs: off / on });
+      rows.push({ kernel: `LoRA linear ${what}, f32 W, fused, relayout on`, shape, ms: rel, 'GFLOP/s|TOP/s': fl / rel / 1e6, rows_ms: on, speedup_vs_rows: on / rel, speedup_vs_transB_regs: off / rel });
     }
   }
   disposeQuantized(q);
@@ -303,7 +288,7 @@ export async function decodeGemvRows(): Promise<Row[]> {
     const bytes = 4 * (M * K + N * K + M * N);
     rows.push({
       kernel: `decode GEMV ${what} skinny vs tiled/regs`, shape: `[${M},${K}]·[${N},${K}]ᵀ`, ms: skinny,
-      'GFLOP/s|TOP/s': (2 * M * N * K) / skinny / 1e6, 'GB/s': bytes / skinny / 1e6, old_ms: tiled, speedup: tiled / skinny,
+      'GFLOP/s|TOP/s': (2 * M * N * K) / skinny / 1e6, 'GB/s': bytes / skinny / 1e6, nonskinny_ms: tiled, speedup_vs_nonskinny: tiled / skinny,
     });
     x.dispose();
     w.dispose();
@@ -318,7 +303,7 @@ export async function decodeGemvRows(): Promise<Row[]> {
     rows.push({
       kernel: `decode GEMV int8 ${what} skinny vs int8 regs/tiled, f32 skinny`, shape: `[${M},${K}]·[${N},${K}]ᵀ`, ms: skinny,
       'GFLOP/s|TOP/s': (2 * M * N * K) / skinny / 1e6, 'GB/s': (M * K * 4 + N * K + M * N * 4) / skinny / 1e6,
-      old_ms: regs, speedup: regs / skinny, f32_ms: f32, vs_f32: f32 / skinny,
+      nonskinny_ms: regs, speedup_vs_nonskinny: regs / skinny, f32_ms: f32, speedup_vs_f32: f32 / skinny,
     });
     disposeQuantized(q);
     x.dispose();

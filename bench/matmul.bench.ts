@@ -108,7 +108,7 @@ export async function bench(): Promise<Row[]> {
       ]);
       Object.assign(row, {
         relayout_ms: relMs!, 'relayout GFLOP/s': flops / relMs! / 1e6, rows_ms: rowsMs!, 'rows GFLOP/s': flops / rowsMs! / 1e6,
-        regs_ms: regsMs!, 'regs GFLOP/s': flops / regsMs! / 1e6, 'rows/relayout': rowsMs! / relMs!, 'regs/relayout': regsMs! / relMs!,
+        regs_ms: regsMs!, 'regs GFLOP/s': flops / regsMs! / 1e6, relayout_speedup_vs_rows: rowsMs! / relMs!, relayout_speedup_vs_regs: regsMs! / relMs!,
         transpose_ms: trMs!, copy_ms: copyMs!,
       });
     } else {

@@ -384,7 +384,7 @@ export async function bench(): Promise<Row[]> {
     return {
       op: s.op, size: s.size, unit: s.unit,
       radgrad: v('radgrad') ?? '-', tfjs: v('tfjs') ?? '-', 'jax-js': v('jax-js') ?? '-',
-      'radgrad/tfjs': fmtRatio(r, num('tfjs')), 'radgrad/jax-js': fmtRatio(r, num('jax-js')),
+      radgrad_speedup_vs_tfjs: fmtRatio(r, num('tfjs')), 'radgrad_speedup_vs_jax-js': fmtRatio(r, num('jax-js')),
     };
   });
 }

@@ -4,13 +4,19 @@
  * (`kernels` = kernels.bench.ts). A word that names no file matches every file whose name contains
  * it; `--substring` makes every word match that way (`-- checkpoint --substring` runs checkpoint
  * and grad_checkpoint). The files picked are printed before anything runs.
- * `--json <file>` also writes every row (with the file it came from) as JSON. Each bench file exports
+ * `--json <file>` also writes every row (with the file it came from) as JSON, with the run's metadata
+ * (`meta`: commit, RADGRAD_* / BENCH_* environment, repetitions, timing source, saved tuning, load
+ * average; `files`: seconds and timing sources per file), which the header also prints. Ratio
+ * columns follow one convention, printed as a legend under each table that has them (RATIO_LEGEND).
+ * Each bench file exports
  *   export async function bench(): Promise<Array<Record<string, string | number>>>
  * and prints nothing it needs to; the runner prints one aligned table per file. The WebGPU backend
  * is initialised once before the first file and shut down at the end (a file that fails is
  * reported as a row with its error, and the others still run).
  */
+import { execFileSync } from 'node:child_process';
 import { readdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { formatTable } from '../src/util/table.js';
@@ -18,6 +24,22 @@ import { formatTable } from '../src/util/table.js';
 type Row = Record<string, string | number>;
 
 const here = path.dirname(fileURLToPath(import.meta.url));
+
+/** Ratio columns: speedup_vs_X, A_speedup_vs_X (time ratios), A_over_B (any other ratio). */
+const RATIO_LEGEND = "ratios: speedup_vs_X = X's ms / this row's ms, A_speedup_vs_X = X's ms / A's ms (> 1: faster than X); A_over_B = A / B";
+const isRatio = (k: string) => k.includes('speedup_vs_') || k.includes('_over_');
+
+/** The checked-out commit ('+dirty' when tracked files differ from it), or 'unknown' outside git. */
+function commit(): string {
+  const git = (...a: string[]) => execFileSync('git', a, { cwd: path.join(here, '..'), stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+  try {
+    return git('rev-parse', '--short', 'HEAD') + (git('status', '--porcelain', '--untracked-files=no') ? '+dirty' : '');
+  } catch {
+    return 'unknown';
+  }
+}
+
+const load = () => os.loadavg().map((v) => +v.toFixed(2));
 
 function parseArgs(argv: string[]): { filters: string[]; json?: string; substring: boolean } {
   const filters: string[] = [];
@@ -74,16 +96,38 @@ async function main(): Promise<void> {
   const files = picked.map((p) => p.file);
   console.log(`benches: ${picked.map((p) => `${p.file} (${p.why})`).join(', ')}`);
   if (!filters.length) console.log('(every bench: hours on a CPU adapter, and checkpoint writes > 1 GB to the temp dir; see the bench index in docs/BENCHMARKS.md)');
-  const { initWebGpuBackend } = await import('../src/backend/webgpu/index.js');
+  const { initWebGpuBackend, tuningStatus } = await import('../src/backend/webgpu/index.js');
   const { shutdownGpu, gpu } = await import('../src/gpu/device.js');
+  const { REPS, timingSources } = await import('./timing.js');
   await initWebGpuBackend();
-  const info = gpu().adapterInfo;
+  const ctx = gpu();
+  const info = ctx.adapterInfo;
+  const caps = ctx.caps;
+  const tuning = tuningStatus();
+  const meta = {
+    commit: commit(),
+    node: process.version,
+    loadavg: load(),
+    env: Object.fromEntries(Object.keys(process.env).filter((k) => /^(RADGRAD|BENCH)_/.test(k)).sort().map((k) => [k, process.env[k]!])),
+    reps: REPS,
+    timing: caps.timestampQuery ? 'timestamp' : 'wall',
+    toggles: [...ctx.toggles],
+    features: Object.entries({ 'shader-f16': caps.f16, subgroups: caps.subgroups, 'timestamp-query': caps.timestampQuery, 'subgroup-matrix': caps.subgroupMatrix, dot4I8Packed: caps.dot4I8Packed })
+      .filter(([, on]) => on).map(([k]) => k),
+    tuning: tuning ? { note: tuning.note, file: tuning.file, applied: tuning.applied !== null } : null,
+  };
   console.log(`adapter: ${info.vendor} ${info.device} (${info.description})`);
+  console.log(`run: commit ${meta.commit}, node ${meta.node}, load average ${meta.loadavg.join(' ')}`);
+  console.log(`  kernel timings: median of ${REPS} (RADGRAD_BENCH_REPS), ${caps.timestampQuery ? 'GPU timestamps' : 'wall clock (no timestamp-query)'}; tuning: ${tuning?.note ?? 'not loaded'}`);
+  console.log(`  features: ${meta.features.join(' ') || 'none optional'}; toggles: ${meta.toggles.join(',') || 'none'}`);
+  console.log(`  env: ${Object.entries(meta.env).map(([k, v]) => `${k}=${v}`).join(' ') || '(no RADGRAD_* / BENCH_* set)'}`);
   const all: Array<Row & { file: string }> = [];
+  const perFile: Record<string, { seconds: number; loadavg: number[]; timings: Record<string, number> }> = {};
   try {
     for (const f of files) {
       const name = f.replace(/\.bench\.ts$/, '');
       console.log(`\n== ${name} ==`);
+      timingSources.clear();
       const t0 = performance.now();
       let rows: Row[];
       try {
@@ -95,14 +139,19 @@ async function main(): Promise<void> {
         process.exitCode = 1;
       }
       console.log(formatTable(rows));
-      console.log(`(${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+      if (rows.some((r) => Object.keys(r).some(isRatio))) console.log(RATIO_LEGEND);
+      const timings = Object.fromEntries(timingSources);
+      const seconds = (performance.now() - t0) / 1000;
+      perFile[name] = { seconds, loadavg: load(), timings };
+      const src = Object.entries(timings).map(([k, n]) => `${n} ${k}`).join(', ');
+      console.log(`(${seconds.toFixed(1)} s; load average ${perFile[name].loadavg.join(' ')}${src ? `; timings: ${src}` : ''})`);
       for (const r of rows) all.push({ file: name, ...r });
     }
   } finally {
     await shutdownGpu();
   }
   if (json) {
-    writeFileSync(json, JSON.stringify({ adapter: info, date: new Date().toISOString(), rows: all }, null, 2) + '\n');
+    writeFileSync(json, JSON.stringify({ adapter: info, date: new Date().toISOString(), meta, files: perFile, rows: all }, null, 2) + '\n');
     console.log(`\nwrote ${all.length} rows to ${json}`);
   }
 }

@@ -129,9 +129,9 @@ export async function bench(): Promise<Row[]> {
         const hk = keep ? await once(c, true, steps, path.join(tmp, `${n}-${k}-fp16-keep`), false, true) : null;
         rows.push({
           config: c.name, shape: `${c.batch}x${c.T}`, tokens: c.batch * c.T, round: k + 1,
-          f32_tok_s: f.tps, fp16_tok_s: h.tps, speed_ratio: h.tps / f.tps,
+          f32_tok_s: f.tps, fp16_tok_s: h.tps, fp16_speedup_vs_f32: h.tps / f.tps,
           f32_peak_mb: f.peak / MB, fp16_peak_mb: h.peak / MB,
-          f32_act_mb: f.act / MB, fp16_act_mb: h.act / MB, act_ratio: h.act / f.act, fp16_skipped: h.skipped,
+          f32_act_mb: f.act / MB, fp16_act_mb: h.act / MB, fp16_act_over_f32: h.act / f.act, fp16_skipped: h.skipped,
           ...(fk && hk ? {
             f32_keep_peak_mb: fk.peak / MB, fp16_keep_peak_mb: hk.peak / MB, f32_keep_act_mb: fk.act / MB, fp16_keep_act_mb: hk.act / MB,
             f32_keep_tok_s: fk.tps, fp16_keep_tok_s: hk.tps,

@@ -8,6 +8,7 @@
  * then each backward pass with the others at the defaults.
  */
 import type { GpuContext } from '../../gpu/device.js';
+import type { TimingResult } from '../../gpu/queue.js';
 import type { Backend, RawTensor } from '../types.js';
 import { kernelsFor } from '../kernels.js';
 import { cpuStyle } from './common.js';
@@ -39,9 +40,10 @@ const FLASH_FILES = { fwd: 'flash_fwd_blocked', q: 'flash_bwd_q_blocked', kv: 'f
 
 /**
  * Median ms of each variant over `reps` repetitions after one warm-up call of each (pipeline
- * compiles); within a repetition the variants run in turn.
+ * compiles); within a repetition the variants run in turn. `onTiming` sees every timing (its
+ * source: GPU timestamps, or the wall clock where the adapter has none).
  */
-export async function alternatingMs(ctx: GpuContext, fns: ReadonlyArray<() => void>, reps: number): Promise<number[]> {
+export async function alternatingMs(ctx: GpuContext, fns: ReadonlyArray<() => void>, reps: number, onTiming?: (t: TimingResult) => void): Promise<number[]> {
   for (const fn of fns) fn();
   await ctx.queue.sync();
   const times = fns.map(() => [] as number[]);
@@ -49,7 +51,9 @@ export async function alternatingMs(ctx: GpuContext, fns: ReadonlyArray<() => vo
     for (let i = 0; i < fns.length; i++) {
       ctx.queue.beginTiming();
       fns[i]!();
-      times[i]!.push((await ctx.queue.endTiming()).ms);
+      const t = await ctx.queue.endTiming();
+      onTiming?.(t);
+      times[i]!.push(t.ms);
     }
   }
   return times.map((t) => t.sort((a, b) => a - b)[Math.floor(t.length / 2)]!);
@@ -129,7 +133,7 @@ export async function pickFastest<C>(ctx: GpuContext, be: Backend, kernel: strin
     if (m < ms[best]!) best = i;
   });
   const rows = cands.map((c, i) => ({
-    kernel, choice: c.label + (i === 0 ? ' (in use)' : ''), ms: ms[i]!, vs_default: ms[0]! / ms[i]!, output: verdicts[i]!, chosen: i === best ? '*' : '',
+    kernel, choice: c.label + (i === 0 ? ' (in use)' : ''), ms: ms[i]!, speedup_vs_in_use: ms[0]! / ms[i]!, output: verdicts[i]!, chosen: i === best ? '*' : '',
   }));
   return { rows, best: cands[best]!.choice };
 }

@@ -11,7 +11,7 @@ import { nnOps } from './nn.js';
 import { optimOps } from './optim.js';
 import { prepareInt8Smat } from './int8.js';
 import { randomOps } from './random.js';
-import { loadTuning } from './tuning_file.js';
+import { loadTuning, type TuningStatus } from './tuning_file.js';
 
 export function createWebGpuBackend(ctx: GpuContext): Backend {
   return {
@@ -27,6 +27,12 @@ export function createWebGpuBackend(ctx: GpuContext): Backend {
   };
 }
 
+let tuning: TuningStatus | undefined;
+/** What initWebGpuBackend did about the saved kernel tuning (`radgrad tune`; the bench runner prints it), or undefined before it ran. */
+export function tuningStatus(): TuningStatus | undefined {
+  return tuning;
+}
+
 /** Initialises the GPU (once), applies this adapter's saved kernel tuning, and makes the WebGPU backend current. */
 export async function initWebGpuBackend(opts: GpuOptions = {}): Promise<Backend> {
   const ctx = await initGpu(opts);
@@ -34,7 +40,7 @@ export async function initWebGpuBackend(opts: GpuOptions = {}): Promise<Backend>
   // The tensor-core int8 kernel needs its matrix type order settled by a trial compile (never throws).
   if (ctx.features.has('chromium-experimental-subgroup-matrix')) await prepareInt8Smat(ctx);
   // After that compile: the saved int8 tiles apply to the kernel that will run (`radgrad info` reports it).
-  loadTuning(ctx);
+  tuning = loadTuning(ctx);
   setBackend(b);
   return b;
 }
