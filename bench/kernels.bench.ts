@@ -3,7 +3,8 @@
  * run), flash attention forward+backward vs the composite path, single-query decode, the fused LoRA
  * linear vs its unfused ops and f16- vs f32-storage GEMM (loraAndF16Rows), and the GPU bytes of
  * BioGPT's quantised weights. GPU time from timestamp queries (ctx.queue.beginTiming /
- * endTiming), median of REPS runs after one warm-up.
+ * endTiming), median of REPS runs after one warm-up. The rate column is GFLOP/s (GOP/s for the
+ * int8 products); rows name the shaders that ran (bench/kernel_names.ts).
  *
  * Shapes: full = BioGPT training (tokens B·T = 2048, C = 1024, FFN 4096, 16 heads × 64, T = 512)
  * and decoding (B = 4, S = 512). Lavapipe is slow, so the default is scaled down:
@@ -27,6 +28,7 @@ import { gemmTuning, skinnyTuning } from '../src/backend/webgpu/matmul.js';
 import { int8SkinnyTuning } from '../src/backend/webgpu/int8.js';
 import { tuning } from '../src/backend/webgpu/common.js';
 import { flashTuning } from '../src/backend/webgpu/attention.js';
+import { gemmKernelName, int8BackwardKernelName, int8KernelName, namedWith } from './kernel_names.js';
 
 type Row = Record<string, string | number>;
 
@@ -101,13 +103,14 @@ export async function bench(): Promise<Row[]> {
     ]);
     const shape = `[${N},${I}]x[${O},${I}]ᵀ`;
     const i8GBs = (ms: number) => (4 * N * I + O * I + 4 * N * O) / ms / 1e6;
-    rows.push({ kernel: 'linear f32 (matmul_f32)', shape, ms: f32Ms, 'GFLOP/s|TOP/s': flops / f32Ms / 1e6, 'GB/s': (4 * (N * I + O * I + N * O)) / f32Ms / 1e6 });
-    rows.push({ kernel: 'Int8Linear dot4I8Packed', shape, ms: i8Ms, 'GFLOP/s|TOP/s': flops / i8Ms / 1e6, 'GB/s': i8GBs(i8Ms), speedup_vs_f32: f32Ms / i8Ms });
-    rows.push({ kernel: 'Int8Linear unpack fallback', shape, ms: fbMs, 'GFLOP/s|TOP/s': flops / fbMs / 1e6, 'GB/s': i8GBs(fbMs), speedup_vs_f32: f32Ms / fbMs });
+    const f32Kernel = gemmKernelName(false, true, N, O, I);
+    rows.push({ kernel: `linear f32 (${f32Kernel})`, shape, ms: f32Ms, 'GFLOP/s|GOP/s': flops / f32Ms / 1e6, 'GB/s': (4 * (N * I + O * I + N * O)) / f32Ms / 1e6 });
+    rows.push({ kernel: `Int8Linear (${int8KernelName(N, I)})`, shape, ms: i8Ms, 'GFLOP/s|GOP/s': flops / i8Ms / 1e6, 'GB/s': i8GBs(i8Ms), speedup_vs_f32: f32Ms / i8Ms });
+    rows.push({ kernel: `Int8Linear forceFallback (${int8KernelName(N, I, true)})`, shape, ms: fbMs, 'GFLOP/s|GOP/s': flops / fbMs / 1e6, 'GB/s': i8GBs(fbMs), speedup_vs_f32: f32Ms / fbMs });
     // backward to x (int8 weight dequantised in registers) vs the f32 dx = dy·W
-    rows.push({ kernel: 'Int8Linear bwd(x) vs f32 dy·W', shape, ms: dx8, 'GFLOP/s|TOP/s': flops / dx8 / 1e6, f32_ms: dx32, speedup_vs_f32: dx32 / dx8 });
-    rows.push({ kernel: 'Int8Linear fwd+bwd(x) vs f32', shape, ms: kb, 'GFLOP/s|TOP/s': (2 * flops) / kb / 1e6, f32_ms: fb, speedup_vs_f32: fb / kb });
-    rows.push({ kernel: `Int8Linear + LoRA r${R} fused epilogue vs unfused`, shape, ms: lora, 'GFLOP/s|TOP/s': flops / lora / 1e6, unfused_ms: loraUnfused, speedup_vs_unfused: loraUnfused / lora, speedup_vs_f32: f32Ms / lora });
+    rows.push({ kernel: `Int8Linear bwd(x) (${int8BackwardKernelName()}) vs f32 dy·W (${gemmKernelName(false, false, N, I, O)})`, shape, ms: dx8, 'GFLOP/s|GOP/s': flops / dx8 / 1e6, f32_ms: dx32, speedup_vs_f32: dx32 / dx8 });
+    rows.push({ kernel: 'Int8Linear fwd+bwd(x) vs f32', shape, ms: kb, 'GFLOP/s|GOP/s': (2 * flops) / kb / 1e6, f32_ms: fb, speedup_vs_f32: fb / kb });
+    rows.push({ kernel: `Int8Linear + LoRA r${R} fused epilogue vs unfused`, shape, ms: lora, 'GFLOP/s|GOP/s': flops / lora / 1e6, unfused_ms: loraUnfused, speedup_vs_unfused: loraUnfused / lora, speedup_vs_f32: f32Ms / lora });
     for (const t of [x, w, dy, u, lb]) t.dispose();
     disposeQuantized(q);
   }
@@ -134,10 +137,10 @@ export async function bench(): Promise<Row[]> {
     const sh = `B${Ba} H${H} T${Ta} D${D} causal+pad+dropout 0.1`;
     const fusedExtra = 2 * 4 * Ba * H * Ta; // lse + D_i
     const compExtra = 3 * 4 * Ba * H * Ta * Ta + 4 * Ba * Ta * Ta; // scores, probs, dropped probs (+ their grads transiently) and the [B,1,T,T] bias
-    rows.push({ kernel: 'attention fwd fused (flash)', shape: sh, ms: fusedF, 'GFLOP/s|TOP/s': flopsF / fusedF / 1e6, extra_bytes: fusedExtra, composite_ms: compF, speedup_vs_composite: compF / fusedF });
-    rows.push({ kernel: 'attention fwd composite', shape: sh, ms: compF, 'GFLOP/s|TOP/s': flopsF / compF / 1e6, extra_bytes: compExtra });
-    rows.push({ kernel: 'attention fwd+bwd fused (flash)', shape: sh, ms: fused, 'GFLOP/s|TOP/s': (3.5 * flopsF) / fused / 1e6, extra_bytes: fusedExtra, composite_ms: comp, speedup_vs_composite: comp / fused });
-    rows.push({ kernel: 'attention fwd+bwd composite', shape: sh, ms: comp, 'GFLOP/s|TOP/s': (3.5 * flopsF) / comp / 1e6, extra_bytes: compExtra });
+    rows.push({ kernel: 'attention fwd fused (flash)', shape: sh, ms: fusedF, 'GFLOP/s|GOP/s': flopsF / fusedF / 1e6, extra_bytes: fusedExtra, composite_ms: compF, speedup_vs_composite: compF / fusedF });
+    rows.push({ kernel: 'attention fwd composite', shape: sh, ms: compF, 'GFLOP/s|GOP/s': flopsF / compF / 1e6, extra_bytes: compExtra });
+    rows.push({ kernel: 'attention fwd+bwd fused (flash)', shape: sh, ms: fused, 'GFLOP/s|GOP/s': (3.5 * flopsF) / fused / 1e6, extra_bytes: fusedExtra, composite_ms: comp, speedup_vs_composite: comp / fused });
+    rows.push({ kernel: 'attention fwd+bwd composite', shape: sh, ms: comp, 'GFLOP/s|GOP/s': (3.5 * flopsF) / comp / 1e6, extra_bytes: compExtra });
     if (!gpu().adapterInfo.isCpu || process.env.RADGRAD_FLASH_SWEEP) {
       // GPUs (and CPU adapters when sweeping): the workgroup-blocked kernels against the
       // one-row-per-thread ones and the register-tiled kernels of CPU adapters, alternating.
@@ -161,10 +164,10 @@ export async function bench(): Promise<Row[]> {
       const bothMs = await alternatingMs(kinds.map((kd) => using(kd, run(flashAttention))));
       const what = { blocked: 'workgroup-blocked', blocked2: 'workgroup-blocked, two-pass backward', rows: 'one row per thread', tiles: 'register tiles' };
       fwdKinds.forEach((kd, i) => {
-        rows.push({ kernel: `attention fwd fused, ${what[kd]}`, shape: sh, ms: fwdMs[i]!, 'GFLOP/s|TOP/s': flopsF / fwdMs[i]! / 1e6, speedup_vs_blocked: fwdMs[0]! / fwdMs[i]! });
+        rows.push({ kernel: `attention fwd fused, ${what[kd]}`, shape: sh, ms: fwdMs[i]!, 'GFLOP/s|GOP/s': flopsF / fwdMs[i]! / 1e6, speedup_vs_blocked: fwdMs[0]! / fwdMs[i]! });
       });
       kinds.forEach((kd, i) => {
-        rows.push({ kernel: `attention fwd+bwd fused, ${what[kd]}`, shape: sh, ms: bothMs[i]!, 'GFLOP/s|TOP/s': (3.5 * flopsF) / bothMs[i]! / 1e6, speedup_vs_blocked: bothMs[0]! / bothMs[i]! });
+        rows.push({ kernel: `attention fwd+bwd fused, ${what[kd]}`, shape: sh, ms: bothMs[i]!, 'GFLOP/s|GOP/s': (3.5 * flopsF) / bothMs[i]! / 1e6, speedup_vs_blocked: bothMs[0]! / bothMs[i]! });
       });
       // RADGRAD_FLASH_SWEEP=1: each blocked pass's geometry choices, as `radgrad tune --only attention` times them.
       if (process.env.RADGRAD_FLASH_SWEEP) {
@@ -188,7 +191,7 @@ export async function bench(): Promise<Row[]> {
     const v = rand([Bd, H, S, D], 10);
     const [ms] = await alternatingMs([() => tidy(() => void attentionDecode(q, k, v))]);
     const bytes = 4 * (2 * Bd * H * S * D + 2 * Bd * H * D);
-    rows.push({ kernel: 'attention decode (KV cache)', shape: `B${Bd} H${H} S${S} D${D}`, ms, 'GFLOP/s|TOP/s': (4 * Bd * H * S * D) / ms / 1e6, 'GB/s': bytes / ms / 1e6 });
+    rows.push({ kernel: 'attention decode (KV cache)', shape: `B${Bd} H${H} S${S} D${D}`, ms, 'GFLOP/s|GOP/s': (4 * Bd * H * S * D) / ms / 1e6, 'GB/s': bytes / ms / 1e6 });
     for (const t of [q, k, v]) t.dispose();
   }
   if (only.has('lora')) rows.push(...(await loraAndF16Rows(N)));
@@ -231,8 +234,8 @@ export async function loraAndF16Rows(N: number): Promise<Row[]> {
     const flops = 2 * N * C * C + 2 * N * r * 2 * C;
     const [compF, fusedF] = await pairMs(fwd(true), fwd(false));
     const [compB, fusedB] = await pairMs(both(true), both(false));
-    rows.push({ kernel: `LoRA linear fwd, ${wn} W, fused`, shape, ms: fusedF, 'GFLOP/s|TOP/s': flops / fusedF / 1e6, composed_ms: compF, speedup_vs_composed: compF / fusedF });
-    rows.push({ kernel: `LoRA linear fwd+bwd, ${wn} W, fused`, shape, ms: fusedB, 'GFLOP/s|TOP/s': (2 * flops) / fusedB / 1e6, composed_ms: compB, speedup_vs_composed: compB / fusedB });
+    rows.push({ kernel: `LoRA linear fwd, ${wn} W, fused`, shape, ms: fusedF, 'GFLOP/s|GOP/s': flops / fusedF / 1e6, composed_ms: compF, speedup_vs_composed: compF / fusedF });
+    rows.push({ kernel: `LoRA linear fwd+bwd, ${wn} W, fused`, shape, ms: fusedB, 'GFLOP/s|GOP/s': (2 * flops) / fusedB / 1e6, composed_ms: compB, speedup_vs_composed: compB / fusedB });
     if (wn !== 'f32') continue;
     // The fused forward GEMM three ways, all forced and alternating: W transposed + matmul_regs.wgsl
     // (relayout), matmul_regs_nt.wgsl (row kernel), matmul_regs.wgsl with transB (neither).
@@ -241,8 +244,8 @@ export async function loraAndF16Rows(N: number): Promise<Row[]> {
     const neither = (f: () => void) => forcing(gemmTuning, 'relayout', false, forcing(gemmTuning, 'rows', false, f));
     for (const [what, f, fl] of [['fwd', fwd(false), flops], ['fwd+bwd', both(false), 2 * flops]] as const) {
       const [rel, on, off] = await alternatingMs([relayout(f), rowsOn(f), neither(f)]);
-      rows.push({ kernel: `LoRA linear ${what}, f32 W, fused, row kernel on`, shape, ms: on, 'GFLOP/s|TOP/s': fl / on / 1e6, transB_regs_ms: off, speedup_vs_transB_regs: off / on });
-      rows.push({ kernel: `LoRA linear ${what}, f32 W, fused, relayout on`, shape, ms: rel, 'GFLOP/s|TOP/s': fl / rel / 1e6, rows_ms: on, speedup_vs_rows: on / rel, speedup_vs_transB_regs: off / rel });
+      rows.push({ kernel: `LoRA linear ${what}, f32 W, fused, row kernel on`, shape, ms: on, 'GFLOP/s|GOP/s': fl / on / 1e6, transB_regs_ms: off, speedup_vs_transB_regs: off / on });
+      rows.push({ kernel: `LoRA linear ${what}, f32 W, fused, relayout on`, shape, ms: rel, 'GFLOP/s|GOP/s': fl / rel / 1e6, rows_ms: on, speedup_vs_rows: on / rel, speedup_vs_transB_regs: off / rel });
     }
   }
   disposeQuantized(q);
@@ -256,8 +259,8 @@ export async function loraAndF16Rows(N: number): Promise<Row[]> {
     const flops = 2 * N * F * C;
     const [ms32, ms16] = await pairMs(() => tidy(() => void ops.matmul(x32, w32, { transB: true })), () => tidy(() => void ops.matmul(x16!, w16!, { transB: true })));
     const sh = `[${N},${C}]·[${F},${C}]ᵀ`;
-    rows.push({ kernel: 'GEMM f32 storage', shape: sh, ms: ms32, 'GFLOP/s|TOP/s': flops / ms32 / 1e6, 'GB/s': (4 * (N * C + F * C + N * F)) / ms32 / 1e6 });
-    rows.push({ kernel: 'GEMM f16 storage (f32 accumulate)', shape: sh, ms: ms16, 'GFLOP/s|TOP/s': flops / ms16 / 1e6, 'GB/s': (2 * (N * C + F * C + N * F)) / ms16 / 1e6, speedup_vs_f32: ms32 / ms16 });
+    rows.push({ kernel: `GEMM f32 storage (${gemmKernelName(false, true, N, F, C)})`, shape: sh, ms: ms32, 'GFLOP/s|GOP/s': flops / ms32 / 1e6, 'GB/s': (4 * (N * C + F * C + N * F)) / ms32 / 1e6 });
+    rows.push({ kernel: `GEMM f16 storage, f32 accumulate (${gemmKernelName(false, true, N, F, C, 'f16')})`, shape: sh, ms: ms16, 'GFLOP/s|GOP/s': flops / ms16 / 1e6, 'GB/s': (2 * (N * C + F * C + N * F)) / ms16 / 1e6, speedup_vs_f32: ms32 / ms16 });
     for (const t of [x32, w32, x16!, w16!]) t.dispose();
   }
   return rows;
@@ -287,8 +290,8 @@ export async function decodeGemvRows(): Promise<Row[]> {
     const [skinny, tiled] = await alternatingMs([forced(true, f), forced(false, f)]);
     const bytes = 4 * (M * K + N * K + M * N);
     rows.push({
-      kernel: `decode GEMV ${what} skinny vs tiled/regs`, shape: `[${M},${K}]·[${N},${K}]ᵀ`, ms: skinny,
-      'GFLOP/s|TOP/s': (2 * M * N * K) / skinny / 1e6, 'GB/s': bytes / skinny / 1e6, nonskinny_ms: tiled, speedup_vs_nonskinny: tiled / skinny,
+      kernel: `decode GEMV ${what}: ${gemmKernelName(false, true, M, N, K)} vs ${namedWith(skinnyTuning, 'use', false, () => gemmKernelName(false, true, M, N, K))}`, shape: `[${M},${K}]·[${N},${K}]ᵀ`, ms: skinny,
+      'GFLOP/s|GOP/s': (2 * M * N * K) / skinny / 1e6, 'GB/s': bytes / skinny / 1e6, nonskinny_ms: tiled, speedup_vs_nonskinny: tiled / skinny,
     });
     x.dispose();
     w.dispose();
@@ -301,8 +304,8 @@ export async function decodeGemvRows(): Promise<Row[]> {
     const f8 = () => tidy(() => void matmulInt8(x, q, null, { threshold: 6 }));
     const [skinny, regs, f32] = await alternatingMs([forced8(true, f8), forced8(false, f8), () => tidy(() => void ops.matmul(x, w, { transB: true }))]);
     rows.push({
-      kernel: `decode GEMV int8 ${what} skinny vs int8 regs/tiled, f32 skinny`, shape: `[${M},${K}]·[${N},${K}]ᵀ`, ms: skinny,
-      'GFLOP/s|TOP/s': (2 * M * N * K) / skinny / 1e6, 'GB/s': (M * K * 4 + N * K + M * N * 4) / skinny / 1e6,
+      kernel: `decode GEMV int8 ${what}: ${int8KernelName(M, K)} vs ${namedWith(int8SkinnyTuning, 'use', false, () => int8KernelName(M, K))}, f32 ${gemmKernelName(false, true, M, N, K)}`, shape: `[${M},${K}]·[${N},${K}]ᵀ`, ms: skinny,
+      'GFLOP/s|GOP/s': (2 * M * N * K) / skinny / 1e6, 'GB/s': (M * K * 4 + N * K + M * N * 4) / skinny / 1e6,
       nonskinny_ms: regs, speedup_vs_nonskinny: regs / skinny, f32_ms: f32, speedup_vs_f32: f32 / skinny,
     });
     disposeQuantized(q);

@@ -24,6 +24,7 @@ import { gemmTuning, useRelayout, useRowKernel } from '../src/backend/webgpu/mat
 import { transposeOps } from '../src/backend/webgpu/transpose.js';
 import { matmulInt8, quantizeWeight, disposeQuantized } from '../src/ops/matmul_int8.js';
 import { int8GemmKernel } from '../src/backend/webgpu/int8.js';
+import { gemmKernelName } from './kernel_names.js';
 
 type Row = Record<string, string | number>;
 
@@ -138,11 +139,11 @@ async function gemm4096Rows(): Promise<Row[]> {
   const b = ops.randNormal([n, n], 4, 0, 0.02);
   const rows: Row[] = [];
   const [f32] = await alternatingMs([() => tidy(() => void ops.matmul(a, b))]);
-  rows.push({ product: 'GEMM f32 [4096,4096]·[4096,4096]', ms: f32, 'TFLOP/s|TOP/s': flops / f32 / 1e9 });
+  rows.push({ product: `GEMM f32 [4096,4096]·[4096,4096] (${gemmKernelName(false, false, n, n, n)})`, ms: f32, 'TFLOP/s|TOP/s': flops / f32 / 1e9 });
   if (gpu().caps.f16) {
     const [a16, b16] = [a, b].map((t) => ops.cast(t, 'f16'));
     const [f16] = await alternatingMs([() => tidy(() => void ops.matmul(a16!, b16!))]);
-    rows.push({ product: 'GEMM f16 storage (f32 accumulate) 4096³', ms: f16, 'TFLOP/s|TOP/s': flops / f16 / 1e9 });
+    rows.push({ product: `GEMM f16 storage (f32 accumulate) 4096³ (${gemmKernelName(false, false, n, n, n, 'f16')})`, ms: f16, 'TFLOP/s|TOP/s': flops / f16 / 1e9 });
     a16!.dispose();
     b16!.dispose();
   }

@@ -115,6 +115,11 @@ export const INT8_SKINNY: Readonly<Record<'cpu' | 'gpu', Int8SkinnyTiles>> = {
 /** 'auto': the skinny kernel for N ≤ maxM; true/false force it on or off (tests and benchmarks). */
 export const int8SkinnyTuning: { use: 'auto' | boolean } = { use: 'auto' };
 
+/** Whether an int8Linear forward of N rows runs the skinny kernel (before int8GemmKernel is asked). */
+export function int8UsesSkinny(ctx: GpuContext, N: number): boolean {
+  return int8SkinnyTuning.use === 'auto' ? N <= INT8_SKINNY[cpuStyle(ctx) ? 'cpu' : 'gpu'].maxM : int8SkinnyTuning.use;
+}
+
 /** Rows per invocation (balanced: N = 9 with maxRows 8 runs two groups of 5) and the grid. */
 function skinnyLaunch(t: Int8SkinnyTiles, N: number, O: number): { rows: number; workgroups: [number, number, number] } {
   const groups = Math.ceil(N / t.maxRows);
@@ -181,8 +186,9 @@ const dequantizeKernel = {
   includes: ['common/strided.wgsl'],
 };
 const matmulKernels = new Map<string, KernelDecl>();
-type Int8Kernel = 'tiled' | 'tiled8' | 'regs' | 'skinny' | 'smat';
-const INT8_FILES: Record<Int8Kernel, string> = {
+export type Int8Kernel = 'tiled' | 'tiled8' | 'regs' | 'skinny' | 'smat';
+/** Body file (shaders/matmul/) of each int8 forward kernel. */
+export const INT8_FILES: Readonly<Record<Int8Kernel, string>> = {
   tiled: 'matmul_int8', tiled8: 'matmul_int8_tiled8', regs: 'matmul_int8_regs', skinny: 'matmul_int8_skinny', smat: 'matmul_int8_smat',
 };
 /** Subgroup-matrix types of the smat kernel in either parameter order (see int8SmatTuning). */
@@ -373,9 +379,8 @@ export function int8Ops(ctx: GpuContext): Int8Backend {
       if (!(Number.isInteger(cr) && cr >= 1 && Number.isInteger(mc) && mc >= 1 && mc <= 65535)) {
         throw new OpArgumentError('int8Linear', 'int8QuantizeTuning', 'integer outlierChunkRows ≥ 1, outlierMaxChunks in [1, 65535]', JSON.stringify(int8QuantizeTuning));
       }
-      const regs = cpuStyle(ctx);
-      const st = INT8_SKINNY[regs ? 'cpu' : 'gpu'];
-      const skinny = int8SkinnyTuning.use === 'auto' ? N <= st.maxM : int8SkinnyTuning.use;
+      const st = INT8_SKINNY[cpuStyle(ctx) ? 'cpu' : 'gpu'];
+      const skinny = int8UsesSkinny(ctx, N);
       let kernel: Int8Kernel;
       let constants: Record<string, number | boolean>;
       let workgroups: [number, number, number];
