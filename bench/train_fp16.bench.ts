@@ -19,6 +19,8 @@
  * attention-score recompute and the loss's in-place gradient off (the previous behaviour: every
  * activation kept to the step's end), side by side: f32_keep_peak_mb, fp16_keep_peak_mb (and
  * _act_mb, _tok_s).
+ * On an adapter without 'shader-f16' (NVIDIA under Dawn without RADGRAD_UNSAFE_GPU_FEATURES=1) only
+ * the f32 runs happen: their columns are filled, the fp16 ones are '–'.
  * Run: npm run bench -- train_fp16
  */
 import fs from 'node:fs';
@@ -114,7 +116,9 @@ export async function bench(): Promise<Row[]> {
   const names = (process.env.RADGRAD_BENCH_FP16 ?? 'tiny,h512').split(',').map((s) => s.trim()).filter(Boolean);
   const repeats = Number(process.env.RADGRAD_BENCH_REPEATS ?? 2);
   const steps = Number(process.env.RADGRAD_BENCH_STEPS ?? 4);
-  if (!gpu().caps.f16) return [{ config: 'all', note: "adapter lacks 'shader-f16': fp16 runs would be float32" }];
+  // Without shader-f16 the fp16 runs would be float32: only the f32 variant runs, its columns filled.
+  const f16 = gpu().caps.f16;
+  const none = '–';
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'radgrad-fp16-bench-'));
   const rows: Row[] = [];
   try {
@@ -124,18 +128,19 @@ export async function bench(): Promise<Row[]> {
       const keep = process.env.RADGRAD_BENCH_KEEP === '1';
       for (let k = 0; k < repeats; k++) {
         const f = await once(c, false, steps, path.join(tmp, `${n}-${k}-f32`));
-        const h = await once(c, true, steps, path.join(tmp, `${n}-${k}-fp16`));
+        const h = f16 ? await once(c, true, steps, path.join(tmp, `${n}-${k}-fp16`)) : null;
         const fk = keep ? await once(c, false, steps, path.join(tmp, `${n}-${k}-f32-keep`), false, true) : null;
-        const hk = keep ? await once(c, true, steps, path.join(tmp, `${n}-${k}-fp16-keep`), false, true) : null;
+        const hk = keep && f16 ? await once(c, true, steps, path.join(tmp, `${n}-${k}-fp16-keep`), false, true) : null;
         rows.push({
           config: c.name, shape: `${c.batch}x${c.T}`, tokens: c.batch * c.T, round: k + 1,
-          f32_tok_s: f.tps, fp16_tok_s: h.tps, fp16_speedup_vs_f32: h.tps / f.tps,
-          f32_peak_mb: f.peak / MB, fp16_peak_mb: h.peak / MB,
-          f32_act_mb: f.act / MB, fp16_act_mb: h.act / MB, fp16_act_over_f32: h.act / f.act, fp16_skipped: h.skipped,
-          ...(fk && hk ? {
-            f32_keep_peak_mb: fk.peak / MB, fp16_keep_peak_mb: hk.peak / MB, f32_keep_act_mb: fk.act / MB, fp16_keep_act_mb: hk.act / MB,
-            f32_keep_tok_s: fk.tps, fp16_keep_tok_s: hk.tps,
+          f32_tok_s: f.tps, fp16_tok_s: h ? h.tps : none, fp16_speedup_vs_f32: h ? h.tps / f.tps : none,
+          f32_peak_mb: f.peak / MB, fp16_peak_mb: h ? h.peak / MB : none,
+          f32_act_mb: f.act / MB, fp16_act_mb: h ? h.act / MB : none, fp16_act_over_f32: h ? h.act / f.act : none, fp16_skipped: h ? h.skipped : none,
+          ...(fk ? {
+            f32_keep_peak_mb: fk.peak / MB, fp16_keep_peak_mb: hk ? hk.peak / MB : none, f32_keep_act_mb: fk.act / MB, fp16_keep_act_mb: hk ? hk.act / MB : none,
+            f32_keep_tok_s: fk.tps, fp16_keep_tok_s: hk ? hk.tps : none,
           } : {}),
+          ...(f16 ? {} : { note: "adapter lacks 'shader-f16': f32 only" }),
         });
       }
     }
