@@ -12,7 +12,7 @@
  * C / FFN / heads, plus attention at B 1 × T 512. Run: npm run bench -- kernels   (RADGRAD_BENCH_SCALE=full npm run bench -- kernels;
  * BENCH_KERNELS=attention,gemv runs only those sections: int8, attention, decode, lora, gemv, memory)
  */
-import { REPS, alternatingMs, forcing } from './timing.js';
+import { REPS, alternatingMs, benchScale, forcing } from './timing.js';
 import { autotune } from '../src/backend/webgpu/autotune.js';
 import { gpu } from '../src/gpu/device.js';
 import { getBackend } from '../src/backend/registry.js';
@@ -64,7 +64,7 @@ function sectionsToRun(): Set<string> {
 
 export async function bench(): Promise<Row[]> {
   const only = sectionsToRun();
-  const full = process.env.RADGRAD_BENCH_SCALE === 'full';
+  const full = benchScale() === 'full';
   const N = full ? 2048 : 256;
   const C = 1024, F = 4096, H = 16, D = 64;
   const B = full ? 4 : 2;

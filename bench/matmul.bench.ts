@@ -15,7 +15,7 @@
  * or group:op; the 4096³ f32 / f16 / int8 rows of the GPU targets run on GPU adapters, or with
  * BENCH_MATMUL=gemm4096).
  */
-import { alternatingMs, forcing } from './timing.js';
+import { alternatingMs, benchScale, forcing } from './timing.js';
 import { gpu } from '../src/gpu/device.js';
 import { getBackend } from '../src/backend/registry.js';
 import { tidy } from '../src/tensor/scope.js';
@@ -88,7 +88,7 @@ function setting(rows: boolean, relayout: boolean, f: () => void): () => void {
  * kernel) and copy_ms the same transpose through the general strided copy.
  */
 export async function bench(): Promise<Row[]> {
-  const T = process.env.RADGRAD_BENCH_SCALE === 'full' ? 2048 : 256;
+  const T = benchScale() === 'full' ? 2048 : 256;
   const want = process.env.BENCH_MATMUL?.split(',').map((s) => s.trim()).filter(Boolean);
   const rows: Row[] = [];
   const be = getBackend();

@@ -5,6 +5,17 @@ import { alternatingMs as alternating } from '../src/backend/webgpu/autotune.js'
 /** Repetitions per variant (RADGRAD_BENCH_REPS, default 3). */
 export const REPS = Number(process.env.RADGRAD_BENCH_REPS ?? 3);
 
+/**
+ * RADGRAD_BENCH_SCALE: 'full' for BioGPT's training shapes, 'small' (the default when unset) for the
+ * scaled-down ones; anything else is an error rather than a silent small run.
+ */
+export function benchScale(): 'small' | 'full' {
+  const v = process.env.RADGRAD_BENCH_SCALE;
+  if (v === undefined || v === '' || v === 'small') return 'small';
+  if (v === 'full') return 'full';
+  throw new Error(`RADGRAD_BENCH_SCALE must be 'full' or 'small' (the default), got '${v}'`);
+}
+
 /** How many timings of the current bench file came from each source ('timestamp' or 'wall'); the runner prints and resets it. */
 export const timingSources = new Map<string, number>();
 
