@@ -2,12 +2,8 @@
 import { record } from '../autograd/tape.js';
 import { Tensor } from '../tensor/tensor.js';
 import { autocastFloat32 } from '../autograd/autocast.js';
-import { normalizeAxes } from '../backend/webgpu/reduce.js';
+import { reduceAxes } from './axes.js';
 import { numel } from '../backend/types.js';
-
-function allAxes(x: Tensor): number[] {
-  return x.shape.map((_, i) => i);
-}
 
 /** Expands g (reduced over axes with keepDims) back to `shape` (materialised broadcast). */
 export function broadcastTo(g: Tensor, shape: readonly number[]): Tensor {
@@ -24,7 +20,7 @@ function keptShape(x: Tensor, axes: number[]): number[] {
 
 export function sum(x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor {
   x = autocastFloat32(x); // autocast: float32 list
-  const ax = normalizeAxes('sum', x.rank, axes === undefined ? allAxes(x) : typeof axes === 'number' ? [axes] : axes);
+  const ax = reduceAxes('sum', axes, x.rank);
   const out = new Tensor(x.backend.reduce('sum', x.raw('sum'), ax, keepDims), x.backend);
   return record(out, 'sum', [x], (g) => {
     const gk = new Tensor(g.backend.reshape(g.raw(), keptShape(x, ax)), g.backend);
@@ -36,7 +32,7 @@ export function sum(x: Tensor, axes?: number | readonly number[], keepDims = fal
 
 export function mean(x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor {
   x = autocastFloat32(x); // autocast: float32 list
-  const ax = normalizeAxes('mean', x.rank, axes === undefined ? allAxes(x) : typeof axes === 'number' ? [axes] : axes);
+  const ax = reduceAxes('mean', axes, x.rank);
   const count = numel(ax.map((a) => x.shape[a]!));
   const out = new Tensor(x.backend.reduce('mean', x.raw('mean'), ax, keepDims), x.backend);
   return record(out, 'mean', [x], (g) => {
@@ -52,7 +48,7 @@ export function mean(x: Tensor, axes?: number | readonly number[], keepDims = fa
 
 /** Max over axes; the gradient goes to every position equal to the max (as PyTorch's amax). */
 export function max(x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor {
-  const ax = normalizeAxes('max', x.rank, axes === undefined ? allAxes(x) : typeof axes === 'number' ? [axes] : axes);
+  const ax = reduceAxes('max', axes, x.rank);
   const out = new Tensor(x.backend.reduce('max', x.raw('max'), ax, keepDims), x.backend);
   return record(out, 'max', [x], (g) => {
     const be = x.backend;

@@ -8,6 +8,7 @@ import { Tensor } from '../tensor/tensor.js';
 import { broadcastShapes, broadcastStrides, contiguousStrides, numel } from '../backend/types.js';
 import { sumToShape } from './reduce.js';
 import { checkShape } from '../backend/shape_checks.js';
+import { axes, axis as axisArg, int, showArg } from './axes.js';
 
 /** Same data seen with another shape of equal size; at most one dim may be -1 (inferred). */
 export function reshape(x: Tensor, shape: readonly number[]): Tensor {
@@ -28,10 +29,9 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
 
 export function permute(x: Tensor, perm: readonly number[]): Tensor {
   const r = x.rank;
-  const p = perm.map((a) => (a < 0 ? a + r : a));
-  if (p.length !== r || new Set(p).size !== r || p.some((a) => a < 0 || a >= r)) {
-    throw new OpArgumentError('permute', 'perm', `a permutation of 0..${r - 1}`, `[${perm}]`);
-  }
+  if (!Array.isArray(perm) || perm.length !== r) throw new OpArgumentError('permute', 'perm', `a permutation of the ${r} axes (${r} distinct axes)`, showArg(perm));
+  axes('permute', 'perm', perm, r); // integers in range, no duplicates
+  const p = perm.map((a) => axisArg('permute', 'perm', a, r));
   const cs = contiguousStrides(x.shape);
   const shape = p.map((a) => x.shape[a]!);
   const out = new Tensor(x.backend.stridedCopy(x.raw('permute'), { offset: 0, strides: p.map((a) => cs[a]!) }, shape), x.backend);
@@ -44,14 +44,18 @@ export function permute(x: Tensor, perm: readonly number[]): Tensor {
 export function transpose(x: Tensor, a = -2, b = -1): Tensor {
   const r = x.rank;
   const perm = x.shape.map((_, i) => i);
-  const ia = a < 0 ? a + r : a;
-  const ib = b < 0 ? b + r : b;
+  const ia = axisArg('transpose', 'a', a, r);
+  const ib = axisArg('transpose', 'b', b, r);
   [perm[ia], perm[ib]] = [perm[ib]!, perm[ia]!];
   return permute(x, perm);
 }
 
 /** x[starts : starts + sizes] per axis (sizes -1 = to the end). */
 export function slice(x: Tensor, starts: readonly number[], sizes: readonly number[]): Tensor {
+  for (const [arg, v] of [['starts', starts], ['sizes', sizes]] as const) {
+    if (!Array.isArray(v) || v.length > x.rank) throw new OpArgumentError('slice', arg, `at most ${x.rank} values (one per axis of [${x.shape}])`, showArg(v));
+    v.forEach((n, i) => int('slice', `${arg}[${i}]`, n, arg === 'sizes' ? -1 : 0));
+  }
   const cs = contiguousStrides(x.shape);
   const st = x.shape.map((_, i) => starts[i] ?? 0);
   const sz = x.shape.map((d, i) => (sizes[i] === undefined || sizes[i] === -1 ? d - st[i]! : sizes[i]!));
@@ -71,7 +75,7 @@ export function slice(x: Tensor, starts: readonly number[], sizes: readonly numb
 export function concat(xs: readonly Tensor[], axis = 0): Tensor {
   if (!xs.length) throw new OpArgumentError('concat', 'xs', 'at least one tensor', 'none');
   const r = xs[0]!.rank;
-  const ax = axis < 0 ? axis + r : axis;
+  const ax = axisArg('concat', 'axis', axis, r);
   for (const t of xs) {
     if (t.rank !== r || t.shape.some((d, i) => i !== ax && d !== xs[0]!.shape[i])) {
       throw new ShapeError('concat', 'xs', `shapes equal to [${xs[0]!.shape}] except on axis ${ax}`, `[${t.shape}]`);
@@ -96,11 +100,15 @@ export function concat(xs: readonly Tensor[], axis = 0): Tensor {
 
 /** Splits along an axis into pieces of the given sizes (or n equal pieces). */
 export function split(x: Tensor, sizes: number | readonly number[], axis = 0): Tensor[] {
-  const ax = axis < 0 ? axis + x.rank : axis;
+  const ax = axisArg('split', 'axis', axis, x.rank);
   const d = x.shape[ax]!;
+  if (typeof sizes === 'number') {
+    int('split', 'sizes', sizes, 1);
+    if (d % sizes !== 0) throw new ShapeError('split', 'sizes', `a count of equal pieces dividing the axis length ${d} (axis ${ax} of [${x.shape}])`, String(sizes));
+  }
   const parts = typeof sizes === 'number' ? new Array<number>(sizes).fill(d / sizes) : [...sizes];
-  if (parts.some((p) => !Number.isInteger(p)) || parts.reduce((a, b) => a + b, 0) !== d) {
-    throw new ShapeError('split', 'sizes', `integer sizes summing to ${d}`, `[${parts}]`);
+  if (parts.some((p) => !Number.isInteger(p) || p < 0) || parts.reduce((a, b) => a + b, 0) !== d) {
+    throw new ShapeError('split', 'sizes', `non-negative integer sizes summing to ${d} (axis ${ax} of [${x.shape}])`, `[${parts}]`);
   }
   let at = 0;
   return parts.map((p) => {
@@ -128,15 +136,16 @@ export function expand(x: Tensor, target: readonly number[]): Tensor {
   return record(out, 'expand', [x], (g) => [sumToShape(g, x.shape)]);
 }
 
+/** A size-1 axis inserted at `axis` in [-rank-1, rank] (as torch.unsqueeze). */
 export function unsqueeze(x: Tensor, axis: number): Tensor {
-  const ax = axis < 0 ? axis + x.rank + 1 : axis;
+  const ax = axisArg('unsqueeze', 'axis', axis, x.rank, 1);
   const s = [...x.shape];
   s.splice(ax, 0, 1);
   return reshape(x, s);
 }
 
 export function squeeze(x: Tensor, axis: number): Tensor {
-  const ax = axis < 0 ? axis + x.rank : axis;
-  if (x.shape[ax] !== 1) throw new ShapeError('squeeze', 'axis', `an axis of size 1`, `axis ${axis} of size ${x.shape[ax]}`);
+  const ax = axisArg('squeeze', 'axis', axis, x.rank);
+  if (x.shape[ax] !== 1) throw new ShapeError('squeeze', 'axis', `an axis of size 1`, `axis ${axis} of size ${x.shape[ax]} (shape [${x.shape}])`);
   return reshape(x, x.shape.filter((_, i) => i !== ax));
 }

@@ -84,3 +84,64 @@ describe('shape validation', () => {
     }
   });
 });
+
+describe('axis and index validation', () => {
+  it('reductions: integer axes in range, no duplicates', async () => {
+    for (const be of await bes()) {
+      const a = withBackend(be, () => ops.tensor([[1, 2, 3], [4, 5, 6]]));
+      for (const f of [ops.sum, ops.mean, ops.max] as const) {
+        const name = f === ops.sum ? 'sum' : f === ops.mean ? 'mean' : 'max';
+        assert.throws(() => f(a, 0.5), argErr(name, 'axes', /got 0.5/));
+        assert.throws(() => f(a, [0, 0]), argErr(name, 'axes', /distinct axes.*axis 0 appears more than once/));
+        assert.throws(() => f(a, [1, -1]), argErr(name, 'axes', /appears more than once/));
+        assert.throws(() => f(a, 2), argErr(name, 'axes', /\[-2, 1\]/));
+      }
+      const s = withBackend(be, () => ops.sum(a, [-1, 0]));
+      assert.equal(await s.item(), 21);
+      for (const t of [a, s]) t.dispose();
+    }
+  });
+
+  it('slice: integer starts and sizes, at most one per axis, in range', async () => {
+    for (const be of await bes()) {
+      const a = withBackend(be, () => ops.tensor([[1, 2, 3], [4, 5, 6]]));
+      assert.throws(() => ops.slice(a, [0.5, 0], [1, 3]), argErr('slice', 'starts[0]', /integer/));
+      assert.throws(() => ops.slice(a, [0, 0], [1, 1.5]), argErr('slice', 'sizes[1]'));
+      assert.throws(() => ops.slice(a, [0, 1, 5], [1, 1, 9]), argErr('slice', 'starts', /at most 2 values/));
+      assert.throws(() => ops.slice(a, [0], [1, 1, 1]), argErr('slice', 'sizes', /at most 2 values/));
+      assert.throws(() => ops.slice(a, [-1, 0], [1, 1]), argErr('slice', 'starts[0]'));
+      assert.throws(() => ops.slice(a, [0, 2], [1, 2]), (e: unknown) => e instanceof ShapeError && /slice/.test(e.message));
+      const s = ops.slice(a, [1], [1]);
+      assert.deepEqual(await s.toArray(), [[4, 5, 6]]);
+      for (const t of [a, s]) t.dispose();
+    }
+  });
+
+  it('unsqueeze takes [-rank-1, rank]; squeeze, split, concat, permute and transpose take axes in range', async () => {
+    for (const be of await bes()) {
+      const a = withBackend(be, () => ops.tensor([[1, 2, 3], [4, 5, 6]]));
+      assert.throws(() => ops.unsqueeze(a, 7), argErr('unsqueeze', 'axis', /\[-3, 2\].*rank 2.*got 7/));
+      assert.throws(() => ops.unsqueeze(a, -10), argErr('unsqueeze', 'axis'));
+      assert.throws(() => ops.unsqueeze(a, 0.5), argErr('unsqueeze', 'axis'));
+      assert.deepEqual(ops.unsqueeze(a, 2).shape, [2, 3, 1]);
+      assert.deepEqual(ops.unsqueeze(a, -3).shape, [1, 2, 3]);
+      assert.throws(() => ops.squeeze(a, 5), argErr('squeeze', 'axis', /got 5/));
+      assert.throws(() => ops.squeeze(a, 0), (e: unknown) => e instanceof ShapeError && /axis 0 of size 2 \(shape \[2,3\]\)/.test(e.message));
+      assert.throws(() => ops.split(a, 2, 5), argErr('split', 'axis', /got 5/));
+      assert.throws(() => ops.split(a, 2, 1), (e: unknown) => e instanceof ShapeError && /dividing the axis length 3/.test(e.message));
+      assert.throws(() => ops.split(a, 1.5, 0), argErr('split', 'sizes'));
+      assert.throws(() => ops.concat([a, a], 5), argErr('concat', 'axis', /got 5/));
+      assert.throws(() => ops.permute(a, [0, 0.5]), argErr('permute', 'perm', /got 0.5/));
+      assert.throws(() => ops.permute(a, [1, 1]), argErr('permute', 'perm', /appears more than once/));
+      assert.throws(() => ops.permute(a, [1]), argErr('permute', 'perm', /2 distinct axes/));
+      assert.throws(() => ops.transpose(a, 0, 5), argErr('transpose', 'b', /\[-2, 1\].*got 5/));
+      const v = withBackend(be, () => ops.arange(3));
+      assert.throws(() => ops.transpose(v), argErr('transpose', 'a', /rank 1.*got -2/));
+      for (const t of [a, v]) t.dispose();
+      // Nothing was left queued by the rejected calls.
+      const t = withBackend(be, () => ops.tensor([7]));
+      assert.equal(await t.item(), 7);
+      t.dispose();
+    }
+  });
+});
