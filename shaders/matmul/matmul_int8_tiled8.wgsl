@@ -1,7 +1,8 @@
 // LLM.int8 forward for discrete GPUs, same result as matmul_int8.wgsl (exact i32 C, then the shared
 // int8_common.wgsl epilogue per output) but with a larger register block: WX×WY threads, each an
 // 8×8 block of y, so a default 16×16 workgroup covers a 128×128 tile and every word read from
-// workgroup memory feeds 8 dot4s instead of 4.
+// workgroup memory feeds 8 dot4s instead of 4. The 8 is structural here; the host's copy is
+// INT8_THREAD_BLOCK.tiled8 (src/backend/webgpu/int8.ts), used for the grid and the load check.
 // Requires words % 4 == 0 and TK % 4 == 0 (int8.ts checks): act4 / cb4 are the same buffers as act
 // / cb viewed as vec4<u32>, so a global load brings 4 words (16 int8 along k) of one row.
 // Workgroup memory holds [TK][TM] words as vec4 rows of 4 consecutive m (or n). A thread's 8 rows
