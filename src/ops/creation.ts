@@ -4,6 +4,7 @@ import { numel, type DType } from '../backend/types.js';
 import { OpArgumentError } from '../errors.js';
 import { Tensor } from '../tensor/tensor.js';
 import { checkShape } from '../backend/shape_checks.js';
+import { int } from './axes.js';
 
 export interface CreateOptions {
   dtype?: DType;
@@ -43,7 +44,8 @@ export function tensor(data: ArrayLike<number> | Nested, shape?: readonly number
     flat = o;
     shp = s;
   }
-  checkShape('tensor', 'shape', shp);
+  const n = checkShape('tensor', 'shape', shp);
+  if (flat.length !== n) throw new OpArgumentError('tensor', 'data', `${n} values for shape [${shp}]`, `${flat.length} values`);
   const dtype = opts.dtype ?? (data instanceof Int32Array ? 'i32' : data instanceof Uint32Array ? 'u32' : 'f32');
   return new Tensor(be.upload(flat, shp, dtype), be, opts.requiresGrad ?? false);
 }
@@ -78,7 +80,9 @@ export function randNormal(shape: readonly number[], seed: number, mean = 0, std
   return new Tensor(be.randomNormal(shape, seed, mean, std), be, opts.requiresGrad ?? false);
 }
 
+/** [0, 1, ..., n-1]; n a non-negative integer. */
 export function arange(n: number, opts: CreateOptions = {}): Tensor {
+  int('arange', 'n', n, 0);
   const a = new Array<number>(n);
   for (let i = 0; i < n; i++) a[i] = i;
   return tensor(a, [n], opts);

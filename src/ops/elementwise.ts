@@ -6,8 +6,9 @@ import type { BinaryOp, UnaryOp } from '../backend/types.js';
 import { scalarLike } from './creation.js';
 import { sumToShape } from './reduce.js';
 
-function sameBackend(op: string, a: Tensor, b: Tensor): void {
-  if (a.backend !== b.backend) throw new OpArgumentError(op, 'b', `a tensor on backend '${a.backend.name}'`, `backend '${b.backend.name}'`);
+/** Both operands on one backend (OpArgumentError naming the op and `arg`, b's argument name). */
+export function sameBackend(op: string, a: Tensor, b: Tensor, arg = 'b'): void {
+  if (a.backend !== b.backend) throw new OpArgumentError(op, arg, `a tensor on a's backend ('${a.backend.name}')`, `a tensor on another backend ('${b.backend.name}')`);
 }
 
 function raw(op: string, be: Tensor['backend'], f: () => ReturnType<Tensor['raw']>): Tensor {

@@ -6,7 +6,7 @@
 import { isGradEnabled, record } from '../autograd/tape.js';
 import { Tensor } from '../tensor/tensor.js';
 import { sumToShape } from './reduce.js';
-import { add, gelu } from './elementwise.js';
+import { add, gelu, sameBackend } from './elementwise.js';
 import { autocastLower, isAutocastEnabled } from '../autograd/autocast.js';
 
 export interface MatmulOpts {
@@ -56,6 +56,8 @@ function lowered(t: Tensor): { t: Tensor; transient: boolean } {
 
 /** [..., M, K] @ [..., K, N] (either operand transposed); batch dims broadcast. */
 export function matmul(a: Tensor, b: Tensor, opts: MatmulOpts = {}): Tensor {
+  sameBackend('matmul', a, b);
+  if (opts.bias) sameBackend('matmul', a, opts.bias, 'bias');
   if (opts.activation === 'gelu' && isGradEnabled() && (a.requiresGrad || b.requiresGrad || !!opts.bias?.requiresGrad)) {
     return gelu(matmul(a, b, { ...opts, activation: undefined }));
   }

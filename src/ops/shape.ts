@@ -76,6 +76,10 @@ export function concat(xs: readonly Tensor[], axis = 0): Tensor {
   if (!xs.length) throw new OpArgumentError('concat', 'xs', 'at least one tensor', 'none');
   const r = xs[0]!.rank;
   const ax = axisArg('concat', 'axis', axis, r);
+  xs.forEach((t, i) => {
+    if (t.backend !== xs[0]!.backend) throw new OpArgumentError('concat', `xs[${i}]`, `a tensor on xs[0]'s backend ('${xs[0]!.backend.name}')`, `backend '${t.backend.name}'`);
+    if (t.dtype !== xs[0]!.dtype) throw new OpArgumentError('concat', `xs[${i}]`, `dtype ${xs[0]!.dtype} (same as xs[0]; cast() first)`, t.dtype);
+  });
   for (const t of xs) {
     if (t.rank !== r || t.shape.some((d, i) => i !== ax && d !== xs[0]!.shape[i])) {
       throw new ShapeError('concat', 'xs', `shapes equal to [${xs[0]!.shape}] except on axis ${ax}`, `[${t.shape}]`);

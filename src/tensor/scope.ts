@@ -3,6 +3,8 @@
  * nor kept is disposed when the scope ends. JavaScript's GC does not free GPU buffers promptly, so
  * training loops run each step inside tidy() and keep only parameters, gradients and optimizer state.
  */
+import { OpArgumentError } from '../errors.js';
+
 export interface Disposable {
   readonly id: number;
   dispose(): void;
@@ -45,7 +47,13 @@ export function tidy<T>(fn: () => T): T {
     throw e;
   }
   scopes.pop();
-  if (result instanceof Promise) throw new Error('tidy(fn): fn must be synchronous; await outside of tidy');
+  if (result instanceof Promise) {
+    // What fn made before its first await goes now (it would otherwise leak); the rest of fn runs
+    // outside any scope, and its outcome is dropped (the error below is the one to act on).
+    for (const t of scope) if (!t.isDisposed) t.dispose();
+    result.catch(() => {});
+    throw new OpArgumentError('tidy', 'fn', 'a synchronous function (await outside of tidy(), or use one tidy() per synchronous part)', 'a function that returned a Promise (async)');
+  }
   const kept = new Set<Disposable>();
   collect(result, kept);
   const parent = scopes[scopes.length - 1];

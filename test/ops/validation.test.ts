@@ -11,6 +11,8 @@ import { withBackend } from '../../src/backend/registry.js';
 import type { Backend } from '../../src/backend/types.js';
 import { OpArgumentError, ShapeError } from '../../src/errors.js';
 import { backward } from '../../src/autograd/tape.js';
+import { tidy } from '../../src/tensor/scope.js';
+import type { Tensor } from '../../src/tensor/tensor.js';
 import * as ops from '../../src/ops/index.js';
 import { getBackends } from '../helpers/ops_harness.js';
 
@@ -143,5 +145,46 @@ describe('axis and index validation', () => {
       assert.equal(await t.item(), 7);
       t.dispose();
     }
+  });
+});
+
+describe('typed errors naming the public op', () => {
+  it('mixed backends (matmul, concat), mixed dtypes (concat), arange(2.5), tensor() data length', async () => {
+    const { gpu, cpu } = await getBackends();
+    const g = withBackend(gpu, () => ops.tensor([[1, 2], [3, 4]]));
+    const c = withBackend(cpu, () => ops.tensor([[1, 2], [3, 4]]));
+    assert.throws(() => ops.matmul(g, c), argErr('matmul', 'b', /backend/));
+    assert.throws(() => ops.matmul(g, g, { bias: withBackend(cpu, () => ops.tensor([1, 2])) }), argErr('matmul', 'bias', /backend/));
+    assert.throws(() => ops.concat([g, c]), argErr('concat', 'xs[1]', /backend/));
+    for (const be of [gpu, cpu]) {
+      withBackend(be, () => {
+        const f = ops.tensor([1, 2]);
+        const i = ops.tensor(new Int32Array([1, 2]));
+        assert.throws(() => ops.concat([f, i]), argErr('concat', 'xs[1]', /dtype f32.*got i32/));
+        assert.throws(() => ops.arange(2.5), argErr('arange', 'n', /integer >= 0.*got 2.5/));
+        assert.throws(() => ops.arange(-1), argErr('arange', 'n'));
+        assert.throws(() => ops.tensor([1, 2, 3], [2, 2]), argErr('tensor', 'data', /4 values for shape \[2,2\].*got 3 values/));
+        assert.throws(() => ops.tensor([[1, 2], [3, 4]], [3]), argErr('tensor', 'data'));
+        for (const t of [f, i]) t.dispose();
+      });
+    }
+    for (const t of [g, c]) t.dispose();
+  });
+
+  it('tidy(async fn) throws OpArgumentError and releases what fn made before its first await', async () => {
+    const { gpu } = await getBackends();
+    const before = gpu.bytesInUse();
+    let made: Tensor | undefined;
+    assert.throws(
+      () => withBackend(gpu, () => tidy(async () => {
+        made = ops.zeros([64]);
+        await Promise.resolve();
+        return made;
+      })),
+      argErr('tidy', 'fn', /synchronous.*Promise/),
+    );
+    assert.ok(made?.isDisposed, 'the tensor made before the first await was left alive');
+    await new Promise((r) => setTimeout(r, 10));
+    assert.equal(gpu.bytesInUse(), before);
   });
 });
