@@ -18,25 +18,29 @@ alias Fetched = array<vec4<f32>, PF>;
 
 // Rows row0..row0+R-1 (R a multiple of 4) of src, head-dim slice d0..d0+TK-1, times mul, for
 // put_t: stored transposed, [TK][R/4] vec4 along the rows (an operand of a block product whose
-// depth is the head dim).
+// depth is the head dim). Each thread takes one 4 × 4 block (rows 4·rb.., head dims 4·kq..; rb
+// fastest across threads): 4 vec4 loads, one per row, transposed in registers into 4 vec4 stores,
+// one per head dim, which neighbouring threads make to neighbouring vec4s (no bank conflicts; the
+// scalar stores of a row-per-thread split hit 8 banks per warp, 4 ways). A warp's loads cover the
+// same rows and head dims either way. Needs (R/4)·(TK/4) ≤ NT (blockedGeometry sees to it).
 fn fetch_t(src: ptr<storage, array<vec4<f32>>, read>, base: u32, row0: u32, d0: u32, R: u32, mul: f32, tid: u32) -> Fetched {
   var x: Fetched;
-  for (var l = 0u; l < PF; l++) {
-    let e = tid + l * NT;
-    let row = row0 + e / (TK / 4u);
+  let rb = tid % (R / 4u);
+  let kq = tid / (R / 4u);
+  for (var l = 0u; l < 4u; l++) {
+    let row = row0 + 4u * rb + l;
     x[l] = vec4<f32>(0.0);
-    if (e < R * TK / 4u && row < params.T) { x[l] = src[(base + row * HD + d0) / 4u + e % (TK / 4u)] * mul; }
+    if (kq < TK / 4u && row < params.T) { x[l] = src[(base + row * HD + d0) / 4u + kq] * mul; }
   }
   return x;
 }
 
 fn put_t(x: Fetched, off: u32, R: u32, tid: u32) {
-  for (var l = 0u; l < PF; l++) {
-    let e = tid + l * NT;
-    if (e >= R * TK / 4u) { break; }
-    let rr = e / (TK / 4u);
-    let kq = e % (TK / 4u);
-    for (var c = 0u; c < 4u; c++) { Sh[off + (kq * 4u + c) * (R / 4u) + rr / 4u][rr % 4u] = x[l][c]; }
+  let rb = tid % (R / 4u);
+  let kq = tid / (R / 4u);
+  if (kq >= TK / 4u) { return; }
+  for (var c = 0u; c < 4u; c++) {
+    Sh[off + (kq * 4u + c) * (R / 4u) + rb] = vec4<f32>(x[0][c], x[1][c], x[2][c], x[3][c]);
   }
 }
 

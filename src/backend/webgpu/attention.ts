@@ -143,7 +143,8 @@ export function blockedBytes(file: BlockedFile, D: number, g: BlockedGeometry): 
 /**
  * The geometry a blocked kernel runs with at head dim D, or null: WY halved until the workgroup
  * memory fits, TK the largest multiple of 4 up to the requested one that divides D and keeps every
- * thread's share of a staged slice within the PF = 4 prefetch registers (blocked_common.wgsl).
+ * thread's share of a staged slice within the PF = 4 prefetch registers (blocked_common.wgsl: one
+ * 4 × 4 block of a head-dim slice, or at most 4 vec4s of a row slice).
  */
 export function blockedGeometry(ctx: GpuContext, file: BlockedFile, D: number): BlockedGeometry | null {
   const square = file === 'flash_bwd_blocked';
