@@ -18,6 +18,11 @@ fn gelu_grad_f32(x: f32) -> f32 {
   return cdf + x * pdf;
 }
 
+// NaN, read from the bits: WGSL lets a compiler assume floats are never NaN, so `x != x` may fold.
+fn is_nan_f32(x: f32) -> bool {
+  return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u;
+}
+
 // A quiet NaN built at run time (WGSL rejects NaN constants); `x` only defeats constant folding.
 fn nan_f32(x: f32) -> f32 {
   return bitcast<f32>(0x7fc00000u | select(0u, 1u, x != x));

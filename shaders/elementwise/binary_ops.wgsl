@@ -8,10 +8,12 @@ fn apply(x: f32, y: f32) -> f32 {
     case 2u: { return x * y; }
     case 3u: { return x / y; }
     case 4u: { return pow_real(x, y); }
-    case 5u: { return max(x, y); }
-    case 6u: { return min(x, y); }
+    // max/min propagate NaN as torch.maximum/minimum (WGSL leaves max(NaN, y) unspecified).
+    case 5u: { return select(max(x, y), x + y, is_nan_f32(x) || is_nan_f32(y)); }
+    case 6u: { return select(min(x, y), x + y, is_nan_f32(x) || is_nan_f32(y)); }
     case 7u: { return y * gelu_grad_f32(x); }
-    case 8u: { return select(0.0, y, x > 0.0); }
+    // torch's threshold_backward: 0 where x <= 0, else dy (so NaN inputs pass dy on).
+    case 8u: { return select(select(0.0, y, x > 0.0), y, is_nan_f32(x)); }
     case 9u: { return select(0.0, 1.0, x == y); }
     case 10u: { return select(0.0, 1.0, x != y); }
     case 11u: { return select(0.0, 1.0, x < y); }

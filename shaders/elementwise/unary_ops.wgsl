@@ -11,7 +11,8 @@ fn apply(v: f32) -> f32 {
     case 4u: { return inverseSqrt(v); }
     // tanh through exp of a clamped argument: some drivers return NaN for large |v|.
     case 5u: { let c = clamp(v, -15.0, 15.0); let e = exp(2.0 * c); return (e - 1.0) / (e + 1.0); }
-    case 6u: { return max(v, 0.0); }
+    // relu, max_scalar and min_scalar keep NaN (as torch), which WGSL's max/min need not.
+    case 6u: { return select(max(v, 0.0), v, is_nan_f32(v)); }
     case 7u: { return gelu_f32(v); }
     case 8u: { return 1.0 / (1.0 + exp(-v)); }
     case 9u: { return abs(v); }
@@ -27,7 +28,7 @@ fn apply(v: f32) -> f32 {
       if (alpha == round(alpha)) { let m = pow(-v, alpha); return select(m, -m, (i32(alpha) & 1) == 1); }
       return nan_f32(v);
     }
-    case 17u: { return max(v, alpha); }
-    default: { return min(v, alpha); }
+    case 17u: { return select(max(v, alpha), v, is_nan_f32(v)); }
+    default: { return select(min(v, alpha), v, is_nan_f32(v)); }
   }
 }

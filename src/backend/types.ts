@@ -28,10 +28,12 @@ export type UnaryOp =
   | 'min_scalar';
 
 export type BinaryOp =
-  | 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'max' | 'min'
+  | 'add' | 'sub' | 'mul' | 'div' | 'pow'
+  /** NaN in either operand gives NaN (as torch.maximum / minimum; so do relu and max_scalar / min_scalar) */
+  | 'max' | 'min'
   /** a = x, b = dy: dy * d gelu(x)/dx (exact erf form) */
   | 'gelu_grad'
-  /** a = x, b = dy: dy * (x > 0) */
+  /** a = x, b = dy: 0 where x <= 0, else dy (NaN x passes dy, as torch) */
   | 'relu_grad'
   /** comparisons produce 1.0 / 0.0 in the output dtype (f32 unless both inputs are integer) */
   | 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge';

@@ -15,7 +15,7 @@ import * as ops from '../../src/ops/index.js';
 import type { Tensor } from '../../src/tensor/tensor.js';
 import { numel } from '../../src/backend/types.js';
 import { assertClose, ErrorLog } from '../helpers/compare.js';
-import { broadcastPairArb, checkOp, forEachKernelStyle, getBackends, property, randValues, seedArb, shapeArb, type Tol } from '../helpers/ops_harness.js';
+import { broadcastPairArb, checkOp, forEachKernelStyle, getBackends, property, randValues, runOn, seedArb, shapeArb, type InputSpec, type RunResult, type Tol } from '../helpers/ops_harness.js';
 import { tuning } from '../../src/backend/webgpu/common.js';
 
 const log = new ErrorLog();
@@ -214,5 +214,49 @@ describe('elementwise kernels on large tensors', () => {
         }
       });
     }
+  });
+});
+
+describe('NaN propagation (torch semantics)', () => {
+  // Eight elements so that same-shape f32 operands take the vec4 kernels too.
+  const N = NaN;
+  const a = [N, -1, 2, N, 0.5, -3, N, 4];
+  const b = [0, N, 1, 5, 0.5, N, N, -4];
+
+  /** fn on the CPU reference and on WebGPU (both kernel styles, vec4 on and off): out and grads must equal `want` (NaN = NaN). */
+  async function expectAll(label: string, fn: (...xs: Tensor[]) => Tensor, inputs: InputSpec[], want: { out: number[]; grads?: Array<number[] | null> }): Promise<void> {
+    const { gpu, cpu } = await getBackends();
+    const check = (who: string, r: RunResult) => {
+      assertClose(r.out, want.out, { rtol: 0, atol: 0, equalNan: true, label: `${label} forward (${who})` });
+      want.grads?.forEach((g, i) => {
+        if (g) assertClose(r.grads[i]!, g, { rtol: 0, atol: 0, equalNan: true, label: `${label} grad ${i} (${who})` });
+      });
+    };
+    const w = want.grads ? new Array<number>(want.out.length).fill(1) : undefined;
+    check('cpu', await runOn(cpu, fn, inputs, w));
+    for (const vec4 of [true, false]) {
+      await forEachKernelStyle(async (style) => {
+        tuning.vec4 = vec4;
+        try {
+          check(`webgpu ${style} vec4=${vec4}`, await runOn(gpu, fn, inputs, w));
+        } finally {
+          tuning.vec4 = true;
+        }
+      });
+    }
+  }
+
+  it('maximum propagates NaN from either operand (same shape, broadcast, scalar)', async () => {
+    await expectAll('maximum(a, b)', ops.maximum, [{ data: a, shape: [8], requiresGrad: false }, { data: b, shape: [8], requiresGrad: false }], {
+      out: [N, N, 2, N, 0.5, N, N, 4],
+    });
+    await expectAll('maximum(a [2,4], b [4])', ops.maximum, [{ data: a, shape: [2, 4], requiresGrad: false }, { data: b.slice(0, 4), shape: [4], requiresGrad: false }], {
+      out: [N, N, 2, N, 0.5, N, N, 5],
+    });
+    await expectAll('maximum(a, 0)', (x) => ops.maximum(x, 0), [{ data: a, shape: [8], requiresGrad: false }], { out: [N, 0, 2, N, 0.5, 0, N, 4] });
+  });
+
+  it('relu keeps NaN and passes the gradient of a NaN input on (threshold_backward)', async () => {
+    await expectAll('relu', ops.relu, [{ data: a, shape: [8] }], { out: [N, 0, 2, N, 0.5, 0, N, 4], grads: [[1, 0, 1, 1, 1, 0, 1, 1]] });
   });
 });

@@ -16,7 +16,8 @@ export function unaryFn(op: UnaryOp, alpha: number, beta: number): (v: number) =
     case 'sqrt': return Math.sqrt;
     case 'rsqrt': return (v) => 1 / Math.sqrt(v);
     case 'tanh': return Math.tanh;
-    case 'relu': return (v) => (v > 0 ? v : 0);
+    // NaN stays NaN (torch.relu).
+    case 'relu': return (v) => (v <= 0 ? 0 : v);
     case 'gelu': return gelu;
     case 'sigmoid': return (v) => 1 / (1 + Math.exp(-v));
     case 'abs': return Math.abs;
@@ -42,7 +43,8 @@ export function binaryFn(op: BinaryOp): (x: number, y: number) => number {
     case 'max': return Math.max;
     case 'min': return Math.min;
     case 'gelu_grad': return (x, dy) => dy * geluGrad(x);
-    case 'relu_grad': return (x, dy) => (x > 0 ? dy : 0);
+    // torch's threshold_backward: 0 where x <= 0, dy elsewhere (NaN included).
+    case 'relu_grad': return (x, dy) => (x <= 0 ? 0 : dy);
     case 'eq': return (x, y) => (x === y ? 1 : 0);
     case 'ne': return (x, y) => (x !== y ? 1 : 0);
     case 'lt': return (x, y) => (x < y ? 1 : 0);
