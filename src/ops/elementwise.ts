@@ -75,30 +75,49 @@ export function div(a: Tensor, b: TensorLike): Tensor {
   ]);
 }
 
-/** a ** b (tensor or scalar exponent). */
+/** cond ? 0 : x (cond 1.0/0.0), without a graph: for the masks of torch's pow backward. */
+function zeroWhere(cond: Tensor, x: Tensor): Tensor {
+  const zero = scalarLike(x, 0);
+  return new Tensor(x.backend.where(cond.raw('pow backward'), zero.raw(), x.raw('pow backward')), x.backend);
+}
+
+/**
+ * a ** b (tensor or scalar exponent). Gradients as torch's pow_backward_self/_exponent: 0 for the
+ * base where the exponent is 0, and 0 for the exponent where the base is 0 and the exponent >= 0
+ * (where b·a^(b-1) and a^b·log(a) would give 0·∞ = NaN).
+ */
 export function pow(a: Tensor, b: TensorLike): Tensor {
   if (typeof b === 'number') {
     const e = b;
     const out = unaryRaw('pow_scalar', a, e);
-    return record(out, 'pow', [a], (g) => [binaryRaw('mul', g, mulScalar(unaryRaw('pow_scalar', a, e - 1), e))]);
+    return record(out, 'pow', [a], (g) => [
+      e === 0 ? new Tensor(g.backend.full(g.shape, g.dtype, 0), g.backend) : binaryRaw('mul', g, mulScalar(unaryRaw('pow_scalar', a, e - 1), e)),
+    ]);
   }
   [a, b] = promoteFloats(a, b);
   const out = binaryRaw('pow', a, b);
   return record(out, 'pow', [a, b], (g) => [
-    a.requiresGrad ? sumToShape(binaryRaw('mul', g, binaryRaw('mul', b, binaryRaw('pow', a, affine(b, 1, -1, false)))), a.shape) : null,
-    b.requiresGrad ? sumToShape(binaryRaw('mul', g, binaryRaw('mul', out, unaryRaw('log', a))), b.shape) : null,
+    a.requiresGrad ? sumToShape(binaryRaw('mul', g, zeroWhere(binaryRaw('eq', b, scalarLike(b, 0)), binaryRaw('mul', b, binaryRaw('pow', a, affine(b, 1, -1, false))))), a.shape) : null,
+    b.requiresGrad
+      ? sumToShape(binaryRaw('mul', g, zeroWhere(binaryRaw('mul', binaryRaw('eq', a, scalarLike(a, 0)), binaryRaw('ge', b, scalarLike(b, 0))), binaryRaw('mul', out, unaryRaw('log', a)))), b.shape)
+      : null,
   ]);
 }
 
+/**
+ * Elementwise max (NaN if either is NaN). Gradient as torch: at ties each operand gets half of g;
+ * where one operand is NaN both get all of it.
+ */
 export function maximum(a: Tensor, b: TensorLike): Tensor {
   let bt = asTensor(a, b);
   [a, bt] = promoteFloats(a, bt);
   const out = binaryRaw('max', a, bt);
   return record(out, 'maximum', [a, bt], (g) => {
-    const ma = binaryRaw('ge', a, bt);
+    // where(a == b, g/2, g), masked to 0 where the operand is the smaller one.
+    const share = binaryRaw('mul', g, affine(binaryRaw('eq', a, bt), -0.5, 1, false));
     return [
-      a.requiresGrad ? sumToShape(binaryRaw('mul', g, ma), a.shape) : null,
-      bt.requiresGrad ? sumToShape(binaryRaw('mul', g, affine(ma, -1, 1, false)), bt.shape) : null,
+      a.requiresGrad ? sumToShape(binaryRaw('mul', share, affine(binaryRaw('lt', a, bt), -1, 1, false)), a.shape) : null,
+      bt.requiresGrad ? sumToShape(binaryRaw('mul', share, affine(binaryRaw('gt', a, bt), -1, 1, false)), bt.shape) : null,
     ];
   });
 }

@@ -13,7 +13,7 @@ import { shutdownGpu } from '../../src/gpu/device.js';
 import { erf, gelu as geluRef } from '../../src/backend/cpu/common.js';
 import * as ops from '../../src/ops/index.js';
 import type { Tensor } from '../../src/tensor/tensor.js';
-import { numel } from '../../src/backend/types.js';
+import { numel, type Backend } from '../../src/backend/types.js';
 import { assertClose, ErrorLog } from '../helpers/compare.js';
 import { broadcastPairArb, checkOp, forEachKernelStyle, getBackends, property, randValues, runOn, seedArb, shapeArb, type InputSpec, type RunResult, type Tol } from '../helpers/ops_harness.js';
 import { tuning } from '../../src/backend/webgpu/common.js';
@@ -258,5 +258,37 @@ describe('NaN propagation (torch semantics)', () => {
 
   it('relu keeps NaN and passes the gradient of a NaN input on (threshold_backward)', async () => {
     await expectAll('relu', ops.relu, [{ data: a, shape: [8] }], { out: [N, 0, 2, N, 0.5, 0, N, 4], grads: [[1, 0, 1, 1, 1, 0, 1, 1]] });
+  });
+});
+
+describe('gradients at non-smooth points follow torch', () => {
+  const grads = async (be: Backend, fn: (a: Tensor, b: Tensor) => Tensor, a: number[], b: number[], sb: number[] = [b.length]) => {
+    const r = await runOn(be, fn, [{ data: a, shape: [a.length] }, { data: b, shape: sb }], new Array<number>(a.length).fill(1));
+    return r.grads.map((g) => [...g!]);
+  };
+
+  it('maximum splits the gradient 0.5/0.5 at ties (also broadcast), and gives all of it to both operands at NaN', async () => {
+    const { gpu, cpu } = await getBackends();
+    for (const be of [gpu, cpu]) {
+      assertClose((await grads(be, ops.maximum, [1, 2], [1, 3]))[0]!, [0.5, 0], { label: `${be.name} a at a tie` });
+      assertClose((await grads(be, ops.maximum, [1, 2], [1, 3]))[1]!, [0.5, 1], { label: `${be.name} b at a tie` });
+      const [ga, gb] = await grads(be, ops.maximum, [1, 2, 1], [1], []);
+      assertClose(ga!, [0.5, 1, 0.5], { label: `${be.name} a vs a 0-d b` });
+      assertClose(gb!, [1], { label: `${be.name} 0-d b: two half shares` });
+      const [na, nb] = await grads(be, ops.maximum, [NaN, 1], [0, NaN]);
+      assertClose(na!, [1, 1], { label: `${be.name} a at NaN` });
+      assertClose(nb!, [1, 1], { label: `${be.name} b at NaN` });
+    }
+  });
+
+  it('pow: no NaN from 0·∞ at base 0 (exponent gradient 0 where a == 0 and b >= 0; base gradient 0 where b == 0)', async () => {
+    const { gpu, cpu } = await getBackends();
+    for (const be of [gpu, cpu]) {
+      const [ga, gb] = await grads(be, ops.pow, [0, 2, 0, 3], [1.5, 1.5, 0, 0]);
+      assertClose(gb!, [0, 2 ** 1.5 * Math.log(2), 0, Math.log(3)], { rtol: 1e-5, label: `${be.name} exponent gradient` });
+      assertClose(ga!, [0, 1.5 * Math.sqrt(2), 0, 0], { rtol: 1e-5, label: `${be.name} base gradient` });
+      const r = await runOn(be, (x) => ops.pow(x, 0), [{ data: [0, 2], shape: [2] }], [1, 1]);
+      assertClose(r.grads[0]!, [0, 0], { label: `${be.name} d(x**0)/dx at 0` });
+    }
   });
 });
