@@ -20,6 +20,7 @@ import { TRAIN_SETTING_KEYS, checkTrainSettings, resolveTrainSettings } from '..
 import { SCHEDULE_KINDS, type ScheduleKind } from '../../src/train/schedule.js';
 import { Progress } from '../../src/train/progress.js';
 import { action, startGpu } from '../run.js';
+import { checkModelDir, fitMaxLength } from './train_checks.js';
 
 interface TrainFlags {
   model?: string;
@@ -128,7 +129,7 @@ export function register(program: Command): void {
     .option('--warmup-steps <n>', 'linear warmup steps (default 0)')
     .option('--warmup-ratio <r>', 'warmup over ceil(r · total steps) when --warmup-steps is 0, as HF warmup_ratio (default 0)')
     .option('--schedule <name>', `learning-rate schedule, HF lr_scheduler_type names: ${SCHEDULE_KINDS.join(', ')} (default linear; constant has no warmup)`)
-    .option('--max-length <n>', `truncate examples to N tokens (default ${DEFAULT_TRAIN_SETTINGS.maxLength})`)
+    .option('--max-length <n>', `truncate examples to N tokens (default ${DEFAULT_TRAIN_SETTINGS.maxLength}; lowered, with a note, to the model's max_position_embeddings when above it)`)
     .option('--eval-every <n>', `eval loss every N steps (default ${DEFAULT_TRAIN_SETTINGS.evalEvery}; 0 = end only)`)
     .option('--eval-on-start', 'evaluate once before training (the base model\'s held-out loss, recorded as step 0), as HF eval_on_start')
     .option('--save-every <n>', `checkpoint every N steps (default ${DEFAULT_TRAIN_SETTINGS.saveEvery}; 0 = end only)`)
@@ -186,8 +187,19 @@ export function register(program: Command): void {
         if (f.evalOnStart) settings.evalOnStart = true;
         if (f.baseModelNameOrPath !== undefined) settings.baseModelNameOrPath = f.baseModelNameOrPath;
         // Every value (flags over --config over defaults) checked before any data or GPU work.
-        const { seed, maxLength } = resolveTrainSettings(settings, 'train (flags and --config)');
+        const resolved = resolveTrainSettings(settings, 'train (flags and --config)');
+        const seed = resolved.seed;
         const evalFraction = f.evalFraction !== undefined ? checkEvalFraction(num('eval-fraction', f.evalFraction), '--eval-fraction') : (file.evalFraction ?? 0.05);
+        // The model's config.json before any data: a --max-length above its positions is lowered.
+        const modelConfig = checkModelDir(modelDir);
+        const notes: string[] = [];
+        const fit = fitMaxLength(resolved.maxLength, modelConfig.maxPositionEmbeddings,
+          f.maxLength !== undefined ? '--max-length' : file.maxLength !== undefined ? `--config ${f.config} 'maxLength'` : 'the default --max-length');
+        const maxLength = fit.maxLength;
+        if (fit.note) {
+          settings.maxLength = maxLength;
+          notes.push(fit.note);
+        }
 
         const tokDir = f.tokenizer ?? file.tokenizer ?? modelDir;
         const tok = BioGptTokenizer.fromDir(tokDir);
@@ -201,6 +213,7 @@ export function register(program: Command): void {
         const evalSet = SftDataset.fromRecords(evalRecs, tok, { maxLength });
 
         const be = await startGpu(cmd);
+        notes.forEach((n) => new Progress(0).log(n)); // stderr, with --json too
         await withBackend(be, async () => {
           const model = BioGptForCausalLM.fromPretrained(modelDir, { trainable: false });
           if (tok.vocabSize > model.config.vocabSize) {

@@ -135,6 +135,21 @@ export const PRECISION_F32 = 'float32';
 
 const ids = (b: Batch) => ({ data: b.inputIds, shape: [b.batchSize, b.seqLen] as [number, number] });
 
+/**
+ * Refuses, before step 1, a run whose batches would hold a sequence longer than the model's
+ * positions (it would stop at the first such batch, possibly hours in): examples are cut to
+ * maxLength, so this happens only when maxLength > max_position_embeddings.
+ */
+function checkPositions(maxPositions: number, maxLength: number, train: readonly Example[], evalSet: readonly Example[]): void {
+  if (maxLength <= maxPositions) return;
+  const long = (xs: readonly Example[]) => xs.filter((e) => Math.min(e.inputIds.length, maxLength) > maxPositions).length;
+  const [t, e] = [long(train), long(evalSet)];
+  if (!t && !e) return;
+  throw new TrainerError(`maxLength ${maxLength} exceeds the model's ${maxPositions} positions (max_position_embeddings), and ${t} training / ${e} eval examples are longer than ${maxPositions} tokens`, {
+    hint: `set maxLength (train --max-length) to at most ${maxPositions}; \`radgrad train\` lowers it to the model's positions by itself`,
+  });
+}
+
 function tokenCount(b: Batch): number {
   let n = 0;
   for (let i = 0; i < b.attentionMask.length; i++) n += b.attentionMask[i]!;
@@ -171,6 +186,7 @@ export class Trainer {
     this.data = { trainExamples: o.train.length, evalExamples: o.eval?.length ?? 0, ...(o.dataSettings ?? {}) };
     if (!o.train.length) throw new TrainerError('the training set is empty', { hint: 'check --data (prompt/completion JSONL) and --max-length' });
     this.model = o.model;
+    checkPositions(o.model.config.maxPositionEmbeddings, s.maxLength, o.train, o.eval ?? []);
     this.lora = {
       r: s.loraR, alpha: s.loraAlpha, dropout: s.loraDropout, targetModules: s.targetModules, bias: 'none',
       baseModelNameOrPath: s.baseModelNameOrPath !== undefined ? s.baseModelNameOrPath : ((o.reportSettings?.model as string | undefined) ?? null),

@@ -74,8 +74,10 @@ export function positionIds(mask: IdMatrix, pastLength: number, offset: number, 
       if (s < pastLength) continue;
       const p = (real ? c - 1 : s) + offset;
       if (p >= numPositions) {
-        throw new RadgradError(`BioGPT: row ${b} needs position ${p - offset}, but the model has ${numPositions - offset} positions (max_position_embeddings)`, {
-          hint: 'truncate the input (or the generation length) to max_position_embeddings tokens',
+        // Positions are 0-based: a model with N positions has indices 0..N-1, so index N is one too many.
+        const n = numPositions - offset;
+        throw new RadgradError(`BioGPT: row ${b} needs position index ${p - offset}; positions are 0..${n - 1} (max_position_embeddings ${n})`, {
+          hint: `a sequence may hold at most ${n} tokens (prompt plus generated ones): truncate the input (train --max-length, a shorter prompt or text) or lower the generation length`,
         });
       }
       out[b * T + (s - pastLength)] = p;

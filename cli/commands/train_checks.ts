@@ -1,0 +1,31 @@
+/**
+ * What `radgrad train` checks before it reads any data or starts the GPU, so that a mistake fails at
+ * once, naming the flag, instead of minutes (or hours) into the run.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { RadgradError } from '../../src/errors.js';
+import { loadBioGptConfig, type BioGptConfig } from '../../src/io/biogpt_config.js';
+
+/** --model: an existing folder with config.json; returns that config (read before any data, for the positions). */
+export function checkModelDir(dir: string): BioGptConfig {
+  const hint = 'pass a Hugging Face BioGPT folder (config.json + model.safetensors or pytorch_model.bin), e.g. radgrad-demo/base from `radgrad demo`';
+  if (!fs.existsSync(dir)) throw new RadgradError(`--model ${dir}: no such folder`, { hint });
+  if (!fs.statSync(dir).isDirectory()) throw new RadgradError(`--model ${dir}: is a file, not a folder`, { hint });
+  if (!fs.existsSync(path.join(dir, 'config.json'))) throw new RadgradError(`--model ${dir}: no config.json (not a Hugging Face model folder)`, { hint });
+  return loadBioGptConfig(dir);
+}
+
+/**
+ * --max-length above the model's max_position_embeddings would stop the run at the first batch
+ * holding a longer example. It is lowered to the positions with a notice, as transformers' run_clm
+ * clamps block_size to the tokenizer's model_max_length ("Using block_size=..."). `source` says
+ * where the value came from (the flag, --config or the default).
+ */
+export function fitMaxLength(maxLength: number, maxPositions: number, source: string): { maxLength: number; note?: string } {
+  if (maxLength <= maxPositions) return { maxLength };
+  return {
+    maxLength: maxPositions,
+    note: `note: ${source} ${maxLength} is more than the model's ${maxPositions} positions (max_position_embeddings in config.json); using --max-length ${maxPositions} (longer examples are truncated), as transformers clamps to model_max_length`,
+  };
+}

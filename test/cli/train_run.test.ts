@@ -1,0 +1,43 @@
+// `radgrad train` runs on the tiny golden model (64 positions) with a two-word tokenizer.
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { packageRoot, sharedPath } from '../../src/util/paths.js';
+
+const root = packageRoot();
+const model = sharedPath('golden', 'tiny_biogpt');
+const SKIP = !model && 'shared/golden/tiny_biogpt is absent';
+const cli = (...args: string[]) => ['--import', 'tsx', path.join(root, 'cli/index.ts'), ...args];
+function radgrad(...args: string[]) {
+  return spawnSync(process.execPath, cli(...args), { cwd: root, encoding: 'utf8', timeout: 180_000 });
+}
+
+/** A tokenizer whose ids fit the tiny model (a one-letter word is one token) and data with examples of `words` tokens and more. */
+function setup(t: TestContext, words = 20): { dir: string; tok: string; data: string } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'radgrad-train-run-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const tok = path.join(dir, 'tok');
+  fs.mkdirSync(tok);
+  fs.writeFileSync(path.join(tok, 'vocab.json'), JSON.stringify({ '<s>': 0, '<pad>': 1, '</s>': 2, '<unk>': 3, 'a</w>': 4, 'b</w>': 5 }));
+  fs.writeFileSync(path.join(tok, 'merges.txt'), '#version: 0.2\n');
+  const data = path.join(dir, 'd.jsonl');
+  const rec = (i: number) => JSON.stringify({ id: `p${i}-s1`, prompt: 'a b a', completion: Array.from({ length: words + (i % 3) * 10 }, (_, k) => (k % 2 ? 'a' : 'b')).join(' ') });
+  fs.writeFileSync(data, Array.from({ length: 12 }, (_, i) => rec(i)).join('\n') + '\n');
+  return { dir, tok, data };
+}
+const quick = ['--max-steps', '2', '--batch-size', '2', '--grad-accum', '1', '--save-every', '0', '--eval-every', '0'];
+
+test('--max-length above max_position_embeddings is lowered to it with a note, before step 1 (HF clamps to model_max_length)', { skip: SKIP }, (t) => {
+  const { dir, tok, data } = setup(t, 70); // every example is longer than the model's 64 positions
+  const r = radgrad('train', '--model', model!, '--tokenizer', tok, '--data', data, '--out', path.join(dir, 'run'), ...quick, '--no-fp16');
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /^note: the default --max-length 512 is more than the model's 64 positions \(max_position_embeddings in config\.json\); using --max-length 64 /m);
+  assert.match(r.stderr, /train 11 examples \(11 truncated\)/);
+  assert.doesNotMatch(r.stderr, /needs position/);
+  const given = radgrad('train', '--model', model!, '--tokenizer', tok, '--data', data, '--out', path.join(dir, 'run2'), ...quick, '--no-fp16', '--max-length', '100');
+  assert.equal(given.status, 0, given.stderr);
+  assert.match(given.stderr, /^note: --max-length 100 is more than the model's 64 positions/m);
+});
