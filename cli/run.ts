@@ -56,6 +56,31 @@ export function samePath(a: string, b: string): boolean {
 }
 
 /**
+ * Checks, before any work, that `out` can be a folder the command writes into (created if missing,
+ * an existing folder reused): refuses an existing file, and a path below a file (mkdir would fail
+ * with ENOTDIR only after the work).
+ */
+export function checkOutputFolder(out: string, flag = '--out'): void {
+  let p = path.resolve(out);
+  for (;;) {
+    let st: fs.Stats | undefined;
+    try {
+      st = fs.statSync(p);
+    } catch {
+      /* missing: created by the write */
+    }
+    if (st) {
+      if (st.isDirectory()) return;
+      const what = p === path.resolve(out) ? `${flag} ${out} is a file, not a folder` : `${flag} ${out}: ${p} is a file, not a folder`;
+      throw new RadgradError(what, { hint: `pass a folder path to ${flag} (it is created if missing; an existing folder is written into)` });
+    }
+    const up = path.dirname(p);
+    if (up === p) return;
+    p = up;
+  }
+}
+
+/**
  * Checks an output folder before any work is done: an existing file is refused, and so is a folder
  * that is not empty unless `force` is set (the write then replaces only the files named in
  * `writes` and keeps the others, as save_pretrained does). Same rule as `synth --out`.

@@ -10,7 +10,7 @@ import { RadgradError } from '../../src/errors.js';
 import { readJsonl, writeTextAtomic } from '../../src/data/jsonl.js';
 import { generateText } from '../../src/generate/index.js';
 import { corpusBleu, rougeL, labelAgreement, parsePromptLabels } from '../../src/eval/index.js';
-import { action, startGpu } from '../run.js';
+import { action, checkOutputFolder, startGpu } from '../run.js';
 import { addGenerationOptions, checkPromptLengths, generationOptions, loadForGeneration, type GenFlags } from './gen_common.js';
 
 interface EvalCliOptions extends GenFlags {
@@ -33,6 +33,8 @@ function recordLines(file: string): number[] {
 
 export async function runEval(o: EvalCliOptions, log: (l: string) => void = (l) => process.stderr.write(l + '\n')): Promise<Record<string, unknown>> {
   if (!o.data) throw new RadgradError('--data <eval.jsonl> is required', { hint: 'a JSONL of {id, prompt, completion}, e.g. from `radgrad prep mimic`' });
+  // Before any generation: an --out that cannot be a folder would lose every prediction at the end.
+  checkOutputFolder(o.out);
   if (!fs.existsSync(o.data)) throw new RadgradError(`--data ${o.data}: no such file`);
   let limit: number | undefined;
   if (o.limit !== undefined) {

@@ -19,8 +19,8 @@ import { DEFAULT_TRAIN_SETTINGS, Trainer, type TrainSettings } from '../../src/t
 import { TRAIN_SETTING_KEYS, checkTrainSettings, resolveTrainSettings } from '../../src/train/settings.js';
 import { SCHEDULE_KINDS, type ScheduleKind } from '../../src/train/schedule.js';
 import { Progress } from '../../src/train/progress.js';
-import { action, startGpu } from '../run.js';
-import { checkModelDir, fitMaxLength } from './train_checks.js';
+import { action, checkOutputFolder, startGpu } from '../run.js';
+import { checkFlagSetting, checkModelDir, fitMaxLength } from './train_checks.js';
 
 interface TrainFlags {
   model?: string;
@@ -157,25 +157,28 @@ export function register(program: Command): void {
         if (!modelDir || !dataFile || !outDir) throw new RadgradError('train needs --model, --data and --out', { hint: 'see `radgrad train --help` for an example' });
         const { model: _m, data: _d, evalData: _e, evalFraction: _f, out: _o, tokenizer: _t, int8: _i, ...fileSettings } = file;
         const settings: Partial<TrainSettings> = { ...fileSettings };
-        const set = <K extends keyof TrainSettings>(k: K, v: TrainSettings[K] | undefined) => {
-          if (v !== undefined) settings[k] = v;
+        // A flag's value is checked with the setting's rule and a failure names the flag.
+        const set = <K extends keyof TrainSettings>(k: K, v: TrainSettings[K] | undefined, flag: string, given: string | undefined) => {
+          if (v === undefined) return;
+          checkFlagSetting(flag, k, v, given ?? JSON.stringify(v));
+          settings[k] = v;
         };
-        set('loraR', num('lora-r', f.loraR, true));
-        set('loraAlpha', num('lora-alpha', f.loraAlpha));
-        set('loraDropout', num('lora-dropout', f.loraDropout));
-        if (f.targetModules) settings.targetModules = f.targetModules.split(',').map((s) => s.trim()).filter(Boolean);
-        set('batchSize', num('batch-size', f.batchSize, true));
-        set('gradAccum', num('grad-accum', f.gradAccum, true));
-        set('epochs', num('epochs', f.epochs, true));
-        set('maxSteps', num('max-steps', f.maxSteps, true));
-        set('lr', num('lr', f.lr));
-        set('warmupSteps', num('warmup-steps', f.warmupSteps, true));
-        set('warmupRatio', num('warmup-ratio', f.warmupRatio));
-        if (f.schedule !== undefined) settings.schedule = f.schedule as ScheduleKind;
-        set('maxLength', num('max-length', f.maxLength, true));
-        set('evalEvery', num('eval-every', f.evalEvery, true));
-        set('saveEvery', num('save-every', f.saveEvery, true));
-        set('seed', num('seed', f.seed, true));
+        set('loraR', num('lora-r', f.loraR, true), 'lora-r', f.loraR);
+        set('loraAlpha', num('lora-alpha', f.loraAlpha), 'lora-alpha', f.loraAlpha);
+        set('loraDropout', num('lora-dropout', f.loraDropout), 'lora-dropout', f.loraDropout);
+        if (f.targetModules !== undefined) set('targetModules', f.targetModules.split(',').map((s) => s.trim()).filter(Boolean), 'target-modules', JSON.stringify(f.targetModules));
+        set('batchSize', num('batch-size', f.batchSize, true), 'batch-size', f.batchSize);
+        set('gradAccum', num('grad-accum', f.gradAccum, true), 'grad-accum', f.gradAccum);
+        set('epochs', num('epochs', f.epochs, true), 'epochs', f.epochs);
+        set('maxSteps', num('max-steps', f.maxSteps, true), 'max-steps', f.maxSteps);
+        set('lr', num('lr', f.lr), 'lr', f.lr);
+        set('warmupSteps', num('warmup-steps', f.warmupSteps, true), 'warmup-steps', f.warmupSteps);
+        set('warmupRatio', num('warmup-ratio', f.warmupRatio), 'warmup-ratio', f.warmupRatio);
+        if (f.schedule !== undefined) set('schedule', f.schedule as ScheduleKind, 'schedule', JSON.stringify(f.schedule));
+        set('maxLength', num('max-length', f.maxLength, true), 'max-length', f.maxLength);
+        set('evalEvery', num('eval-every', f.evalEvery, true), 'eval-every', f.evalEvery);
+        set('saveEvery', num('save-every', f.saveEvery, true), 'save-every', f.saveEvery);
+        set('seed', num('seed', f.seed, true), 'seed', f.seed);
         if (f.fp16 !== undefined) settings.fp16 = f.fp16;
         if (f.gradientCheckpointing) settings.gradientCheckpointing = true;
         if (f.attnImplementation !== undefined) {
@@ -190,7 +193,9 @@ export function register(program: Command): void {
         const resolved = resolveTrainSettings(settings, 'train (flags and --config)');
         const seed = resolved.seed;
         const evalFraction = f.evalFraction !== undefined ? checkEvalFraction(num('eval-fraction', f.evalFraction), '--eval-fraction') : (file.evalFraction ?? 0.05);
-        // The model's config.json before any data: a --max-length above its positions is lowered.
+        // Paths next, still before any work: --out, then the model's config.json (a --max-length
+        // above its positions is lowered).
+        checkOutputFolder(outDir);
         const modelConfig = checkModelDir(modelDir);
         const notes: string[] = [];
         const fit = fitMaxLength(resolved.maxLength, modelConfig.maxPositionEmbeddings,

@@ -6,6 +6,21 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { RadgradError } from '../../src/errors.js';
 import { loadBioGptConfig, type BioGptConfig } from '../../src/io/biogpt_config.js';
+import { TrainSettingsError, checkTrainSettings, type TrainSettings } from '../../src/train/settings.js';
+
+/**
+ * Checks one setting given by a flag with the Trainer's own rule, and words a failure with the
+ * flag: `--max-length expected an integer >= 2, got 0` (not the setting's camelCase name).
+ */
+export function checkFlagSetting<K extends keyof TrainSettings>(flag: string, key: K, value: TrainSettings[K], given: string): void {
+  try {
+    checkTrainSettings({ [key]: value });
+  } catch (e) {
+    if (!(e instanceof TrainSettingsError)) throw e;
+    const generic = e.hint?.startsWith('docs/TRAINING.md');
+    throw new RadgradError(`--${flag} expected ${e.expected}, got ${given}`, { hint: generic ? `see \`radgrad train --help\` (docs/TRAINING.md lists every setting)` : e.hint! });
+  }
+}
 
 /** --model: an existing folder with config.json; returns that config (read before any data, for the positions). */
 export function checkModelDir(dir: string): BioGptConfig {

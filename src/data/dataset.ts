@@ -11,6 +11,7 @@
  * second leading special) so the prompt/target boundary is still exact, and the event is counted.
  * The appended `</s>` teaches the model to stop after the impression.
  */
+import { OpArgumentError } from '../errors.js';
 import { readJsonl } from './jsonl.js';
 import { permutation } from './rng.js';
 
@@ -75,7 +76,7 @@ export class SftDataset {
     const maxLength = options.maxLength ?? 512;
     const eos = options.eosId === undefined ? ((encoder as { eosId?: number }).eosId ?? 2) : options.eosId;
     const sep = options.separator ?? '\n';
-    if (!Number.isInteger(maxLength) || maxLength < 2) throw new RangeError(`SftDataset: maxLength must be an integer >= 2, got ${maxLength}`);
+    if (!Number.isInteger(maxLength) || maxLength < 2) throw new OpArgumentError('SftDataset', 'maxLength', 'an integer >= 2', String(maxLength));
     const specials = encoder.encode('').length; // leading specials every encode() adds (BioGPT: one </s>)
     const stats: DatasetStats = { examples: 0, truncated: 0, droppedNoTarget: 0, boundaryMismatches: 0, maxTokens: 0, meanTokens: 0, targetTokens: 0 };
     const examples: Example[] = [];
@@ -147,7 +148,7 @@ export function splitTrainEval<T>(items: readonly T[], opts: SplitOptions<T>): {
     target = opts.evalCount;
   } else {
     const f = opts.evalFraction ?? 0.1;
-    if (!(f >= 0 && f < 1)) throw new RangeError(`splitTrainEval: evalFraction must be in [0, 1), got ${f}`);
+    if (!(f >= 0 && f < 1)) throw new OpArgumentError('splitTrainEval', 'evalFraction', 'a number in [0, 1)', String(f));
     target = Math.round(n * f);
     // A non-zero fraction of a small set still yields one eval item, and never leaves train empty.
     if (f > 0 && n >= 2) target = Math.min(n - 1, Math.max(1, target));

@@ -99,7 +99,8 @@ const RULES: Record<keyof TrainSettings, Rule> = {
   warmupSteps: [natInt[0], natInt[1], 'for a fraction of the training steps (HF warmup_ratio) set warmupRatio / --warmup-ratio'],
   warmupRatio: ['a number in [0, 1]', (v) => num(v) && v >= 0 && v <= 1],
   maxGradNorm: [nonNeg[0], nonNeg[1], '0 turns clipping off'],
-  maxLength: posInt,
+  // SftDataset needs room for a prompt token and a target token.
+  maxLength: ['an integer >= 2', (v) => int(v) && v >= 2],
   evalEvery: natInt,
   evalOnStart: bool,
   saveEvery: natInt,

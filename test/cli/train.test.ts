@@ -37,8 +37,44 @@ test('--config values are type- and range-checked', () => {
 });
 
 test('--schedule, --warmup-ratio and the constant-with-warmup combination', () => {
-  assert.match(train('--schedule', 'polynomial'), /setting 'schedule' expected one of linear, cosine, constant, constant_with_warmup, got "polynomial"/);
-  assert.match(train('--warmup-ratio', '1.5'), /setting 'warmupRatio' expected a number in \[0, 1\], got 1\.5/);
+  assert.match(train('--schedule', 'polynomial'), /--schedule expected one of linear, cosine, constant, constant_with_warmup, got "polynomial"/);
+  assert.match(train('--warmup-ratio', '1.5'), /--warmup-ratio expected a number in \[0, 1\], got 1\.5/);
   assert.match(train('--schedule', 'constant', '--warmup-steps', '3'), /'constant' is HF's constant schedule without warmup \(warmupSteps 3 would be ignored\); use 'constant_with_warmup'/);
   assert.match(train('--eval-fraction', '1'), /--eval-fraction expected a number in \[0, 1\), got 1/);
+});
+
+test('bad flag values are named by their flag, never with the "looks like a bug" hint', () => {
+  const cases: Array<[string[], RegExp]> = [
+    [['--max-length', '0'], /^error: --max-length expected an integer >= 2, got 0$/m],
+    [['--max-length', '1'], /^error: --max-length expected an integer >= 2, got 1$/m],
+    [['--batch-size', '0'], /^error: --batch-size expected a positive integer, got 0$/m],
+    [['--lr', '-1'], /^error: --lr expected a finite number >= 0, got -1$/m],
+    [['--lora-dropout', '1.5'], /^error: --lora-dropout expected a number in \[0, 1\), got 1\.5$/m],
+    [['--eval-fraction', '2'], /^error: --eval-fraction expected a number in \[0, 1\), got 2$/m],
+    [['--target-modules', ','], /^error: --target-modules expected a non-empty list of module names, got ","$/m],
+  ];
+  for (const [args, re] of cases) {
+    const err = train(...args);
+    assert.match(err, re, args.join(' '));
+    assert.doesNotMatch(err, /looks like a bug|setting '/, args.join(' '));
+  }
+});
+
+test('--out naming an existing file is refused before any work, for train and eval', () => {
+  const file = path.join(tmp, 'outfile.txt');
+  fs.writeFileSync(file, 'precious');
+  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'cli/index.ts'), 'train', '--model', path.join(tmp, 'no-model'), '--data', path.join(tmp, 'no.jsonl'), '--out', file], { cwd: root, encoding: 'utf8', timeout: 120_000 });
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /^error: --out .*outfile\.txt is a file, not a folder$/m);
+  assert.match(r.stderr, /^hint: pass a folder path to --out/m);
+  const below = spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'cli/index.ts'), 'train', '--model', path.join(tmp, 'no-model'), '--data', path.join(tmp, 'no.jsonl'), '--out', path.join(file, 'run')], { cwd: root, encoding: 'utf8', timeout: 120_000 });
+  assert.match(below.stderr, /^error: --out .*outfile\.txt\/run: .*outfile\.txt is a file, not a folder$/m);
+  // eval checks it before loading the model or generating anything
+  const data = path.join(tmp, 'ev.jsonl');
+  fs.writeFileSync(data, JSON.stringify({ id: 'a', prompt: 'Edema: 1. \nFindings:', completion: ' x' }) + '\n');
+  const ev = spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'cli/index.ts'), 'eval', '--model', path.join(tmp, 'no-model'), '--data', data, '--out', file], { cwd: root, encoding: 'utf8', timeout: 120_000 });
+  assert.notEqual(ev.status, 0);
+  assert.match(ev.stderr, /^error: --out .*outfile\.txt is a file, not a folder$/m);
+  assert.doesNotMatch(ev.stderr, /looks like a bug|\[eval\]/);
+  assert.equal(fs.readFileSync(file, 'utf8'), 'precious');
 });

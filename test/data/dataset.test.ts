@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
-import { FileFormatError } from '../../src/errors.js';
+import { FileFormatError, OpArgumentError } from '../../src/errors.js';
 import { DataLoader, IGNORE_INDEX, collate, type Batch } from '../../src/data/collator.js';
 import { SftDataset, splitTrainEval, subjectOf, type Example, type TextEncoder } from '../../src/data/dataset.js';
 import { prepIu } from '../../src/data/iu.js';
@@ -92,7 +92,7 @@ test('dataset: truncation at maxLength and records with no room for a target', (
   const b = collate([{ id: 'x', inputIds: Int32Array.from([2, 5, 6, 7, 8, 9]), promptLength: 2, truncated: false }], { padId: 1, maxLength: 4 });
   assert.deepEqual([...b.inputIds], [2, 5, 6, 7]);
   assert.deepEqual([...b.labels], [-100, -100, 6, 7]);
-  assert.throws(() => SftDataset.fromRecords([REC], enc, { maxLength: 1 }), RangeError);
+  assert.throws(() => SftDataset.fromRecords([REC], enc, { maxLength: 1 }), (e: Error) => e instanceof OpArgumentError && /SftDataset: argument 'maxLength' expected an integer >= 2, got 1/.test(e.message));
 });
 
 test('collator: max_length vs longest padding, multiple-of rounding, row-major layout', () => {
@@ -204,7 +204,7 @@ test('split: deterministic, disjoint, order-preserving; fraction, count and grou
   const evalSubjects = new Set(g.eval.map(subjectOf));
   assert.ok(g.train.every((x) => !evalSubjects.has(subjectOf(x))), 'a subject on both sides');
   assert.ok(g.eval.length >= 20 && g.eval.length < 20 + 3);
-  assert.throws(() => splitTrainEval(items, { seed: 1, evalFraction: 1 }), RangeError);
+  assert.throws(() => splitTrainEval(items, { seed: 1, evalFraction: 1 }), (e: Error) => e instanceof OpArgumentError && /splitTrainEval: argument 'evalFraction' expected a number in \[0, 1\), got 1/.test(e.message));
   assert.throws(() => splitTrainEval(items, { seed: 1, evalCount: 101 }), RangeError);
   assert.equal(subjectOf('p10000032/s50414267'), 'p10000032');
   assert.equal(subjectOf('iu-12'), 'iu-12');
