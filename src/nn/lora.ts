@@ -24,7 +24,7 @@ import { writeDirAtomic } from '../util/atomic.js';
 import { writeSafetensors } from '../io/safetensors.js';
 import { pyJsonDumps } from '../io/pyjson.js';
 import type { TensorSource } from '../io/reader.js';
-import { ADAPTER_CONFIG, readPeftAdapter, writePeftAdapter, type LoraConfigInput, type PeftAdapter } from '../io/peft_adapter.js';
+import { ADAPTER_CONFIG, peftKey, readPeftAdapter, writePeftAdapter, type LoraConfigInput, type PeftAdapter } from '../io/peft_adapter.js';
 import { Module, deferParameterInit, type StateValue } from './module.js';
 import { Linear, linear, type LinearLike, type LinearModule } from './linear.js';
 import { Dropout } from './dropout.js';
@@ -347,9 +347,27 @@ function toLoraConfig(raw: Record<string, unknown>, dir: string): LoraConfig {
   };
 }
 
+/** An adapter tensor whose shape does not fit the model's LoRA layer (another model size, or another rank). */
+export class AdapterShapeError extends LoraError {
+  constructor(
+    /** The adapter folder. */
+    readonly adapter: string,
+    /** The tensor's key in the adapter file, e.g. base_model.model.biogpt.layers.0.self_attn.q_proj.lora_A.weight. */
+    readonly key: string,
+    readonly expected: readonly number[],
+    readonly got: readonly number[],
+    baseModel: string | null | undefined,
+  ) {
+    super(`adapter ${adapter}: tensor ${key} has shape [${got.join(', ')}], the model expects [${expected.join(', ')}]`, {
+      hint: `the adapter was trained on a model of another size (hidden_size / intermediate_size) or with another r: load it with the base model it was trained on${baseModel ? ` (adapter_config.json names ${baseModel})` : ''}`,
+    });
+  }
+}
+
 /**
  * Loads a PEFT adapter directory into `model`: applies LoRA with the adapter's config when the model
- * has none yet, then writes every lora_A/lora_B in place. Every module must match both ways.
+ * has none yet, then writes every lora_A/lora_B in place. Every module must match both ways, and
+ * every tensor's shape ([r, in] and [out, r]) is checked before any is written (AdapterShapeError).
  */
 export function loadAdapter(model: Module, dir: string, opts: { seed?: number; dropout?: number } = {}): LoraConfig {
   const ad = readPeftAdapter(dir);
@@ -372,10 +390,16 @@ export function loadAdapter(model: Module, dir: string, opts: { seed?: number; d
   }
   for (const [p, w] of ad.modules) {
     const l = mods.get(p)!;
+    const want: Array<['A' | 'B', readonly number[], readonly number[]]> = [['A', [l.r, l.inFeatures], w.loraA.shape], ['B', [l.outFeatures, l.r], w.loraB.shape]];
+    for (const [which, expected, got] of want) {
+      if (expected.join() !== got.join()) throw new AdapterShapeError(dir, peftKey(p, which), expected, got, cfg.baseModelNameOrPath);
+    }
+  }
+  for (const [p, w] of ad.modules) {
+    const l = mods.get(p)!;
     const val = (h: typeof w.loraA): StateValue => ({ shape: h.shape, data: toFloat32(h) });
     l.lora_A.loadStateDict({ weight: val(w.loraA) });
     l.lora_B.loadStateDict({ weight: val(w.loraB) });
-    if (l.r !== w.loraA.shape[0]) throw new LoraError(`${dir}: ${p} has rank ${w.loraA.shape[0]}, the model's LoRA layer ${l.r}`);
   }
   return cfg;
 }

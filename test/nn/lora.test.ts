@@ -17,7 +17,7 @@ import { BioGptForCausalLM, biogptConfig } from '../../src/models/biogpt/index.j
 import { ADAPTER_CONFIG, ADAPTER_WEIGHTS, readPeftAdapter } from '../../src/io/peft_adapter.js';
 import { readSafetensors, writeSafetensors } from '../../src/io/safetensors.js';
 import type { HostTensor } from '../../src/io/dtype.js';
-import { UnsupportedAdapterError, applyLora, isLoraTarget, loadAdapter, loraModules, readAdapterConfig, saveAdapter, type LoraConfig } from '../../src/nn/lora.js';
+import { AdapterShapeError, UnsupportedAdapterError, applyLora, isLoraTarget, loadAdapter, loraModules, readAdapterConfig, saveAdapter, type LoraConfig } from '../../src/nn/lora.js';
 import { sharedPath } from '../../src/util/paths.js';
 
 const init = sharedPath('golden', 'tiny_lora_init');
@@ -157,5 +157,22 @@ describe('exclude_modules, layers_to_transform, layers_pattern (PEFT check_targe
     assert.deepEqual(c.layersToTransform, [0, 2]);
     m.dispose();
     fresh.dispose();
+  });
+});
+
+describe('an adapter whose tensor shapes do not fit the model', { skip: !init && 'shared/golden/tiny_lora_init is absent' }, () => {
+  it('AdapterShapeError names the adapter, the tensor key, expected and got shapes, with a hint', () => {
+    setBackend(cpuBackend());
+    const m = new BioGptForCausalLM(biogptConfig({ ...tiny.raw, num_hidden_layers: 2 })); // hidden 8; the golden adapter was trained on hidden 64
+    assert.throws(() => loadAdapter(m, init!), (e: unknown) => {
+      assert.ok(e instanceof AdapterShapeError, String(e));
+      assert.equal(e.adapter, init);
+      assert.match(e.key, /^base_model\.model\.biogpt\.layers\.\d\.self_attn\.[qv]_proj\.lora_A\.weight$/);
+      assert.deepEqual([e.expected, e.got], [[8, 8], [8, 64]]);
+      assert.equal(e.message, `adapter ${init}: tensor ${e.key} has shape [8, 64], the model expects [8, 8]`);
+      assert.match(e.hint!, /trained on a model of another size .*base model it was trained on/);
+      return true;
+    });
+    m.dispose();
   });
 });
