@@ -41,9 +41,10 @@ export const READS: Readonly<Record<string, SavedSpec>> = {
   // dx = int8ᵀ·g: the frozen int8 weight, not x.
   matmulInt8: NONE,
   softmax: OUTPUT, logSoftmax: OUTPUT, exp: OUTPUT, sqrt: OUTPUT, rsqrt: OUTPUT, tanh: OUTPUT, sigmoid: OUTPUT,
-  gelu: INPUTS, relu: INPUTS, square: INPUTS, abs: INPUTS, log: INPUTS, maximum: INPUTS, layerNorm: INPUTS,
+  gelu: INPUTS, relu: INPUTS, square: INPUTS, abs: INPUTS, log: INPUTS, maximum: INPUTS, minimum: INPUTS, layerNorm: INPUTS,
+  sin: INPUTS, cos: INPUTS, clamp: INPUTS,
   crossEntropy: INPUTS, checkpoint: INPUTS,
-  pow: ALL, div: ALL, max: ALL, flashAttention: ALL,
+  pow: ALL, div: ALL, max: ALL, min: ALL, flashAttention: ALL,
   mul: PRODUCT,
   // [x, bias?]·W and [a, b, bias?]: bias gradients are sums of g.
   matmul: PRODUCT,

@@ -122,6 +122,47 @@ export function maximum(a: Tensor, b: TensorLike): Tensor {
   });
 }
 
+/**
+ * Elementwise min (NaN if either is NaN). Gradient as torch: at ties each operand gets half of g;
+ * where one operand is NaN both get all of it.
+ */
+export function minimum(a: Tensor, b: TensorLike): Tensor {
+  let bt = asTensor(a, b);
+  [a, bt] = promoteFloats(a, bt);
+  const out = binaryRaw('min', a, bt);
+  return record(out, 'minimum', [a, bt], (g) => {
+    const share = binaryRaw('mul', g, affine(binaryRaw('eq', a, bt), -0.5, 1, false));
+    return [
+      a.requiresGrad ? sumToShape(binaryRaw('mul', share, affine(binaryRaw('gt', a, bt), -1, 1, false)), a.shape) : null,
+      bt.requiresGrad ? sumToShape(binaryRaw('mul', share, affine(binaryRaw('lt', a, bt), -1, 1, false)), bt.shape) : null,
+    ];
+  });
+}
+
+/**
+ * torch.clamp with number bounds: min(max(x, lo), hi) (either bound may be omitted; lo > hi gives
+ * hi everywhere, NaN stays NaN). The gradient passes where lo <= x <= hi (bounds included), as torch.
+ */
+export function clamp(x: Tensor, lo?: number | null, hi?: number | null): Tensor {
+  const has = (v: number | null | undefined): v is number => v !== undefined && v !== null;
+  if (!has(lo) && !has(hi)) throw new OpArgumentError('clamp', 'lo/hi', 'at least one bound', 'neither');
+  for (const [arg, v] of [['lo', lo], ['hi', hi]] as const) {
+    if (has(v) && (typeof v !== 'number' || Number.isNaN(v))) throw new OpArgumentError('clamp', arg, 'a number (or null for no bound)', String(v));
+  }
+  const low = has(lo) ? unaryRaw('max_scalar', x, lo) : x;
+  const out = has(hi) ? unaryRaw('min_scalar', low, hi) : low;
+  if (low !== x && low !== out) low.dispose();
+  return record(out, 'clamp', [x], (g) => {
+    let mask: Tensor | null = null;
+    if (has(lo)) mask = binaryRaw('ge', x, scalarLike(x, lo));
+    if (has(hi)) {
+      const m = binaryRaw('le', x, scalarLike(x, hi));
+      mask = mask ? binaryRaw('mul', mask, m) : m;
+    }
+    return [binaryRaw('mul', g, mask!)];
+  });
+}
+
 function mulScalar(x: Tensor, s: number): Tensor {
   return unaryRaw('affine', x, s, 0);
 }
@@ -164,6 +205,14 @@ export function sigmoid(x: Tensor): Tensor {
   return record(out, 'sigmoid', [x], (g) => [binaryRaw('mul', g, binaryRaw('mul', out, unaryRaw('affine', out, -1, 1)))]);
 }
 
+export function sin(x: Tensor): Tensor {
+  return record(unaryRaw('sin', x), 'sin', [x], (g) => [binaryRaw('mul', g, unaryRaw('cos', x))]);
+}
+
+export function cos(x: Tensor): Tensor {
+  return record(unaryRaw('cos', x), 'cos', [x], (g) => [binaryRaw('mul', g, mulScalar(unaryRaw('sin', x), -1))]);
+}
+
 export function relu(x: Tensor): Tensor {
   return record(unaryRaw('relu', x), 'relu', [x], (g) => [binaryRaw('relu_grad', x, g)]);
 }
@@ -186,6 +235,8 @@ export const eq = (a: Tensor, b: TensorLike) => binaryRaw('eq', a, asTensor(a, b
 export const gt = (a: Tensor, b: TensorLike) => binaryRaw('gt', a, asTensor(a, b));
 export const lt = (a: Tensor, b: TensorLike) => binaryRaw('lt', a, asTensor(a, b));
 export const ge = (a: Tensor, b: TensorLike) => binaryRaw('ge', a, asTensor(a, b));
+export const ne = (a: Tensor, b: TensorLike) => binaryRaw('ne', a, asTensor(a, b));
+export const le = (a: Tensor, b: TensorLike) => binaryRaw('le', a, asTensor(a, b));
 
 /** Converts dtype (no gradient through integer casts; float↔float casts pass the gradient). */
 export function cast(x: Tensor, dtype: Tensor['dtype']): Tensor {

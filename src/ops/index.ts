@@ -9,6 +9,7 @@ export * from './shape.js';
 export * from './matmul.js';
 export * from './nn/index.js';
 export * from './optim.js';
+export * from './sgd.js';
 
 registerGradHelpers(
   (a, b) => new Tensor(a.backend.binary('add', a.raw('grad accumulate'), b.raw('grad accumulate')), a.backend),

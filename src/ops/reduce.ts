@@ -2,8 +2,8 @@
 import { record } from '../autograd/tape.js';
 import { Tensor } from '../tensor/tensor.js';
 import { autocastFloat32 } from '../autograd/autocast.js';
-import { reduceAxes } from './axes.js';
-import { numel } from '../backend/types.js';
+import { axis as axisArg, reduceAxes } from './axes.js';
+import { contiguousStrides, numel } from '../backend/types.js';
 
 /** Expands g (reduced over axes with keepDims) back to `shape` (materialised broadcast). */
 export function broadcastTo(g: Tensor, shape: readonly number[]): Tensor {
@@ -48,9 +48,18 @@ export function mean(x: Tensor, axes?: number | readonly number[], keepDims = fa
 
 /** Max over axes; the gradient goes to every position equal to the max (as PyTorch's amax). */
 export function max(x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor {
-  const ax = reduceAxes('max', axes, x.rank);
-  const out = new Tensor(x.backend.reduce('max', x.raw('max'), ax, keepDims), x.backend);
-  return record(out, 'max', [x], (g) => {
+  return extremum('max', x, axes, keepDims);
+}
+
+/** Min over axes; the gradient goes to every position equal to the min, split evenly (as PyTorch's amin). */
+export function min(x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor {
+  return extremum('min', x, axes, keepDims);
+}
+
+function extremum(op: 'max' | 'min', x: Tensor, axes: number | readonly number[] | undefined, keepDims: boolean): Tensor {
+  const ax = reduceAxes(op, axes, x.rank);
+  const out = new Tensor(x.backend.reduce(op, x.raw(op), ax, keepDims), x.backend);
+  return record(out, op, [x], (g) => {
     const be = x.backend;
     const ks = keptShape(x, ax);
     const mk = be.reshape(out.raw(), ks);
@@ -78,7 +87,27 @@ export function sumToShape(g: Tensor, shape: readonly number[]): Tensor {
   return new Tensor(out, be);
 }
 
-/** Index of the max along the last axis (i32, no gradient). */
-export function argmax(x: Tensor): Tensor {
-  return new Tensor(x.backend.argmax(x.raw('argmax')), x.backend);
+/**
+ * Index of the max along `axis` (default the last; i32, no gradient; the first index on ties), with
+ * that axis dropped or kept as size 1.
+ */
+export function argmax(x: Tensor, axis = -1, keepDims = false): Tensor {
+  const ax = axisArg('argmax', 'axis', axis, x.rank);
+  const be = x.backend;
+  const last = x.rank - 1;
+  let src = x.raw('argmax');
+  if (ax !== last) {
+    // Move the axis to the end (a strided copy), where the kernel looks.
+    const perm = [...x.shape.keys()].filter((i) => i !== ax).concat(ax);
+    const cs = contiguousStrides(x.shape);
+    src = be.stridedCopy(src, { offset: 0, strides: perm.map((i) => cs[i]!) }, perm.map((i) => x.shape[i]!));
+  }
+  let out = be.argmax(src);
+  if (src !== x.raw()) be.dispose(src);
+  if (keepDims) {
+    const kept = be.reshape(out, x.shape.map((d, i) => (i === ax ? 1 : d)));
+    be.dispose(out);
+    out = kept;
+  }
+  return new Tensor(out, be);
 }

@@ -42,6 +42,7 @@ const BINARY: BinaryCase[] = [
   { name: 'mul', fn: ops.mul, a: [-2, 2], b: [-2, 2] },
   { name: 'div', fn: ops.div, a: [-2, 2], b: [-2, 2], bMinAbs: 0.5 },
   { name: 'maximum', fn: ops.maximum, a: [-2, 2], b: [-2, 2] },
+  { name: 'minimum', fn: ops.minimum, a: [-2, 2], b: [-2, 2] },
   // Positive base so that d/db = out·log(a) is defined.
   { name: 'pow', fn: ops.pow, a: [0.5, 2], b: [-2, 2], fwd: { rtol: 1e-5, atol: 2e-6 } },
 ];
@@ -104,6 +105,11 @@ const UNARY: UnaryCase[] = [
   { name: 'sigmoid', fn: ops.sigmoid, range: [-6, 6] },
   { name: 'abs', fn: ops.abs, range: [-2, 2], minAbs: 1e-3 },
   { name: 'square', fn: ops.square, range: [-2, 2] },
+  { name: 'sin', fn: ops.sin, range: [-6, 6], fwd: { rtol: 1e-5, atol: 2e-6 } },
+  { name: 'cos', fn: ops.cos, range: [-6, 6], fwd: { rtol: 1e-5, atol: 2e-6 } },
+  { name: 'clamp', fn: (x) => ops.clamp(x, -0.5, 0.75), range: [-2, 2] },
+  { name: 'clamp-lo', fn: (x) => ops.clamp(x, 0.25), range: [-2, 2] },
+  { name: 'clamp-hi', fn: (x) => ops.clamp(x, null, -0.25), range: [-2, 2] },
 ];
 
 describe('elementwise unary ops', () => {
@@ -256,6 +262,13 @@ describe('NaN propagation (torch semantics)', () => {
     await expectAll('maximum(a, 0)', (x) => ops.maximum(x, 0), [{ data: a, shape: [8], requiresGrad: false }], { out: [N, 0, 2, N, 0.5, 0, N, 4] });
   });
 
+  it('minimum and clamp propagate NaN too', async () => {
+    await expectAll('minimum(a, b)', ops.minimum, [{ data: a, shape: [8], requiresGrad: false }, { data: b, shape: [8], requiresGrad: false }], {
+      out: [N, N, 1, N, 0.5, N, N, -4],
+    });
+    await expectAll('clamp(a, -1, 1)', (x) => ops.clamp(x, -1, 1), [{ data: a, shape: [8] }], { out: [N, -1, 1, N, 0.5, -1, N, 1], grads: [[0, 1, 0, 0, 1, 0, 0, 0]] });
+  });
+
   it('relu keeps NaN and passes the gradient of a NaN input on (threshold_backward)', async () => {
     await expectAll('relu', ops.relu, [{ data: a, shape: [8] }], { out: [N, 0, 2, N, 0.5, 0, N, 4], grads: [[1, 0, 1, 1, 1, 0, 1, 1]] });
   });
@@ -289,6 +302,25 @@ describe('gradients at non-smooth points follow torch', () => {
       assertClose(ga!, [0, 1.5 * Math.sqrt(2), 0, 0], { rtol: 1e-5, label: `${be.name} base gradient` });
       const r = await runOn(be, (x) => ops.pow(x, 0), [{ data: [0, 2], shape: [2] }], [1, 1]);
       assertClose(r.grads[0]!, [0, 0], { label: `${be.name} d(x**0)/dx at 0` });
+    }
+  });
+});
+
+describe('ne / le and the other comparisons', () => {
+  it('give 1/0 as the CPU reference, ties and broadcasting included, without gradient', async () => {
+    const a = [1, 2, 3, 2, -1, 0];
+    const b = [2, 2, 1];
+    const want: Record<string, number[]> = {
+      eq: [0, 1, 0, 1, 0, 0], ne: [1, 0, 1, 0, 1, 1], lt: [1, 0, 0, 0, 1, 1],
+      le: [1, 1, 0, 1, 1, 1], gt: [0, 0, 1, 0, 0, 0], ge: [0, 1, 1, 1, 0, 0],
+    };
+    const { gpu, cpu } = await getBackends();
+    for (const [name, f] of [['eq', ops.eq], ['ne', ops.ne], ['lt', ops.lt], ['le', ops.le], ['gt', ops.gt], ['ge', ops.ge]] as const) {
+      for (const be of [cpu, gpu]) {
+        const r = await runOn(be, (x, y) => f(x, y), [{ data: a, shape: [2, 3] }, { data: b, shape: [3] }], [1, 1, 1, 1, 1, 1]);
+        assert.deepEqual([...r.out], want[name], `${be.name} ${name}`);
+        assert.deepEqual(r.grads, [null, null], `${be.name} ${name}: no gradient`);
+      }
     }
   });
 });

@@ -38,7 +38,7 @@ const shapeAxesArb = shapeArb(1, 4, 4096).chain((s) =>
 );
 
 type Reducer = (x: Tensor, axes?: number | readonly number[], keepDims?: boolean) => Tensor;
-const REDUCERS: Array<[string, Reducer]> = [['sum', ops.sum], ['mean', ops.mean], ['max', ops.max]];
+const REDUCERS: Array<[string, Reducer]> = [['sum', ops.sum], ['mean', ops.mean], ['max', ops.max], ['min', ops.min]];
 
 describe('reductions over axes', () => {
   for (const [name, f] of REDUCERS) {
@@ -74,6 +74,17 @@ describe('reductions over axes', () => {
     }
   });
 
+  it('min splits the gradient evenly between tied minima (amin semantics)', async () => {
+    const data = [1, -3, -3, 2, 5, 5, 5, 9];
+    const { gpu, cpu } = await getBackends();
+    for (const be of [cpu, gpu]) {
+      const r = await runOn(be, (t) => ops.min(t, 1), [{ data, shape: [2, 4] }], [1, 1]);
+      assert.deepEqual([...r.out], [-3, 5], `${be.name} forward`);
+      const g = [...r.grads[0]!].map((v) => Math.round(v * 1e6) / 1e6);
+      assert.deepEqual(g, [0, 0.5, 0.5, 0, 0.333333, 0.333333, 0.333333, 0], `${be.name} gradient`);
+    }
+  });
+
   it('reducing no axes is the identity (with its gradient)', async () => {
     await checkOp('sum no axes', (t) => ops.sum(t, [], false), [{ data: randValues(15, 3), shape: [3, 5] }], { log });
   });
@@ -83,7 +94,7 @@ describe('argmax', () => {
   it('matches the CPU on random shapes (last axis, odd lengths)', async () => {
     await property(fc.tuple(shapeArb(1, 3, 8192, [1, 2, 3, 5, 17, 65, 129, 257, 1000]), seedArb), async ([s, seed]) => {
       const x = randValues(numel(s), seed, -3, 3);
-      await checkOp(`argmax [${s}]`, ops.argmax, [{ data: x, shape: s, requiresGrad: false }], { fwd: { rtol: 0, atol: 0 }, noBackward: true });
+      await checkOp(`argmax [${s}]`, (t) => ops.argmax(t), [{ data: x, shape: s, requiresGrad: false }], { fwd: { rtol: 0, atol: 0 }, noBackward: true });
     }, 25);
   });
 
@@ -96,7 +107,7 @@ describe('argmax', () => {
     data[len + 300] = 2;
     data[2 * len + len - 1] = 1;
     for (const be of [cpu, gpu]) {
-      const r = await runOn(be, ops.argmax, [{ data, shape: [3, len], requiresGrad: false }]);
+      const r = await runOn(be, (t) => ops.argmax(t), [{ data, shape: [3, len], requiresGrad: false }]);
       assert.deepEqual([...r.out], [0, 300, len - 1], be.name);
     }
   });
@@ -149,5 +160,31 @@ describe('long reductions (chunk partials first)', () => {
         assert.ok(!Number.isNaN(r.out[0]!), `${be.name} max [${shape}] axis ${axis}: NaN leaked into output 0`);
       }
     }
+  });
+
+  it('along any axis, with keepDims: GPU = CPU = a host reference', async () => {
+    await property(fc.tuple(shapeArb(1, 4, 4096), seedArb).chain(([s, seed]) => fc.tuple(fc.constant(s), fc.constant(seed), fc.integer({ min: -s.length, max: s.length - 1 }), fc.boolean())), async ([s, seed, axis, keep]) => {
+      const x = randValues(numel(s), seed, -3, 3);
+      const ax = axis < 0 ? axis + s.length : axis;
+      // Host reference: first index of the max along ax.
+      const outer = numel(s.slice(0, ax));
+      const len = s[ax]!;
+      const inner = numel(s.slice(ax + 1));
+      const want: number[] = [];
+      for (let o = 0; o < outer; o++) {
+        for (let i = 0; i < inner; i++) {
+          let best = 0;
+          for (let j = 1; j < len; j++) if (x[(o * len + j) * inner + i]! > x[(o * len + best) * inner + i]!) best = j;
+          want.push(best);
+        }
+      }
+      const shape = keep ? s.map((d, i) => (i === ax ? 1 : d)) : s.filter((_, i) => i !== ax);
+      const { gpu, cpu } = await getBackends();
+      for (const be of [cpu, gpu]) {
+        const r = await runOn(be, (t) => ops.argmax(t, axis, keep), [{ data: x, shape: s, requiresGrad: false }]);
+        assert.deepEqual(r.shape, shape, `${be.name} argmax [${s}] axis ${axis} keep=${keep}: shape`);
+        assert.deepEqual([...r.out], want, `${be.name} argmax [${s}] axis ${axis} keep=${keep}`);
+      }
+    }, 20);
   });
 });
