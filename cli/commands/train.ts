@@ -20,7 +20,7 @@ import { TRAIN_SETTING_KEYS, checkTrainSettings, resolveTrainSettings } from '..
 import { SCHEDULE_KINDS, type ScheduleKind } from '../../src/train/schedule.js';
 import { Progress } from '../../src/train/progress.js';
 import { action, checkOutputFolder, startGpu } from '../run.js';
-import { checkFlagSetting, checkModelDir, fitMaxLength } from './train_checks.js';
+import { checkFlagSetting, checkModelDir, checkResumeDir, fitMaxLength } from './train_checks.js';
 
 interface TrainFlags {
   model?: string;
@@ -193,10 +193,11 @@ export function register(program: Command): void {
         const resolved = resolveTrainSettings(settings, 'train (flags and --config)');
         const seed = resolved.seed;
         const evalFraction = f.evalFraction !== undefined ? checkEvalFraction(num('eval-fraction', f.evalFraction), '--eval-fraction') : (file.evalFraction ?? 0.05);
-        // Paths next, still before any work: --out, then the model's config.json (a --max-length
-        // above its positions is lowered).
+        // Paths next, still before any work: --out, --model (its config.json: a --max-length above
+        // its positions is lowered), --resume.
         checkOutputFolder(outDir);
         const modelConfig = checkModelDir(modelDir);
+        if (f.resume) checkResumeDir(f.resume, outDir);
         const notes: string[] = [];
         const fit = fitMaxLength(resolved.maxLength, modelConfig.maxPositionEmbeddings,
           f.maxLength !== undefined ? '--max-length' : file.maxLength !== undefined ? `--config ${f.config} 'maxLength'` : 'the default --max-length');

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { RadgradError } from '../../src/errors.js';
 import { loadBioGptConfig, type BioGptConfig } from '../../src/io/biogpt_config.js';
+import { TRAINER_STATE, listCheckpoints } from '../../src/train/checkpoint.js';
 import { TrainSettingsError, checkTrainSettings, type TrainSettings } from '../../src/train/settings.js';
 
 /**
@@ -29,6 +30,36 @@ export function checkModelDir(dir: string): BioGptConfig {
   if (!fs.statSync(dir).isDirectory()) throw new RadgradError(`--model ${dir}: is a file, not a folder`, { hint });
   if (!fs.existsSync(path.join(dir, 'config.json'))) throw new RadgradError(`--model ${dir}: no config.json (not a Hugging Face model folder)`, { hint });
   return loadBioGptConfig(dir);
+}
+
+/** What checkpoint-* folders `dir` holds, as a clause: "--out runs/x holds checkpoint-2, checkpoint-4". */
+function holding(label: string, dir: string): { text: string; newest?: string } {
+  if (!fs.existsSync(dir)) return { text: `${label} ${dir} does not exist` };
+  const found = listCheckpoints(dir);
+  if (!found.length) return { text: `${label} ${dir} holds no checkpoint-* folders` };
+  return { text: `${label} ${dir} holds ${found.join(', ')}`, newest: path.join(dir, found[found.length - 1]!) };
+}
+
+/**
+ * --resume: an existing checkpoint folder with trainer_state.json. Otherwise the error lists the
+ * checkpoint-* folders found in --out (and in the --resume path's parent, when that is another
+ * folder), or says there are none.
+ */
+export function checkResumeDir(resume: string, outDir: string): void {
+  let problem: string | undefined;
+  if (!fs.existsSync(resume)) problem = 'no such checkpoint folder';
+  else if (!fs.statSync(resume).isDirectory()) problem = 'is a file, not a checkpoint folder';
+  else if (!fs.existsSync(path.join(resume, TRAINER_STATE))) problem = `not a radgrad training checkpoint (no ${TRAINER_STATE}; an adapter/ folder cannot be resumed)`;
+  if (!problem) return;
+  const places = [holding('--out', outDir)];
+  const parent = path.dirname(path.resolve(resume));
+  if (parent !== path.resolve(outDir) && fs.existsSync(parent)) places.push(holding('its folder', path.dirname(resume)));
+  const newest = places.find((p) => p.newest)?.newest;
+  throw new RadgradError(`--resume ${resume}: ${problem}; ${places.map((p) => p.text).join('; ')}`, {
+    hint: newest
+      ? `continue from a checkpoint-<step> folder, e.g. the newest: --resume ${newest}`
+      : 'checkpoints are saved every --save-every steps, at the end and on Ctrl-C; with none, start the run again without --resume',
+  });
 }
 
 /**

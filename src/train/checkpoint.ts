@@ -135,3 +135,11 @@ export function readCheckpoint(dir: string): { state: TrainerState; optimizer: A
   });
   return { state, optimizer: { stepCount: o.stepCount, lr: o.lr, betas: o.betas, eps: o.eps, params } };
 }
+
+/** The checkpoint-<step> folders in `outDir`, oldest step first (none when the folder is missing). */
+export function listCheckpoints(outDir: string): string[] {
+  if (!fs.existsSync(outDir) || !fs.statSync(outDir).isDirectory()) return [];
+  return fs.readdirSync(outDir)
+    .filter((n) => /^checkpoint-\d+$/.test(n) && fs.statSync(path.join(outDir, n)).isDirectory())
+    .sort((a, b) => Number(a.slice(11)) - Number(b.slice(11)));
+}

@@ -41,3 +41,28 @@ test('--max-length above max_position_embeddings is lowered to it with a note, b
   assert.equal(given.status, 0, given.stderr);
   assert.match(given.stderr, /^note: --max-length 100 is more than the model's 64 positions/m);
 });
+
+test('--resume to a missing or wrong folder lists the checkpoint-* folders of --out (or says there are none); a missing --model says so', { skip: SKIP }, (t) => {
+  const { dir, tok, data } = setup(t);
+  const out = path.join(dir, 'run');
+  for (const c of ['checkpoint-4', 'checkpoint-12', 'checkpoint-2']) fs.mkdirSync(path.join(out, c), { recursive: true });
+  const miss = radgrad('train', '--model', model!, '--tokenizer', tok, '--data', data, '--out', out, '--resume', path.join(out, 'checkpoint-99'));
+  assert.notEqual(miss.status, 0);
+  assert.match(miss.stderr, /^error: --resume .*checkpoint-99: no such checkpoint folder; --out .*run holds checkpoint-2, checkpoint-4, checkpoint-12$/m);
+  assert.match(miss.stderr, /^hint: continue from a checkpoint-<step> folder, e.g. the newest: --resume .*run\/checkpoint-12$/m);
+  const empty = path.join(dir, 'empty');
+  const none = radgrad('train', '--model', model!, '--tokenizer', tok, '--data', data, '--out', empty, '--resume', path.join(empty, 'checkpoint-5'));
+  assert.match(none.stderr, /^error: --resume .*checkpoint-5: no such checkpoint folder; --out .*empty does not exist$/m);
+  assert.match(none.stderr, /^hint: checkpoints are saved every --save-every steps/m);
+  // an adapter folder is not a checkpoint: said so, before --out is created
+  const adapter = path.join(dir, 'other', 'adapter');
+  fs.mkdirSync(adapter, { recursive: true });
+  const other = path.join(dir, 'fresh');
+  const wrong = radgrad('train', '--model', model!, '--tokenizer', tok, '--data', data, '--out', other, '--resume', adapter);
+  assert.match(wrong.stderr, /^error: --resume .*adapter: not a radgrad training checkpoint \(no trainer_state\.json; an adapter\/ folder cannot be resumed\); --out .*fresh does not exist; its folder .*other holds no checkpoint-\* folders$/m);
+  assert.equal(fs.existsSync(other), false, '--out not created');
+  // --model missing, with the tokenizer given separately (so the tokenizer check cannot catch it)
+  const nomodel = radgrad('train', '--model', path.join(dir, 'no-model'), '--tokenizer', tok, '--data', data, '--out', out);
+  assert.match(nomodel.stderr, /^error: --model .*no-model: no such folder$/m);
+  assert.match(nomodel.stderr, /^hint: pass a Hugging Face BioGPT folder/m);
+});
