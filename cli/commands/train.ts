@@ -1,7 +1,8 @@
 /**
  * `radgrad train`: LoRA fine-tuning of a BioGPT checkpoint on prompt/completion JSONL (the output
  * of `radgrad prep`). Settings come from defaults < --config <train.json> < flags. Ctrl-C saves a
- * checkpoint and exits; --resume <checkpoint> continues the same run.
+ * checkpoint and exits with status 130 (so `train && merge` stops there); --resume <checkpoint>
+ * continues the same run.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -146,7 +147,7 @@ export function register(program: Command): void {
     .addHelpText(
       'after',
       '\nExample:\n  $ radgrad prep iu --csv ../shared/data/iu-xray/indiana_reports.csv --out data/iu.jsonl --keep-no-finding\n  $ radgrad train --model models/biogpt --data data/iu.jsonl --eval-fraction 0.05 --out runs/iu-lora\n' +
-        '  $ radgrad train ... --out runs/iu-lora --resume runs/iu-lora/checkpoint-200   # after Ctrl-C\n  $ radgrad merge --model models/biogpt --adapter runs/iu-lora/adapter --out models/biogpt-iu',
+        '  $ radgrad train ... --out runs/iu-lora --resume runs/iu-lora/checkpoint-200   # after Ctrl-C (which exits with status 130)\n  $ radgrad merge --model models/biogpt --adapter runs/iu-lora/adapter --out models/biogpt-iu',
     )
     .action(
       action(async (f: TrainFlags, cmd: Command) => {
@@ -253,6 +254,12 @@ export function register(program: Command): void {
             };
             if (f.json) process.stdout.write(JSON.stringify({ summary }) + '\n');
             else process.stdout.write(Object.entries(summary).map(([k, v]) => `${k.padEnd(14)} ${v ?? '-'}`).join('\n') + '\n');
+            // Interrupted (Ctrl-C): the checkpoint is saved, but the run did not finish, so exit as a
+            // shell does on SIGINT (128 + 2) and `radgrad train ... && radgrad merge ...` stops here.
+            if (r.interrupted) {
+              process.stderr.write(`interrupted: exit status 130; continue with --resume ${r.lastCheckpoint ?? '<checkpoint>'}\n`);
+              process.exitCode = 130;
+            }
           } finally {
             process.removeListener('SIGINT', onSigint);
             model.dispose();

@@ -1,7 +1,7 @@
 // `radgrad train` runs on the tiny golden model (64 positions) with a two-word tokenizer.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -65,4 +65,34 @@ test('--resume to a missing or wrong folder lists the checkpoint-* folders of --
   const nomodel = radgrad('train', '--model', path.join(dir, 'no-model'), '--tokenizer', tok, '--data', data, '--out', out);
   assert.match(nomodel.stderr, /^error: --model .*no-model: no such folder$/m);
   assert.match(nomodel.stderr, /^hint: pass a Hugging Face BioGPT folder/m);
+});
+
+test('Ctrl-C saves a checkpoint and exits with status 130, so `train && merge` stops', { skip: SKIP }, async (t) => {
+  const { dir, tok, data } = setup(t);
+  const out = path.join(dir, 'run');
+  const child = spawn(process.execPath, cli('train', '--model', model!, '--tokenizer', tok, '--data', data, '--out', out, '--max-steps', '500', '--batch-size', '2', '--grad-accum', '1', '--save-every', '0', '--eval-every', '0', '--no-fp16', '--json'), { cwd: root });
+  let stdout = '';
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d));
+  const code = await new Promise<number | null>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`no step within 120 s:\n${stderr}`));
+    }, 120_000);
+    child.stdout.on('data', (d: Buffer) => {
+      const first = !/"step":1\b/.test(stdout);
+      stdout += d;
+      if (first && /"step":1\b/.test(stdout)) child.kill('SIGINT'); // after the first step's metrics
+    });
+    child.on('exit', (c) => {
+      clearTimeout(timer);
+      resolve(c);
+    });
+  });
+  assert.equal(code, 130, stderr);
+  const summary = (JSON.parse(stdout.trim().split('\n').at(-1)!) as { summary: { interrupted: boolean; checkpoint: string; adapter: string | null } }).summary;
+  assert.equal(summary.interrupted, true);
+  assert.equal(summary.adapter, null);
+  assert.ok(fs.existsSync(path.join(summary.checkpoint, 'trainer_state.json')), 'the checkpoint was saved before exiting');
+  assert.match(stderr, /^interrupted: exit status 130; continue with --resume .*checkpoint-\d+$/m);
 });
