@@ -35,6 +35,7 @@ interface TrainFlags {
   loraAlpha?: string;
   loraDropout?: string;
   targetModules?: string;
+  useRslora?: boolean;
   batchSize?: string;
   gradAccum?: string;
   epochs?: string;
@@ -46,6 +47,7 @@ interface TrainFlags {
   maxLength?: string;
   evalEvery?: string;
   saveEvery?: string;
+  saveTotalLimit?: string;
   seed?: string;
   int8?: boolean;
   fp16?: boolean;
@@ -121,7 +123,8 @@ export function register(program: Command): void {
     .option('--lora-r <n>', `LoRA rank (default ${DEFAULT_TRAIN_SETTINGS.loraR})`)
     .option('--lora-alpha <n>', `LoRA alpha (default ${DEFAULT_TRAIN_SETTINGS.loraAlpha})`)
     .option('--lora-dropout <p>', `LoRA dropout (default ${DEFAULT_TRAIN_SETTINGS.loraDropout})`)
-    .option('--target-modules <list>', 'comma-separated module names (default q_proj,v_proj)')
+    .option('--target-modules <list>', 'comma-separated module names (default q_proj,v_proj), or all-linear: every Linear layer except the output head, as PEFT')
+    .option('--use-rslora', 'rank-stabilised LoRA (PEFT use_rslora): scale the LoRA branch by alpha/sqrt(r) instead of alpha/r')
     .option('--batch-size <n>', `micro-batch size (default ${DEFAULT_TRAIN_SETTINGS.batchSize})`)
     .option('--grad-accum <n>', `gradient accumulation steps (default ${DEFAULT_TRAIN_SETTINGS.gradAccum})`)
     .option('--epochs <n>', `epochs (default ${DEFAULT_TRAIN_SETTINGS.epochs})`)
@@ -134,6 +137,7 @@ export function register(program: Command): void {
     .option('--eval-every <n>', `eval loss every N steps (default ${DEFAULT_TRAIN_SETTINGS.evalEvery}; 0 = end only)`)
     .option('--eval-on-start', 'evaluate once before training (the base model\'s held-out loss, recorded as step 0), as HF eval_on_start')
     .option('--save-every <n>', `checkpoint every N steps (default ${DEFAULT_TRAIN_SETTINGS.saveEvery}; 0 = end only)`)
+    .option('--save-total-limit <n>', 'keep only the newest N checkpoint-* folders in --out, as HF save_total_limit (default 0 = keep all; the --resume checkpoint is never deleted)')
     .option('--seed <n>', `seed for LoRA init, data order, dropout and the eval split (default ${DEFAULT_TRAIN_SETTINGS.seed})`)
     .option('--int8', 'int8 base weights (bitsandbytes-style 8-bit; LoRA stays float32)')
     .option('--fp16', 'fp16 mixed precision where the adapter has shader-f16 (default): autocast (matmuls in f16; norms, softmax, loss and master weights f32) + dynamic loss scaling')
@@ -168,6 +172,7 @@ export function register(program: Command): void {
         set('loraAlpha', num('lora-alpha', f.loraAlpha), 'lora-alpha', f.loraAlpha);
         set('loraDropout', num('lora-dropout', f.loraDropout), 'lora-dropout', f.loraDropout);
         if (f.targetModules !== undefined) set('targetModules', f.targetModules.split(',').map((s) => s.trim()).filter(Boolean), 'target-modules', JSON.stringify(f.targetModules));
+        if (f.useRslora) settings.useRslora = true;
         set('batchSize', num('batch-size', f.batchSize, true), 'batch-size', f.batchSize);
         set('gradAccum', num('grad-accum', f.gradAccum, true), 'grad-accum', f.gradAccum);
         set('epochs', num('epochs', f.epochs, true), 'epochs', f.epochs);
@@ -179,6 +184,7 @@ export function register(program: Command): void {
         set('maxLength', num('max-length', f.maxLength, true), 'max-length', f.maxLength);
         set('evalEvery', num('eval-every', f.evalEvery, true), 'eval-every', f.evalEvery);
         set('saveEvery', num('save-every', f.saveEvery, true), 'save-every', f.saveEvery);
+        set('saveTotalLimit', num('save-total-limit', f.saveTotalLimit, true), 'save-total-limit', f.saveTotalLimit);
         set('seed', num('seed', f.seed, true), 'seed', f.seed);
         if (f.fp16 !== undefined) settings.fp16 = f.fp16;
         if (f.gradientCheckpointing) settings.gradientCheckpointing = true;

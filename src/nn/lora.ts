@@ -5,6 +5,8 @@
  *
  *   y = base(x) + (alpha / r) · lora_B(lora_A(dropout(x)))     A [r, in], B [out, r]
  *
+ * (rsLoRA, PEFT's use_rslora: alpha / sqrt(r) instead of alpha / r.) target_modules "all-linear"
+ * expands as PEFT's _maybe_include_all_linear_layers: every Linear layer's path except the output head.
  * A is kaiming_uniform(a=√5) and B zeros (PEFT's default init_lora_weights=True), so a fresh adapter
  * leaves the model unchanged. Parameter paths mirror PEFT's minus the adapter name
  * (`...q_proj.lora_A.weight`), which is exactly the saved key after the `base_model.model.` prefix.
@@ -40,9 +42,14 @@ export interface LoraConfig {
   alpha: number;
   /** Dropout on the LoRA branch input (PEFT lora_dropout). */
   dropout: number;
-  /** Module-name suffixes ("q_proj" matches "...self_attn.q_proj"), or a regex string matched against the full path (PEFT). */
+  /**
+   * Module-name suffixes ("q_proj" matches "...self_attn.q_proj"), or a regex string matched against
+   * the full path (PEFT); "all-linear" (or ["all-linear"]) is every Linear layer but the output head.
+   */
   targetModules: string[] | string;
   bias: 'none';
+  /** rsLoRA (PEFT use_rslora): scaling alpha/sqrt(r) instead of alpha/r. */
+  useRslora?: boolean;
   /** Written to adapter_config.json (base_model_name_or_path). */
   baseModelNameOrPath?: string | null;
   /** Modules left out although targeted (PEFT exclude_modules): names (exact or `.suffix`) or a regex string. */
@@ -56,6 +63,25 @@ export interface LoraConfig {
 }
 
 export const DEFAULT_LORA_CONFIG: Readonly<LoraConfig> = Object.freeze({ r: 8, alpha: 16, dropout: 0.1, targetModules: ['q_proj', 'v_proj'], bias: 'none' as const });
+
+/** PEFT's INCLUDE_LINEAR_LAYERS_SHORTHAND. */
+export const ALL_LINEAR = 'all-linear';
+/** Names of the output head (transformers' get_output_embeddings()), which "all-linear" leaves out. */
+const OUTPUT_HEADS = ['output_projection', 'lm_head'];
+
+/** Whether target_modules is PEFT's "all-linear" shorthand (any case; radgrad also takes the one-entry list ["all-linear"]). */
+export function isAllLinear(target: string[] | string): boolean {
+  const t = typeof target === 'string' ? target : target.length === 1 ? target[0]! : '';
+  return t.toLowerCase() === ALL_LINEAR;
+}
+
+/**
+ * target_modules "all-linear" as PEFT 0.21's _maybe_include_all_linear_layers: the full path of every
+ * Linear-like module except the output head (BioGPT: q/k/v/out_proj, fc1 and fc2 of every layer).
+ */
+export function allLinearTargets(model: Module): string[] {
+  return model.namedModules().filter(([p, m]) => p !== '' && isLinearLike(m) && !OUTPUT_HEADS.includes(p)).map(([p]) => p).sort();
+}
 
 /** Whether module path `p` matches `target_modules` (exact or `.suffix` for a list, a full regex match for a string). */
 export function matchesTarget(p: string, target: string[] | string): boolean {
@@ -102,7 +128,9 @@ export class LoRALinear extends Module implements LinearLike {
   readonly outFeatures: number;
   readonly r: number;
   readonly alpha: number;
+  /** alpha/r, or alpha/sqrt(r) with rsLoRA. */
   readonly scaling: number;
+  readonly useRslora: boolean;
   readonly base_layer: LinearModule;
   readonly lora_dropout: Dropout;
   readonly lora_A: Linear;
@@ -110,14 +138,15 @@ export class LoRALinear extends Module implements LinearLike {
   /** When true the LoRA branch is skipped (base model only). */
   disabled = false;
 
-  constructor(base: LinearModule, opts: { r: number; alpha: number; dropout: number; seed: number }) {
+  constructor(base: LinearModule, opts: { r: number; alpha: number; dropout: number; seed: number; useRslora?: boolean }) {
     super();
     if (!(Number.isInteger(opts.r) && opts.r > 0)) throw new LoraError(`LoRA rank r must be a positive integer, got ${opts.r}`);
     this.inFeatures = base.inFeatures;
     this.outFeatures = base.outFeatures;
     this.r = opts.r;
     this.alpha = opts.alpha;
-    this.scaling = opts.alpha / opts.r;
+    this.useRslora = !!opts.useRslora;
+    this.scaling = this.useRslora ? opts.alpha / Math.sqrt(opts.r) : opts.alpha / opts.r;
     this.base_layer = this.addModule('base_layer', base);
     this.lora_dropout = this.addModule('lora_dropout', new Dropout(opts.dropout, { seed: hashSeed(opts.seed, 'dropout') }));
     // B = 0 makes the initial adapter an exact no-op (PEFT's default); A as nn.Linear's default init.
@@ -136,7 +165,8 @@ export class LoRALinear extends Module implements LinearLike {
     const active = d.training && d.p > 0;
     const seed = active ? d.nextSeed() : 0;
     if (active) d.calls++;
-    const opts = { alpha: this.alpha, dropout: active ? d.p : 0, seed };
+    // loraLinear scales by alpha / r: rsLoRA passes the alpha that gives alpha / sqrt(r).
+    const opts = { alpha: this.useRslora ? this.scaling * this.r : this.alpha, dropout: active ? d.p : 0, seed };
     const base = this.base_layer;
     const [a, b] = [this.lora_A.weight, this.lora_B.weight];
     // A float or int8 base goes through the fused LoRA linear (src/ops/lora_linear.ts).
@@ -154,7 +184,7 @@ export class LoRALinear extends Module implements LinearLike {
   }
 
   override toString(): string {
-    return `lora.Linear(in_features=${this.inFeatures}, out_features=${this.outFeatures}, r=${this.r}, alpha=${this.alpha})`;
+    return `lora.Linear(in_features=${this.inFeatures}, out_features=${this.outFeatures}, r=${this.r}, alpha=${this.alpha}${this.useRslora ? ', rslora' : ''})`;
   }
 }
 
@@ -179,6 +209,8 @@ export function loraConfigOf(model: Module): LoraConfig | undefined {
 export function applyLora(model: Module, config: LoraConfig, seed = 0): string[] {
   if (config.bias !== 'none') throw new LoraError(`LoRA bias '${String(config.bias)}' is not supported`, { hint: "use bias: 'none' (PEFT's default)" });
   if (loraModules(model).size) throw new LoraError('applyLora: the model already has LoRA layers', { hint: 'mergeAndUnload() first, or load the adapter into a fresh model' });
+  // "all-linear" becomes the module paths it stands for, as PEFT rewrites target_modules (and saves them).
+  if (isAllLinear(config.targetModules)) config = { ...config, targetModules: allLinearTargets(model) };
   model.freeze();
   const targets = model.namedModules().filter(([p, m]) => p !== '' && isLinearLike(m) && isLoraTarget(p, config));
   if (!targets.length) {
@@ -189,7 +221,7 @@ export function applyLora(model: Module, config: LoraConfig, seed = 0): string[]
   }
   const wasTraining = model.training;
   for (const [p, m] of targets) {
-    const w = new LoRALinear(m as LinearModule, { r: config.r, alpha: config.alpha, dropout: config.dropout, seed: hashSeed(seed >>> 0, p) });
+    const w = new LoRALinear(m as LinearModule, { r: config.r, alpha: config.alpha, dropout: config.dropout, seed: hashSeed(seed >>> 0, p), useRslora: !!config.useRslora });
     w.train(wasTraining);
     model.setSubmodule(p, w);
   }
@@ -214,6 +246,7 @@ export function adapterConfigInput(c: LoraConfig): LoraConfigInput {
     lora_dropout: c.dropout,
     target_modules: c.targetModules,
     bias: c.bias,
+    use_rslora: !!c.useRslora,
     ...(c.baseModelNameOrPath !== undefined ? { base_model_name_or_path: c.baseModelNameOrPath } : {}),
     ...(c.excludeModules !== undefined ? { exclude_modules: c.excludeModules } : {}),
     ...(c.layersToTransform !== undefined ? { layers_to_transform: c.layersToTransform } : {}),
@@ -262,13 +295,12 @@ export class UnsupportedAdapterError extends LoraError {
 }
 
 const isOff = (v: unknown) => v === null || v === false || (Array.isArray(v) && !v.length) || (typeof v === 'object' && v !== null && !Object.keys(v).length);
-const PLAIN = 'radgrad loads plain LoRA adapters (lora_A/lora_B on Linear layers, scaling alpha/r); re-save the adapter without this option, or use PEFT';
+const PLAIN = 'radgrad loads plain LoRA adapters (lora_A/lora_B on Linear layers, scaling alpha/r, or alpha/sqrt(r) with use_rslora); re-save the adapter without this option, or use PEFT';
 /** adapter_config.json fields that change the forward pass: the values radgrad computes as PEFT does. */
 const FIELD_RULES: Record<string, { supported: string; ok: (v: unknown) => boolean; hint?: string }> = {
   bias: { supported: '"none"', ok: (v) => v === 'none' },
   lora_bias: { supported: 'false (no lora_B bias)', ok: (v) => v === false },
   use_dora: { supported: 'false (no DoRA)', ok: (v) => v === false },
-  use_rslora: { supported: 'false (scaling alpha/r)', ok: (v) => v === false },
   use_qalora: { supported: 'false', ok: (v) => v === false },
   rank_pattern: { supported: '{} (one rank for every module)', ok: isOff },
   alpha_pattern: { supported: '{} (one alpha for every module)', ok: isOff },
@@ -288,13 +320,14 @@ const FIELD_RULES: Record<string, { supported: string; ok: (v: unknown) => boole
   layers_pattern: { supported: 'null, a name or a list of names', ok: (v) => v === null || typeof v === 'string' || (Array.isArray(v) && v.every((x) => typeof x === 'string')) },
 };
 /**
- * Fields whose value does not change what a loaded adapter computes: metadata, the ones
- * parseAdapterConfig checks, fan_in_fan_out (PEFT forces false for nn.Linear), and settings only
+ * Fields whose value does not change what a loaded adapter computes, or that radgrad computes as
+ * PEFT does: metadata, the ones parseAdapterConfig checks and toLoraConfig reads (r, lora_alpha,
+ * lora_dropout, target_modules, use_rslora: scaling alpha/sqrt(r)), fan_in_fan_out (PEFT forces false for nn.Linear), and settings only
  * read by an init that init_lora_weights above rules out or by options above that must be off.
  */
 const INERT_FIELDS = new Set([
   'base_model_name_or_path', 'revision', 'peft_version', 'peft_type', 'inference_mode', 'task_type', 'auto_mapping',
-  'r', 'lora_alpha', 'lora_dropout', 'target_modules', 'fan_in_fan_out',
+  'r', 'lora_alpha', 'lora_dropout', 'target_modules', 'fan_in_fan_out', 'use_rslora',
   'loftq_config', 'eva_config', 'corda_config', 'lora_ga_config', 'megatron_core', 'qalora_group_size',
 ]);
 
@@ -339,6 +372,7 @@ function toLoraConfig(raw: Record<string, unknown>, dir: string): LoraConfig {
     dropout: (raw.lora_dropout as number) ?? 0,
     targetModules: raw.target_modules as string[] | string,
     bias: 'none',
+    useRslora: raw.use_rslora === true,
     baseModelNameOrPath: (raw.base_model_name_or_path as string | null | undefined) ?? null,
     ...(excludeModules !== undefined ? { excludeModules } : {}),
     ...(layersToTransform !== undefined ? { layersToTransform } : {}),

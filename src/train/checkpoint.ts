@@ -143,3 +143,25 @@ export function listCheckpoints(outDir: string): string[] {
     .filter((n) => /^checkpoint-\d+$/.test(n) && fs.statSync(path.join(outDir, n)).isDirectory())
     .sort((a, b) => Number(a.slice(11)) - Number(b.slice(11)));
 }
+
+const real = (p: string) => (fs.existsSync(p) ? fs.realpathSync(p) : path.resolve(p));
+
+/**
+ * HF save_total_limit (Trainer._rotate_checkpoints): deletes the oldest checkpoint-<step> folders in
+ * `outDir` until `limit` remain, never one of `keep` (the checkpoint just written, the one a resumed
+ * run started from: those may leave one more than `limit`). Returns the deleted paths.
+ */
+export function rotateCheckpoints(outDir: string, limit: number, keep: readonly string[]): string[] {
+  const kept = new Set(keep.map(real));
+  const all = listCheckpoints(outDir).map((n) => path.join(outDir, n));
+  const deleted: string[] = [];
+  let count = all.length;
+  for (const d of all) {
+    if (count <= limit) break;
+    if (kept.has(real(d))) continue;
+    fs.rmSync(d, { recursive: true, force: true });
+    deleted.push(d);
+    count--;
+  }
+  return deleted;
+}

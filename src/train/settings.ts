@@ -27,7 +27,10 @@ export interface TrainSettings {
   loraR: number;
   loraAlpha: number;
   loraDropout: number;
+  /** Module-name suffixes, or ["all-linear"]: every Linear layer except the output head (PEFT's shorthand). */
   targetModules: string[];
+  /** rsLoRA (PEFT use_rslora): scaling alpha/sqrt(r) instead of alpha/r. */
+  useRslora: boolean;
   batchSize: number;
   gradAccum: number;
   epochs: number;
@@ -50,6 +53,11 @@ export interface TrainSettings {
   evalOnStart: boolean;
   /** Checkpoint every N steps (0 = only at the end / on interrupt). */
   saveEvery: number;
+  /**
+   * HF save_total_limit: keep only the newest N checkpoint-* folders in outDir (0 = keep all). The
+   * checkpoint a resumed run started from is never deleted.
+   */
+  saveTotalLimit: number;
   seed: number;
   fp16: boolean;
   padId: number;
@@ -67,11 +75,11 @@ export interface TrainSettings {
 }
 
 export const DEFAULT_TRAIN_SETTINGS: Readonly<TrainSettings> = Object.freeze({
-  loraR: 8, loraAlpha: 16, loraDropout: 0.1, targetModules: ['q_proj', 'v_proj'],
+  loraR: 8, loraAlpha: 16, loraDropout: 0.1, targetModules: ['q_proj', 'v_proj'], useRslora: false,
   batchSize: 4, gradAccum: 4, epochs: 2, maxSteps: 0,
   lr: 2e-4, betas: [0.9, 0.999] as [number, number], eps: 1e-8, weightDecay: 0,
   schedule: 'linear' as ScheduleKind, warmupSteps: 0, warmupRatio: 0, maxGradNorm: 1.0, maxLength: 512,
-  evalEvery: 50, evalOnStart: false, saveEvery: 200, seed: 42, fp16: true, padId: 1, logEvery: 1, gradientCheckpointing: false,
+  evalEvery: 50, evalOnStart: false, saveEvery: 200, saveTotalLimit: 0, seed: 42, fp16: true, padId: 1, logEvery: 1, gradientCheckpointing: false,
 });
 
 const num = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
@@ -86,7 +94,8 @@ const RULES: Record<keyof TrainSettings, Rule> = {
   loraR: posInt,
   loraAlpha: ['a finite number > 0', (v) => num(v) && v > 0],
   loraDropout: ['a number in [0, 1)', (v) => num(v) && v >= 0 && v < 1],
-  targetModules: ['a non-empty list of module names', (v) => Array.isArray(v) && v.length > 0 && v.every((t) => typeof t === 'string' && t.length > 0), 'e.g. ["q_proj", "v_proj"] (BioGPT: q_proj, k_proj, v_proj, out_proj, fc1, fc2)'],
+  targetModules: ['a non-empty list of module names', (v) => Array.isArray(v) && v.length > 0 && v.every((t) => typeof t === 'string' && t.length > 0), 'e.g. ["q_proj", "v_proj"] (BioGPT: q_proj, k_proj, v_proj, out_proj, fc1, fc2), or ["all-linear"] for all of them'],
+  useRslora: bool,
   batchSize: posInt,
   gradAccum: posInt,
   epochs: posInt,
@@ -104,6 +113,7 @@ const RULES: Record<keyof TrainSettings, Rule> = {
   evalEvery: natInt,
   evalOnStart: bool,
   saveEvery: natInt,
+  saveTotalLimit: [natInt[0], natInt[1], '0 keeps every checkpoint; N keeps the newest N'],
   seed: natInt,
   fp16: bool,
   padId: natInt,
@@ -150,7 +160,7 @@ export function resolveTrainSettings(s: Partial<TrainSettings> = {}, where = 'Tr
 export const RESUME_SETTINGS: ReadonlyArray<keyof TrainSettings> = [
   'seed', 'batchSize', 'gradAccum', 'maxLength', 'padId', 'epochs', 'maxSteps',
   'lr', 'schedule', 'warmupSteps', 'warmupRatio', 'betas', 'eps', 'weightDecay', 'maxGradNorm',
-  'loraR', 'loraAlpha', 'loraDropout', 'targetModules',
+  'loraR', 'loraAlpha', 'loraDropout', 'targetModules', 'useRslora',
 ];
 
 export interface SettingDifference {

@@ -37,7 +37,7 @@ import { LossScaler, type LossScalerOptions } from './loss_scale.js';
 import { scheduledLr, warmupStepsFor } from './schedule.js';
 import { ResumeMismatchError, TrainerError, formatDifferences, resolveTrainSettings, resumeDifferences, type TrainSettings } from './settings.js';
 import { Progress } from './progress.js';
-import { loadDropoutStates, readCheckpoint, readTrainerState, saveCheckpoint, type TrainerState } from './checkpoint.js';
+import { loadDropoutStates, readCheckpoint, readTrainerState, rotateCheckpoints, saveCheckpoint, type TrainerState } from './checkpoint.js';
 
 export { DEFAULT_TRAIN_SETTINGS, ResumeMismatchError, TrainerError, TrainSettingsError, type TrainSettings } from './settings.js';
 
@@ -179,6 +179,7 @@ export class Trainer {
   private readonly data: Record<string, unknown>;
   /** Logged when the run starts (setting changes accepted on resume). */
   private readonly resumeNotes: string[] = [];
+  private progress: Progress | null = null;
 
   constructor(o: TrainerOptions) {
     this.o = o;
@@ -188,7 +189,7 @@ export class Trainer {
     this.model = o.model;
     checkPositions(o.model.config.maxPositionEmbeddings, s.maxLength, o.train, o.eval ?? []);
     this.lora = {
-      r: s.loraR, alpha: s.loraAlpha, dropout: s.loraDropout, targetModules: s.targetModules, bias: 'none',
+      r: s.loraR, alpha: s.loraAlpha, dropout: s.loraDropout, targetModules: s.targetModules, bias: 'none', useRslora: s.useRslora,
       baseModelNameOrPath: s.baseModelNameOrPath !== undefined ? s.baseModelNameOrPath : ((o.reportSettings?.model as string | undefined) ?? null),
     };
     if (o.resume) {
@@ -204,6 +205,8 @@ export class Trainer {
       this.lora = { ...loraConfigOf(this.model)!, dropout: s.loraDropout, ...(s.baseModelNameOrPath !== undefined ? { baseModelNameOrPath: s.baseModelNameOrPath } : {}) };
     } else {
       applyLora(this.model, this.lora, s.seed);
+      // "all-linear" is saved as the module paths it stood for (as PEFT writes target_modules).
+      this.lora = { ...this.lora, targetModules: loraConfigOf(this.model)!.targetModules };
     }
     this.model.train(true);
     this.model.gradientCheckpointingEnable(s.gradientCheckpointing);
@@ -321,6 +324,11 @@ export class Trainer {
       elapsed: this.elapsedBefore + (Date.now() - t0) / 1000, lossScaler: this.scaler.state(), settings: { ...this.s }, data: this.data,
     };
     await saveCheckpoint(dir, { model: this.model, lora: this.lora, optimizer: await this.optimizer.state(), state });
+    if (this.s.saveTotalLimit > 0) {
+      for (const d of rotateCheckpoints(this.o.outDir, this.s.saveTotalLimit, [dir, ...(this.o.resume ? [this.o.resume] : [])])) {
+        this.progress?.log(`deleted ${d} (--save-total-limit ${this.s.saveTotalLimit})`);
+      }
+    }
     return dir;
   }
 
@@ -370,7 +378,7 @@ export class Trainer {
   async run(): Promise<TrainResult> {
     const o = this.o;
     const s = this.s;
-    const progress = o.progress === undefined ? new Progress(this.totalSteps, { every: s.logEvery }) : o.progress;
+    const progress = (this.progress = o.progress === undefined ? new Progress(this.totalSteps, { every: s.logEvery }) : o.progress);
     if (o.resume) this.restore(o.resume);
     else this.startFresh(progress);
     for (const n of this.resumeNotes) progress?.log(n);

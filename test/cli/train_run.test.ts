@@ -96,3 +96,18 @@ test('Ctrl-C saves a checkpoint and exits with status 130, so `train && merge` s
   assert.ok(fs.existsSync(path.join(summary.checkpoint, 'trainer_state.json')), 'the checkpoint was saved before exiting');
   assert.match(stderr, /^interrupted: exit status 130; continue with --resume .*checkpoint-\d+$/m);
 });
+
+test('--target-modules all-linear, --use-rslora and --save-total-limit reach the adapter and the checkpoints', { skip: SKIP }, (t) => {
+  const { dir, tok, data } = setup(t);
+  const out = path.join(dir, 'run');
+  const r = radgrad('train', '--model', model!, '--tokenizer', tok, '--data', data, '--out', out, ...quick, '--max-steps', '3', '--save-every', '1', '--no-fp16',
+    '--target-modules', 'all-linear', '--use-rslora', '--save-total-limit', '1');
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(fs.readdirSync(out).filter((n) => n.startsWith('checkpoint-')), ['checkpoint-3']);
+  assert.match(r.stderr, /deleted .*checkpoint-1 \(--save-total-limit 1\)/);
+  const cfg = JSON.parse(fs.readFileSync(path.join(out, 'adapter', 'adapter_config.json'), 'utf8')) as { target_modules: string[]; use_rslora: boolean };
+  assert.equal(cfg.use_rslora, true);
+  assert.equal(cfg.target_modules.length, 12, 'q/k/v/out_proj, fc1, fc2 of both layers');
+  assert.ok(cfg.target_modules.every((m) => /^biogpt\.layers\.[01]\.(self_attn\.(q|k|v|out)_proj|fc1|fc2)$/.test(m)), cfg.target_modules.join());
+  assert.match(r.stderr, /trainable params: 18,432 \|\|/, 'r 8 on q/k/v/out_proj (64×64) and fc1/fc2 (64×256) of 2 layers');
+});

@@ -17,7 +17,8 @@ import { BioGptForCausalLM, biogptConfig } from '../../src/models/biogpt/index.j
 import { ADAPTER_CONFIG, ADAPTER_WEIGHTS, readPeftAdapter } from '../../src/io/peft_adapter.js';
 import { readSafetensors, writeSafetensors } from '../../src/io/safetensors.js';
 import type { HostTensor } from '../../src/io/dtype.js';
-import { AdapterShapeError, UnsupportedAdapterError, applyLora, isLoraTarget, loadAdapter, loraModules, readAdapterConfig, saveAdapter, type LoraConfig } from '../../src/nn/lora.js';
+import { AdapterShapeError, UnsupportedAdapterError, allLinearTargets, applyLora, isLoraTarget, loadAdapter, loraModules, readAdapterConfig, saveAdapter, type LoraConfig } from '../../src/nn/lora.js';
+import { tensor } from '../../src/ops/creation.js';
 import { sharedPath } from '../../src/util/paths.js';
 
 const init = sharedPath('golden', 'tiny_lora_init');
@@ -73,7 +74,6 @@ describe('adapters radgrad cannot honour are refused', { skip: !init && 'shared/
       ['alora_invocation_tokens', [11, 12]],
       ['target_parameters', ['mlp.experts.down_proj']],
       ['use_dora', true],
-      ['use_rslora', true],
       ['rank_pattern', { q_proj: 4 }],
       ['alpha_pattern', { q_proj: 4 }],
       ['bias', 'all'],
@@ -157,6 +157,84 @@ describe('exclude_modules, layers_to_transform, layers_pattern (PEFT check_targe
     assert.deepEqual(c.layersToTransform, [0, 2]);
     m.dispose();
     fresh.dispose();
+  });
+});
+
+describe('target_modules "all-linear" (PEFT _maybe_include_all_linear_layers)', () => {
+  const untied = biogptConfig({ ...tiny.raw, tie_word_embeddings: false });
+  const every = [0, 1, 2].flatMap((l) => ['fc1', 'fc2', 'self_attn.k_proj', 'self_attn.out_proj', 'self_attn.q_proj', 'self_attn.v_proj'].map((m) => `biogpt.layers.${l}.${m}`)).sort();
+
+  it('is every Linear layer but the output head, saved as those module paths', async () => {
+    setBackend(cpuBackend());
+    const m = new BioGptForCausalLM(untied);
+    assert.ok(m.output_projection, 'the untied model has a Linear head');
+    assert.deepEqual(allLinearTargets(m), every);
+    const paths = applyLora(m, { r: 2, alpha: 4, dropout: 0, targetModules: 'all-linear', bias: 'none' });
+    assert.deepEqual([...paths].sort(), every);
+    const d = path.join(tmp(), 'adapter');
+    await saveAdapter(m, d);
+    const raw = JSON.parse(fs.readFileSync(path.join(d, ADAPTER_CONFIG), 'utf8')) as Record<string, unknown>;
+    assert.deepEqual(raw.target_modules, every, 'expanded as PEFT saves it');
+    const fresh = new BioGptForCausalLM(untied);
+    loadAdapter(fresh, d);
+    assert.deepEqual([...loraModules(fresh).keys()].sort(), every);
+    // the list form ["all-linear"] (how --target-modules all-linear arrives) and any case
+    const l = new BioGptForCausalLM(tiny);
+    assert.deepEqual([...applyLora(l, { r: 2, alpha: 4, dropout: 0, targetModules: ['All-Linear'], bias: 'none' })].sort(), every);
+    for (const x of [m, fresh, l]) x.dispose();
+  });
+});
+
+describe('rsLoRA (use_rslora: scaling alpha/sqrt(r))', () => {
+  it('scales the branch by alpha/sqrt(r) in forward, saves use_rslora and loads it back', async () => {
+    setBackend(cpuBackend());
+    const m = new BioGptForCausalLM(tiny);
+    applyLora(m, { r: 4, alpha: 6, dropout: 0, targetModules: ['q_proj'], bias: 'none', useRslora: true }, 1);
+    const l = loraModules(m).get('biogpt.layers.0.self_attn.q_proj')!;
+    assert.equal(l.scaling, 3, '6 / sqrt(4)');
+    // a non-zero B, then y - base(x) must be 3 · x Aᵀ Bᵀ
+    const B = Float32Array.from({ length: 8 * 4 }, (_, i) => ((i % 7) - 3) / 10);
+    l.lora_B.loadStateDict({ weight: { shape: [8, 4], data: B } });
+    const x = tensor(Float32Array.from({ length: 2 * 8 }, (_, i) => Math.sin(i)), [2, 8]);
+    const y = await l.forward(x).data();
+    const base = await l.base_layer.forward(x).data();
+    const A = await l.lora_A.weight.data();
+    const xs = await x.data();
+    for (let r = 0; r < 2; r++) {
+      for (let o = 0; o < 8; o++) {
+        let v = 0;
+        for (let k = 0; k < 4; k++) {
+          let xa = 0;
+          for (let i = 0; i < 8; i++) xa += xs[r * 8 + i]! * A[k * 8 + i]!;
+          v += xa * B[o * 4 + k]!;
+        }
+        assert.ok(Math.abs(y[r * 8 + o]! - base[r * 8 + o]! - 3 * v) < 1e-5, `row ${r} out ${o}`);
+      }
+    }
+    const d = path.join(tmp(), 'adapter');
+    await saveAdapter(m, d);
+    assert.equal((JSON.parse(fs.readFileSync(path.join(d, ADAPTER_CONFIG), 'utf8')) as { use_rslora: boolean }).use_rslora, true);
+    const fresh = new BioGptForCausalLM(tiny);
+    assert.equal(loadAdapter(fresh, d).useRslora, true);
+    const lf = loraModules(fresh).get('biogpt.layers.0.self_attn.q_proj')!;
+    assert.equal(lf.scaling, 3);
+    // the fresh model's base weights are its own: compare the LoRA branch, y - base(x)
+    const [yf, bf] = [await lf.forward(x).data(), await lf.base_layer.forward(x).data()];
+    assert.ok(yf.every((v, i) => Math.abs(v - bf[i]! - (y[i]! - base[i]!)) < 1e-5), 'the loaded adapter computes the same branch');
+    m.dispose();
+    fresh.dispose();
+  });
+
+  it('a PEFT adapter with use_rslora true loads (scaling lora_alpha/sqrt(r)); plain LoRA keeps alpha/r', { skip: !init && 'shared/golden/tiny_lora_init is absent' }, () => {
+    setBackend(cpuBackend());
+    const big = biogptConfig({ ...tiny.raw, hidden_size: 64, num_attention_heads: 4, intermediate_size: 256, num_hidden_layers: 2, vocab_size: 512 });
+    const alpha = (JSON.parse(fs.readFileSync(path.join(init!, ADAPTER_CONFIG), 'utf8')) as { lora_alpha: number }).lora_alpha;
+    for (const [rs, want] of [[true, alpha / Math.sqrt(8)], [false, alpha / 8]] as const) {
+      const m = new BioGptForCausalLM(big);
+      loadAdapter(m, variant({ use_rslora: rs }));
+      assert.equal([...loraModules(m).values()][0]!.scaling, want);
+      m.dispose();
+    }
   });
 });
 
