@@ -14,14 +14,9 @@ import { BioGptForCausalLM, biogptConfig } from '../../src/models/biogpt/index.j
 import { BioGptTokenizer } from '../../src/tokenizer/biogpt_tokenizer.js';
 import { readJsonl } from '../../src/data/jsonl.js';
 import { SftDataset } from '../../src/data/dataset.js';
-import { collate } from '../../src/data/collator.js';
-import { permutation } from '../../src/data/rng.js';
 import { manualSeed } from '../../src/nn/module.js';
 import { saveMergedCheckpoint } from '../../src/nn/lora.js';
-import '../../src/ops/index.js';
-import { AdamW, clipGradNorm } from '../../src/ops/optim.js';
-import { backward } from '../../src/autograd/tape.js';
-import { tidy } from '../../src/tensor/scope.js';
+import { pretrainLoop } from '../../src/train/pretrain.js';
 import { action, checkOutputDir, samePath, startGpu } from '../run.js';
 
 interface PretrainFlags {
@@ -72,9 +67,9 @@ export function register(program: Command): void {
     .option('--steps <n>', 'optimizer steps', '200')
     .option('--batch-size <n>', 'examples per step', '8')
     .option('--max-length <n>', 'truncate examples to N tokens', '128')
-    .option('--lr <x>', 'peak learning rate (linear warmup, then linear decay to 0)', '1e-3')
+    .option('--lr <x>', 'peak learning rate (linear warmup from 0, then linear decay to 0, as HF\'s linear schedule)', '1e-3')
     .option('--warmup-steps <n>', 'warmup steps', '10')
-    .option('--weight-decay <x>', 'AdamW weight decay', '0.01')
+    .option('--weight-decay <x>', 'AdamW weight decay (not on biases and LayerNorm weights, as the HF Trainer)', '0.01')
     .option('--seed <n>', 'seed for the weights and the data order', '7')
     .option('--log-every <n>', 'print the loss every N steps', '10')
     .addHelpText(
@@ -97,6 +92,7 @@ export function register(program: Command): void {
         const warmup = int('warmup-steps', f.warmupSteps, 0);
         const seed = int('seed', f.seed, 0);
         const logEvery = int('log-every', f.logEvery);
+        const weightDecay = real('weight-decay', f.weightDecay);
         if (samePath(f.out, f.tokenizer)) throw new RadgradError('--out must differ from --tokenizer', { hint: 'the tokenizer files are copied into --out; pass a new folder, e.g. --out models/small-biogpt' });
         checkOutputDir(f.out, { force: !!f.force, writes: 'config.json, model.safetensors, vocab.json and merges.txt' });
         const tok = BioGptTokenizer.fromDir(f.tokenizer);
@@ -115,48 +111,27 @@ export function register(program: Command): void {
           // Trained without dropout (a short run on a small corpus underfits, it does not overfit);
           // config.json keeps BioGPT's 0.1 so LoRA fine-tuning sees the usual architecture.
           const model = new BioGptForCausalLM(biogptConfig({ ...cfgJson, hidden_dropout_prob: 0, attention_probs_dropout_prob: 0 })).train();
-          const params = model.parameters();
-          const nParams = params.reduce((s, p) => s + p.size, 0);
+          const nParams = model.parameters().reduce((s, p) => s + p.size, 0);
           console.log(`pretrain: ${examples.length} examples, ${nParams.toLocaleString('en-US')} parameters, ${steps} steps of ${bs}`);
-          const opt = new AdamW(params, { lr, weightDecay: real('weight-decay', f.weightDecay) });
-          let order = permutation(examples.length, seed, 0);
-          let cursor = 0;
-          let epoch = 0;
           const t0 = performance.now();
           let tokens = 0;
           try {
-            for (let step = 0; step < steps; step++) {
-              const batch = [];
-              for (let i = 0; i < bs; i++) {
-                if (cursor === order.length) {
-                  order = permutation(examples.length, seed, ++epoch);
-                  cursor = 0;
+            // The Trainer's conventions: no decay on biases / LayerNorm weights, HF's warmup, clip 1.0,
+            // non-finite steps skipped and, 25 in a row, NonFiniteGradientError (no model written).
+            const { skipped } = await pretrainLoop(model, examples, {
+              steps, batchSize: bs, maxLength, lr, warmupSteps: warmup, weightDecay, seed,
+              onStep: (s) => {
+                tokens += s.tokens;
+                if (s.skipped) console.log(`step ${s.step}: non-finite gradient norm (NaN/inf), step skipped (weights unchanged)`);
+                if (s.step % logEvery === 0 || s.step === 1 || s.step === steps) {
+                  const sec = (performance.now() - t0) / 1000;
+                  console.log(`step ${s.step}/${steps}  loss ${s.loss.toFixed(4)}  lr ${s.lr.toExponential(2)}  ${Math.round(tokens / sec)} tokens/s  ${sec.toFixed(0)} s`);
                 }
-                batch.push(examples[order[cursor++]!]!);
-              }
-              const b = collate(batch, { padId: 1, maxLength, padding: 'longest', padToMultipleOf: 8 });
-              const labels = Int32Array.from(b.inputIds, (v, i) => (b.attentionMask[i] ? v : -100));
-              const shape = [b.batchSize, b.seqLen] as [number, number];
-              const loss = tidy(() => {
-                const l = model.forward({ inputIds: { data: b.inputIds, shape }, attentionMask: { data: b.attentionMask, shape }, labels: { data: labels, shape } }).loss!;
-                backward(l);
-                return l;
-              });
-              const lv = await loss.item();
-              loss.dispose();
-              await clipGradNorm(params, 1.0);
-              const sched = step < warmup ? (step + 1) / warmup : (steps - step) / Math.max(1, steps - warmup);
-              opt.step({ lr: lr * sched });
-              opt.zeroGrad();
-              for (let i = 0; i < b.attentionMask.length; i++) tokens += b.attentionMask[i]!;
-              if ((step + 1) % logEvery === 0 || step === 0 || step + 1 === steps) {
-                const sec = (performance.now() - t0) / 1000;
-                console.log(`step ${step + 1}/${steps}  loss ${lv.toFixed(4)}  ${Math.round(tokens / sec)} tokens/s  ${sec.toFixed(0)} s`);
-              }
-            }
+              },
+            });
+            if (skipped) console.log(`${skipped} of ${steps} steps skipped (non-finite gradients)`);
             await saveMergedCheckpoint(model, f.out, cfgJson);
           } finally {
-            opt.dispose?.();
             model.dispose();
           }
           for (const name of ['vocab.json', 'merges.txt']) fs.copyFileSync(path.join(f.tokenizer, name), path.join(f.out, name));

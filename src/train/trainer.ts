@@ -23,7 +23,8 @@ import { backward, noGrad } from '../autograd/tape.js';
 import { autocast } from '../autograd/autocast.js';
 import { tidy } from '../tensor/scope.js';
 import { mul } from '../ops/elementwise.js';
-import { AdamW, clipCoefficient, globalGradNorm } from '../ops/optim.js';
+import { type AdamW, clipCoefficient, globalGradNorm } from '../ops/optim.js';
+import { adamWWithNoDecay } from './param_groups.js';
 import type { BioGptForCausalLM } from '../models/biogpt/model.js';
 import { checkAttnImplementation } from '../models/biogpt/config.js';
 import { setAttnImplementation } from '../models/biogpt/attention.js';
@@ -64,11 +65,13 @@ export class NonFiniteGradientError extends TrainerError {
     /** The loss scale reached (fp16), undefined in float32. */
     readonly lossScale: number | undefined,
     readonly lastCheckpoint: string | undefined,
+    /** What the failed run did not write ('adapter' for the Trainer, 'model' for `radgrad pretrain`). */
+    output = 'adapter',
   ) {
     const why = lossScale === undefined
       ? `the gradient norm was non-finite (NaN/inf) in float32 for ${skippedInARow} steps in a row`
       : `the loss scale fell to ${lossScale} (below 2^-24) after ${skippedInARow} skipped steps in a row: the gradients are NaN/inf even unscaled, not an f16 overflow`;
-    super(`training stopped at step ${step}: ${why}. Skipped steps change nothing, so the weights are those of step ${step - skippedInARow}; no adapter was written${lastCheckpoint ? `; the last checkpoint is ${lastCheckpoint}` : ''}`, {
+    super(`training stopped at step ${step}: ${why}. Skipped steps change nothing, so the weights are those of step ${step - skippedInARow}; no ${output} was written${lastCheckpoint ? `; the last checkpoint is ${lastCheckpoint}` : ''}`, {
       hint: lossScale === undefined
         ? 'a lower --lr or a --warmup-steps/--warmup-ratio warmup, or check the base weights and data for NaN/inf (a NaN that never goes away comes from the weights or inputs)'
         : 'try --no-fp16 to see whether float32 trains, a lower --lr, or check the base weights and data for NaN/inf',
@@ -211,13 +214,8 @@ export class Trainer {
     this.model.train(true);
     this.model.gradientCheckpointingEnable(s.gradientCheckpointing);
     if (s.attnImplementation !== undefined) setAttnImplementation(this.model, checkAttnImplementation(s.attnImplementation, 'settings.attnImplementation'));
-    const params = this.model.namedParameters().filter(([, t]) => t.requiresGrad);
     // No decay on biases and norms (HF's get_decay_parameter_names); LoRA matrices are neither.
-    const noDecay = params.filter(([n]) => n.endsWith('.bias') || n.includes('norm'));
-    this.optimizer = new AdamW(params.filter(([n]) => !noDecay.some(([m]) => m === n)).map(([, t]) => t), {
-      lr: s.lr, betas: s.betas, eps: s.eps, weightDecay: s.weightDecay,
-      paramGroups: noDecay.length ? [{ params: noDecay.map(([, t]) => t), weightDecay: 0 }] : [],
-    });
+    this.optimizer = adamWWithNoDecay(this.model.namedParameters().filter(([, t]) => t.requiresGrad), { lr: s.lr, betas: s.betas, eps: s.eps, weightDecay: s.weightDecay });
     this.mixed = s.fp16 && !!o.f16Available;
     this.scaler = new LossScaler({ ...(o.lossScaler ?? {}), enabled: this.mixed });
     const microPerEpoch = Math.ceil(o.train.length / s.batchSize);
