@@ -35,7 +35,10 @@ export type BinaryOp =
   | 'gelu_grad'
   /** a = x, b = dy: 0 where x <= 0, else dy (NaN x passes dy, as torch) */
   | 'relu_grad'
-  /** comparisons produce 1.0 / 0.0 in the output dtype (f32 unless both inputs are integer) */
+  /**
+   * comparisons produce 1.0 / 0.0: in a's dtype for float operands, in f32 for integer (i32/u32)
+   * operands (compared exactly in their own type); the only ops that take integer operands
+   */
   | 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge';
 
 export type ReduceOp = 'sum' | 'mean' | 'max' | 'min';

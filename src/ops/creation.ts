@@ -2,7 +2,7 @@
 import { getBackend } from '../backend/registry.js';
 import { numel, type DType } from '../backend/types.js';
 import { OpArgumentError } from '../errors.js';
-import { Tensor } from '../tensor/tensor.js';
+import { checkGradDtype, Tensor } from '../tensor/tensor.js';
 import { checkShape } from '../backend/shape_checks.js';
 import { int } from './axes.js';
 
@@ -47,11 +47,32 @@ export function tensor(data: ArrayLike<number> | Nested, shape?: readonly number
   const n = checkShape('tensor', 'shape', shp);
   if (flat.length !== n) throw new OpArgumentError('tensor', 'data', `${n} values for shape [${shp}]`, `${flat.length} values`);
   const dtype = opts.dtype ?? (data instanceof Int32Array ? 'i32' : data instanceof Uint32Array ? 'u32' : 'f32');
+  if (opts.requiresGrad) checkGradDtype('tensor', dtype);
+  if (dtype === 'i32' || dtype === 'u32') checkIntegers(flat, dtype);
   return new Tensor(be.upload(flat, shp, dtype), be, opts.requiresGrad ?? false);
+}
+
+const INT_RANGE = { i32: [-(2 ** 31), 2 ** 31 - 1], u32: [0, 2 ** 32 - 1] } as const;
+
+/** Integer data must be integers its dtype holds (no silent wrap-around or truncation). */
+function checkIntegers(flat: ArrayLike<number>, dtype: 'i32' | 'u32'): void {
+  if ((dtype === 'i32' && flat instanceof Int32Array) || (dtype === 'u32' && flat instanceof Uint32Array)) return;
+  const [lo, hi] = INT_RANGE[dtype];
+  for (let i = 0; i < flat.length; i++) {
+    const v = flat[i]!;
+    if (!Number.isInteger(v) || v < lo || v > hi) {
+      throw new OpArgumentError('tensor', 'data', `integers in [${lo}, ${hi}] for dtype ${dtype}`, `${v} at index ${i}`);
+    }
+  }
 }
 
 function filled(op: string, shape: readonly number[], value: number, opts: CreateOptions): Tensor {
   checkShape(op, 'shape', shape);
+  const dtype = opts.dtype ?? 'f32';
+  if (opts.requiresGrad) checkGradDtype(op, dtype);
+  if ((dtype === 'i32' || dtype === 'u32') && (!Number.isInteger(value) || value < INT_RANGE[dtype][0] || value > INT_RANGE[dtype][1])) {
+    throw new OpArgumentError(op, 'value', `an integer in [${INT_RANGE[dtype][0]}, ${INT_RANGE[dtype][1]}] for dtype ${dtype}`, String(value));
+  }
   const be = getBackend();
   return new Tensor(be.full(shape, opts.dtype ?? 'f32', value), be, opts.requiresGrad ?? false);
 }

@@ -16,7 +16,20 @@ function raw(op: string, be: Tensor['backend'], f: () => ReturnType<Tensor['raw'
   return new Tensor(f(), be);
 }
 
+/**
+ * Arithmetic takes float tensors only: integer (i32/u32) tensors are indices (embedding ids,
+ * targets, argmax results), usable in comparisons, where() conditions and cast().
+ */
+export function floatArgs(op: string, ...ts: ReadonlyArray<readonly [string, TensorLike]>): void {
+  for (const [arg, t] of ts) {
+    if (typeof t !== 'number' && t.dtype !== 'f32' && t.dtype !== 'f16') {
+      throw new OpArgumentError(op, arg, 'a float tensor (f32/f16; integer tensors are index-only: cast() them first)', t.dtype);
+    }
+  }
+}
+
 export function unaryRaw(op: UnaryOp, x: Tensor, alpha = 0, beta = 0): Tensor {
+  floatArgs(op, ['x', x]);
   return raw(op, x.backend, () => x.backend.unary(op, x.raw(op), alpha, beta));
 }
 
@@ -41,6 +54,7 @@ export function promoteFloats(a: Tensor, b: Tensor): [Tensor, Tensor] {
 }
 
 export function add(a: Tensor, b: TensorLike): Tensor {
+  floatArgs('add', ['a', a], ['b', b]);
   if (typeof b === 'number') return affine(a, 1, b);
   [a, b] = promoteFloats(a, b);
   const out = binaryRaw('add', a, b);
@@ -48,6 +62,7 @@ export function add(a: Tensor, b: TensorLike): Tensor {
 }
 
 export function sub(a: Tensor, b: TensorLike): Tensor {
+  floatArgs('sub', ['a', a], ['b', b]);
   if (typeof b === 'number') return affine(a, 1, -b);
   [a, b] = promoteFloats(a, b);
   const out = binaryRaw('sub', a, b);
@@ -55,6 +70,7 @@ export function sub(a: Tensor, b: TensorLike): Tensor {
 }
 
 export function mul(a: Tensor, b: TensorLike): Tensor {
+  floatArgs('mul', ['a', a], ['b', b]);
   if (typeof b === 'number') return affine(a, b, 0);
   [a, b] = promoteFloats(a, b);
   const out = binaryRaw('mul', a, b);
@@ -65,6 +81,7 @@ export function mul(a: Tensor, b: TensorLike): Tensor {
 }
 
 export function div(a: Tensor, b: TensorLike): Tensor {
+  floatArgs('div', ['a', a], ['b', b]);
   if (typeof b === 'number') return affine(a, 1 / b, 0);
   [a, b] = promoteFloats(a, b);
   const out = binaryRaw('div', a, b);
@@ -87,6 +104,7 @@ function zeroWhere(cond: Tensor, x: Tensor): Tensor {
  * (where b·a^(b-1) and a^b·log(a) would give 0·∞ = NaN).
  */
 export function pow(a: Tensor, b: TensorLike): Tensor {
+  floatArgs('pow', ['a', a], ['b', b]);
   if (typeof b === 'number') {
     const e = b;
     const out = unaryRaw('pow_scalar', a, e);
@@ -109,6 +127,7 @@ export function pow(a: Tensor, b: TensorLike): Tensor {
  * where one operand is NaN both get all of it.
  */
 export function maximum(a: Tensor, b: TensorLike): Tensor {
+  floatArgs('maximum', ['a', a], ['b', b]);
   let bt = asTensor(a, b);
   [a, bt] = promoteFloats(a, bt);
   const out = binaryRaw('max', a, bt);
@@ -127,6 +146,7 @@ export function maximum(a: Tensor, b: TensorLike): Tensor {
  * where one operand is NaN both get all of it.
  */
 export function minimum(a: Tensor, b: TensorLike): Tensor {
+  floatArgs('minimum', ['a', a], ['b', b]);
   let bt = asTensor(a, b);
   [a, bt] = promoteFloats(a, bt);
   const out = binaryRaw('min', a, bt);
@@ -144,6 +164,7 @@ export function minimum(a: Tensor, b: TensorLike): Tensor {
  * hi everywhere, NaN stays NaN). The gradient passes where lo <= x <= hi (bounds included), as torch.
  */
 export function clamp(x: Tensor, lo?: number | null, hi?: number | null): Tensor {
+  floatArgs('clamp', ['x', x]);
   const has = (v: number | null | undefined): v is number => v !== undefined && v !== null;
   if (!has(lo) && !has(hi)) throw new OpArgumentError('clamp', 'lo/hi', 'at least one bound', 'neither');
   for (const [arg, v] of [['lo', lo], ['hi', hi]] as const) {
@@ -173,7 +194,10 @@ export function affine(x: Tensor, alpha: number, beta: number, grad = true): Ten
   return grad ? record(out, 'affine', [x], (g) => [mulScalar(g, alpha)]) : out;
 }
 
-export const neg = (x: Tensor): Tensor => affine(x, -1, 0);
+export function neg(x: Tensor): Tensor {
+  floatArgs('neg', ['x', x]);
+  return affine(x, -1, 0);
+}
 
 export function exp(x: Tensor): Tensor {
   const out = unaryRaw('exp', x);
@@ -230,13 +254,37 @@ export function abs(x: Tensor): Tensor {
   return record(unaryRaw('abs', x), 'abs', [x], (g) => [binaryRaw('mul', g, unaryRaw('sign', x))]);
 }
 
-/** Comparisons give 1.0/0.0 tensors without gradient. */
-export const eq = (a: Tensor, b: TensorLike) => binaryRaw('eq', a, asTensor(a, b));
-export const gt = (a: Tensor, b: TensorLike) => binaryRaw('gt', a, asTensor(a, b));
-export const lt = (a: Tensor, b: TensorLike) => binaryRaw('lt', a, asTensor(a, b));
-export const ge = (a: Tensor, b: TensorLike) => binaryRaw('ge', a, asTensor(a, b));
-export const ne = (a: Tensor, b: TensorLike) => binaryRaw('ne', a, asTensor(a, b));
-export const le = (a: Tensor, b: TensorLike) => binaryRaw('le', a, asTensor(a, b));
+const isInt = (t: Tensor) => t.dtype === 'i32' || t.dtype === 'u32';
+
+/**
+ * A comparison (1.0/0.0 without gradient). Float operands give their (promoted) dtype; integer
+ * operands of one dtype are compared exactly and give f32. A float against an integer compares as
+ * floats (the integer one is cast, as torch promotes), and so does an integer tensor against a
+ * number that is not an integer of its dtype (eq(ids, 2.5) is all 0, not a truncated 2).
+ */
+function compare(op: BinaryOp, a: Tensor, b: TensorLike): Tensor {
+  if (typeof b === 'number') {
+    const fits = Number.isInteger(b) && (a.dtype === 'i32' ? b >= -(2 ** 31) && b < 2 ** 31 : a.dtype === 'u32' ? b >= 0 && b < 2 ** 32 : true);
+    if (isInt(a) && !fits) a = cast(a, 'f32');
+    return binaryRaw(op, a, scalarLike(a, b));
+  }
+  sameBackend(op, a, b);
+  if (isInt(a) !== isInt(b)) {
+    if (isInt(a)) a = cast(a, b.dtype);
+    else b = cast(b, a.dtype);
+  } else if (isInt(a) && a.dtype !== b.dtype) {
+    throw new OpArgumentError(op, 'b', `dtype ${a.dtype} (integer tensors compare with their own dtype; cast() one)`, b.dtype);
+  }
+  [a, b] = promoteFloats(a, b);
+  return binaryRaw(op, a, b);
+}
+
+export const eq = (a: Tensor, b: TensorLike) => compare('eq', a, b);
+export const ne = (a: Tensor, b: TensorLike) => compare('ne', a, b);
+export const gt = (a: Tensor, b: TensorLike) => compare('gt', a, b);
+export const lt = (a: Tensor, b: TensorLike) => compare('lt', a, b);
+export const ge = (a: Tensor, b: TensorLike) => compare('ge', a, b);
+export const le = (a: Tensor, b: TensorLike) => compare('le', a, b);
 
 /** Converts dtype (no gradient through integer casts; float↔float casts pass the gradient). */
 export function cast(x: Tensor, dtype: Tensor['dtype']): Tensor {

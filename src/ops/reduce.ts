@@ -3,6 +3,7 @@ import { record } from '../autograd/tape.js';
 import { Tensor } from '../tensor/tensor.js';
 import { autocastFloat32 } from '../autograd/autocast.js';
 import { axis as axisArg, reduceAxes } from './axes.js';
+import { floatArgs } from './elementwise.js';
 import { contiguousStrides, numel } from '../backend/types.js';
 
 /** Expands g (reduced over axes with keepDims) back to `shape` (materialised broadcast). */
@@ -19,6 +20,7 @@ function keptShape(x: Tensor, axes: number[]): number[] {
 }
 
 export function sum(x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor {
+  floatArgs('sum', ['x', x]);
   x = autocastFloat32(x); // autocast: float32 list
   const ax = reduceAxes('sum', axes, x.rank);
   const out = new Tensor(x.backend.reduce('sum', x.raw('sum'), ax, keepDims), x.backend);
@@ -31,6 +33,7 @@ export function sum(x: Tensor, axes?: number | readonly number[], keepDims = fal
 }
 
 export function mean(x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor {
+  floatArgs('mean', ['x', x]);
   x = autocastFloat32(x); // autocast: float32 list
   const ax = reduceAxes('mean', axes, x.rank);
   const count = numel(ax.map((a) => x.shape[a]!));
@@ -57,6 +60,7 @@ export function min(x: Tensor, axes?: number | readonly number[], keepDims = fal
 }
 
 function extremum(op: 'max' | 'min', x: Tensor, axes: number | readonly number[] | undefined, keepDims: boolean): Tensor {
+  floatArgs(op, ['x', x]);
   const ax = reduceAxes(op, axes, x.rank);
   const out = new Tensor(x.backend.reduce(op, x.raw(op), ax, keepDims), x.backend);
   return record(out, op, [x], (g) => {

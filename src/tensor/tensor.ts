@@ -3,7 +3,7 @@
  * row-major; views (transpose, slice, permute, expand) are materialised by a strided-copy kernel,
  * and reshape of contiguous data shares storage. See docs/TENSORS.md.
  */
-import { RadgradError } from '../errors.js';
+import { OpArgumentError, RadgradError } from '../errors.js';
 import { getBackend } from '../backend/registry.js';
 import { numel, type Backend, type DType, type HostArray, type RawTensor } from '../backend/types.js';
 import { trackTensor, keep } from './scope.js';
@@ -47,6 +47,7 @@ export class Tensor {
   name?: string;
 
   constructor(raw: RawTensor, backend: Backend, requiresGrad = false) {
+    if (requiresGrad) checkGradDtype('Tensor', raw.dtype);
     this._raw = raw;
     this.shape = raw.shape;
     this.dtype = raw.dtype;
@@ -137,6 +138,7 @@ export class Tensor {
 
   /** Marks this tensor as a trainable leaf (or freezes it with false). */
   requiresGrad_(flag = true): this {
+    if (flag) checkGradDtype('requiresGrad_', this.dtype);
     this.requiresGrad = flag;
     return this;
   }
@@ -153,6 +155,13 @@ export class Tensor {
 }
 
 export type TensorLike = Tensor | number;
+
+/** Only float tensors can require gradients (as torch): integer tensors are indices. */
+export function checkGradDtype(op: string, dtype: DType): void {
+  if (dtype !== 'f32' && dtype !== 'f16') {
+    throw new OpArgumentError(op, 'requiresGrad', 'false for an integer tensor (only float tensors can require gradients)', `true with dtype ${dtype}`);
+  }
+}
 
 /** Wraps a backend result as a tensor on the current backend (helper for ops). */
 export function wrap(raw: RawTensor, backend: Backend = getBackend()): Tensor {

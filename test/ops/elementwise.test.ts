@@ -324,3 +324,43 @@ describe('ne / le and the other comparisons', () => {
     }
   });
 });
+
+describe('comparisons of integer tensors', () => {
+  it('i32/u32 operands compare exactly (beyond 2^24, above 2^31 for u32), broadcast, and give f32 1/0: GPU = CPU', async () => {
+    const { gpu, cpu } = await getBackends();
+    const big = 2 ** 24;
+    const cases: Array<[string, (a: Tensor, b: Tensor) => Tensor, InputSpec, InputSpec, number[]]> = [
+      ['eq i32 beyond 2^24', ops.eq, { data: [big + 1, big, -5, 7], shape: [4], dtype: 'i32' }, { data: [big, big, -5, 8], shape: [4], dtype: 'i32' }, [0, 1, 1, 0]],
+      ['lt u32 above 2^31', ops.lt, { data: [3e9, 1, 2 ** 32 - 1], shape: [3], dtype: 'u32' }, { data: [1, 3e9, 2 ** 32 - 2], shape: [3], dtype: 'u32' }, [0, 1, 0]],
+      ['ge i32 broadcast [2,3] vs [3]', ops.ge, { data: [1, 2, 3, -1, 0, 9], shape: [2, 3], dtype: 'i32' }, { data: [2, 2, 2], shape: [3], dtype: 'i32' }, [0, 1, 1, 0, 0, 1]],
+      ['ne i32', ops.ne, { data: [1, 2], shape: [2], dtype: 'i32' }, { data: [1, 3], shape: [2], dtype: 'i32' }, [0, 1]],
+      ['le i32 vs f32 (promoted to float)', ops.le, { data: [1, 2, 3], shape: [3], dtype: 'i32' }, { data: [1, 1.5, 3.5], shape: [3] }, [1, 0, 1]],
+    ];
+    for (const [label, f, a, b, want] of cases) {
+      for (const be of [cpu, gpu]) {
+        const r = await runOn(be, f, [a, b]);
+        assert.deepEqual([...r.out], want, `${be.name} ${label}`);
+      }
+      await forEachKernelStyle(async (style) => {
+        const r = await runOn(gpu, f, [a, b]);
+        assert.deepEqual([...r.out], want, `webgpu ${style} ${label}`);
+      });
+    }
+  });
+
+  it('accuracy without casts: mean(eq(argmax(logits), labels)); numbers that are not integers of the dtype compare as floats', async () => {
+    const { gpu, cpu } = await getBackends();
+    for (const be of [cpu, gpu]) {
+      const r = await runOn(be, (logits, labels) => ops.mean(ops.eq(ops.argmax(logits), labels)), [
+        { data: [0.1, 0.9, 0.2, 0.8, 0.1, 0.1, 0.3, 0.3, 0.4], shape: [3, 3] },
+        { data: [1, 1, 2], shape: [3], dtype: 'i32' },
+      ]);
+      assertClose(r.out, [2 / 3], { label: `${be.name} accuracy` });
+      const half = await runOn(be, (x) => ops.eq(x, 2.5), [{ data: [2, 3], shape: [2], dtype: 'i32' }]);
+      assert.deepEqual([...half.out], [0, 0], `${be.name} eq(i32, 2.5) is not a truncated eq(i32, 2)`);
+      const two = await runOn(be, (x) => ops.eq(x, 2), [{ data: [2, 3], shape: [2], dtype: 'i32' }]);
+      assert.deepEqual([...two.out], [1, 0], `${be.name} eq(i32, 2)`);
+      await assert.rejects(runOn(be, (x, y) => ops.eq(x, y), [{ data: [1], shape: [1], dtype: 'i32' }, { data: [1], shape: [1], dtype: 'u32' }]), /eq: argument 'b' expected dtype i32/);
+    }
+  });
+});

@@ -188,3 +188,26 @@ describe('typed errors naming the public op', () => {
     assert.equal(gpu.bytesInUse(), before);
   });
 });
+
+describe('integer tensors', () => {
+  it('cannot require grad, must hold in-range integers, and are rejected by arithmetic with the public op named', async () => {
+    for (const be of await bes()) {
+      withBackend(be, () => {
+        assert.throws(() => ops.tensor(new Int32Array([1]), undefined, { requiresGrad: true }), argErr('tensor', 'requiresGrad', /only float tensors/));
+        assert.throws(() => ops.zeros([2], { dtype: 'u32', requiresGrad: true }), argErr('zeros', 'requiresGrad'));
+        const ids = ops.tensor(new Int32Array([1, 3]));
+        assert.throws(() => ids.requiresGrad_(), argErr('requiresGrad_', 'requiresGrad'));
+        assert.throws(() => ops.tensor([3e9], undefined, { dtype: 'i32' }), argErr('tensor', 'data', /\[-2147483648, 2147483647\].*3000000000 at index 0/));
+        assert.throws(() => ops.tensor([0, -1], undefined, { dtype: 'u32' }), argErr('tensor', 'data', /-1 at index 1/));
+        assert.throws(() => ops.tensor([1.5], undefined, { dtype: 'i32' }), argErr('tensor', 'data'));
+        assert.throws(() => ops.full([2], 2 ** 32, { dtype: 'u32' }), argErr('full', 'value'));
+        assert.deepEqual([...ops.tensor([2 ** 32 - 1], undefined, { dtype: 'u32' }).shape], [1]);
+        assert.throws(() => ops.add(ids, 1), argErr('add', 'a', /index-only/));
+        assert.throws(() => ops.mul(ops.tensor([1, 2]), ids), argErr('mul', 'b', /got i32/));
+        assert.throws(() => ops.sum(ids), argErr('sum', 'x'));
+        assert.throws(() => ops.exp(ids), argErr('exp', 'x'));
+        assert.throws(() => ops.neg(ids), argErr('neg', 'x'));
+      });
+    }
+  });
+});

@@ -1,4 +1,4 @@
-import { checkBinary, checkWhere } from '../elementwise_checks.js';
+import { binaryOutDtype, checkBinary, checkWhere } from '../elementwise_checks.js';
 import { checkFloat } from '../nn_checks.js';
 import { broadcastStrides, type Backend, type BinaryOp, type UnaryOp } from '../types.js';
 import { dataOf, forEachStrided, gelu, geluGrad, make } from './common.js';
@@ -68,7 +68,7 @@ export function cpuElementwiseOps(): Pick<Backend, 'unary' | 'binary' | 'where' 
     binary(op, a, b) {
       const shape = checkBinary(op, a, b);
       const f = binaryFn(op);
-      const out = make(shape, a.dtype);
+      const out = make(shape, binaryOutDtype(op, a));
       const ad = dataOf(a);
       const bd = dataOf(b);
       const o = dataOf(out);

@@ -2,7 +2,7 @@
 import { availableParallelism } from 'node:os';
 import type { GpuContext } from '../../gpu/device.js';
 import { grid1d } from '../../gpu/kernel.js';
-import { checkBinary, checkWhere } from '../elementwise_checks.js';
+import { binaryOutDtype, checkBinary, checkWhere } from '../elementwise_checks.js';
 import { alloc, bufferOf, cpuStyle, dims8, forRowChunks, grid, launch, requireFloat, strideGrid, variants, vec4Bindable, WG } from './common.js';
 import { broadcastStrides, numel, type Backend, type BinaryOp, type DType, type UnaryOp, type RawTensor } from '../types.js';
 
@@ -74,6 +74,22 @@ const binaryKernel = variants((key: string) => {
   };
 });
 
+/** Comparisons of i32/u32 operands, compared exactly in their own type, giving f32 1.0/0.0. */
+const compareIntKernel = variants((t: DType) => ({
+  name: `compare_${t}`, family: 'elementwise', file: 'compare_int',
+  bindings: [
+    { name: 'a', type: 'T', access: 'read' as const },
+    { name: 'b', type: 'T', access: 'read' as const },
+    { name: 'out', type: 'f32', access: 'read_write' as const },
+  ],
+  uniforms: { n: 'u32' as const, rank: 'u32' as const, shape: DIMS, a_strides: DIMS, b_strides: DIMS },
+  overrides: {
+    WG: { type: 'u32' as const, value: WG }, OP: { type: 'u32' as const, value: 0 }, BCAST: { type: 'bool' as const, value: true },
+    LANES: { type: 'u32' as const, value: 0 },
+  },
+  aliases: { T: t }, includes: strideCommon,
+}));
+
 const whereKernel = variants((key: string) => {
   const [c, t] = key.split('/') as [DType, DType];
   return {
@@ -120,12 +136,14 @@ export function elementwiseOps(ctx: GpuContext): Pick<Backend, 'unary' | 'binary
     },
     binary(op, a, b) {
       const shape = checkBinary(op, a, b);
-      const out = alloc(ctx, shape, a.dtype, op);
+      const outDtype = binaryOutDtype(op, a);
+      const out = alloc(ctx, shape, outDtype, op);
       const n = numel(shape);
       const same = a.shape.join() === b.shape.join();
+      const intCompare = outDtype !== a.dtype;
       const run = (ra: RawTensor, rb: RawTensor, ro: RawTensor, cnt: number, sh: readonly number[]) => {
-        const vec = same && a.dtype === 'f32' && vec4Bindable(ra, rb, ro);
-        launch(ctx, binaryKernel(vec ? 'f32/vec4' : a.dtype), {
+        const vec = !intCompare && same && a.dtype === 'f32' && vec4Bindable(ra, rb, ro);
+        launch(ctx, intCompare ? compareIntKernel(a.dtype) : binaryKernel(vec ? 'f32/vec4' : a.dtype), {
           bindings: { a: bufferOf(ra), b: bufferOf(rb), out: bufferOf(ro) },
           uniforms: {
             n: cnt, rank: sh.length, shape: dims8(sh, 1),
