@@ -102,6 +102,14 @@ describe('embedding', () => {
     const out = await g.read(g.embedding(table(g), g.upload([2, 3, -1], [3], 'i32')));
     assertClose(out.slice(0, 2), [5, 6], { label: 'valid row' });
     assert.ok(Array.from(out.slice(2)).every(Number.isNaN), 'out-of-range rows are NaN');
+    // As documented next to embedding(): bad ids contribute no gradient on the GPU.
+    const tg = new Tensor(table(g), g, true);
+    const ids = new Tensor(g.upload([0, 2, -1, 7], [4], 'i32'), g);
+    const e = withBackend(g, () => embedding(tg, ids));
+    const dy = new Tensor(g.upload(new Array<number>(8).fill(1), [4, 2], 'f32'), g);
+    withBackend(g, () => backward(e, dy));
+    assertClose(await tg.grad!.dataRaw(), [1, 1, 0, 0, 1, 1], { label: 'GPU gradient of a table read at bad ids' });
+    for (const t of [tg, ids, e, dy]) t.dispose();
     for (const be of [g, cpu]) {
       assert.throws(() => be.embedding(table(be), be.upload([0], [1], 'f32')), /embedding: argument 'ids' expected dtype i32/);
       assert.throws(() => be.embeddingBackward(be.upload([0, 1], [2], 'i32'), be.upload([1, 2, 3], [3, 1], 'f32'), 3, -1), /embeddingBackward: argument 'dy'/);

@@ -11,7 +11,13 @@ export interface EmbeddingOptions {
   paddingIdx?: number | null;
 }
 
-/** table [V, C] gathered at i32 ids of any shape → [...ids.shape, C]. */
+/**
+ * table [V, C] gathered at i32 ids of any shape → [...ids.shape, C] (torch's F.embedding).
+ * Out-of-range ids (< 0 or >= V) throw OpArgumentError('embedding', 'ids', ...) on the CPU backend;
+ * on the GPU a kernel cannot throw, so their rows come out NaN and they contribute no gradient to
+ * the table (the loss turns NaN, as crossEntropy's does for bad targets). Check ids against the
+ * table (e.g. the tokenizer's vocabulary size) before the GPU sees them.
+ */
 export function embedding(table: Tensor, ids: Tensor, opts: EmbeddingOptions = {}): Tensor {
   const be = table.backend;
   const V = table.shape[0] ?? 0;
