@@ -7,7 +7,7 @@ import { gpu } from '../src/gpu/device.js';
 import { maxBindingBytes } from '../src/gpu/buffer_pool.js';
 import { cpuStyle } from '../src/backend/webgpu/common.js';
 import { gemmPath, matmulTiles, useTiled8 } from '../src/backend/webgpu/matmul.js';
-import { INT8_FILES, int8GemmKernel, int8UsesSkinny } from '../src/backend/webgpu/int8.js';
+import { INT8_FILES, INT8_TRANSPOSE_MIN_ROWS, int8GemmKernel, int8GemmTuning, int8UsesSkinny } from '../src/backend/webgpu/int8.js';
 
 /**
  * The shader(s) ops.matmul runs for C = op(A)·op(B) with [M, K]·[K, N] sizes (operands freshly
@@ -33,7 +33,9 @@ export function int8KernelName(N: number, I: number, forceFallback = false): str
   const ctx = gpu();
   const k = int8UsesSkinny(ctx, N) ? 'skinny' : int8GemmKernel(ctx, I);
   const dot = k === 'smat' ? 'subgroup matrices' : ctx.caps.dot4I8Packed && !forceFallback ? 'dot4I8Packed' : 'unpack';
-  return `${INT8_FILES[k]}, ${dot}`;
+  const tw = int8GemmTuning.transposeW;
+  const transposed = k === 'regs' && (tw === 'auto' ? N >= INT8_TRANSPOSE_MIN_ROWS : tw);
+  return `${transposed ? 'transpose cb + ' : ''}${INT8_FILES[k]}, ${dot}`;
 }
 
 /** The shader of Int8Linear's backward to x (CB dequantised in the GEMM). */

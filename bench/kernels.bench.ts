@@ -25,7 +25,7 @@ import { kernelsFor } from '../src/backend/fused.js';
 import { attentionDecode, compositeAttention, flashAttention } from '../src/ops/attention.js';
 import { loraLinear } from '../src/ops/lora_linear.js';
 import { gemmTuning, skinnyTuning } from '../src/backend/webgpu/matmul.js';
-import { int8SkinnyTuning } from '../src/backend/webgpu/int8.js';
+import { int8GemmKernel, int8GemmTuning, int8SkinnyTuning } from '../src/backend/webgpu/int8.js';
 import { tuning } from '../src/backend/webgpu/common.js';
 import { flashTuning } from '../src/backend/webgpu/attention.js';
 import { gemmKernelName, int8BackwardKernelName, int8KernelName, namedWith } from './kernel_names.js';
@@ -84,7 +84,9 @@ export async function bench(): Promise<Row[]> {
     const u = rand([N, R], 4);
     const lb = rand([O, R], 5, 0.1);
     const flops = 2 * N * O * I;
-    const [f32Ms, i8Ms, fbMs, kb, fb, dx8, dx32, lora, loraUnfused] = await alternatingMs([
+    // The register kernel (CPU adapters) also runs on cb as stored, to show what its transpose buys.
+    const regs = int8GemmKernel(gpu(), I) === 'regs';
+    const [f32Ms, i8Ms, fbMs, kb, fb, dx8, dx32, lora, loraUnfused, storedMs] = await alternatingMs([
       () => tidy(() => void ops.matmul(x, w, { transB: true })),
       () => tidy(() => void matmulInt8(x, q, null, { threshold: 6 })),
       () => tidy(() => void matmulInt8(x, q, null, { threshold: 6, forceFallback: true })),
@@ -100,12 +102,17 @@ export async function bench(): Promise<Row[]> {
       () => tidy(() => void ops.matmul(dy, w)),
       () => getBackend().dispose(kern.int8Linear(x.raw('bench'), q, null, { threshold: 6, lowRank: { u: u.raw('bench'), b: lb.raw('bench'), scale: 2 } })),
       () => tidy(() => void ops.add(matmulInt8(x, q, null, { threshold: 6 }), ops.mul(ops.matmul(u, lb, { transB: true }), 2))),
+      ...(regs ? [forcing(int8GemmTuning, 'transposeW', false, () => tidy(() => void matmulInt8(x, q, null, { threshold: 6 })))] : []),
     ]);
     const shape = `[${N},${I}]x[${O},${I}]ᵀ`;
     const i8GBs = (ms: number) => (4 * N * I + O * I + 4 * N * O) / ms / 1e6;
     const f32Kernel = gemmKernelName(false, true, N, O, I);
     rows.push({ kernel: `linear f32 (${f32Kernel})`, shape, ms: f32Ms, 'GFLOP/s|GOP/s': flops / f32Ms / 1e6, 'GB/s': (4 * (N * I + O * I + N * O)) / f32Ms / 1e6 });
     rows.push({ kernel: `Int8Linear (${int8KernelName(N, I)})`, shape, ms: i8Ms, 'GFLOP/s|GOP/s': flops / i8Ms / 1e6, 'GB/s': i8GBs(i8Ms), speedup_vs_f32: f32Ms / i8Ms });
+    if (storedMs !== undefined) {
+      const name = namedWith(int8GemmTuning, 'transposeW', false, () => int8KernelName(N, I));
+      rows.push({ kernel: `Int8Linear, cb as stored (${name})`, shape, ms: storedMs, 'GFLOP/s|GOP/s': flops / storedMs / 1e6, 'GB/s': i8GBs(storedMs), speedup_vs_f32: f32Ms / storedMs });
+    }
     rows.push({ kernel: `Int8Linear forceFallback (${int8KernelName(N, I, true)})`, shape, ms: fbMs, 'GFLOP/s|GOP/s': flops / fbMs / 1e6, 'GB/s': i8GBs(fbMs), speedup_vs_f32: f32Ms / fbMs });
     // backward to x (int8 weight dequantised in registers) vs the f32 dx = dy·W
     rows.push({ kernel: `Int8Linear bwd(x) (${int8BackwardKernelName()}) vs f32 dy·W (${gemmKernelName(false, false, N, I, O)})`, shape, ms: dx8, 'GFLOP/s|GOP/s': flops / dx8 / 1e6, f32_ms: dx32, speedup_vs_f32: dx32 / dx8 });

@@ -41,6 +41,13 @@ fn lowrank4(n: u32, o0: u32) -> vec4<f32> {
   return s;
 }
 
+// Word k (input columns 4k..4k+3) of weight row o: cb is [O][words], or [words][O] where the
+// host transposed it for the register kernel (override W_T; int8.ts, int8GemmTuning.transposeW).
+fn cb_word(o: u32, k: u32) -> u32 {
+  if (W_T) { return cb[k * params.O + o]; }
+  return cb[o * params.words + k];
+}
+
 // y[n, o] = C·SCA[n]·SCB[o]/127² + (Σ_{c outlier} x[n, c]·CB[o, c])·SCB[o]/127 + bias[o]
 //           + lr_scale·(u·bᵀ)[n, o]  (lr = that low-rank dot product; rank 0: none).
 fn int8_epilogue(n: u32, o: u32, acc: i32, lr: f32) -> f32 {
@@ -50,11 +57,10 @@ fn int8_epilogue(n: u32, o: u32, acc: i32, lr: f32) -> f32 {
   if (has_flag(FLAG_OUTLIERS)) {
     // Few columns, so the global reads are cheap next to the int8 product.
     let n_out = act[params.list_off];
-    let W = params.words;
     var outl = 0.0;
     for (var q = 0u; q < n_out; q++) {
       let c = act[params.list_off + 1u + q];
-      outl += x[n * params.I + c] * f32(byte_i8(cb[o * W + c / 4u], c % 4u));
+      outl += x[n * params.I + c] * f32(byte_i8(cb_word(o, c / 4u), c % 4u));
     }
     v += outl * sb * (1.0 / 127.0);
   }

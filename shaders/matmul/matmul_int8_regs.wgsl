@@ -81,16 +81,21 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let ol = params.O - 1u;
   let a0 = min(n0, nl) * W; let a1 = min(n0 + 1u, nl) * W; let a2 = min(n0 + 2u, nl) * W; let a3 = min(n0 + 3u, nl) * W;
   let a4 = min(n0 + 4u, nl) * W; let a5 = min(n0 + 5u, nl) * W; let a6 = min(n0 + 6u, nl) * W; let a7 = min(n0 + 7u, nl) * W;
-  let b0 = min(o0, ol) * W; let b1 = min(o0 + 1u, ol) * W; let b2 = min(o0 + 2u, ol) * W; let b3 = min(o0 + 3u, ol) * W;
-  let b4 = min(o0 + 4u, ol) * W; let b5 = min(o0 + 5u, ol) * W; let b6 = min(o0 + 6u, ol) * W; let b7 = min(o0 + 7u, ol) * W;
+  // Weight word k of row o is at cb[o·W + k], or at cb[k·O + o] when the host transposed cb (W_T):
+  // then the 8 rows' words of one k are neighbours, and neighbouring lanes read neighbouring runs.
+  let bs = select(W, 1u, W_T);
+  let ks = select(1u, params.O, W_T);
+  let b0 = min(o0, ol) * bs; let b1 = min(o0 + 1u, ol) * bs; let b2 = min(o0 + 2u, ol) * bs; let b3 = min(o0 + 3u, ol) * bs;
+  let b4 = min(o0 + 4u, ol) * bs; let b5 = min(o0 + 5u, ol) * bs; let b6 = min(o0 + 6u, ol) * bs; let b7 = min(o0 + 7u, ol) * bs;
   var c00 = vec4<i32>(); var c01 = vec4<i32>(); var c10 = vec4<i32>(); var c11 = vec4<i32>();
   var c20 = vec4<i32>(); var c21 = vec4<i32>(); var c30 = vec4<i32>(); var c31 = vec4<i32>();
   var c40 = vec4<i32>(); var c41 = vec4<i32>(); var c50 = vec4<i32>(); var c51 = vec4<i32>();
   var c60 = vec4<i32>(); var c61 = vec4<i32>(); var c70 = vec4<i32>(); var c71 = vec4<i32>();
   if (USE_DOT4) {
     for (var k = 0u; k < W; k++) {
-      let w0 = cb[b0 + k]; let w1 = cb[b1 + k]; let w2 = cb[b2 + k]; let w3 = cb[b3 + k];
-      let w4 = cb[b4 + k]; let w5 = cb[b5 + k]; let w6 = cb[b6 + k]; let w7 = cb[b7 + k];
+      let kw = k * ks;
+      let w0 = cb[b0 + kw]; let w1 = cb[b1 + kw]; let w2 = cb[b2 + kw]; let w3 = cb[b3 + kw];
+      let w4 = cb[b4 + kw]; let w5 = cb[b5 + kw]; let w6 = cb[b6 + kw]; let w7 = cb[b7 + kw];
       var a = act[a0 + k]; c00 += d4(a, w0, w1, w2, w3); c01 += d4(a, w4, w5, w6, w7);
       a = act[a1 + k]; c10 += d4(a, w0, w1, w2, w3); c11 += d4(a, w4, w5, w6, w7);
       a = act[a2 + k]; c20 += d4(a, w0, w1, w2, w3); c21 += d4(a, w4, w5, w6, w7);
@@ -112,8 +117,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
       let k1 = min(k0 + KC, W);
       for (var k = k0; k < k1; k++) {
         // Byte m of the 8 weight words, as two vec4 (outputs o0..o0+3 and o0+4..o0+7).
-        let wl = vec4<u32>(cb[b0 + k], cb[b1 + k], cb[b2 + k], cb[b3 + k]);
-        let wh = vec4<u32>(cb[b4 + k], cb[b5 + k], cb[b6 + k], cb[b7 + k]);
+        let kw = k * ks;
+        let wl = vec4<u32>(cb[b0 + kw], cb[b1 + kw], cb[b2 + kw], cb[b3 + kw]);
+        let wh = vec4<u32>(cb[b4 + kw], cb[b5 + kw], cb[b6 + kw], cb[b7 + kw]);
         let l0 = bytes_f32(wl, 0u); let l1 = bytes_f32(wl, 1u); let l2 = bytes_f32(wl, 2u); let l3 = bytes_f32(wl, 3u);
         let h0 = bytes_f32(wh, 0u); let h1 = bytes_f32(wh, 1u); let h2 = bytes_f32(wh, 2u); let h3 = bytes_f32(wh, 3u);
         var a = row_f32(act[a0 + k]); f00 = mac(a, l0, l1, l2, l3, f00); f01 = mac(a, h0, h1, h2, h3, f01);

@@ -237,6 +237,38 @@ describe('matmulInt8 (LLM.int8) vs float64 reference', () => {
   });
 });
 
+describe('matmulInt8: the register kernel on transposed weight codes (int8GemmTuning.transposeW)', () => {
+  it('gives the bits of cb as stored, and the reference, at every N (forced both ways; outliers, bias, LoRA, both dot paths)', async () => {
+    const { gpu: g, cpu } = await getBackends();
+    const cases: Case[] = [
+      { N: 3, I: 67, O: 65, bias: true, zeroRows: [], threshold: 6, fallback: false, rank: 4 },
+      { N: 70, I: 129, O: 66, bias: true, zeroRows: [0, 69], threshold: 1.5, fallback: true, rank: 0 },
+      { N: 130, I: 93, O: 17, bias: false, zeroRows: [], threshold: 6, fallback: false, rank: 3 },
+    ];
+    for (const [i, c] of cases.entries()) {
+      const { inp, scale } = caseInputs(c, 40 + i, true);
+      const want = await run(cpu, c, inp);
+      const got: Record<string, Awaited<ReturnType<typeof run>>> = {};
+      for (const tw of [true, false]) {
+        tuning.cpuStyle = true;
+        int8SkinnyTuning.use = false;
+        int8GemmTuning.transposeW = tw;
+        try {
+          got[String(tw)] = await run(g, c, inp);
+        } finally {
+          tuning.cpuStyle = 'auto';
+          int8SkinnyTuning.use = 'auto';
+          int8GemmTuning.transposeW = 'auto';
+        }
+      }
+      const label = `int8 regs N=${c.N} I=${c.I} O=${c.O} thr=${c.threshold} r=${c.rank}${c.fallback ? ' fallback' : ''}`;
+      assert.deepEqual([...got.true!.y], [...got.false!.y], `${label}: transposed cb gives the same bits`);
+      if (c.rank > 0) assert.deepEqual([...got.true!.yl!], [...got.false!.yl!], `${label}: fused LoRA, same bits`);
+      log.add('fwd regs transposed', assertClose(got.true!.y, want.y, { rtol: 1e-5, atol: 1e-6 * scale, label: `${label} y`, shape: [c.N, c.O] }));
+    }
+  });
+});
+
 type GemmKernel = typeof int8GemmTuning.kernel;
 type GemmTiles = { WX: number; WY: number; TK: number; prefetch?: boolean };
 

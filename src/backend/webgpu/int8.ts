@@ -11,6 +11,7 @@ import type { GpuContext } from '../../gpu/device.js';
 import { grid1d, type KernelDecl } from '../../gpu/kernel.js';
 import { OpArgumentError, ShapeError } from '../../errors.js';
 import { alloc, bufferOf, cpuStyle, grid, launch, release, WG } from './common.js';
+import { transposeOps } from './transpose.js';
 import type { RawTensor } from '../types.js';
 import type { Int8Backend, Int8Options, Int8Weight, LowRankAddend } from '../kernels.js';
 
@@ -42,9 +43,23 @@ export const INT8_THREAD_BLOCK = { tiled: 4, tiled8: 8 } as const;
  * an H200 (bench/gemm_sweep.bench.ts, docs/BENCHMARKS.md): 16×16 threads, TK 16, no prefetch gave
  * 56.7 TOP/s (59.9 with Dawn's unsafe toggles), prefetch 53.8 (55.2), the old 4×4 kernel 12.1.
  */
-export const int8GemmTuning: { kernel: 'auto' | 'tiled' | 'tiled8' | 'regs' | 'smat'; WX: number; WY: number; TK: number; prefetch: boolean } = {
-  kernel: 'auto', WX: 16, WY: 16, TK: 16, prefetch: false,
+export const int8GemmTuning: {
+  kernel: 'auto' | 'tiled' | 'tiled8' | 'regs' | 'smat'; WX: number; WY: number; TK: number; prefetch: boolean;
+  /**
+   * The register kernel ('regs') on cb transposed to [words][O] in a pooled temporary (the int8
+   * form of matmul's relayout): its 8 weight rows' words of one k are then neighbours, where in
+   * [O][words] each lane reads 8 rows W words apart. 'auto': from INT8_TRANSPOSE_MIN_ROWS rows on.
+   */
+  transposeW: 'auto' | boolean;
+} = {
+  kernel: 'auto', WX: 16, WY: 16, TK: 16, prefetch: false, transposeW: 'auto',
 };
+/**
+ * Rows from which 'auto' transposes cb for the register kernel: the transpose is one pass over
+ * the codes (O·I bytes), paid back at the training shapes (lavapipe, [256, 1024]·[4096, 1024]ᵀ and
+ * [256, 4096]·[1024, 4096]ᵀ: docs/BENCHMARKS.md); decoding runs the skinny kernel anyway.
+ */
+export const INT8_TRANSPOSE_MIN_ROWS = 64;
 /**
  * Tensor-core forward (matmul_int8_smat.wgsl, Dawn's chromium-experimental-subgroup-matrix, i8
  * 16×16×32 MMAs with i32 results; bit-identical to tiled8; H200 4096³: 123 TOP/s vs tiled8's 57):
@@ -224,7 +239,7 @@ function makeMatmul(native: boolean, kernel: Int8Kernel, order: 'MK' | 'KM' = 'M
     ],
     uniforms: { N: u32, O: u32, I: u32, words: u32, sca_off: u32, list_off: u32, flags: u32, rank: u32, lr_scale: f32 },
     // Bias / outliers / LoRA are uniforms (flags, rank): see shaders/matmul/int8_common.wgsl.
-    overrides: { ...tiles, USE_DOT4: { type: bool, value: native } },
+    overrides: { ...tiles, USE_DOT4: { type: bool, value: native }, W_T: { type: bool, value: false } },
     // The builtin may only be named where the language feature exists (see int8_dot_fallback.wgsl).
     includes: [native ? 'matmul/int8_dot_native.wgsl' : 'matmul/int8_dot_fallback.wgsl', 'matmul/int8_common.wgsl'],
   };
@@ -445,17 +460,20 @@ export function int8Ops(ctx: GpuContext): Int8Backend {
           constants: { HAS_OUTLIERS: flags !== null, SCALE_IN_Q8: true }, workgroups: grid1d(N),
         });
       }
+      const tw = int8GemmTuning.transposeW;
+      const cbT = kernel === 'regs' && (tw === 'auto' ? N >= INT8_TRANSPOSE_MIN_ROWS : tw) ? transposeOps(ctx).transpose(w.cb, O, words) : null; // [words, O]
       launch(ctx, matmulKernel(kernel), {
         bindings: {
-          act: bufferOf(act), cb: bufferOf(w.cb), scb: bufferOf(w.scb), x: bufferOf(x), bias: bufferOf(bias ?? w.scb),
+          act: bufferOf(act), cb: bufferOf(cbT ?? w.cb), scb: bufferOf(w.scb), x: bufferOf(x), bias: bufferOf(bias ?? w.scb),
           lu: bufferOf(lr?.u ?? w.scb), lb: bufferOf(lr?.b ?? w.scb), y: bufferOf(y),
           ...(kernel === 'tiled8' || kernel === 'smat' ? { act4: bufferOf(act), cb4: bufferOf(w.cb) } : {}),
         },
         uniforms: { N, O, I, words, sca_off: scaOff, list_off: listOff, flags: (bias ? 1 : 0) | (outliers ? 2 : 0), rank, lr_scale: lr?.scale ?? 0 },
         // smat never calls dot4 (its constants keep USE_DOT4 false).
-        constants: { USE_DOT4: hasDot4 && !opts.forceFallback, ...constants },
+        constants: { USE_DOT4: hasDot4 && !opts.forceFallback, W_T: cbT !== null, ...constants },
         workgroups,
       });
+      if (cbT) release(ctx, cbT);
       release(ctx, act);
       if (flags) release(ctx, flags);
       return y;
