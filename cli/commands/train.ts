@@ -140,8 +140,8 @@ export function register(program: Command): void {
     .option('--save-total-limit <n>', 'keep only the newest N checkpoint-* folders in --out, as HF save_total_limit (default 0 = keep all; the --resume checkpoint is never deleted)')
     .option('--seed <n>', `seed for LoRA init, data order, dropout and the eval split (default ${DEFAULT_TRAIN_SETTINGS.seed})`)
     .option('--int8', 'int8 base weights (bitsandbytes-style 8-bit; LoRA stays float32)')
-    .option('--fp16', 'fp16 mixed precision where the adapter has shader-f16: autocast (matmuls in f16; norms, softmax, loss and master weights f32) + dynamic loss scaling. Default: on for GPU adapters, off for CPU adapters (lavapipe), where f16 is no faster')
-    .option('--no-fp16', 'pure float32, no loss scaling')
+    .option('--fp16', 'fp16 mixed precision where the adapter has shader-f16 (default, as the seed): autocast (matmuls in f16; norms, softmax, loss and master weights f32) + dynamic loss scaling')
+    .option('--no-fp16', 'pure float32, no loss scaling (as fast and as lean on CPU adapters such as lavapipe, without the f16 rounding)')
     .option('--gradient-checkpointing', 'recompute each decoder layer in backward instead of storing its activations (less GPU memory, slower steps)')
     .option('--attn-implementation <name>', "attention kernels, as transformers' attn_implementation: eager (composite ops) or flash (fused kernels, O(T) memory; sdpa maps to flash). Default: the model's config.json, else eager")
     .option('--base-model-name-or-path <id>', "base_model_name_or_path written into adapter_config.json, as PEFT writes the from_pretrained id (e.g. microsoft/biogpt); default: --model as given")
@@ -187,7 +187,6 @@ export function register(program: Command): void {
         set('saveTotalLimit', num('save-total-limit', f.saveTotalLimit, true), 'save-total-limit', f.saveTotalLimit);
         set('seed', num('seed', f.seed, true), 'seed', f.seed);
         if (f.fp16 !== undefined) settings.fp16 = f.fp16;
-        const fp16Given = f.fp16 !== undefined || file.fp16 !== undefined;
         if (f.gradientCheckpointing) settings.gradientCheckpointing = true;
         if (f.attnImplementation !== undefined) {
           if (!['eager', 'flash', 'sdpa'].includes(f.attnImplementation)) {
@@ -227,13 +226,6 @@ export function register(program: Command): void {
         const evalSet = SftDataset.fromRecords(evalRecs, tok, { maxLength });
 
         const be = await startGpu(cmd);
-        // fp16 default: on for GPU adapters, off for CPU adapters (lavapipe), where f16 autocast is
-        // no faster or leaner than float32 (docs/TRAINING.md, fp16 mixed precision).
-        const adapterInfo = gpu().adapterInfo;
-        if (!fp16Given && adapterInfo.isCpu && gpu().caps.f16) {
-          settings.fp16 = false;
-          notes.push(`fp16: off by default on a CPU adapter (${adapterInfo.description || adapterInfo.device || 'software'}), where f16 is no faster than float32; --fp16 turns it on`);
-        }
         notes.forEach((n) => new Progress(0).log(n)); // stderr, with --json too
         await withBackend(be, async () => {
           const model = BioGptForCausalLM.fromPretrained(modelDir, { trainable: false });

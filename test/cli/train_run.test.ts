@@ -97,25 +97,6 @@ test('Ctrl-C saves a checkpoint and exits with status 130, so `train && merge` s
   assert.match(stderr, /^interrupted: exit status 130; continue with --resume .*checkpoint-\d+$/m);
 });
 
-test('fp16 is off by default on a CPU adapter (no faster there), with a note; --fp16 turns it on', { skip: SKIP }, (t) => {
-  const info = radgrad('info', '--json');
-  const adapter = JSON.parse(info.stdout) as { adapter?: { isCpu?: boolean }; capabilities?: { f16?: boolean } };
-  if (!adapter.adapter?.isCpu || !adapter.capabilities?.f16) return t.skip('needs a CPU adapter with shader-f16 (lavapipe)');
-  const { dir, tok, data } = setup(t);
-  const run = (name: string, ...extra: string[]) => {
-    const r = radgrad('train', '--model', model!, '--tokenizer', tok, '--data', data, '--out', path.join(dir, name), ...quick, '--max-steps', '1', '--json', ...extra);
-    assert.equal(r.status, 0, r.stderr);
-    return { ...r, summary: (JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { summary: { precision: string; lossScaling: boolean } }).summary };
-  };
-  const d = run('default');
-  assert.equal(d.summary.precision, 'float32');
-  assert.match(d.stderr, /^fp16: off by default on a CPU adapter \(.*\), where f16 is no faster than float32; --fp16 turns it on$/m);
-  const on = run('on', '--fp16');
-  assert.equal(on.summary.precision, 'fp16 mixed (autocast + dynamic loss scaling)');
-  assert.equal(on.summary.lossScaling, true);
-  assert.doesNotMatch(on.stderr, /off by default/);
-});
-
 test('--target-modules all-linear, --use-rslora and --save-total-limit reach the adapter and the checkpoints', { skip: SKIP }, (t) => {
   const { dir, tok, data } = setup(t);
   const out = path.join(dir, 'run');
