@@ -121,8 +121,40 @@ interface Slot {
   v: Tensor | null;
 }
 
-function checkHyper(op: string, name: string, v: number, ok: boolean, expected: string): void {
-  if (!ok || !Number.isFinite(v)) throw new OpArgumentError(op, name, expected, String(v));
+/** Throws OpArgumentError(op, name, expected, v) unless v is a finite number and ok. */
+export function checkHyper(op: string, name: string, v: number, ok: boolean, expected: string): void {
+  if (typeof v !== 'number' || !ok || !Number.isFinite(v)) throw new OpArgumentError(op, name, expected, String(v));
+}
+
+/**
+ * An optimizer's parameters in state order (`params`, then each group's others, each once), with
+ * the weight decay and lr scale of its group (else `weightDecay` and 1). Groups are validated:
+ * weightDecay and lrScale ≥ 0, each parameter in at most one group; parameters are float tensors.
+ */
+export function groupedParams(op: string, params: readonly Tensor[], groups: readonly ParamGroup[] | undefined, weightDecay: number): Array<{ param: Tensor; weightDecay: number; lrScale: number }> {
+  checkParams(op, params);
+  const groupOf = new Map<Tensor, ParamGroup>();
+  for (const [gi, g] of (groups ?? []).entries()) {
+    checkParams(`${op} paramGroups[${gi}]`, g.params);
+    if (g.weightDecay !== undefined) checkHyper(op, `paramGroups[${gi}].weightDecay`, g.weightDecay, g.weightDecay >= 0, 'weightDecay >= 0');
+    if (g.lrScale !== undefined) checkHyper(op, `paramGroups[${gi}].lrScale`, g.lrScale, g.lrScale >= 0, 'lrScale >= 0');
+    for (const p of g.params) {
+      if (groupOf.has(p)) throw new OpArgumentError(op, `paramGroups[${gi}]`, 'each parameter in at most one group', `${p.name ?? p.toString()} twice`);
+      groupOf.set(p, g);
+    }
+  }
+  const out: Array<{ param: Tensor; weightDecay: number; lrScale: number }> = [];
+  const seen = new Set<Tensor>();
+  const add = (p: Tensor) => {
+    if (seen.has(p)) return;
+    seen.add(p);
+    if (p.dtype !== 'f32' && p.dtype !== 'f16') throw new OpArgumentError(op, 'params', 'float parameters', p.name ?? p.toString());
+    const g = groupOf.get(p);
+    out.push({ param: p, weightDecay: g?.weightDecay ?? weightDecay, lrScale: g?.lrScale ?? 1 });
+  };
+  params.forEach(add);
+  for (const g of groups ?? []) g.params.forEach(add);
+  return out;
 }
 
 /**
@@ -149,27 +181,7 @@ export class AdamW {
     checkHyper('AdamW', 'betas[1]', this.beta2, this.beta2 >= 0 && this.beta2 < 1, 'a value in [0, 1)');
     checkHyper('AdamW', 'eps', this.eps, this.eps >= 0, 'eps >= 0');
     checkHyper('AdamW', 'weightDecay', wd, wd >= 0, 'weightDecay >= 0');
-    checkParams('AdamW', params);
-    const groupOf = new Map<Tensor, ParamGroup>();
-    for (const [gi, g] of (opts.paramGroups ?? []).entries()) {
-      checkParams(`AdamW paramGroups[${gi}]`, g.params);
-      if (g.weightDecay !== undefined) checkHyper('AdamW', `paramGroups[${gi}].weightDecay`, g.weightDecay, g.weightDecay >= 0, 'weightDecay >= 0');
-      if (g.lrScale !== undefined) checkHyper('AdamW', `paramGroups[${gi}].lrScale`, g.lrScale, g.lrScale >= 0, 'lrScale >= 0');
-      for (const p of g.params) {
-        if (groupOf.has(p)) throw new OpArgumentError('AdamW', `paramGroups[${gi}]`, 'each parameter in at most one group', `${p.name ?? p.toString()} twice`);
-        groupOf.set(p, g);
-      }
-    }
-    const seen = new Set<Tensor>();
-    const add = (p: Tensor) => {
-      if (seen.has(p)) return;
-      seen.add(p);
-      if (!p.dtype.startsWith('f')) throw new OpArgumentError('AdamW', 'params', 'float parameters', `${p.name ?? p.toString()}`);
-      const g = groupOf.get(p);
-      this.slots.push({ param: p, weightDecay: g?.weightDecay ?? wd, lrScale: g?.lrScale ?? 1, step: 0, m: null, v: null });
-    };
-    params.forEach(add);
-    for (const g of opts.paramGroups ?? []) g.params.forEach(add);
+    for (const x of groupedParams('AdamW', params, opts.paramGroups, wd)) this.slots.push({ ...x, step: 0, m: null, v: null });
   }
 
   /** The optimized parameters, in state order. */

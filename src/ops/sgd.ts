@@ -11,7 +11,7 @@ import { contiguousStrides } from '../backend/types.js';
 import { Tensor } from '../tensor/tensor.js';
 import { keep, tidy } from '../tensor/scope.js';
 import { add, mul } from './elementwise.js';
-import type { ParamGroup } from './optim.js';
+import { checkHyper as check, groupedParams, type ParamGroup } from './optim.js';
 
 export interface SGDOptions {
   /** Default 1e-3 (as torch). */
@@ -51,10 +51,6 @@ interface Slot {
   buf: Tensor | null;
 }
 
-function check(op: string, name: string, v: number, ok: boolean, expected: string): void {
-  if (typeof v !== 'number' || !ok || !Number.isFinite(v)) throw new OpArgumentError(op, name, expected, String(v));
-}
-
 export class SGD {
   lr: number;
   readonly momentum: number;
@@ -79,26 +75,7 @@ export class SGD {
     if (this.nesterov && (this.momentum <= 0 || this.dampening !== 0)) {
       throw new OpArgumentError('SGD', 'nesterov', 'momentum > 0 and dampening 0 with Nesterov momentum', `momentum ${this.momentum}, dampening ${this.dampening}`);
     }
-    const groupOf = new Map<Tensor, ParamGroup>();
-    for (const [gi, g] of (opts.paramGroups ?? []).entries()) {
-      if (g.weightDecay !== undefined) check('SGD', `paramGroups[${gi}].weightDecay`, g.weightDecay, g.weightDecay >= 0, 'weightDecay >= 0');
-      if (g.lrScale !== undefined) check('SGD', `paramGroups[${gi}].lrScale`, g.lrScale, g.lrScale >= 0, 'lrScale >= 0');
-      for (const p of g.params) {
-        if (groupOf.has(p)) throw new OpArgumentError('SGD', `paramGroups[${gi}]`, 'each parameter in at most one group', `${p.name ?? p.toString()} twice`);
-        groupOf.set(p, g);
-      }
-    }
-    const seen = new Set<Tensor>();
-    const add = (p: Tensor, i: number) => {
-      if (!(p instanceof Tensor)) throw new OpArgumentError('SGD', `params[${i}]`, 'a Tensor', typeof p);
-      if (seen.has(p)) return;
-      seen.add(p);
-      if (p.dtype !== 'f32' && p.dtype !== 'f16') throw new OpArgumentError('SGD', 'params', 'float parameters', p.name ?? p.toString());
-      const g = groupOf.get(p);
-      this.slots.push({ param: p, weightDecay: g?.weightDecay ?? wd, lrScale: g?.lrScale ?? 1, buf: null });
-    };
-    params.forEach(add);
-    for (const g of opts.paramGroups ?? []) g.params.forEach(add);
+    for (const x of groupedParams('SGD', params, opts.paramGroups, wd)) this.slots.push({ ...x, buf: null });
   }
 
   /** The optimized parameters, in state order. */
