@@ -13,8 +13,14 @@ import { argmaxRow, processScores, sampleRow, type ProcessorConfig } from './log
 import { beamSearch } from './beam.js';
 
 export interface GenerateOptions {
-  /** New tokens at most (transformers' max_new_tokens; default 20). */
+  /** New tokens at most (transformers' max_new_tokens; default 20). Wins over maxLength. */
   maxNewTokens?: number;
+  /**
+   * Total length at most: the prompt batch (left padding included) + new tokens, as transformers'
+   * max_length. Used only when maxNewTokens is not given; a prompt batch of maxLength tokens or
+   * more is refused (transformers raises too).
+   */
+  maxLength?: number;
   /** Eos is suppressed until this many new tokens exist. */
   minNewTokens?: number;
   doSample?: boolean;
@@ -67,7 +73,7 @@ export interface GenerationStats {
   newTokens: number;
 }
 
-export interface ResolvedOptions extends Required<Omit<GenerateOptions, 'attentionMask' | 'onTokens' | 'eosTokenId' | 'seed'>> {
+export interface ResolvedOptions extends Required<Omit<GenerateOptions, 'attentionMask' | 'onTokens' | 'eosTokenId' | 'seed' | 'maxLength'>> {
   eos: number[];
   seed: number;
 }
@@ -137,7 +143,27 @@ export function preparePrompts(model: BioGptForCausalLM, inputIds: readonly (rea
   return mask;
 }
 
-export async function generate(model: BioGptForCausalLM, inputIds: readonly (readonly number[])[], opts: GenerateOptions = {}): Promise<GenerateResult> {
+/**
+ * maxLength (total, transformers' max_length) as maxNewTokens for this batch of T-token rows:
+ * maxLength - T. maxNewTokens, when given, wins (as in transformers).
+ */
+export function lengthOptions(inputIds: readonly (readonly number[])[], o: GenerateOptions): GenerateOptions {
+  if (o.maxLength === undefined || o.maxNewTokens !== undefined) return o;
+  const L = o.maxLength;
+  if (!Number.isInteger(L) || L < 2) {
+    throw new RadgradError(`generate: maxLength must be an integer >= 2 (a prompt token and a new one), got ${String(L)}`, { hint: 'maxLength counts the prompt and the new tokens, as transformers\' max_length' });
+  }
+  const T = inputIds.length ? inputIds[0]!.length : 0;
+  if (T >= L) {
+    throw new RadgradError(`generate: the prompt is ${T} tokens (left padding included) but maxLength is ${L}: no room for a new token`, {
+      hint: `maxLength counts the prompt (transformers' max_length): raise it above ${T}, or give maxNewTokens (--max-new-tokens) instead`,
+    });
+  }
+  return { ...o, maxNewTokens: L - T };
+}
+
+export async function generate(model: BioGptForCausalLM, inputIds: readonly (readonly number[])[], options: GenerateOptions = {}): Promise<GenerateResult> {
+  const opts = lengthOptions(inputIds, options);
   const r = resolveOptions(model, opts);
   const mask = preparePrompts(model, inputIds, opts, r.padTokenId);
   if (r.numBeams > 1) return beamSearch(model, inputIds, mask, r);

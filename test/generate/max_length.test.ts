@@ -1,0 +1,64 @@
+/**
+ * maxLength is transformers' max_length: the whole sequence (prompt, left padding included, + new
+ * tokens), used when maxNewTokens is not given; maxNewTokens wins when both are; a prompt that
+ * already has maxLength tokens is refused (transformers raises a ValueError).
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { shutdownGpu } from '../../src/gpu/device.js';
+import { initWebGpuBackend } from '../../src/backend/webgpu/index.js';
+import { withBackend } from '../../src/backend/registry.js';
+import type { Backend } from '../../src/backend/types.js';
+import '../../src/ops/index.js';
+import { BioGptForCausalLM } from '../../src/models/biogpt/index.js';
+import { generate } from '../../src/generate/index.js';
+import { lengthOptions } from '../../src/generate/generate.js';
+import { RadgradError } from '../../src/errors.js';
+import { sharedPath } from '../../src/util/paths.js';
+
+const modelDir = sharedPath('golden', 'tiny_biogpt');
+const SKIP = !modelDir && 'shared/golden/tiny_biogpt is absent (../shared)';
+const PROMPT = [2, 17, 45, 300];
+
+describe('lengthOptions (no GPU)', () => {
+  it('turns maxLength into maxNewTokens for the padded batch length, and leaves maxNewTokens alone', () => {
+    assert.equal(lengthOptions([PROMPT], { maxLength: 10 }).maxNewTokens, 6);
+    assert.equal(lengthOptions([[1, 1, 2, 5, 6, 7]], { maxLength: 10 }).maxNewTokens, 4, 'left padding counts, as in transformers');
+    assert.equal(lengthOptions([PROMPT], { maxLength: 10, maxNewTokens: 3 }).maxNewTokens, 3);
+    assert.equal(lengthOptions([PROMPT], {}).maxNewTokens, undefined);
+  });
+  it('refuses a prompt of maxLength tokens or more, and a maxLength that is not an integer >= 2', () => {
+    for (const L of [4, 3]) {
+      assert.throws(() => lengthOptions([PROMPT], { maxLength: L }), (e: unknown) =>
+        e instanceof RadgradError && e.message === `generate: the prompt is 4 tokens (left padding included) but maxLength is ${L}: no room for a new token` && /--max-new-tokens/.test(e.hint!));
+    }
+    for (const L of [1, 2.5, Number.NaN]) assert.throws(() => lengthOptions([PROMPT], { maxLength: L }), /maxLength must be an integer >= 2/);
+  });
+});
+
+describe('generate with maxLength (tiny BioGPT)', { skip: SKIP }, () => {
+  let gpu: Backend;
+  let model: BioGptForCausalLM;
+  before(async () => {
+    gpu = await initWebGpuBackend();
+    model = withBackend(gpu, () => BioGptForCausalLM.fromPretrained(modelDir!));
+    model.eval();
+  });
+  after(async () => {
+    if (model) withBackend(gpu, () => model.dispose());
+    await shutdownGpu();
+  });
+  it('greedy and beam search stop at maxLength total tokens, as maxNewTokens = maxLength - prompt', async () => {
+    await withBackend(gpu, async () => {
+      for (const numBeams of [1, 3]) {
+        const byTotal = await generate(model, [PROMPT], { maxLength: 11, numBeams });
+        const byNew = await generate(model, [PROMPT], { maxNewTokens: 7, numBeams });
+        assert.deepEqual(byTotal.sequences, byNew.sequences, `numBeams ${numBeams}`);
+        assert.ok(byTotal.sequences[0]!.length <= 11);
+      }
+      const both = await generate(model, [PROMPT], { maxLength: 11, maxNewTokens: 2 });
+      assert.ok(both.sequences[0]!.length <= 6, 'maxNewTokens wins over maxLength');
+      await assert.rejects(generate(model, [PROMPT], { maxLength: 4 }), /maxLength is 4: no room for a new token/);
+    });
+  });
+});
