@@ -48,6 +48,7 @@ interface TrainFlags {
   evalEvery?: string;
   saveEvery?: string;
   saveTotalLimit?: string;
+  loadBestModelAtEnd?: boolean;
   seed?: string;
   int8?: boolean;
   fp16?: boolean;
@@ -138,6 +139,7 @@ export function register(program: Command): void {
     .option('--eval-on-start', 'evaluate once before training (the base model\'s held-out loss, recorded as step 0), as HF eval_on_start')
     .option('--save-every <n>', `checkpoint every N steps (default ${DEFAULT_TRAIN_SETTINGS.saveEvery}; 0 = end only)`)
     .option('--save-total-limit <n>', 'keep only the newest N checkpoint-* folders in --out, as HF save_total_limit (default 0 = keep all; the --resume checkpoint is never deleted)')
+    .option('--load-best-model-at-end', 'as HF load_best_model_at_end (metric eval loss, lower is better): adapter/ is the checkpoint with the lowest eval loss, which --save-total-limit never deletes; needs eval data and --save-every a multiple of --eval-every')
     .option('--seed <n>', `seed for LoRA init, data order, dropout and the eval split (default ${DEFAULT_TRAIN_SETTINGS.seed})`)
     .option('--int8', 'int8 base weights (bitsandbytes-style 8-bit; LoRA stays float32)')
     .option('--fp16', 'fp16 mixed precision where the adapter has shader-f16 (default, as the seed): autocast (matmuls in f16; norms, softmax, loss and master weights f32) + dynamic loss scaling')
@@ -185,6 +187,7 @@ export function register(program: Command): void {
         set('evalEvery', num('eval-every', f.evalEvery, true), 'eval-every', f.evalEvery);
         set('saveEvery', num('save-every', f.saveEvery, true), 'save-every', f.saveEvery);
         set('saveTotalLimit', num('save-total-limit', f.saveTotalLimit, true), 'save-total-limit', f.saveTotalLimit);
+        if (f.loadBestModelAtEnd) settings.loadBestModelAtEnd = true;
         set('seed', num('seed', f.seed, true), 'seed', f.seed);
         if (f.fp16 !== undefined) settings.fp16 = f.fp16;
         if (f.gradientCheckpointing) settings.gradientCheckpointing = true;
@@ -224,6 +227,11 @@ export function register(program: Command): void {
         }
         const trainSet = SftDataset.fromRecords(trainRecs, tok, { maxLength });
         const evalSet = SftDataset.fromRecords(evalRecs, tok, { maxLength });
+        if (resolved.loadBestModelAtEnd && !evalSet.length) {
+          throw new RadgradError(`--load-best-model-at-end picks the checkpoint with the lowest eval loss, but the eval set is empty (${evalDataFile ? `--eval-data ${evalDataFile} has no usable examples` : `--eval-fraction ${evalFraction} held out nothing`})`, {
+            hint: 'pass --eval-data <file> or an --eval-fraction above 0 (default 0.05), or drop --load-best-model-at-end',
+          });
+        }
 
         const be = await startGpu(cmd);
         notes.forEach((n) => new Progress(0).log(n)); // stderr, with --json too
@@ -257,9 +265,13 @@ export function register(program: Command): void {
               steps: r.steps, totalSteps: r.totalSteps, interrupted: r.interrupted, finalLoss: r.finalLoss, finalEvalLoss: r.finalEvalLoss,
               tokensPerSec: Math.round(r.tokensPerSec), adapter: r.interrupted ? null : r.adapterDir, checkpoint: r.lastCheckpoint ?? null,
               report: path.join(outDir, 'report.html'), trainable: r.trainableLine, lossScaling: r.lossScaling, precision: r.precision,
+              ...(resolved.loadBestModelAtEnd ? { bestCheckpoint: r.best?.checkpoint ?? null, bestEvalLoss: r.best?.metric ?? null, bestStep: r.best?.step ?? null } : {}),
             };
             if (f.json) process.stdout.write(JSON.stringify({ summary }) + '\n');
-            else process.stdout.write(Object.entries(summary).map(([k, v]) => `${k.padEnd(14)} ${v ?? '-'}`).join('\n') + '\n');
+            else {
+              const show = (k: string, v: unknown) => (k === 'adapter' && v && r.best ? `${String(v)} (the best checkpoint's: ${r.best.checkpoint})` : v ?? '-');
+              process.stdout.write(Object.entries(summary).map(([k, v]) => `${k.padEnd(14)} ${show(k, v)}`).join('\n') + '\n');
+            }
             // Interrupted (Ctrl-C): the checkpoint is saved, but the run did not finish, so exit as a
             // shell does on SIGINT (128 + 2) and `radgrad train ... && radgrad merge ...` stops here.
             if (r.interrupted) {

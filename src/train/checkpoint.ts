@@ -46,6 +46,14 @@ export interface TrainerState {
   settings: Record<string, unknown>;
   /** What the run trained and evaluated on (example counts, the eval split's parameters), checked on resume; absent in older checkpoints. */
   data?: Record<string, unknown>;
+  /**
+   * HF's trainer_state.json fields (metric_for_best_model eval_loss, lower is better): the lowest
+   * eval loss of a checkpointed step so far, that checkpoint's folder and step; null before any
+   * checkpoint had an eval loss. Recorded with loadBestModelAtEnd only.
+   */
+  best_metric?: number | null;
+  best_model_checkpoint?: string | null;
+  best_global_step?: number | null;
 }
 
 /** Every Dropout's RNG position, by module path (so a resumed run draws the same masks). */

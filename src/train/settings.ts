@@ -58,6 +58,12 @@ export interface TrainSettings {
    * checkpoint a resumed run started from is never deleted.
    */
   saveTotalLimit: number;
+  /**
+   * HF load_best_model_at_end with metric_for_best_model "eval_loss" (lower is better): track the
+   * checkpoint with the lowest eval loss, never delete it under saveTotalLimit, and write its
+   * adapter as adapter/ at the end. Needs eval data and saveEvery a multiple of evalEvery (> 0).
+   */
+  loadBestModelAtEnd: boolean;
   seed: number;
   fp16: boolean;
   padId: number;
@@ -79,7 +85,7 @@ export const DEFAULT_TRAIN_SETTINGS: Readonly<TrainSettings> = Object.freeze({
   batchSize: 4, gradAccum: 4, epochs: 2, maxSteps: 0,
   lr: 2e-4, betas: [0.9, 0.999] as [number, number], eps: 1e-8, weightDecay: 0,
   schedule: 'linear' as ScheduleKind, warmupSteps: 0, warmupRatio: 0, maxGradNorm: 1.0, maxLength: 512,
-  evalEvery: 50, evalOnStart: false, saveEvery: 200, saveTotalLimit: 0, seed: 42, fp16: true, padId: 1, logEvery: 1, gradientCheckpointing: false,
+  evalEvery: 50, evalOnStart: false, saveEvery: 200, saveTotalLimit: 0, loadBestModelAtEnd: false, seed: 42, fp16: true, padId: 1, logEvery: 1, gradientCheckpointing: false,
 });
 
 const num = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
@@ -114,6 +120,7 @@ const RULES: Record<keyof TrainSettings, Rule> = {
   evalOnStart: bool,
   saveEvery: natInt,
   saveTotalLimit: [natInt[0], natInt[1], '0 keeps every checkpoint; N keeps the newest N'],
+  loadBestModelAtEnd: bool,
   seed: natInt,
   fp16: bool,
   padId: natInt,
@@ -143,11 +150,27 @@ export function checkTrainSettings(s: Record<string, unknown>, where = 'Trainer'
   }
 }
 
+/**
+ * loadBestModelAtEnd needs every checkpoint to have an eval loss (HF: save_steps a multiple of
+ * eval_steps, the same strategies): evaluations and checkpoints every N steps, saveEvery a multiple
+ * of evalEvery. With either at 0 (end only) the best could only be the last step.
+ */
+export function checkBestModelSettings(s: TrainSettings, where = 'Trainer'): void {
+  if (!s.loadBestModelAtEnd) return;
+  const fix = 'set saveEvery (--save-every) to a multiple of evalEvery (--eval-every), both > 0, e.g. --eval-every 50 --save-every 200; or drop loadBestModelAtEnd (--load-best-model-at-end)';
+  if (s.evalEvery === 0) throw new TrainSettingsError(where, 'evalEvery', 'a number of steps > 0 with loadBestModelAtEnd (0 evaluates at the end only, so only the last checkpoint would have an eval loss)', s.evalEvery, fix);
+  if (s.saveEvery === 0) throw new TrainSettingsError(where, 'saveEvery', 'a number of steps > 0 with loadBestModelAtEnd (0 saves at the end only, so the best could only be the last step)', s.saveEvery, fix);
+  if (s.saveEvery % s.evalEvery !== 0) {
+    throw new TrainSettingsError(where, 'saveEvery', `a multiple of evalEvery ${s.evalEvery} with loadBestModelAtEnd (as HF's save_steps / eval_steps), so every checkpoint has an eval loss`, s.saveEvery, fix);
+  }
+}
+
 /** Defaults overlaid with `s` (undefined values do not override), validated. */
 export function resolveTrainSettings(s: Partial<TrainSettings> = {}, where = 'Trainer'): TrainSettings {
   const given = Object.fromEntries(Object.entries(s).filter(([, v]) => v !== undefined)) as Partial<TrainSettings>;
   const out = { ...DEFAULT_TRAIN_SETTINGS, ...given };
   checkTrainSettings(out as unknown as Record<string, unknown>, where);
+  checkBestModelSettings(out, where);
   return out;
 }
 

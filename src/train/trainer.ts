@@ -39,6 +39,7 @@ import { scheduledLr, warmupStepsFor } from './schedule.js';
 import { ResumeMismatchError, TrainerError, formatDifferences, resolveTrainSettings, resumeDifferences, type TrainSettings } from './settings.js';
 import { Progress } from './progress.js';
 import { loadDropoutStates, readCheckpoint, readTrainerState, rotateCheckpoints, saveCheckpoint, type TrainerState } from './checkpoint.js';
+import { BestModelTracker, type BestModel } from './best_model.js';
 
 export { DEFAULT_TRAIN_SETTINGS, ResumeMismatchError, TrainerError, TrainSettingsError, type TrainSettings } from './settings.js';
 
@@ -130,6 +131,11 @@ export interface TrainResult {
   lossScaling: boolean;
   /** PRECISION_MIXED or PRECISION_F32. */
   precision: string;
+  /**
+   * loadBestModelAtEnd: the checkpoint with the lowest eval loss (adapterDir holds its adapter when
+   * the run finished); undefined when the setting is off or no checkpoint had an eval loss.
+   */
+  best?: BestModel;
 }
 
 /** How a mixed-precision run describes itself (console, metrics, report). */
@@ -183,6 +189,8 @@ export class Trainer {
   /** Logged when the run starts (setting changes accepted on resume). */
   private readonly resumeNotes: string[] = [];
   private progress: Progress | null = null;
+  /** loadBestModelAtEnd: the checkpoint with the lowest eval loss so far. */
+  private readonly best = new BestModelTracker();
 
   constructor(o: TrainerOptions) {
     this.o = o;
@@ -191,6 +199,9 @@ export class Trainer {
     if (!o.train.length) throw new TrainerError('the training set is empty', { hint: 'check --data (prompt/completion JSONL) and --max-length' });
     this.model = o.model;
     checkPositions(o.model.config.maxPositionEmbeddings, s.maxLength, o.train, o.eval ?? []);
+    if (s.loadBestModelAtEnd && !o.eval?.length) {
+      throw new TrainerError('loadBestModelAtEnd picks the checkpoint with the lowest eval loss, but there is no eval set', { hint: 'pass eval examples (train --eval-data, or --eval-fraction > 0), or drop loadBestModelAtEnd (--load-best-model-at-end)' });
+    }
     this.lora = {
       r: s.loraR, alpha: s.loraAlpha, dropout: s.loraDropout, targetModules: s.targetModules, bias: 'none', useRslora: s.useRslora,
       baseModelNameOrPath: s.baseModelNameOrPath !== undefined ? s.baseModelNameOrPath : ((o.reportSettings?.model as string | undefined) ?? null),
@@ -239,6 +250,10 @@ export class Trainer {
     this.optimizerSteps = state.optimizerSteps;
     this.tokensSeen = state.tokensSeen;
     this.elapsedBefore = state.elapsed;
+    if (this.s.loadBestModelAtEnd) {
+      const note = this.best.restore(state, this.o.outDir);
+      if (note) this.resumeNotes.push(note);
+    }
     // Keep the metrics history up to the checkpoint (a crash may have logged steps after it), in
     // memory and in the file: the rows after the checkpoint are undone, so they go from both.
     if (fs.existsSync(this.metricsFile)) {
@@ -316,14 +331,22 @@ export class Trainer {
 
   private async checkpoint(t0: number): Promise<string> {
     const dir = path.join(this.o.outDir, `checkpoint-${this.globalStep}`);
+    if (this.s.loadBestModelAtEnd) {
+      // This step's eval loss, when it evaluated (every save step does: saveEvery is a multiple of evalEvery).
+      const m = this.metrics.at(-1);
+      this.best.consider(this.globalStep, m?.step === this.globalStep ? m.evalLoss : undefined, dir);
+    }
     const state: Omit<TrainerState, 'format' | 'optimizer' | 'dropout'> = {
       globalStep: this.globalStep, optimizerSteps: this.optimizerSteps, epoch: this.globalStep / this.stepsPerEpoch,
       totalSteps: this.totalSteps, stepsPerEpoch: this.stepsPerEpoch, seed: this.s.seed, tokensSeen: this.tokensSeen,
       elapsed: this.elapsedBefore + (Date.now() - t0) / 1000, lossScaler: this.scaler.state(), settings: { ...this.s }, data: this.data,
+      ...(this.s.loadBestModelAtEnd ? this.best.stateFields() : {}),
     };
     await saveCheckpoint(dir, { model: this.model, lora: this.lora, optimizer: await this.optimizer.state(), state });
     if (this.s.saveTotalLimit > 0) {
-      for (const d of rotateCheckpoints(this.o.outDir, this.s.saveTotalLimit, [dir, ...(this.o.resume ? [this.o.resume] : [])])) {
+      // Never the one just written, the one resumed from, nor the best (HF keeps best_model_checkpoint too).
+      const keep = [dir, ...(this.o.resume ? [this.o.resume] : []), ...(this.best.best ? [this.best.best.checkpoint] : [])];
+      for (const d of rotateCheckpoints(this.o.outDir, this.s.saveTotalLimit, keep)) {
         this.progress?.log(`deleted ${d} (--save-total-limit ${this.s.saveTotalLimit})`);
       }
     }
@@ -443,12 +466,25 @@ export class Trainer {
     }
     if (interrupted) progress?.log(`interrupted: saved ${lastCheckpoint ?? 'nothing (no step done)'}; continue with --resume ${lastCheckpoint ?? '<checkpoint>'}`);
     const adapterDir = path.join(o.outDir, 'adapter');
-    if (!interrupted) await saveAdapter(this.model, adapterDir, this.lora);
+    const best = this.best.best;
+    if (!interrupted) {
+      if (s.loadBestModelAtEnd && best) {
+        // HF load_best_model_at_end: the best checkpoint's weights go back into the model, and adapter/ is them.
+        progress?.log(`loading the best checkpoint ${best.checkpoint} (step ${best.step}, eval loss ${best.metric.toFixed(4)}) into adapter/ (load_best_model_at_end)`);
+        loadAdapter(this.model, best.checkpoint, { dropout: s.loraDropout });
+      } else if (s.loadBestModelAtEnd) {
+        progress?.log('load_best_model_at_end: no checkpoint had an eval loss; adapter/ is the last step');
+      }
+      await saveAdapter(this.model, adapterDir, this.lora);
+    }
     const tokensPerSec = runTokens / Math.max((Date.now() - tRun) / 1000, 1e-9);
     if (o.report ?? true) {
       await writeTrainingReport(path.join(o.outDir, 'report.html'), {
         title: `radgrad LoRA fine-tune${interrupted ? ' (interrupted)' : ''}`,
-        settings: { ...(o.reportSettings ?? {}), ...this.s, trainable: line, steps: `${this.globalStep}/${this.totalSteps}`, lossScaling: this.scaler.enabled, compute: this.precision },
+        settings: {
+          ...(o.reportSettings ?? {}), ...this.s, trainable: line, steps: `${this.globalStep}/${this.totalSteps}`, lossScaling: this.scaler.enabled, compute: this.precision,
+          ...(best ? { bestCheckpoint: `${best.checkpoint} (step ${best.step}, eval loss ${best.metric.toFixed(4)})${interrupted ? '' : '; adapter/ holds it'}` } : {}),
+        },
         metrics: this.metrics,
       });
     }
@@ -457,6 +493,7 @@ export class Trainer {
       ...(last?.loss !== undefined ? { finalLoss: last.loss } : {}),
       ...(lastEval !== undefined ? { finalEvalLoss: lastEval } : {}),
       tokensPerSec, adapterDir, ...(lastCheckpoint ? { lastCheckpoint } : {}), metrics: this.metrics, trainableLine: line, lossScaling: this.scaler.enabled, precision: this.precision,
+      ...(best ? { best: { ...best } } : {}),
     };
   }
 }

@@ -111,3 +111,33 @@ test('--target-modules all-linear, --use-rslora and --save-total-limit reach the
   assert.ok(cfg.target_modules.every((m) => /^biogpt\.layers\.[01]\.(self_attn\.(q|k|v|out)_proj|fc1|fc2)$/.test(m)), cfg.target_modules.join());
   assert.match(r.stderr, /trainable params: 18,432 \|\|/, 'r 8 on q/k/v/out_proj (64×64) and fc1/fc2 (64×256) of 2 layers');
 });
+
+test('--load-best-model-at-end: adapter/ is the lowest-eval-loss checkpoint, named in the summary; refused without eval data or with --save-every not a multiple of --eval-every', { skip: SKIP }, (t) => {
+  const { dir, tok, data } = setup(t);
+  const out = path.join(dir, 'run');
+  const r = radgrad('train', '--model', model!, '--tokenizer', tok, '--data', data, '--out', out, ...quick, '--max-steps', '4', '--eval-every', '1', '--save-every', '2',
+    '--save-total-limit', '1', '--no-fp16', '--load-best-model-at-end');
+  assert.equal(r.status, 0, r.stderr);
+  const field = (k: string) => new RegExp(`^${k} +(.*)$`, 'm').exec(r.stdout)?.[1];
+  const summary = { adapter: field('adapter')!, bestCheckpoint: field('bestCheckpoint')!, bestEvalLoss: Number(field('bestEvalLoss')), bestStep: Number(field('bestStep')) };
+  const metrics = fs.readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { step: number; evalLoss?: number });
+  const saved = metrics.filter((m) => m.step === 2 || m.step === 4).map((m) => [m.step, m.evalLoss!] as const);
+  const [step, loss] = saved.reduce((a, b) => (b[1] < a[1] ? b : a));
+  const best = path.join(out, `checkpoint-${step}`);
+  assert.deepEqual([summary.bestStep, summary.bestEvalLoss, summary.bestCheckpoint], [step, loss, best]);
+  assert.equal(summary.adapter, `${path.join(out, 'adapter')} (the best checkpoint's: ${best})`);
+  assert.ok(fs.readFileSync(path.join(out, 'adapter', 'adapter_model.safetensors')).equals(fs.readFileSync(path.join(best, 'adapter_model.safetensors'))));
+  assert.match(r.stderr, /loading the best checkpoint .*checkpoint-\d \(step \d, eval loss [\d.]+\) into adapter\/ \(load_best_model_at_end\)/);
+  assert.ok(fs.existsSync(summary.bestCheckpoint), 'kept under --save-total-limit 1');
+  assert.match(r.stderr, /loading the best checkpoint .*checkpoint-\d \(step \d, eval loss [\d.]+\) into adapter\/ \(load_best_model_at_end\)/);
+
+  const noEval = radgrad('train', '--model', model!, '--tokenizer', tok, '--data', data, '--out', path.join(dir, 'no-eval'), ...quick, '--eval-fraction', '0', '--load-best-model-at-end', '--eval-every', '1', '--save-every', '2');
+  assert.notEqual(noEval.status, 0);
+  assert.match(noEval.stderr, /^error: --load-best-model-at-end picks the checkpoint with the lowest eval loss, but the eval set is empty \(--eval-fraction 0 held out nothing\)$/m);
+  assert.match(noEval.stderr, /^hint: pass --eval-data <file> or an --eval-fraction above 0/m);
+  const bad = radgrad('train', '--model', model!, '--tokenizer', tok, '--data', data, '--out', path.join(dir, 'bad'), '--load-best-model-at-end', '--eval-every', '2', '--save-every', '3');
+  assert.notEqual(bad.status, 0);
+  assert.match(bad.stderr, /^error: .*setting 'saveEvery' expected a multiple of evalEvery 2 with loadBestModelAtEnd .*, got 3$/m);
+  assert.match(bad.stderr, /^hint: set saveEvery \(--save-every\) to a multiple of evalEvery \(--eval-every\)/m);
+  assert.equal(fs.existsSync(path.join(dir, 'bad')), false, 'refused before --out is created');
+});

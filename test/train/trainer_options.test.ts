@@ -14,8 +14,8 @@ import { shutdownGpu } from '../../src/gpu/device.js';
 import type { Backend } from '../../src/backend/types.js';
 import type { Example } from '../../src/data/dataset.js';
 import { loraModules } from '../../src/nn/lora.js';
-import { listCheckpoints } from '../../src/train/checkpoint.js';
-import { TrainerError, type TrainSettings } from '../../src/train/trainer.js';
+import { listCheckpoints, readTrainerState } from '../../src/train/checkpoint.js';
+import { TrainSettingsError, TrainerError, type TrainSettings } from '../../src/train/trainer.js';
 import { sharedPath } from '../../src/util/paths.js';
 import { runTinyTrainer, type TinyRunControl } from '../helpers/tiny_trainer.js';
 
@@ -35,8 +35,10 @@ after(async () => {
   fs.rmSync(tmp, { recursive: true, force: true });
   await shutdownGpu();
 });
-const run = (out: string, settings: Partial<TrainSettings>, ctl: TinyRunControl = {}, train = trainSet) =>
-  runTinyTrainer(gpu, modelDir!, { train, outDir: out, settings: { ...base, ...settings }, progress: null, report: false }, ctl);
+const run = (out: string, settings: Partial<TrainSettings>, ctl: TinyRunControl = {}, train = trainSet, evalSet?: Example[]) =>
+  runTinyTrainer(gpu, modelDir!, { train, ...(evalSet ? { eval: evalSet } : {}), outDir: out, settings: { ...base, ...settings }, progress: null, report: false }, ctl);
+/** Examples whose completion is `tok` repeated: training on one token makes another's eval loss rise. */
+const constant = (n: number, tok: number): Example[] => Array.from({ length: n }, (_, i) => ({ id: `c${tok}-${i}`, inputIds: Int32Array.from({ length: 12 }, (_, t) => (t === 0 ? 2 : t < 3 ? 20 + i : tok)), promptLength: 3, truncated: false }));
 
 describe('Trainer options (tiny BioGPT, WebGPU)', { skip: SKIP }, () => {
   it('saveTotalLimit keeps the newest N checkpoints; the --resume checkpoint is never deleted', async () => {
@@ -48,6 +50,54 @@ describe('Trainer options (tiny BioGPT, WebGPU)', { skip: SKIP }, () => {
     assert.deepEqual(listCheckpoints(again), ['checkpoint-1', 'checkpoint-2']);
     await run(again, { saveTotalLimit: 1 }, { resume: path.join(again, 'checkpoint-1') });
     assert.deepEqual(listCheckpoints(again), ['checkpoint-1', 'checkpoint-4'], 'the resumed-from checkpoint stays, beside the newest');
+  });
+
+  it('loadBestModelAtEnd writes the lowest-eval-loss checkpoint as adapter/, records it in trainer_state.json and keeps it under saveTotalLimit', async () => {
+    const out = path.join(tmp, 'best');
+    const evalSet = [...constant(2, 11), ...constant(2, 10)];
+    const r = await run(out, { loadBestModelAtEnd: true, evalEvery: 1, saveEvery: 2, maxSteps: 8, saveTotalLimit: 1, lr: 0.05, loraDropout: 0 }, {}, constant(8, 10), evalSet);
+    const evals = r.metrics.filter((m) => m.evalLoss !== undefined).map((m) => [m.step, m.evalLoss!] as const);
+    const saved = evals.filter(([step]) => step % 2 === 0);
+    const [bestStep, bestLoss] = saved.reduce((a, b) => (b[1] < a[1] ? b : a));
+    assert.notEqual(bestStep, 8, `the data should make the best an earlier checkpoint: ${JSON.stringify(evals)}`);
+    assert.deepEqual(r.best, { step: bestStep, metric: bestLoss, checkpoint: path.join(out, `checkpoint-${bestStep}`) });
+    assert.deepEqual(listCheckpoints(out), [`checkpoint-${bestStep}`, 'checkpoint-8'], 'the best stays beside the newest');
+    const bytes = (d: string) => fs.readFileSync(path.join(d, 'adapter_model.safetensors'));
+    assert.ok(bytes(path.join(out, 'adapter')).equals(bytes(r.best!.checkpoint)), "adapter/ is the best checkpoint's adapter");
+    assert.ok(!bytes(path.join(out, 'adapter')).equals(bytes(path.join(out, 'checkpoint-8'))), 'not the last step');
+    const st = readTrainerState(path.join(out, 'checkpoint-8'));
+    assert.deepEqual([st.best_metric, st.best_model_checkpoint, st.best_global_step], [bestLoss, r.best!.checkpoint, bestStep]);
+    // a resumed run takes the best from the checkpoint's trainer_state.json
+    const resumed = path.join(tmp, 'best-resume');
+    const settings = { loadBestModelAtEnd: true, evalEvery: 1, saveEvery: 2, maxSteps: 8, lr: 0.05, loraDropout: 0 };
+    await run(resumed, settings, { stopAfter: bestStep }, constant(8, 10), evalSet);
+    const r3 = await run(resumed, settings, { resume: path.join(resumed, `checkpoint-${bestStep}`) }, constant(8, 10), evalSet);
+    assert.equal(r3.best?.step, bestStep);
+    assert.ok(Math.abs(r3.best!.metric - bestLoss) < 1e-5, `${r3.best!.metric} vs ${bestLoss}`);
+    assert.ok(bytes(path.join(resumed, 'adapter')).equals(bytes(path.join(resumed, `checkpoint-${bestStep}`))));
+    // off: adapter/ is the last step, no best fields
+    const last = path.join(tmp, 'best-off');
+    const r2 = await run(last, { evalEvery: 1, saveEvery: 2, maxSteps: 8, lr: 0.05, loraDropout: 0 }, {}, constant(8, 10), evalSet);
+    assert.equal(r2.best, undefined);
+    assert.ok(bytes(path.join(last, 'adapter')).equals(bytes(path.join(last, 'checkpoint-8'))));
+    assert.equal(readTrainerState(path.join(last, 'checkpoint-8')).best_metric, undefined);
+  });
+
+  it('loadBestModelAtEnd refuses no eval set and save steps that are not a multiple of the eval steps', async () => {
+    await assert.rejects(run(path.join(tmp, 'best-noeval'), { loadBestModelAtEnd: true, evalEvery: 1, saveEvery: 2 }), (e: unknown) => {
+      assert.ok(e instanceof TrainerError, String(e));
+      assert.match(e.message, /no eval set/);
+      assert.match(e.hint!, /--eval-data/);
+      return true;
+    });
+    for (const [evalEvery, saveEvery, setting] of [[2, 3, 'saveEvery'], [0, 2, 'evalEvery'], [2, 0, 'saveEvery']] as const) {
+      await assert.rejects(run(path.join(tmp, 'best-bad'), { loadBestModelAtEnd: true, evalEvery, saveEvery }, {}, trainSet, trainSet), (e: unknown) => {
+        assert.ok(e instanceof TrainSettingsError, String(e));
+        assert.equal(e.setting, setting);
+        assert.match(e.hint!, /multiple of evalEvery \(--eval-every\)/);
+        return true;
+      });
+    }
   });
 
   it('targetModules ["all-linear"] puts LoRA on every projection and saves their paths', async () => {
