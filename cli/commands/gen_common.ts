@@ -26,6 +26,11 @@ export interface GenFlags {
   topP?: string;
   repetitionPenalty?: string;
   noRepeatNgramSize?: string;
+  /**
+   * What commander makes of --no-repeat-ngram-size <n>: a "--no-" flag is the negation of
+   * --repeat-ngram-size, so the value lands here (and is `true` when the flag is absent).
+   */
+  repeatNgramSize?: string | boolean;
   lengthPenalty?: string;
   earlyStopping?: string | boolean;
   seed?: string;
@@ -70,7 +75,7 @@ export function generationOptions(f: GenFlags, defaultMaxNew: number): GenerateO
   set('topK', num('--top-k', f.topK, true, 0));
   set('topP', num('--top-p', f.topP, false, 1e-6, 1));
   set('repetitionPenalty', num('--repetition-penalty', f.repetitionPenalty, false, 1e-6));
-  set('noRepeatNgramSize', num('--no-repeat-ngram-size', f.noRepeatNgramSize, true, 0));
+  set('noRepeatNgramSize', num('--no-repeat-ngram-size', typeof f.repeatNgramSize === 'string' ? f.repeatNgramSize : f.noRepeatNgramSize, true, 0));
   set('lengthPenalty', num('--length-penalty', f.lengthPenalty, false, -100, 100));
   set('seed', num('--seed', f.seed, true, 0, 2 ** 32 - 1));
   if (f.earlyStopping !== undefined) {
