@@ -35,13 +35,16 @@ export async function generateText(
 ): Promise<{ outputs: TextGeneration[]; result: GenerateResult }> {
   const enc = tok.encodeBatch(prompts, { padding: true, paddingSide: 'left' });
   const { onText, ...gen } = opts;
+  // The eos / pad generate() uses (options, e.g. from generation_config.json, else the tokenizer's).
+  const eos = gen.eosTokenId === undefined ? [tok.eosId] : Array.isArray(gen.eosTokenId) ? gen.eosTokenId : [gen.eosTokenId];
+  const pad = gen.padTokenId ?? tok.padId;
   const streamed = prompts.map(() => ({ ids: [] as number[], text: '', done: false }));
   const onTokens = onText
     ? (tokens: readonly number[]) => {
         tokens.forEach((t, b) => {
           const s = streamed[b]!;
           if (s.done) return;
-          if (t === tok.eosId) {
+          if (eos.includes(t)) {
             s.done = true;
             return;
           }
@@ -55,7 +58,7 @@ export async function generateText(
       }
     : undefined;
   const result = await generate(model, enc.inputIds, { ...gen, attentionMask: enc.attentionMask, ...(onTokens ? { onTokens } : {}) });
-  const ids = newIds(result, [tok.eosId], tok.padId);
+  const ids = newIds(result, eos, pad);
   const outputs = prompts.map((p, b) => ({ prompt: p, ids: ids[b]!, text: tok.decode(ids[b]!, { skipSpecialTokens: true }) }));
   return { outputs, result };
 }
