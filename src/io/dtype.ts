@@ -196,3 +196,34 @@ export function swapBytesInPlace(bytes: Uint8Array, itemsize: number): void {
     }
   }
 }
+
+// ---- checkpoint dtypes as transformers names them -----------------------------------------------
+
+/** The float dtypes a model checkpoint is saved in (transformers' torch_dtype / dtype). */
+export type SaveDType = 'f32' | 'f16' | 'bf16';
+const TORCH_NAMES: Record<SaveDType, string> = { f32: 'float32', f16: 'float16', bf16: 'bfloat16' };
+/** config.json spellings (torch.<name> and the short aliases torch accepts). */
+const FROM_TORCH_NAME: Record<string, SaveDType> = { float32: 'f32', float: 'f32', float16: 'f16', half: 'f16', bfloat16: 'bf16' };
+
+/** 'float32' | 'float16' | 'bfloat16', as config.json's torch_dtype writes it. */
+export function torchDtypeName(d: SaveDType): string {
+  return TORCH_NAMES[d];
+}
+
+/** A config.json torch_dtype / dtype value ("float16", "torch.bfloat16", "half"...) as a SaveDType; undefined for others ("auto", "float64"). */
+export function saveDtypeFromTorchName(name: string): SaveDType | undefined {
+  return FROM_TORCH_NAME[name.replace(/^torch\./, '')];
+}
+
+/**
+ * float32 values as `d` (f16/bf16 round to nearest even; f32 returns `src`). `overflow` counts
+ * finite values that became ±inf (beyond the dtype's range), which a caller may refuse.
+ */
+export function fromFloat32(d: SaveDType, src: Float32Array): { data: TypedArray; overflow: number } {
+  if (d === 'f32') return { data: src, overflow: 0 };
+  const out = d === 'f16' ? f32ToF16(src) : f32ToBf16(src);
+  const inf = d === 'f16' ? 0x7c00 : 0x7f80; // exponent all ones, no mantissa (f16 and bf16 alike)
+  let overflow = 0;
+  for (let i = 0; i < out.length; i++) if ((out[i]! & 0x7fff) === inf && Number.isFinite(src[i]!)) overflow++;
+  return { data: out, overflow };
+}

@@ -21,7 +21,7 @@ import { add, mul } from '../ops/elementwise.js';
 import { matmul } from '../ops/matmul.js';
 import { dropout } from '../ops/nn/dropout.js';
 import { loraLinear } from '../ops/lora_linear.js';
-import { toFloat32 } from '../io/dtype.js';
+import { fromFloat32, toFloat32, torchDtypeName, type SaveDType } from '../io/dtype.js';
 import { writeDirAtomic } from '../util/atomic.js';
 import { writeSafetensors } from '../io/safetensors.js';
 import { pyJsonDumps } from '../io/pyjson.js';
@@ -464,15 +464,28 @@ export function mergeAndUnload(model: Module): void {
 
 /**
  * Writes `model` (no LoRA layers left) as a Hugging Face checkpoint: model.safetensors with every
- * parameter under its HF name (a tied head stored once, as save_pretrained) plus config.json.
+ * parameter under its HF name (a tied head stored once, as save_pretrained) plus config.json, whose
+ * torch_dtype / dtype name what was written. `dtype` (default f32) is the weights' dtype, as
+ * save_pretrained keeps the model's: merge passes the base checkpoint's. A value beyond the dtype's
+ * range (it would be written as inf) is refused.
  */
-export async function saveMergedCheckpoint(model: Module, dir: string, configJson: Record<string, unknown>): Promise<void> {
+export async function saveMergedCheckpoint(model: Module, dir: string, configJson: Record<string, unknown>, opts: { dtype?: SaveDType } = {}): Promise<void> {
   if (loraModules(model).size) throw new LoraError('saveMergedCheckpoint: the model still has LoRA layers', { hint: 'call mergeAndUnload() first' });
+  const dtype = opts.dtype ?? 'f32';
   const tensors = new Map<string, TensorSource>();
-  for (const [name, t] of model.namedParameters()) tensors.set(name, await hostF32(t));
+  for (const [name, t] of model.namedParameters()) {
+    const h = await hostF32(t);
+    const { data, overflow } = fromFloat32(dtype, h.data as Float32Array);
+    if (overflow) {
+      throw new LoraError(`saveMergedCheckpoint: ${overflow} value(s) of ${name} are beyond the ${torchDtypeName(dtype)} range and would be written as inf`, { hint: 'write float32 (merge --dtype float32), or bfloat16 which has float32\'s range' });
+    }
+    tensors.set(name, { dtype, shape: h.shape, data });
+  }
+  const name = torchDtypeName(dtype);
   fs.mkdirSync(path.dirname(path.resolve(dir)), { recursive: true });
   writeDirAtomic(dir, (tmp) => {
     writeSafetensors(path.join(tmp, 'model.safetensors'), tensors, { metadata: { format: 'pt' } });
-    fs.writeFileSync(path.join(tmp, 'config.json'), pyJsonDumps({ ...configJson, dtype: 'float32' }) + '\n');
+    // dtype (transformers >= 4.56 / 5) and torch_dtype (older readers) both name what was written.
+    fs.writeFileSync(path.join(tmp, 'config.json'), pyJsonDumps({ ...configJson, dtype: name, torch_dtype: name }) + '\n');
   });
 }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16, f32ToF16Bits, toFloat32, dtypeFromSafetensors, dtypeFromTorchStorage } from '../../src/io/dtype.js';
+import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16, f32ToF16Bits, toFloat32, dtypeFromSafetensors, dtypeFromTorchStorage, fromFloat32, saveDtypeFromTorchName, torchDtypeName } from '../../src/io/dtype.js';
 
 test('f16 -> f32 known values', () => {
   const bits = new Uint16Array([0x3c00, 0xc000, 0x7bff, 0x0001, 0x0400, 0x8000, 0x7c00, 0xfc00, 0x7e00, 0x3555]);
@@ -46,4 +46,17 @@ test('toFloat32 from integer dtypes and dtype name tables', () => {
   assert.equal(dtypeFromTorchStorage('HalfStorage'), 'f16');
   assert.equal(dtypeFromTorchStorage('CharStorage'), 'i8');
   assert.equal(dtypeFromTorchStorage('UInt16Storage'), undefined);
+});
+
+test('fromFloat32 writes f32/f16/bf16 and counts finite values that became inf; torch dtype names', () => {
+  const x = new Float32Array([1.5, -2, 65504, 65520, Infinity, 3.4e38]);
+  assert.equal(fromFloat32('f32', x).data, x);
+  const h = fromFloat32('f16', x);
+  assert.deepEqual([...h.data], [...f32ToF16(x)]);
+  assert.equal(h.overflow, 2, '65520 and 3.4e38 round to inf; inf itself is not counted');
+  const b = fromFloat32('bf16', x);
+  assert.deepEqual([...b.data], [...f32ToBf16(x)]);
+  assert.equal(b.overflow, 1, '3.4e38 rounds past the largest bf16');
+  assert.deepEqual(['float32', 'torch.float16', 'half', 'bfloat16', 'float64', 'auto'].map(saveDtypeFromTorchName), ['f32', 'f16', 'f16', 'bf16', undefined, undefined]);
+  assert.deepEqual((['f32', 'f16', 'bf16'] as const).map(torchDtypeName), ['float32', 'float16', 'bfloat16']);
 });

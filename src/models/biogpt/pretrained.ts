@@ -11,6 +11,7 @@ import { FileFormatError, RadgradError } from '../../errors.js';
 import { openCheckpoint, openCheckpointFile } from '../../io/checkpoint.js';
 import { loadBioGptConfig, validateCheckpointShapes, type BioGptConfig, type ShapeReport } from '../../io/biogpt_config.js';
 import type { CheckpointReader } from '../../io/reader.js';
+import { numel, type DType } from '../../io/dtype.js';
 import type { Module } from '../../nn/module.js';
 
 export interface FromPretrainedOptions {
@@ -36,6 +37,12 @@ export interface LoadReport {
   tensors: number;
   /** Elements loaded. */
   elements: number;
+  /**
+   * The dtype the checkpoint stores the loaded parameters in (the one holding most elements when
+   * they differ), e.g. 'f16' for a half-precision save: weights are upcast to f32 on load, and
+   * `radgrad merge` writes this dtype back, as PEFT's merge_and_unload + save_pretrained keep it.
+   */
+  dtype: DType;
 }
 
 /** Opens the config and checkpoint of a model directory and validates names and shapes. */
@@ -81,5 +88,18 @@ export function loadPretrainedWeights(model: Module, reader: CheckpointReader, r
   }
   const tiedHead = !model.parameterShapes().some(([p]) => p === 'output_projection.weight');
   const unexpected = res.unexpected.filter((k) => !(tiedHead && k === 'output_projection.weight'));
-  return { file: reader.file, unexpected, tensors: res.loaded, elements };
+  return { file: reader.file, unexpected, tensors: res.loaded, elements, dtype: storedDtype(reader, report) };
+}
+
+/** The dtype holding most of the checkpoint's model parameters (ties: the first key's). */
+function storedDtype(reader: CheckpointReader, report: ShapeReport): DType {
+  const count = new Map<DType, number>();
+  for (const key of report.keyOf.values()) {
+    const inf = reader.info(key);
+    count.set(inf.dtype, (count.get(inf.dtype) ?? 0) + numel(inf.shape));
+  }
+  let best: DType = 'f32';
+  let n = -1;
+  for (const [d, c] of count) if (c > n) [best, n] = [d, c];
+  return best;
 }
