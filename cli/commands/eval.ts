@@ -11,7 +11,7 @@ import { readJsonl, writeTextAtomic } from '../../src/data/jsonl.js';
 import { generateText } from '../../src/generate/index.js';
 import { corpusBleu, rougeL, labelAgreement, parsePromptLabels } from '../../src/eval/index.js';
 import { action, checkOutputFolder, startGpu } from '../run.js';
-import { addGenerationOptions, checkPromptLengths, generationOptions, loadForGeneration, type GenFlags } from './gen_common.js';
+import { addGenerationOptions, checkPromptLengths, GENERATION_CONFIG_HELP, generationOptions, loadForGeneration, type GenFlags } from './gen_common.js';
 
 interface EvalCliOptions extends GenFlags {
   model?: string;
@@ -45,10 +45,10 @@ export async function runEval(o: EvalCliOptions, log: (l: string) => void = (l) 
   }
   let recs = readJsonl(o.data);
   if (limit !== undefined) recs = recs.slice(0, limit);
-  const gen = generationOptions(o, DEFAULT_MAX_NEW);
+  const flags = generationOptions(o);
   const bs = Number(o.batchSize);
   if (!Number.isInteger(bs) || bs < 1) throw new RadgradError(`--batch-size must be a positive integer, got ${o.batchSize}`);
-  const { model, tokenizer, notes } = loadForGeneration({ ...o, needTokenizer: true });
+  const { model, tokenizer, notes, gen, generationConfig, lengthLimit } = loadForGeneration({ ...o, needTokenizer: true, generation: flags, defaultMaxNew: DEFAULT_MAX_NEW });
   notes.forEach((n) => log(`[eval] ${n}`));
   const preds: Array<{ id: string; prompt: string; reference: string; generated: string; ids: number[] }> = [];
   let tokens = 0;
@@ -60,7 +60,8 @@ export async function runEval(o: EvalCliOptions, log: (l: string) => void = (l) 
       'eval',
       recs.map((r, i) => ({ tokens: tokenizer!.encode(r.prompt).length, name: `record ${i + 1} (id ${r.id}, line ${lines[i]} of ${file})` })),
       model.config.maxPositionEmbeddings,
-      gen.maxNewTokens!,
+      gen,
+      lengthLimit,
     );
     for (let i = 0; i < recs.length; i += bs) {
       const chunk = recs.slice(i, i + bs);
@@ -76,7 +77,7 @@ export async function runEval(o: EvalCliOptions, log: (l: string) => void = (l) 
   const rouge = rougeL(preds.map((p) => p.generated), preds.map((p) => p.reference));
   const labels = labelAgreement(preds.map((p) => ({ promptLabels: parsePromptLabels(p.prompt), reportText: p.generated })));
   const metrics = {
-    model: o.model, adapter: o.adapter ?? null, data: o.data, examples: preds.length, generation: gen,
+    model: o.model, adapter: o.adapter ?? null, data: o.data, examples: preds.length, generation: gen, generationConfig,
     bleu4: bleu.bleu, rougeL: { precision: rouge.precision, recall: rouge.recall, f1: rouge.f },
     labelConsistency: { micro: labels.micro, macro: labels.macro, macroLabels: labels.macroLabels, perLabel: labels.perLabel },
     seconds: (performance.now() - t0) / 1000,
@@ -107,7 +108,8 @@ export function register(program: Command): void {
       '\nEvery prompt is checked against the model\'s positions before anything is generated: a prompt that,\n' +
         'with --max-new-tokens, does not fit stops the run at once, naming its record (id and line). Prompts are\n' +
         'never truncated or skipped silently, so the metrics always cover every record asked for.\n' +
-        '\nExample:\n  $ radgrad eval --model radgrad-demo/base --adapter radgrad-demo/lora/adapter --data radgrad-demo/data/reports.jsonl --limit 32 --num-beams 4 --out eval-out',
+        '\nExample:\n  $ radgrad eval --model radgrad-demo/base --adapter radgrad-demo/lora/adapter --data radgrad-demo/data/reports.jsonl --limit 32 --num-beams 4 --out eval-out\n' +
+        GENERATION_CONFIG_HELP,
     )
     .action(
       action(async (opts: EvalCliOptions, c: Command) => {

@@ -1,7 +1,8 @@
 /**
  * Shared by `radgrad generate` and `radgrad eval`: the generation flags (named as transformers'
- * generate arguments), model + adapter + tokenizer loading, and the --adapter split (the root
- * program's --adapter picks the GPU; after the subcommand it is the LoRA adapter folder).
+ * generate arguments) over the model folder's generation_config.json over the command's defaults,
+ * model + adapter + tokenizer loading, and the --adapter split (the root program's --adapter picks
+ * the GPU; after the subcommand it is the LoRA adapter folder).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -14,10 +15,11 @@ import { loadAdapter } from '../../src/nn/lora.js';
 import { quantizeInt8 } from '../../src/models/biogpt/quantize.js';
 import { setAttnImplementation } from '../../src/models/biogpt/attention.js';
 import { ATTN_IMPLEMENTATIONS, type AttnImplementation } from '../../src/models/biogpt/config.js';
-import type { GenerateOptions } from '../../src/generate/index.js';
+import { describeGenerationConfig, mergeGenerationOptions, readGenerationConfig, GENERATION_CONFIG_FILE, type GenerateOptions } from '../../src/generate/index.js';
 
 export interface GenFlags {
   maxNewTokens?: string;
+  maxLength?: string;
   minNewTokens?: string;
   numBeams?: string;
   doSample?: boolean;
@@ -39,10 +41,12 @@ export interface GenFlags {
 
 export function addGenerationOptions(cmd: Command, defaultMaxNew: number): Command {
   return cmd
-    .option('--max-new-tokens <n>', `new tokens at most (default ${defaultMaxNew})`)
+    .option('--max-new-tokens <n>', `new tokens at most (default ${defaultMaxNew}, unless generation_config.json sets max_new_tokens or max_length)`)
+    .option('--max-length <n>', "total tokens at most, prompt (left padding included) + new, as transformers' max_length; instead of --max-new-tokens")
     .option('--min-new-tokens <n>', 'suppress </s> until this many new tokens (default 0)')
     .option('--num-beams <n>', 'beam search with n beams (default 1: greedy / sampling)')
     .option('--do-sample', 'sample instead of taking the most likely token')
+    .option('--no-do-sample', 'greedy / beam search even if generation_config.json sets do_sample')
     .option('--temperature <t>', 'sampling temperature (default 1)')
     .option('--top-k <k>', 'sampling: keep the k most likely tokens (default 50, 0 = off)')
     .option('--top-p <p>', 'sampling: nucleus mass to keep (default 1 = off)')
@@ -63,14 +67,28 @@ function num(flag: string, v: string | undefined, int: boolean, min: number, max
   return n;
 }
 
-export function generationOptions(f: GenFlags, defaultMaxNew: number): GenerateOptions {
-  const o: GenerateOptions = { maxNewTokens: num('--max-new-tokens', f.maxNewTokens, true, 1) ?? defaultMaxNew };
+/** Help text on generation_config.json, shared by generate and eval. */
+export const GENERATION_CONFIG_HELP = `
+The model folder's generation_config.json, when it exists, gives the defaults as in transformers'
+generate(): num_beams, do_sample, temperature, top_k, top_p, repetition_penalty,
+no_repeat_ngram_size, length_penalty, early_stopping, max_new_tokens, max_length, min_new_tokens,
+eos_token_id and pad_token_id; flags override them (--no-do-sample turns its do_sample off). One
+line says what was taken; keys radgrad does not implement are named in a warning and ignored.`;
+
+/** The generation options the flags give explicitly (the defaults come in loadForGeneration). */
+export function generationOptions(f: GenFlags): GenerateOptions {
+  const o: GenerateOptions = {};
   const set = <K extends keyof GenerateOptions>(k: K, v: GenerateOptions[K] | undefined) => {
     if (v !== undefined) o[k] = v;
   };
+  if (f.maxNewTokens !== undefined && f.maxLength !== undefined) {
+    throw new RadgradError('give --max-new-tokens or --max-length, not both', { hint: '--max-new-tokens counts new tokens only; --max-length counts the prompt too (transformers\' max_length)' });
+  }
+  set('maxNewTokens', num('--max-new-tokens', f.maxNewTokens, true, 1));
+  set('maxLength', num('--max-length', f.maxLength, true, 2));
   set('minNewTokens', num('--min-new-tokens', f.minNewTokens, true, 0));
   set('numBeams', num('--num-beams', f.numBeams, true, 1, 64));
-  if (f.doSample) o.doSample = true;
+  if (f.doSample !== undefined) o.doSample = f.doSample;
   set('temperature', num('--temperature', f.temperature, false, 1e-6));
   set('topK', num('--top-k', f.topK, true, 0));
   set('topP', num('--top-p', f.topP, false, 1e-6, 1));
@@ -91,14 +109,41 @@ export function generationOptions(f: GenFlags, defaultMaxNew: number): GenerateO
 export interface LoadedModel {
   model: BioGptForCausalLM;
   tokenizer: BioGptTokenizer | null;
+  /** Lines for stderr: what was loaded, what generation_config.json gave (and a warning line). */
   notes: string[];
+  /** Flags over generation_config.json over the command's defaults. */
+  gen: GenerateOptions;
+  /** The generation_config.json values in use ("key=value"), empty without the file. */
+  generationConfig: string[];
+  /** The length limit and where it came from, for messages: "--max-new-tokens 64", "max_length 30 (generation_config.json)". */
+  lengthLimit: string;
 }
 
-/** Loads the model (optionally int8 base + LoRA adapter) and, when its files exist, the tokenizer. */
-export function loadForGeneration(o: { model?: string; adapter?: string; tokenizer?: string; int8?: boolean; attnImplementation?: string; needTokenizer: boolean }): LoadedModel {
+/**
+ * Loads the model (optionally int8 base + LoRA adapter) and, when its files exist, the tokenizer;
+ * the generation options are the explicit flags (`generation`) over the folder's
+ * generation_config.json over { maxNewTokens: defaultMaxNew }.
+ */
+export function loadForGeneration(o: {
+  model?: string; adapter?: string; tokenizer?: string; int8?: boolean; attnImplementation?: string; needTokenizer: boolean;
+  generation?: GenerateOptions; defaultMaxNew?: number;
+}): LoadedModel {
   if (!o.model) throw new RadgradError('--model <dir> is required', { hint: 'a Hugging Face BioGPT folder (config.json + model.safetensors), e.g. the base model written by `radgrad demo`' });
   if (!fs.existsSync(path.join(o.model, 'config.json'))) throw new RadgradError(`${o.model}: no config.json`, { hint: 'pass the folder written by save_pretrained (config.json + model.safetensors)' });
   const notes: string[] = [];
+  const explicit = o.generation ?? {};
+  const gc = readGenerationConfig(o.model);
+  const merged = mergeGenerationOptions(explicit, gc, { maxNewTokens: o.defaultMaxNew ?? 20 });
+  if (gc) {
+    const d = describeGenerationConfig(merged, GENERATION_CONFIG_FILE);
+    notes.push(d.line);
+    if (d.warning) notes.push(d.warning);
+  }
+  const gen = merged.options;
+  const fromFile = explicit.maxNewTokens === undefined && explicit.maxLength === undefined && gc !== null && (gc.options.maxNewTokens !== undefined || gc.options.maxLength !== undefined);
+  const lengthLimit = gen.maxNewTokens !== undefined
+    ? (fromFile ? `max_new_tokens ${gen.maxNewTokens} (${GENERATION_CONFIG_FILE})` : `--max-new-tokens ${gen.maxNewTokens}`)
+    : fromFile ? `max_length ${gen.maxLength} (${GENERATION_CONFIG_FILE})` : `--max-length ${gen.maxLength}`;
   const model = BioGptForCausalLM.fromPretrained(o.model);
   if (o.int8) notes.push(`int8 base: ${quantizeInt8(model)} projections quantised`);
   if (o.adapter !== undefined) {
@@ -118,7 +163,7 @@ export function loadForGeneration(o: { model?: string; adapter?: string; tokeniz
   let tokenizer: BioGptTokenizer | null = null;
   if (fs.existsSync(path.join(tokDir, 'vocab.json')) && fs.existsSync(path.join(tokDir, 'merges.txt'))) tokenizer = BioGptTokenizer.fromDir(tokDir);
   else if (o.needTokenizer) throw new RadgradError(`${tokDir}: no vocab.json + merges.txt`, { hint: 'pass --tokenizer <dir> (e.g. ../shared/data/biogpt-vocab), or give --prompt-ids' });
-  return { model, tokenizer, notes };
+  return { model, tokenizer, notes, gen, generationConfig: merged.taken, lengthLimit };
 }
 
 /** Prompts as typed in a shell: a literal backslash-n becomes a newline (BioGPT's prompts hold "\nFindings:"). */
@@ -137,10 +182,14 @@ export interface NamedPrompt {
  * Checks every prompt against the model's positions before anything is generated, so a long prompt
  * late in a file cannot throw away the work done on the ones before it. Prompts are never
  * truncated or skipped silently (that would change what is evaluated); the error names them.
+ * The limit is gen.maxNewTokens or else gen.maxLength (total; a batch is padded to its longest
+ * prompt, so each batch reaches maxLength positions at most); `limit` names it for messages
+ * ("--max-new-tokens 64", "max_length 30 (generation_config.json)").
  */
-export function checkPromptLengths(cmd: string, prompts: readonly NamedPrompt[], maxPos: number, maxNew: number): void {
+export function checkPromptLengths(cmd: string, prompts: readonly NamedPrompt[], maxPos: number, gen: Pick<GenerateOptions, 'maxNewTokens' | 'maxLength'>, limit: string): void {
   const list = (bad: readonly NamedPrompt[]) =>
     bad.slice(0, 5).map((p) => `${p.name}: ${p.tokens} tokens`).join('; ') + (bad.length > 5 ? `; ... ${bad.length - 5} more` : '');
+  const flag = limit.startsWith('--') ? limit.split(' ')[0]! : `--${limit.split(' ')[0]!.replace(/_/g, '-')}`;
   const alone = prompts.filter((p) => p.tokens >= maxPos);
   if (alone.length) {
     throw new RadgradError(
@@ -149,11 +198,28 @@ export function checkPromptLengths(cmd: string, prompts: readonly NamedPrompt[],
       { hint: `prompts must be at most ${maxPos - 1} tokens: shorten or remove ${alone.length === 1 ? 'it' : 'them'}; nothing was generated` },
     );
   }
+  const longest = Math.max(...prompts.map((p) => p.tokens));
+  if (gen.maxNewTokens === undefined && gen.maxLength !== undefined) {
+    const L = gen.maxLength;
+    const full = prompts.filter((p) => p.tokens >= L);
+    if (full.length) {
+      throw new RadgradError(
+        `${cmd}: ${full.length === 1 ? 'a prompt' : `${full.length} prompts`} of ${L} tokens or more with ${limit}, which counts the prompt: no room for a new token (${list(full)})`,
+        { hint: `raise ${flag} above ${longest}, or give --max-new-tokens (new tokens only) instead; nothing was generated` },
+      );
+    }
+    if (L > maxPos) {
+      throw new RadgradError(`${cmd}: ${limit} exceeds the model's ${maxPos} positions (max_position_embeddings)`, {
+        hint: `lower --max-length to ${maxPos} or less, or give --max-new-tokens; nothing was generated`,
+      });
+    }
+    return;
+  }
+  const maxNew = gen.maxNewTokens ?? 20;
   const over = prompts.filter((p) => p.tokens + maxNew > maxPos);
   if (over.length) {
-    const longest = Math.max(...prompts.map((p) => p.tokens));
     throw new RadgradError(
-      `${cmd}: ${over.length === 1 ? 'a prompt' : `${over.length} prompts`} + --max-new-tokens ${maxNew} exceed the model's ${maxPos} positions (max_position_embeddings) (${list(over)})`,
+      `${cmd}: ${over.length === 1 ? 'a prompt' : `${over.length} prompts`} + ${limit} exceed the model's ${maxPos} positions (max_position_embeddings) (${list(over)})`,
       { hint: `lower --max-new-tokens to ${maxPos - longest} (room for every prompt), or shorten those prompts; nothing was generated` },
     );
   }

@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import { RadgradError } from '../../src/errors.js';
 import { generate, generateText, newIds, type GenerateOptions } from '../../src/generate/index.js';
 import { action, startGpu } from '../run.js';
-import { addGenerationOptions, checkPromptLengths, generationOptions, loadForGeneration, unescapePrompt, type GenFlags } from './gen_common.js';
+import { addGenerationOptions, checkPromptLengths, GENERATION_CONFIG_HELP, generationOptions, loadForGeneration, unescapePrompt, type GenFlags } from './gen_common.js';
 
 interface GenerateCliOptions extends GenFlags {
   model?: string;
@@ -61,8 +61,8 @@ function reportSpeed(newTokens: number, ms: number, steps: number, beams: number
 export async function runGenerate(o: GenerateCliOptions): Promise<void> {
   const sources = [o.prompt, o.prompts, o.promptIds].filter((x) => x !== undefined).length;
   if (sources !== 1) throw new RadgradError('give exactly one of --prompt, --prompts or --prompt-ids', { hint: 'radgrad generate --model <dir> --prompt "Cardiomegaly: 1; Edema: uncertain. \\nFindings:"' });
-  const gen = generationOptions(o, DEFAULT_MAX_NEW);
-  const { model, tokenizer, notes } = loadForGeneration({ ...o, needTokenizer: o.promptIds === undefined });
+  const flags = generationOptions(o);
+  const { model, tokenizer, notes, gen, lengthLimit } = loadForGeneration({ ...o, needTokenizer: o.promptIds === undefined, generation: flags, defaultMaxNew: DEFAULT_MAX_NEW });
   for (const n of notes) process.stderr.write(`[generate] ${n}\n`);
   const stream = !o.json && (gen.numBeams ?? 1) === 1;
   try {
@@ -73,7 +73,8 @@ export async function runGenerate(o: GenerateCliOptions): Promise<void> {
       const t0 = performance.now();
       const r = await generate(model, [ids], opts);
       const ms = performance.now() - t0;
-      const out = newIds(r, [model.config.eosTokenId], model.config.padTokenId)[0]!;
+      const eos = gen.eosTokenId ?? model.config.eosTokenId;
+      const out = newIds(r, Array.isArray(eos) ? eos : [eos], gen.padTokenId ?? model.config.padTokenId)[0]!;
       const text = tokenizer ? tokenizer.decode(out, { skipSpecialTokens: true }) : undefined;
       if (o.json) process.stdout.write(JSON.stringify({ prompt_ids: ids, ids: out, sequence: r.sequences[0], ...(text !== undefined ? { text } : {}) }) + '\n');
       else if (!stream) process.stdout.write((text ?? out.join(' ')) + '\n');
@@ -84,7 +85,7 @@ export async function runGenerate(o: GenerateCliOptions): Promise<void> {
     const raw = o.prompt !== undefined ? [{ text: o.prompt, line: 0 }] : readPrompts(o.prompts!, o.field);
     const prompts = raw.map((p) => (o.rawPrompt ? p.text : unescapePrompt(p.text)));
     const names = raw.map((p, i) => (o.prompt !== undefined ? 'the --prompt text' : `prompt ${i + 1} (line ${p.line} of ${o.prompts})`));
-    checkPromptLengths('generate', prompts.map((p, i) => ({ tokens: tokenizer!.encode(p).length, name: names[i]! })), model.config.maxPositionEmbeddings, gen.maxNewTokens!);
+    checkPromptLengths('generate', prompts.map((p, i) => ({ tokens: tokenizer!.encode(p).length, name: names[i]! })), model.config.maxPositionEmbeddings, gen, lengthLimit);
     const bs = Number(o.batchSize);
     if (!Number.isInteger(bs) || bs < 1) throw new RadgradError(`--batch-size must be a positive integer, got ${o.batchSize}`);
     const batch = stream ? 1 : bs; // streaming interleaves nothing: one prompt at a time
@@ -134,7 +135,8 @@ prompts used for training ("<labels>. \\nFindings:") contain one. --raw-prompt k
 Examples:
   $ radgrad generate --model radgrad-demo/base --adapter radgrad-demo/lora/adapter --prompt "Cardiomegaly: 1; Edema: uncertain. \\nFindings:"
   $ radgrad generate --model biogpt/ --prompts prompts.jsonl --num-beams 4 --json > out.jsonl
-  $ radgrad generate --model ../shared/golden/tiny_biogpt --prompt-ids 2,17,45,300 --max-new-tokens 16 --json`,
+  $ radgrad generate --model ../shared/golden/tiny_biogpt --prompt-ids 2,17,45,300 --max-new-tokens 16 --json
+${GENERATION_CONFIG_HELP}`,
     )
     .action(
       action(async (opts: GenerateCliOptions, c: Command) => {
