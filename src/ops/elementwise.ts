@@ -123,40 +123,33 @@ export function pow(a: Tensor, b: TensorLike): Tensor {
 }
 
 /**
- * Elementwise max (NaN if either is NaN). Gradient as torch: at ties each operand gets half of g;
- * where one operand is NaN both get all of it.
+ * Elementwise max / min (NaN if either is NaN). Gradient as torch: at ties each operand gets half
+ * of g; where one operand is NaN both get all of it. `loses` is the comparison under which a, the
+ * first operand, is not the result ('lt' for max, 'gt' for min); b loses under the other one.
  */
-export function maximum(a: Tensor, b: TensorLike): Tensor {
-  floatArgs('maximum', ['a', a], ['b', b]);
+function extremum(op: 'max' | 'min', name: string, a: Tensor, b: TensorLike): Tensor {
+  floatArgs(name, ['a', a], ['b', b]);
   let bt = asTensor(a, b);
   [a, bt] = promoteFloats(a, bt);
-  const out = binaryRaw('max', a, bt);
-  return record(out, 'maximum', [a, bt], (g) => {
-    // where(a == b, g/2, g), masked to 0 where the operand is the smaller one.
+  const [aLoses, bLoses] = op === 'max' ? (['lt', 'gt'] as const) : (['gt', 'lt'] as const);
+  return record(binaryRaw(op, a, bt), name, [a, bt], (g) => {
+    // where(a == b, g/2, g), masked to 0 where the operand is the losing one.
     const share = binaryRaw('mul', g, affine(binaryRaw('eq', a, bt), -0.5, 1, false));
     return [
-      a.requiresGrad ? sumToShape(binaryRaw('mul', share, affine(binaryRaw('lt', a, bt), -1, 1, false)), a.shape) : null,
-      bt.requiresGrad ? sumToShape(binaryRaw('mul', share, affine(binaryRaw('gt', a, bt), -1, 1, false)), bt.shape) : null,
+      a.requiresGrad ? sumToShape(binaryRaw('mul', share, affine(binaryRaw(aLoses, a, bt), -1, 1, false)), a.shape) : null,
+      bt.requiresGrad ? sumToShape(binaryRaw('mul', share, affine(binaryRaw(bLoses, a, bt), -1, 1, false)), bt.shape) : null,
     ];
   });
 }
 
-/**
- * Elementwise min (NaN if either is NaN). Gradient as torch: at ties each operand gets half of g;
- * where one operand is NaN both get all of it.
- */
+/** Elementwise max (NaN if either is NaN; torch's gradient, see extremum). */
+export function maximum(a: Tensor, b: TensorLike): Tensor {
+  return extremum('max', 'maximum', a, b);
+}
+
+/** Elementwise min (NaN if either is NaN; torch's gradient, see extremum). */
 export function minimum(a: Tensor, b: TensorLike): Tensor {
-  floatArgs('minimum', ['a', a], ['b', b]);
-  let bt = asTensor(a, b);
-  [a, bt] = promoteFloats(a, bt);
-  const out = binaryRaw('min', a, bt);
-  return record(out, 'minimum', [a, bt], (g) => {
-    const share = binaryRaw('mul', g, affine(binaryRaw('eq', a, bt), -0.5, 1, false));
-    return [
-      a.requiresGrad ? sumToShape(binaryRaw('mul', share, affine(binaryRaw('gt', a, bt), -1, 1, false)), a.shape) : null,
-      bt.requiresGrad ? sumToShape(binaryRaw('mul', share, affine(binaryRaw('lt', a, bt), -1, 1, false)), bt.shape) : null,
-    ];
-  });
+  return extremum('min', 'minimum', a, b);
 }
 
 /**
