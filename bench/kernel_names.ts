@@ -42,13 +42,3 @@ export function int8KernelName(N: number, I: number, forceFallback = false): str
 export function int8BackwardKernelName(): string {
   return cpuStyle(gpu()) ? 'matmul_int8_dequant_regs' : 'matmul_int8_dequant';
 }
-
-/** name() evaluated with target[key] set to value, then reset to 'auto' (the label of a forced variant). */
-export function namedWith<K extends string>(target: Record<K, 'auto' | boolean>, key: K, value: boolean, name: () => string): string {
-  target[key] = value;
-  try {
-    return name();
-  } finally {
-    target[key] = 'auto';
-  }
-}

@@ -28,7 +28,7 @@ import { gemmTuning, skinnyTuning } from '../src/backend/webgpu/matmul.js';
 import { int8GemmKernel, int8GemmTuning, int8SkinnyTuning } from '../src/backend/webgpu/int8.js';
 import { tuning } from '../src/backend/webgpu/common.js';
 import { flashTuning } from '../src/backend/webgpu/attention.js';
-import { gemmKernelName, int8BackwardKernelName, int8KernelName, namedWith } from './kernel_names.js';
+import { gemmKernelName, int8BackwardKernelName, int8KernelName } from './kernel_names.js';
 
 type Row = Record<string, string | number>;
 
@@ -110,7 +110,7 @@ export async function bench(): Promise<Row[]> {
     rows.push({ kernel: `linear f32 (${f32Kernel})`, shape, ms: f32Ms, 'GFLOP/s|GOP/s': flops / f32Ms / 1e6, 'GB/s': (4 * (N * I + O * I + N * O)) / f32Ms / 1e6 });
     rows.push({ kernel: `Int8Linear (${int8KernelName(N, I)})`, shape, ms: i8Ms, 'GFLOP/s|GOP/s': flops / i8Ms / 1e6, 'GB/s': i8GBs(i8Ms), speedup_vs_f32: f32Ms / i8Ms });
     if (storedMs !== undefined) {
-      const name = namedWith(int8GemmTuning, 'transposeW', false, () => int8KernelName(N, I));
+      const name = forcing(int8GemmTuning, 'transposeW', false, () => int8KernelName(N, I))();
       rows.push({ kernel: `Int8Linear, cb as stored (${name})`, shape, ms: storedMs, 'GFLOP/s|GOP/s': flops / storedMs / 1e6, 'GB/s': i8GBs(storedMs), speedup_vs_f32: f32Ms / storedMs });
     }
     rows.push({ kernel: `Int8Linear forceFallback (${int8KernelName(N, I, true)})`, shape, ms: fbMs, 'GFLOP/s|GOP/s': flops / fbMs / 1e6, 'GB/s': i8GBs(fbMs), speedup_vs_f32: f32Ms / fbMs });
@@ -216,12 +216,8 @@ export async function bench(): Promise<Row[]> {
  */
 export async function loraAndF16Rows(N: number): Promise<Row[]> {
   const rows: Row[] = [];
-  // The two variants alternate within each repetition (medians of REPS pairs), so a load change on a
-  // shared machine hits both alike; their ratio is what the rows report.
-  const pairMs = async (f: () => void, g: () => void): Promise<[number, number]> => {
-    const [a, b] = await alternatingMs([f, g]);
-    return [a!, b!];
-  };
+  // The two variants of each row alternate within each repetition (alternatingMs: medians of REPS
+  // pairs), so a load change on a shared machine hits both alike; their ratio is what the rows report.
   const C = 1024, r = 8;
   const x = rand([N, C], 11);
   const w = rand([C, C], 12, 0.02);
@@ -239,8 +235,8 @@ export async function loraAndF16Rows(N: number): Promise<Row[]> {
       backward(loraLinear(xx, base, bias, aa, bb, opts(composed)), dy);
     });
     const flops = 2 * N * C * C + 2 * N * r * 2 * C;
-    const [compF, fusedF] = await pairMs(fwd(true), fwd(false));
-    const [compB, fusedB] = await pairMs(both(true), both(false));
+    const [compF, fusedF] = await alternatingMs([fwd(true), fwd(false)]) as [number, number];
+    const [compB, fusedB] = await alternatingMs([both(true), both(false)]) as [number, number];
     rows.push({ kernel: `LoRA linear fwd, ${wn} W, fused`, shape, ms: fusedF, 'GFLOP/s|GOP/s': flops / fusedF / 1e6, composed_ms: compF, speedup_vs_composed: compF / fusedF });
     rows.push({ kernel: `LoRA linear fwd+bwd, ${wn} W, fused`, shape, ms: fusedB, 'GFLOP/s|GOP/s': (2 * flops) / fusedB / 1e6, composed_ms: compB, speedup_vs_composed: compB / fusedB });
     if (wn !== 'f32') continue;
@@ -264,7 +260,7 @@ export async function loraAndF16Rows(N: number): Promise<Row[]> {
     const w32 = rand([F, C], 18, 0.02);
     const [x16, w16] = [x32, w32].map((t) => ops.cast(t, 'f16'));
     const flops = 2 * N * F * C;
-    const [ms32, ms16] = await pairMs(() => tidy(() => void ops.matmul(x32, w32, { transB: true })), () => tidy(() => void ops.matmul(x16!, w16!, { transB: true })));
+    const [ms32, ms16] = await alternatingMs([() => tidy(() => void ops.matmul(x32, w32, { transB: true })), () => tidy(() => void ops.matmul(x16!, w16!, { transB: true }))]) as [number, number];
     const sh = `[${N},${C}]·[${F},${C}]ᵀ`;
     rows.push({ kernel: `GEMM f32 storage (${gemmKernelName(false, true, N, F, C)})`, shape: sh, ms: ms32, 'GFLOP/s|GOP/s': flops / ms32 / 1e6, 'GB/s': (4 * (N * C + F * C + N * F)) / ms32 / 1e6 });
     rows.push({ kernel: `GEMM f16 storage, f32 accumulate (${gemmKernelName(false, true, N, F, C, 'f16')})`, shape: sh, ms: ms16, 'GFLOP/s|GOP/s': flops / ms16 / 1e6, 'GB/s': (2 * (N * C + F * C + N * F)) / ms16 / 1e6, speedup_vs_f32: ms32 / ms16 });
@@ -297,7 +293,7 @@ export async function decodeGemvRows(): Promise<Row[]> {
     const [skinny, tiled] = await alternatingMs([forced(true, f), forced(false, f)]);
     const bytes = 4 * (M * K + N * K + M * N);
     rows.push({
-      kernel: `decode GEMV ${what}: ${gemmKernelName(false, true, M, N, K)} vs ${namedWith(skinnyTuning, 'use', false, () => gemmKernelName(false, true, M, N, K))}`, shape: `[${M},${K}]·[${N},${K}]ᵀ`, ms: skinny,
+      kernel: `decode GEMV ${what}: ${gemmKernelName(false, true, M, N, K)} vs ${forcing(skinnyTuning, 'use', false, () => gemmKernelName(false, true, M, N, K))()}`, shape: `[${M},${K}]·[${N},${K}]ᵀ`, ms: skinny,
       'GFLOP/s|GOP/s': (2 * M * N * K) / skinny / 1e6, 'GB/s': bytes / skinny / 1e6, nonskinny_ms: tiled, speedup_vs_nonskinny: tiled / skinny,
     });
     x.dispose();
@@ -311,7 +307,7 @@ export async function decodeGemvRows(): Promise<Row[]> {
     const f8 = () => tidy(() => void matmulInt8(x, q, null, { threshold: 6 }));
     const [skinny, regs, f32] = await alternatingMs([forced8(true, f8), forced8(false, f8), () => tidy(() => void ops.matmul(x, w, { transB: true }))]);
     rows.push({
-      kernel: `decode GEMV int8 ${what}: ${int8KernelName(M, K)} vs ${namedWith(int8SkinnyTuning, 'use', false, () => int8KernelName(M, K))}, f32 ${gemmKernelName(false, true, M, N, K)}`, shape: `[${M},${K}]·[${N},${K}]ᵀ`, ms: skinny,
+      kernel: `decode GEMV int8 ${what}: ${int8KernelName(M, K)} vs ${forcing(int8SkinnyTuning, 'use', false, () => int8KernelName(M, K))()}, f32 ${gemmKernelName(false, true, M, N, K)}`, shape: `[${M},${K}]·[${N},${K}]ᵀ`, ms: skinny,
       'GFLOP/s|GOP/s': (2 * M * N * K) / skinny / 1e6, 'GB/s': (M * K * 4 + N * K + M * N * 4) / skinny / 1e6,
       nonskinny_ms: regs, speedup_vs_nonskinny: regs / skinny, f32_ms: f32, speedup_vs_f32: f32 / skinny,
     });

@@ -30,11 +30,11 @@ export function alternatingMs(fns: Array<() => void>): Promise<number[]> {
 }
 
 /** f run with `target[key]` set to `value` (a tuning switch such as skinnyTuning.use), then reset to 'auto'. */
-export function forcing<K extends string>(target: Record<K, 'auto' | boolean>, key: K, value: boolean, f: () => void): () => void {
+export function forcing<K extends string, T>(target: Record<K, 'auto' | boolean>, key: K, value: boolean, f: () => T): () => T {
   return () => {
     target[key] = value;
     try {
-      f();
+      return f();
     } finally {
       target[key] = 'auto';
     }

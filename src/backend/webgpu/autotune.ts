@@ -74,16 +74,6 @@ export interface TuneOptions {
   readonly reps: number;
 }
 
-function hostRandom(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 32 - 0.5;
-  }
-  return out;
-}
-
 /** Largest |a - b| relative to max |b| (how far a candidate's output is from the default's). */
 function relDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let d = 0;
@@ -144,8 +134,8 @@ async function tuneGemm(ctx: GpuContext, be: Backend, o: TuneOptions): Promise<{
     ? [[2048, 1024, 1024, true], [2048, 4096, 1024, true], [2048, 1024, 4096, true], [2048, 1024, 4096, false]]
     : [[64, 48, 32, true], [40, 36, 72, false]];
   const operands = shapes.map(([M, N, K, tb], s) => ({
-    a: be.upload(hostRandom(M * K, 2 * s + 1), [M, K], 'f32'),
-    b: be.upload(hostRandom(N * K, 2 * s + 2), tb ? [N, K] : [K, N], 'f32'),
+    a: be.randomUniform([M, K], 2 * s + 1, -0.5, 0.5),
+    b: be.randomUniform(tb ? [N, K] : [K, N], 2 * s + 2, -0.5, 0.5),
     tb,
   }));
   const saved = { use: tiled8Tuning.use, tiles: tiled8Tuning.tiles };
@@ -184,10 +174,10 @@ async function tuneInt8(ctx: GpuContext, be: Backend, o: TuneOptions): Promise<{
   if (kernel !== 'tiled8' && kernel !== 'smat') return null; // the 4×4 kernel has no choices
   const kern = kernelsFor(be);
   const operands = shapes.map(([N, O, I], s) => {
-    const w = be.upload(hostRandom(O * I, 40 + s), [O, I], 'f32');
+    const w = be.randomUniform([O, I], 40 + s, -0.5, 0.5);
     const q = kern.quantizeRowwise(w);
     be.dispose(w);
-    return { x: be.upload(hostRandom(N * I, 50 + s), [N, I], 'f32'), q };
+    return { x: be.randomUniform([N, I], 50 + s, -0.5, 0.5), q };
   });
   const saved = { ...int8GemmTuning };
   const current = { WX: saved.WX, WY: saved.WY, TK: saved.TK, prefetch: saved.prefetch };
@@ -216,7 +206,7 @@ async function tuneAttention(ctx: GpuContext, be: Backend, o: TuneOptions): Prom
   const [B, H, T, D] = o.sizes === 'model' ? [4, 16, 512, 64] : [1, 2, 40, 16];
   const shape = [B, H, T, D];
   const n = B * H * T * D;
-  const [q, k, v, dO] = [1, 2, 3, 4].map((s) => be.upload(hostRandom(n, 10 + s), shape, 'f32')) as [RawTensor, RawTensor, RawTensor, RawTensor];
+  const [q, k, v, dO] = [1, 2, 3, 4].map((s) => be.randomUniform(shape, 10 + s, -0.5, 0.5)) as [RawTensor, RawTensor, RawTensor, RawTensor];
   const opts = { scale: 1 / Math.sqrt(D), causal: true, dropout: 0, seed: 1 };
   const kern = kernelsFor(be);
   const saved = { kernel: flashTuning.kernel, backward: flashTuning.backward, fwd: flashTuning.fwd, q: flashTuning.q, kv: flashTuning.kv, bwd: flashTuning.bwd };
