@@ -141,15 +141,17 @@ export function blockedBytes(file: BlockedFile, D: number, g: BlockedGeometry): 
 }
 
 /**
- * The geometry a blocked kernel runs with at head dim D, or null: WY halved until the workgroup
+ * The geometry a blocked kernel runs with at head dim D for a request (default: flashTuning's), or
+ * null: WY halved until the workgroup
  * memory fits, TK the largest multiple of 4 up to the requested one that divides D and keeps every
  * thread's share of a staged slice within the PF = 4 prefetch registers (blocked_common.wgsl: one
  * 4 × 4 block of a head-dim slice, or at most 4 vec4s of a row slice).
  */
-export function blockedGeometry(ctx: GpuContext, file: BlockedFile, D: number): BlockedGeometry | null {
+export function blockedGeometry(ctx: GpuContext, file: BlockedFile, D: number, request?: BlockedGeometry): BlockedGeometry | null {
   const square = file === 'flash_bwd_blocked';
-  const want = square ? { WY: D / 4, TK: flashTuning.bwd.TK }
-    : file === 'flash_fwd_blocked' ? flashTuning.fwd : file === 'flash_bwd_q_blocked' ? flashTuning.q : flashTuning.kv;
+  // The request (flashTuning's unless given); the one-pass backward's WY is always D/4.
+  const want: BlockedGeometry = square ? { WY: D / 4, TK: (request ?? flashTuning.bwd).TK }
+    : request ?? (file === 'flash_fwd_blocked' ? flashTuning.fwd : file === 'flash_bwd_q_blocked' ? flashTuning.q : flashTuning.kv);
   if (D % 8 !== 0 || D > 256) return null;
   const WX = D / 8;
   const room = ctx.limits.maxComputeWorkgroupStorageSize ?? 16384;

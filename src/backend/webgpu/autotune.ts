@@ -224,21 +224,18 @@ async function tuneAttention(ctx: GpuContext, be: Backend, o: TuneOptions): Prom
   try {
     for (const pass of o.attentionPasses ?? FLASH_PASSES) {
       // What each request runs with here (WY shrinks to fit the adapter), each once, the one in use first.
-      const current = pass === 'bwd' ? { WY: D / 4, TK: flashTuning.bwd.TK } : flashTuning[pass];
+      const current = blockedGeometry(ctx, FLASH_FILES[pass], D);
+      if (!current) continue; // this pass cannot run at head dim D here
       const seen = new Set<string>();
       const geoms: BlockedGeometry[] = [];
       for (const WY of [current.WY, ...FLASH_CANDIDATE_WY[pass]]) {
         for (const TK of [current.TK, 8, 16, 32]) {
-          if (pass === 'bwd') flashTuning.bwd = { TK };
-          else flashTuning[pass] = { WY, TK };
-          const g = blockedGeometry(ctx, FLASH_FILES[pass], D);
-          restore();
+          const g = blockedGeometry(ctx, FLASH_FILES[pass], D, { WY, TK });
           if (!g || seen.has(`${g.WY}/${g.TK}`)) continue;
           seen.add(`${g.WY}/${g.TK}`);
           geoms.push(g);
         }
       }
-      if (!geoms.length) continue; // this pass cannot run at head dim D here
       const set = (g: BlockedGeometry) => {
         flashTuning.kernel = 'blocked';
         flashTuning.backward = pass === 'q' || pass === 'kv' ? 'two-pass' : 'one-pass';
