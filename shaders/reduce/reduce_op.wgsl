@@ -8,16 +8,12 @@ fn identity() -> f32 {
   }
 }
 
-// NaN, read from the bits: WGSL lets a compiler assume floats are never NaN, so `a != a` may fold.
-fn is_nan(a: f32) -> bool {
-  return (bitcast<u32>(a) & 0x7fffffffu) > 0x7f800000u;
-}
-
-// max and min propagate NaN as torch does (WGSL leaves max(NaN, x) unspecified): a + b is NaN there.
+// max and min propagate NaN as torch does (WGSL leaves max(NaN, x) unspecified): a + b is NaN there
+// (is_nan_f32 from common/math.wgsl reads the bits, since a compiler may fold `a != a`).
 fn combine(a: f32, b: f32) -> f32 {
   switch OP {
-    case 2u: { return select(max(a, b), a + b, is_nan(a) || is_nan(b)); }
-    case 3u: { return select(min(a, b), a + b, is_nan(a) || is_nan(b)); }
+    case 2u: { return select(max(a, b), a + b, is_nan_f32(a) || is_nan_f32(b)); }
+    case 3u: { return select(min(a, b), a + b, is_nan_f32(a) || is_nan_f32(b)); }
     default: { return a + b; }
   }
 }

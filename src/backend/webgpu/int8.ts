@@ -49,6 +49,8 @@ export const int8GemmTuning: {
    * The register kernel ('regs') on cb transposed to [words][O] in a pooled temporary (the int8
    * form of matmul's relayout): its 8 weight rows' words of one k are then neighbours, where in
    * [O][words] each lane reads 8 rows W words apart. 'auto': from INT8_TRANSPOSE_MIN_ROWS rows on.
+   * Transposed per call, not cached: a kept copy would double the codes' memory (the 0.5 GB budget
+   * of BioGPT's int8 weights), and the pass costs a few % of the product it speeds up.
    */
   transposeW: 'auto' | boolean;
 } = {
@@ -355,6 +357,7 @@ function checkTiled8(ctx: GpuContext, t: { WX: number; WY: number; TK: number; p
 
 export function int8Ops(ctx: GpuContext): Int8Backend {
   const hasDot4 = ctx.caps.dot4I8Packed;
+  const trans = transposeOps(ctx);
   // The kernel declaration is shared by both dot paths (USE_DOT4 is an override), but the include
   // that names the builtin must only be compiled where the language feature exists.
   const matmulKernel = (kernel: Int8Kernel) => {
@@ -461,7 +464,7 @@ export function int8Ops(ctx: GpuContext): Int8Backend {
         });
       }
       const tw = int8GemmTuning.transposeW;
-      const cbT = kernel === 'regs' && (tw === 'auto' ? N >= INT8_TRANSPOSE_MIN_ROWS : tw) ? transposeOps(ctx).transpose(w.cb, O, words) : null; // [words, O]
+      const cbT = kernel === 'regs' && (tw === 'auto' ? N >= INT8_TRANSPOSE_MIN_ROWS : tw) ? trans.transpose(w.cb, O, words) : null; // [words, O]
       launch(ctx, matmulKernel(kernel), {
         bindings: {
           act: bufferOf(act), cb: bufferOf(cbT ?? w.cb), scb: bufferOf(w.scb), x: bufferOf(x), bias: bufferOf(bias ?? w.scb),

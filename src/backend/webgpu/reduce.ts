@@ -1,6 +1,7 @@
 /**
  * Reductions over any set of axes, as a sequence of [outer, len, inner] reductions, and argmax.
- * A long reduction (len > SPLIT_LEN) first reduces chunks of CHUNK values into [outer, C, inner]
+ * A long reduction (len > SPLIT_LEN; rows on GPU adapters, whose row kernel spreads a row over WG
+ * threads: len > WG·SPLIT_LEN) first reduces chunks of CHUNK values into [outer, C, inner]
  * partials (reduce_cols.wgsl), as often as needed, then reduces those: no thread adds more than
  * about SPLIT_LEN floats in sequence. Summing 2^22 values in one f32 loop was 1 % off (each add
  * rounds against a growing total) and left all but a few threads idle.
@@ -21,7 +22,7 @@ const rowsKernel = variants((t: DType) => ({
   bindings: [{ name: 'x', type: 'T', access: 'read' as const }, { name: 'out', type: 'T', access: 'read_write' as const }],
   uniforms: { rows: 'u32' as const, len: 'u32' as const, div: 'f32' as const },
   overrides: { WG: { type: 'u32' as const, value: WG }, OP: { type: 'u32' as const, value: 0 } },
-  aliases: { T: t }, enables: t === 'f16' ? ['f16'] : [], includes: ['reduce/reduce_op.wgsl'],
+  aliases: { T: t }, enables: t === 'f16' ? ['f16'] : [], includes: ['common/math.wgsl', 'reduce/reduce_op.wgsl'],
 }));
 // Barrier-free row reductions for CPU adapters: one thread per row (vec4 loads when len % 4 == 0).
 const rowsThreadKernel = variants((key: string) => {
@@ -31,7 +32,7 @@ const rowsThreadKernel = variants((key: string) => {
     bindings: [{ name: 'x', type: vec ? 'vec4<f32>' : 'T', access: 'read' as const }, { name: 'out', type: 'T', access: 'read_write' as const }],
     uniforms: { rows: 'u32' as const, len: 'u32' as const, div: 'f32' as const },
     overrides: { WG: { type: 'u32' as const, value: WG }, OP: { type: 'u32' as const, value: 0 } },
-    aliases: { T: t }, enables: t === 'f16' ? ['f16'] : [], includes: ['common/strided.wgsl', 'reduce/reduce_op.wgsl'],
+    aliases: { T: t }, enables: t === 'f16' ? ['f16'] : [], includes: ['common/strided.wgsl', 'common/math.wgsl', 'reduce/reduce_op.wgsl'],
   };
 });
 const colsKernel = variants((t: DType) => ({
@@ -39,7 +40,7 @@ const colsKernel = variants((t: DType) => ({
   bindings: [{ name: 'x', type: 'T', access: 'read' as const }, { name: 'out', type: 'T', access: 'read_write' as const }],
   uniforms: { outer: 'u32' as const, len: 'u32' as const, inner: 'u32' as const, chunk: 'u32' as const, chunks: 'u32' as const, div: 'f32' as const },
   overrides: { WG: { type: 'u32' as const, value: WG }, OP: { type: 'u32' as const, value: 0 } },
-  aliases: { T: t }, enables: t === 'f16' ? ['f16'] : [], includes: ['common/strided.wgsl', 'reduce/reduce_op.wgsl'],
+  aliases: { T: t }, enables: t === 'f16' ? ['f16'] : [], includes: ['common/strided.wgsl', 'common/math.wgsl', 'reduce/reduce_op.wgsl'],
 }));
 const argmaxKernel = variants((t: DType) => ({
   name: `argmax_${t}`, family: 'reduce', file: 'argmax',
@@ -93,8 +94,11 @@ export function reduceOps(ctx: GpuContext): Pick<Backend, 'reduce' | 'argmax'> {
         const total = numel(shape.slice(g0, g1 + 1));
         const inner = numel(shape.slice(g1 + 1));
         // Chunk partials while the reduced length is long (mean's partials are sums; it divides by total at the end).
+        // On GPU adapters the row kernel (inner 1) already spreads a row over WG threads, so it
+        // needs partials only beyond WG·SPLIT_LEN values.
+        const limit = inner === 1 && !cpuStyle(ctx) ? WG * SPLIT_LEN : SPLIT_LEN;
         let len = total;
-        while (len > SPLIT_LEN && outer * inner > 0) {
+        while (len > limit && outer * inner > 0) {
           const chunks = Math.ceil(len / CHUNK);
           const part = alloc(ctx, [outer, chunks, inner], x.dtype, `reduce ${op}`);
           cols(op === 'mean' ? 'sum' : op, cur, part, outer, len, inner, CHUNK, chunks, 1);
