@@ -103,3 +103,10 @@ export class DataLoader {
     }
   }
 }
+
+/** Tokens in a batch that are not padding (the attention mask's sum). */
+export function tokenCount(b: Batch): number {
+  let n = 0;
+  for (let i = 0; i < b.attentionMask.length; i++) n += b.attentionMask[i]!;
+  return n;
+}

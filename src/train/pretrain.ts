@@ -11,7 +11,7 @@ import { backward } from '../autograd/tape.js';
 import { tidy } from '../tensor/scope.js';
 import { clipCoefficient, globalGradNorm } from '../ops/optim.js';
 import type { BioGptForCausalLM } from '../models/biogpt/model.js';
-import { collate } from '../data/collator.js';
+import { collate, tokenCount } from '../data/collator.js';
 import { permutation } from '../data/rng.js';
 import type { Example } from '../data/dataset.js';
 import { adamWWithNoDecay } from './param_groups.js';
@@ -87,9 +87,7 @@ export async function pretrainLoop(model: BioGptForCausalLM, examples: readonly 
       // Clipping folded into the update (torch's clip_grad_norm_ coefficient), as the Trainer does.
       if (ok) opt.step({ lr, gradScale: (o.maxGradNorm ?? 1.0) > 0 ? clipCoefficient(gradNorm, o.maxGradNorm ?? 1.0) : 1 });
       opt.zeroGrad();
-      let tokens = 0;
-      for (let i = 0; i < b.attentionMask.length; i++) tokens += b.attentionMask[i]!;
-      o.onStep?.({ step: step + 1, loss: lv, lr, gradNorm, skipped: !ok, tokens });
+      o.onStep?.({ step: step + 1, loss: lv, lr, gradNorm, skipped: !ok, tokens: tokenCount(b) });
       if (ok) inARow = 0;
       else {
         skipped++;

@@ -29,7 +29,7 @@ import type { BioGptForCausalLM } from '../models/biogpt/model.js';
 import { checkAttnImplementation } from '../models/biogpt/config.js';
 import { setAttnImplementation } from '../models/biogpt/attention.js';
 import { applyLora, loadAdapter, loraConfigOf, saveAdapter, trainableParametersLine, type LoraConfig } from '../nn/lora.js';
-import { collate, type Batch } from '../data/collator.js';
+import { collate, tokenCount, type Batch } from '../data/collator.js';
 import { writeTextAtomic } from '../util/atomic.js';
 import { permutation } from '../data/rng.js';
 import type { Example } from '../data/dataset.js';
@@ -38,7 +38,7 @@ import { LossScaler, type LossScalerOptions } from './loss_scale.js';
 import { scheduledLr, warmupStepsFor } from './schedule.js';
 import { ResumeMismatchError, TrainerError, formatDifferences, resolveTrainSettings, resumeDifferences, type TrainSettings } from './settings.js';
 import { Progress } from './progress.js';
-import { loadDropoutStates, readCheckpoint, readTrainerState, rotateCheckpoints, saveCheckpoint, type TrainerState } from './checkpoint.js';
+import { listCheckpoints, loadDropoutStates, readCheckpoint, readTrainerState, rotateCheckpoints, saveCheckpoint, type TrainerState } from './checkpoint.js';
 import { BestModelTracker, type BestModel } from './best_model.js';
 
 export { DEFAULT_TRAIN_SETTINGS, ResumeMismatchError, TrainerError, TrainSettingsError, type TrainSettings } from './settings.js';
@@ -159,12 +159,6 @@ function checkPositions(maxPositions: number, maxLength: number, train: readonly
   });
 }
 
-function tokenCount(b: Batch): number {
-  let n = 0;
-  for (let i = 0; i < b.attentionMask.length; i++) n += b.attentionMask[i]!;
-  return n;
-}
-
 export class Trainer {
   readonly s: TrainSettings;
   readonly model: BioGptForCausalLM;
@@ -273,7 +267,7 @@ export class Trainer {
   /** A fresh run starts a fresh metrics.jsonl (an earlier run's rows in --out are dropped, atomically). */
   private startFresh(progress: Progress | null): void {
     writeTextAtomic(this.metricsFile, '');
-    const stale = fs.readdirSync(this.o.outDir).filter((n) => /^checkpoint-\d+$/.test(n));
+    const stale = listCheckpoints(this.o.outDir);
     if (stale.length) progress?.log(`note: ${this.o.outDir} holds ${stale.join(', ')} from an earlier run; this run's checkpoints replace those of the same step only`);
   }
 
