@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import type { Command } from 'commander';
 import { RadgradError } from '../../src/errors.js';
-import { generate, generateText, newIds, type GenerateOptions } from '../../src/generate/index.js';
+import { generate, generateText, newIds, resolveOptions, type GenerateOptions } from '../../src/generate/index.js';
 import { action, startGpu } from '../run.js';
 import { addGenerationOptions, checkPromptLengths, GENERATION_CONFIG_HELP, generationOptions, loadForGeneration, unescapePrompt, type GenFlags } from './gen_common.js';
 
@@ -73,8 +73,8 @@ export async function runGenerate(o: GenerateCliOptions): Promise<void> {
       const t0 = performance.now();
       const r = await generate(model, [ids], opts);
       const ms = performance.now() - t0;
-      const eos = gen.eosTokenId ?? model.config.eosTokenId;
-      const out = newIds(r, Array.isArray(eos) ? eos : [eos], gen.padTokenId ?? model.config.padTokenId)[0]!;
+      const { eos, padTokenId } = resolveOptions(model, gen);
+      const out = newIds(r, eos, padTokenId)[0]!;
       const text = tokenizer ? tokenizer.decode(out, { skipSpecialTokens: true }) : undefined;
       if (o.json) process.stdout.write(JSON.stringify({ prompt_ids: ids, ids: out, sequence: r.sequences[0], ...(text !== undefined ? { text } : {}) }) + '\n');
       else if (!stream) process.stdout.write((text ?? out.join(' ')) + '\n');

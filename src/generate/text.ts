@@ -1,7 +1,7 @@
 /** Text in, text out: encodes prompts with left padding, generates, decodes the new tokens. */
 import type { BioGptForCausalLM } from '../models/biogpt/model.js';
 import type { BioGptTokenizer } from '../tokenizer/biogpt_tokenizer.js';
-import { generate, type GenerateOptions, type GenerateResult } from './generate.js';
+import { generate, resolveOptions, type GenerateOptions, type GenerateResult } from './generate.js';
 
 export interface TextGeneration {
   prompt: string;
@@ -35,9 +35,8 @@ export async function generateText(
 ): Promise<{ outputs: TextGeneration[]; result: GenerateResult }> {
   const enc = tok.encodeBatch(prompts, { padding: true, paddingSide: 'left' });
   const { onText, ...gen } = opts;
-  // The eos / pad generate() uses (options, e.g. from generation_config.json, else the tokenizer's).
-  const eos = gen.eosTokenId === undefined ? [tok.eosId] : Array.isArray(gen.eosTokenId) ? gen.eosTokenId : [gen.eosTokenId];
-  const pad = gen.padTokenId ?? tok.padId;
+  // The eos / pad generate() uses (options, e.g. from generation_config.json, else the model config's).
+  const { eos, padTokenId: pad } = resolveOptions(model, gen);
   const streamed = prompts.map(() => ({ ids: [] as number[], text: '', done: false }));
   const onTokens = onText
     ? (tokens: readonly number[]) => {
