@@ -165,8 +165,7 @@ export class LoRALinear extends Module implements LinearLike {
     const active = d.training && d.p > 0;
     const seed = active ? d.nextSeed() : 0;
     if (active) d.calls++;
-    // loraLinear scales by alpha / r: rsLoRA passes the alpha that gives alpha / sqrt(r).
-    const opts = { alpha: this.useRslora ? this.scaling * this.r : this.alpha, dropout: active ? d.p : 0, seed };
+    const opts = { alpha: this.alpha, scale: this.scaling, dropout: active ? d.p : 0, seed };
     const base = this.base_layer;
     const [a, b] = [this.lora_A.weight, this.lora_B.weight];
     // A float or int8 base goes through the fused LoRA linear (src/ops/lora_linear.ts).

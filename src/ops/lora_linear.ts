@@ -28,6 +28,8 @@ import { INT8_DEFAULT_THRESHOLD, matmulInt8, type QuantizedWeight } from './matm
 
 export interface LoraLinearOptions {
   alpha: number;
+  /** The LoRA branch's scale when it is not alpha / r (rsLoRA: alpha / sqrt(r)); alpha is then unused. */
+  scale?: number;
   /** LoRA dropout probability on x (default 0) and its seed (the dropout op's seed). */
   dropout?: number;
   seed?: number;
@@ -39,7 +41,7 @@ export interface LoraLinearOptions {
   composed?: boolean;
 }
 
-function check(x: Tensor, w: Tensor | QuantizedWeight, a: Tensor, b: Tensor, opts: LoraLinearOptions): { r: number; p: number } {
+function check(x: Tensor, w: Tensor | QuantizedWeight, a: Tensor, b: Tensor, opts: LoraLinearOptions): { r: number; p: number; scale: number } {
   const r = a.shape[0]!;
   const I = x.shape[x.rank - 1];
   if (a.rank !== 2 || b.rank !== 2 || b.shape[1] !== r || a.shape[1] !== I) {
@@ -48,15 +50,16 @@ function check(x: Tensor, w: Tensor | QuantizedWeight, a: Tensor, b: Tensor, opt
   const O = w instanceof Tensor ? w.shape[0] : w.outFeatures;
   if (b.shape[0] !== O) throw new ShapeError('loraLinear', 'b', `[${O}, ${r}]`, `[${b.shape}]`);
   if (!(r > 0)) throw new OpArgumentError('loraLinear', 'rank', 'r > 0', String(r));
-  if (!Number.isFinite(opts.alpha)) throw new OpArgumentError('loraLinear', 'alpha', 'a finite number', String(opts.alpha));
+  if (opts.scale === undefined && !Number.isFinite(opts.alpha)) throw new OpArgumentError('loraLinear', 'alpha', 'a finite number', String(opts.alpha));
+  if (opts.scale !== undefined && !Number.isFinite(opts.scale)) throw new OpArgumentError('loraLinear', 'scale', 'a finite number', String(opts.scale));
   const p = opts.training === false ? 0 : (opts.dropout ?? 0);
   if (!(p >= 0 && p <= 1)) throw new OpArgumentError('loraLinear', 'dropout', 'a probability in [0, 1]', String(p));
-  return { r, p };
+  return { r, p, scale: opts.scale ?? opts.alpha / r };
 }
 
 /** The unfused reference: base linear, dropout, two thin matmuls, scale on the rank-r product, add. */
 export function loraLinearComposed(x: Tensor, w: Tensor | QuantizedWeight, bias: Tensor | null, a: Tensor, b: Tensor, opts: LoraLinearOptions): Tensor {
-  const { r, p } = check(x, w, a, b, opts);
+  const { p, scale } = check(x, w, a, b, opts);
   const I = x.shape[x.rank - 1]!;
   const x2 = x.rank === 2 ? x : reshape(x, [-1, I]);
   const base = w instanceof Tensor
@@ -65,7 +68,7 @@ export function loraLinearComposed(x: Tensor, w: Tensor | QuantizedWeight, bias:
   const xd = p > 0 ? dropout(x2, p, { seed: opts.seed ?? 0 }) : x2;
   // Scale the rank-r intermediate rather than the [N, O] result: r << O, fewer elements.
   const u = matmul(xd, a, { transB: true });
-  const h = mul(u, opts.alpha / r);
+  const h = mul(u, scale);
   const ub = matmul(h, b, { transB: true });
   const y = add(base, ub);
   // With a graph, the intermediates go as soon as no backward reads them (autograd/release.ts).
@@ -78,7 +81,7 @@ export function loraLinearComposed(x: Tensor, w: Tensor | QuantizedWeight, bias:
 
 /** x [..., I]; w [O, I] f32 or a QuantizedWeight; a [r, I]; b [O, r]; bias [O] or null → [..., O]. */
 export function loraLinear(x: Tensor, w: Tensor | QuantizedWeight, bias: Tensor | null, a: Tensor, b: Tensor, opts: LoraLinearOptions): Tensor {
-  const { r, p } = check(x, w, a, b, opts);
+  const { p, scale } = check(x, w, a, b, opts);
   const f32 = (t: Tensor | null) => !t || t.dtype === 'f32';
   const fusable = !opts.composed && !isAutocastEnabled() && f32(x) && f32(a) && f32(b) && f32(bias) && (w instanceof Tensor ? w.dtype === 'f32' && !w.requiresGrad : true);
   if (!fusable) return loraLinearComposed(x, w, bias, a, b, opts);
@@ -89,7 +92,6 @@ export function loraLinear(x: Tensor, w: Tensor | QuantizedWeight, bias: Tensor 
   const lead = x.shape.slice(0, -1);
   const N = lead.reduce((s, d) => s * d, 1);
   const O = b.shape[0]!;
-  const scale = opts.alpha / r;
   const drop: LoraDropout | undefined = p > 0 ? { p, seed: opts.seed ?? 0 } : undefined;
   const flat = (t: Tensor, shape: number[], op: string): RawTensor => be.reshape(t.raw(op), shape);
 
