@@ -8,10 +8,10 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { RadgradError } from '../../src/errors.js';
 import { readJsonl, writeTextAtomic } from '../../src/data/jsonl.js';
-import { generateText } from '../../src/generate/index.js';
+import { checkPromptLengths, generateText, promptSeeds } from '../../src/generate/index.js';
 import { corpusBleu, rougeL, labelAgreement, parsePromptLabels } from '../../src/eval/index.js';
 import { action, checkOutputFolder, startGpu } from '../run.js';
-import { addGenerationOptions, checkPromptLengths, GENERATION_CONFIG_HELP, generationOptions, loadForGeneration, type GenFlags } from './gen_common.js';
+import { addGenerationOptions, GENERATION_CONFIG_HELP, generationOptions, loadForGeneration, type GenFlags } from './gen_common.js';
 
 interface EvalCliOptions extends GenFlags {
   model?: string;
@@ -26,7 +26,10 @@ interface EvalCliOptions extends GenFlags {
 
 const DEFAULT_MAX_NEW = 128;
 
-/** The line number of each record in a JSONL file (blank lines are skipped, as readJsonl does). */
+/**
+ * The line number of each record in a JSONL file (blank lines are skipped, as readJsonl does,
+ * which does not keep them): read again only to name the records an error is about.
+ */
 function recordLines(file: string): number[] {
   return fs.readFileSync(file, 'utf8').split(/\r?\n/).flatMap((l, i) => (l.trim() ? [i + 1] : []));
 }
@@ -48,24 +51,26 @@ export async function runEval(o: EvalCliOptions, log: (l: string) => void = (l) 
   const flags = generationOptions(o);
   const bs = Number(o.batchSize);
   if (!Number.isInteger(bs) || bs < 1) throw new RadgradError(`--batch-size must be a positive integer, got ${o.batchSize}`);
-  const { model, tokenizer, notes, gen, generationConfig, lengthLimit } = loadForGeneration({ ...o, needTokenizer: true, generation: flags, defaultMaxNew: DEFAULT_MAX_NEW });
+  const { model, tokenizer, notes, gen, generationConfig, lengthLimit } = loadForGeneration({
+    ...o, needTokenizer: true, generation: flags, defaultMaxNew: DEFAULT_MAX_NEW,
+    notUsed: { num_return_sequences: 'eval scores one prediction per record' },
+  });
   notes.forEach((n) => log(`[eval] ${n}`));
   const preds: Array<{ id: string; prompt: string; reference: string; generated: string; ids: number[] }> = [];
   let tokens = 0;
   const t0 = performance.now();
   try {
-    const lines = recordLines(o.data);
-    const file = path.basename(o.data);
-    checkPromptLengths(
-      'eval',
-      recs.map((r, i) => ({ tokens: tokenizer!.encode(r.prompt).length, name: `record ${i + 1} (id ${r.id}, line ${lines[i]} of ${file})` })),
-      model.config.maxPositionEmbeddings,
-      gen,
-      lengthLimit,
-    );
+    // Tokenized once: the ids are checked against the model's positions, then generated from.
+    const prompts = recs.map((r) => ({ text: r.prompt, ids: tokenizer!.encode(r.prompt) }));
+    let lines: number[] | undefined;
+    const nameOf = (i: number) => `record ${i + 1} (id ${recs[i]!.id}, line ${(lines ??= recordLines(o.data!))[i]} of ${path.basename(o.data!)})`;
+    checkPromptLengths('eval', prompts.map((p) => p.ids.length), nameOf, model.config.maxPositionEmbeddings, gen, lengthLimit);
+    const seed = gen.seed ?? 0;
     for (let i = 0; i < recs.length; i += bs) {
       const chunk = recs.slice(i, i + bs);
-      const { outputs, result } = await generateText(model, tokenizer!, chunk.map((r) => r.prompt), gen);
+      // Sampling: each record keeps the stream it would have in one call over all records.
+      const seeds = typeof seed === 'number' ? promptSeeds(seed, i, chunk.length) : seed.slice(i, i + chunk.length);
+      const { outputs, result } = await generateText(model, tokenizer!, prompts.slice(i, i + bs), { ...gen, seed: seeds });
       tokens += result.stats.newTokens;
       outputs.forEach((g, j) => preds.push({ id: chunk[j]!.id, prompt: g.prompt, reference: chunk[j]!.completion, generated: g.text, ids: g.ids }));
       log(`[eval] ${preds.length}/${recs.length} generated (${((tokens * 1000) / (performance.now() - t0)).toFixed(1)} output tokens/s)`);

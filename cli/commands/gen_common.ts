@@ -15,13 +15,15 @@ import { loadAdapter } from '../../src/nn/lora.js';
 import { quantizeInt8 } from '../../src/models/biogpt/quantize.js';
 import { setAttnImplementation } from '../../src/models/biogpt/attention.js';
 import { ATTN_IMPLEMENTATIONS, type AttnImplementation } from '../../src/models/biogpt/config.js';
-import { describeGenerationConfig, mergeGenerationOptions, readGenerationConfig, GENERATION_CONFIG_FILE, type GenerateOptions } from '../../src/generate/index.js';
+import { describeGenerationConfig, mergeGenerationOptions, readGenerationConfig, DEFAULT_MAX_NEW_TOKENS, GENERATION_CONFIG_FILE, type GenerateOptions } from '../../src/generate/index.js';
 
 export interface GenFlags {
   maxNewTokens?: string;
   maxLength?: string;
   minNewTokens?: string;
   numBeams?: string;
+  /** generate only (eval scores one prediction per record). */
+  numReturnSequences?: string;
   doSample?: boolean;
   temperature?: string;
   topK?: string;
@@ -39,12 +41,17 @@ export interface GenFlags {
   attnImplementation?: string;
 }
 
-export function addGenerationOptions(cmd: Command, defaultMaxNew: number): Command {
-  return cmd
+/** The generation flags; `returnSequences` adds --num-return-sequences (generate, not eval). */
+export function addGenerationOptions(cmd: Command, defaultMaxNew: number, o: { returnSequences?: boolean } = {}): Command {
+  cmd
     .option('--max-new-tokens <n>', `new tokens at most (default ${defaultMaxNew}, unless generation_config.json sets max_new_tokens or max_length)`)
     .option('--max-length <n>', "total tokens at most, prompt (left padding included) + new, as transformers' max_length; instead of --max-new-tokens")
     .option('--min-new-tokens <n>', 'suppress </s> until this many new tokens (default 0)')
-    .option('--num-beams <n>', 'beam search with n beams (default 1: greedy / sampling)')
+    .option('--num-beams <n>', 'beam search with n beams (default 1: greedy / sampling)');
+  if (o.returnSequences) {
+    cmd.option('--num-return-sequences <n>', "sequences per prompt, as transformers' num_return_sequences: n samples (--do-sample) or the n best beams (n <= --num-beams); default 1");
+  }
+  return cmd
     .option('--do-sample', 'sample instead of taking the most likely token')
     .option('--no-do-sample', 'greedy / beam search even if generation_config.json sets do_sample')
     .option('--temperature <t>', 'sampling temperature (default 1)')
@@ -54,7 +61,7 @@ export function addGenerationOptions(cmd: Command, defaultMaxNew: number): Comma
     .option('--no-repeat-ngram-size <n>', 'never repeat an n-gram of this size (default 0 = off)')
     .option('--length-penalty <x>', 'beam score = log p / length^x (default 1)')
     .option('--early-stopping [mode]', 'beam search: true (stop at num-beams finished), false (heuristic, default) or never')
-    .option('--seed <n>', 'sampling seed (default 0)')
+    .option('--seed <n>', "sampling seed (default 0); each prompt's samples draw from streams derived from it and the prompt's position in the input")
     .option('--attn-implementation <name>', "attention kernels, as transformers' attn_implementation: eager (composite ops) or flash (fused; one kernel per decode step and layer). Default: the model's config.json, else eager");
 }
 
@@ -72,8 +79,9 @@ export const GENERATION_CONFIG_HELP = `
 The model folder's generation_config.json, when it exists, gives the defaults as in transformers'
 generate(): num_beams, do_sample, temperature, top_k, top_p, repetition_penalty,
 no_repeat_ngram_size, length_penalty, early_stopping, max_new_tokens, max_length, min_new_tokens,
-eos_token_id and pad_token_id; flags override them (--no-do-sample turns its do_sample off). One
-line says what was taken; keys radgrad does not implement are named in a warning and ignored.`;
+num_return_sequences (generate only), eos_token_id and pad_token_id; flags override them
+(--no-do-sample turns its do_sample off). One line says what was taken; keys radgrad does not
+implement are named in a warning and ignored.`;
 
 /** The generation options the flags give explicitly (the defaults come in loadForGeneration). */
 export function generationOptions(f: GenFlags): GenerateOptions {
@@ -88,6 +96,7 @@ export function generationOptions(f: GenFlags): GenerateOptions {
   set('maxLength', num('--max-length', f.maxLength, true, 2));
   set('minNewTokens', num('--min-new-tokens', f.minNewTokens, true, 0));
   set('numBeams', num('--num-beams', f.numBeams, true, 1, 64));
+  set('numReturnSequences', num('--num-return-sequences', f.numReturnSequences, true, 1));
   if (f.doSample !== undefined) o.doSample = f.doSample;
   set('temperature', num('--temperature', f.temperature, false, 1e-6));
   set('topK', num('--top-k', f.topK, true, 0));
@@ -127,13 +136,15 @@ export interface LoadedModel {
 export function loadForGeneration(o: {
   model?: string; adapter?: string; tokenizer?: string; int8?: boolean; attnImplementation?: string; needTokenizer: boolean;
   generation?: GenerateOptions; defaultMaxNew?: number;
+  /** generation_config.json keys the command cannot honour, with why (listed as not used). */
+  notUsed?: Readonly<Record<string, string>>;
 }): LoadedModel {
   if (!o.model) throw new RadgradError('--model <dir> is required', { hint: 'a Hugging Face BioGPT folder (config.json + model.safetensors), e.g. the base model written by `radgrad demo`' });
   if (!fs.existsSync(path.join(o.model, 'config.json'))) throw new RadgradError(`${o.model}: no config.json`, { hint: 'pass the folder written by save_pretrained (config.json + model.safetensors)' });
   const notes: string[] = [];
   const explicit = o.generation ?? {};
   const gc = readGenerationConfig(o.model);
-  const merged = mergeGenerationOptions(explicit, gc, { maxNewTokens: o.defaultMaxNew ?? 20 });
+  const merged = mergeGenerationOptions(explicit, gc, { maxNewTokens: o.defaultMaxNew ?? DEFAULT_MAX_NEW_TOKENS }, o.notUsed);
   if (gc) {
     const d = describeGenerationConfig(merged, GENERATION_CONFIG_FILE);
     notes.push(d.line);
@@ -169,58 +180,4 @@ export function loadForGeneration(o: {
 /** Prompts as typed in a shell: a literal backslash-n becomes a newline (BioGPT's prompts hold "\nFindings:"). */
 export function unescapePrompt(s: string): string {
   return s.replace(/\\n/g, '\n').replace(/\\t/g, '\t');
-}
-
-/** A prompt as the user can find it again: its token count and where it came from. */
-export interface NamedPrompt {
-  tokens: number;
-  /** e.g. "record 11 (id p10/s5, line 12 of eval.jsonl)". */
-  name: string;
-}
-
-/**
- * Checks every prompt against the model's positions before anything is generated, so a long prompt
- * late in a file cannot throw away the work done on the ones before it. Prompts are never
- * truncated or skipped silently (that would change what is evaluated); the error names them.
- * The limit is gen.maxNewTokens or else gen.maxLength (total; a batch is padded to its longest
- * prompt, so each batch reaches maxLength positions at most); `limit` names it for messages
- * ("--max-new-tokens 64", "max_length 30 (generation_config.json)").
- */
-export function checkPromptLengths(cmd: string, prompts: readonly NamedPrompt[], maxPos: number, gen: Pick<GenerateOptions, 'maxNewTokens' | 'maxLength'>, limit: string): void {
-  const list = (bad: readonly NamedPrompt[]) =>
-    bad.slice(0, 5).map((p) => `${p.name}: ${p.tokens} tokens`).join('; ') + (bad.length > 5 ? `; ... ${bad.length - 5} more` : '');
-  const flag = limit.startsWith('--') ? limit.split(' ')[0]! : `--${limit.split(' ')[0]!.replace(/_/g, '-')}`;
-  const alone = prompts.filter((p) => p.tokens >= maxPos);
-  if (alone.length) {
-    throw new RadgradError(
-      `${cmd}: ${alone.length === 1 ? 'a prompt fills' : `${alone.length} prompts fill`} the model's ${maxPos} positions (max_position_embeddings) on ${alone.length === 1 ? 'its' : 'their'} own, ` +
-        `leaving no room for a new token (${list(alone)})`,
-      { hint: `prompts must be at most ${maxPos - 1} tokens: shorten or remove ${alone.length === 1 ? 'it' : 'them'}; nothing was generated` },
-    );
-  }
-  const longest = Math.max(...prompts.map((p) => p.tokens));
-  if (gen.maxNewTokens === undefined && gen.maxLength !== undefined) {
-    const L = gen.maxLength;
-    const full = prompts.filter((p) => p.tokens >= L);
-    if (full.length) {
-      throw new RadgradError(
-        `${cmd}: ${full.length === 1 ? 'a prompt' : `${full.length} prompts`} of ${L} tokens or more with ${limit}, which counts the prompt: no room for a new token (${list(full)})`,
-        { hint: `raise ${flag} above ${longest}, or give --max-new-tokens (new tokens only) instead; nothing was generated` },
-      );
-    }
-    if (L > maxPos) {
-      throw new RadgradError(`${cmd}: ${limit} exceeds the model's ${maxPos} positions (max_position_embeddings)`, {
-        hint: `lower --max-length to ${maxPos} or less, or give --max-new-tokens; nothing was generated`,
-      });
-    }
-    return;
-  }
-  const maxNew = gen.maxNewTokens ?? 20;
-  const over = prompts.filter((p) => p.tokens + maxNew > maxPos);
-  if (over.length) {
-    throw new RadgradError(
-      `${cmd}: ${over.length === 1 ? 'a prompt' : `${over.length} prompts`} + ${limit} exceed the model's ${maxPos} positions (max_position_embeddings) (${list(over)})`,
-      { hint: `lower --max-new-tokens to ${maxPos - longest} (room for every prompt), or shorten those prompts; nothing was generated` },
-    );
-  }
 }

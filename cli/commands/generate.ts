@@ -1,14 +1,16 @@
 /**
  * `radgrad generate --model <dir> [--adapter <dir>] [--int8] (--prompt <text> | --prompts <jsonl> | --prompt-ids 2,17,45)`:
  * text generation with transformers' generate semantics (greedy, sampling, beam search), streamed
- * to the terminal as produced, or JSONL with --json; decoding speed goes to stderr.
+ * to the terminal as produced, or JSONL with --json; decoding speed goes to stderr. With
+ * --num-return-sequences n > 1, one record per sequence, with the prompt's index and the
+ * sequence's rank (RETURN_SEQUENCES_HELP).
  */
 import fs from 'node:fs';
 import type { Command } from 'commander';
 import { RadgradError } from '../../src/errors.js';
-import { generate, generateText, newIds, resolveOptions, type GenerateOptions } from '../../src/generate/index.js';
+import { checkPromptLengths, generate, generateText, newIds, promptSeeds, resolveOptions, type GenerateOptions } from '../../src/generate/index.js';
 import { action, startGpu } from '../run.js';
-import { addGenerationOptions, checkPromptLengths, GENERATION_CONFIG_HELP, generationOptions, loadForGeneration, unescapePrompt, type GenFlags } from './gen_common.js';
+import { addGenerationOptions, GENERATION_CONFIG_HELP, generationOptions, loadForGeneration, unescapePrompt, type GenFlags } from './gen_common.js';
 
 interface GenerateCliOptions extends GenFlags {
   model?: string;
@@ -58,14 +60,36 @@ function reportSpeed(newTokens: number, ms: number, steps: number, beams: number
   process.stderr.write(`[generate] ${newTokens} new tokens in ${(ms / 1000).toFixed(2)} s (${steps} decode steps${how}): ${tps.toFixed(1)} output tokens/s\n`);
 }
 
+/**
+ * What --num-return-sequences n > 1 writes, one record per sequence. n = 1 keeps the records of
+ * one sequence per prompt (no prompt_index / rank / score).
+ */
+const RETURN_SEQUENCES_HELP = `
+With --num-return-sequences n > 1 (or num_return_sequences in generation_config.json), every prompt
+gives n sequences, in prompt order: with --json one JSON line per sequence, the usual fields plus
+"prompt_index" (0-based, the prompt's position in the input), "rank" (0 .. n-1; beam search: 0 is
+the best, by descending "score", the length-normalised log-probability; sampling: the sample's
+number) and, for beam search, "score". Without --json, a "### <prompt number>: <prompt>" line and
+then "<rank + 1>: <text>" per sequence. Samples are reproducible: sample k of prompt p draws from
+its own stream, derived from --seed, p and k, so it does not change with --batch-size or n.`;
+
+/** A --json record: the fields of one sequence per prompt, plus prompt_index / rank / score when n > 1. */
+function record(fields: Record<string, unknown>, n: number, promptIndex: number, rank: number, score: number | undefined): string {
+  const extra = n > 1 ? { prompt_index: promptIndex, rank, ...(score !== undefined ? { score } : {}) } : {};
+  return JSON.stringify({ ...fields, ...extra }) + '\n';
+}
+
 export async function runGenerate(o: GenerateCliOptions): Promise<void> {
   const sources = [o.prompt, o.prompts, o.promptIds].filter((x) => x !== undefined).length;
   if (sources !== 1) throw new RadgradError('give exactly one of --prompt, --prompts or --prompt-ids', { hint: 'radgrad generate --model <dir> --prompt "Cardiomegaly: 1; Edema: uncertain. \\nFindings:"' });
   const flags = generationOptions(o);
   const { model, tokenizer, notes, gen, lengthLimit } = loadForGeneration({ ...o, needTokenizer: o.promptIds === undefined, generation: flags, defaultMaxNew: DEFAULT_MAX_NEW });
-  for (const n of notes) process.stderr.write(`[generate] ${n}\n`);
-  const stream = !o.json && (gen.numBeams ?? 1) === 1;
   try {
+    for (const n of notes) process.stderr.write(`[generate] ${n}\n`);
+    // Checked here, before any prompt is read or generated (eos / pad: what generate() stops at).
+    const { eos, padTokenId, numBeams, numReturnSequences: n } = resolveOptions(model, gen);
+    const stream = !o.json && numBeams === 1 && n === 1;
+    const seed = gen.seed ?? 0;
     if (o.promptIds !== undefined) {
       const ids = parseIds(o.promptIds);
       const opts: GenerateOptions = { ...gen };
@@ -73,38 +97,48 @@ export async function runGenerate(o: GenerateCliOptions): Promise<void> {
       const t0 = performance.now();
       const r = await generate(model, [ids], opts);
       const ms = performance.now() - t0;
-      const { eos, padTokenId } = resolveOptions(model, gen);
-      const out = newIds(r, eos, padTokenId)[0]!;
-      const text = tokenizer ? tokenizer.decode(out, { skipSpecialTokens: true }) : undefined;
-      if (o.json) process.stdout.write(JSON.stringify({ prompt_ids: ids, ids: out, sequence: r.sequences[0], ...(text !== undefined ? { text } : {}) }) + '\n');
-      else if (!stream) process.stdout.write((text ?? out.join(' ')) + '\n');
-      else process.stdout.write('\n');
-      reportSpeed(r.stats.newTokens, ms, r.stats.steps, gen.numBeams ?? 1);
+      if (!o.json && n > 1) process.stdout.write(`### 1: ${ids.join(',')}\n`);
+      newIds(r, eos, padTokenId).forEach((out, k) => {
+        const text = tokenizer ? tokenizer.decode(out, { skipSpecialTokens: true }) : undefined;
+        if (o.json) process.stdout.write(record({ prompt_ids: ids, ids: out, sequence: r.sequences[k], ...(text !== undefined ? { text } : {}) }, n, 0, k, r.sequencesScores?.[k]));
+        else if (!stream) process.stdout.write(`${n > 1 ? `${k + 1}: ` : ''}${text ?? out.join(' ')}\n`);
+        else process.stdout.write('\n');
+      });
+      reportSpeed(r.stats.newTokens, ms, r.stats.steps, numBeams);
       return;
     }
     const raw = o.prompt !== undefined ? [{ text: o.prompt, line: 0 }] : readPrompts(o.prompts!, o.field);
-    const prompts = raw.map((p) => (o.rawPrompt ? p.text : unescapePrompt(p.text)));
-    const names = raw.map((p, i) => (o.prompt !== undefined ? 'the --prompt text' : `prompt ${i + 1} (line ${p.line} of ${o.prompts})`));
-    checkPromptLengths('generate', prompts.map((p, i) => ({ tokens: tokenizer!.encode(p).length, name: names[i]! })), model.config.maxPositionEmbeddings, gen, lengthLimit);
+    // Tokenized once: the ids are checked against the model's positions, then generated from.
+    const prompts = raw.map((p) => {
+      const text = o.rawPrompt ? p.text : unescapePrompt(p.text);
+      return { text, ids: tokenizer!.encode(text) };
+    });
+    const nameOf = (i: number) => (o.prompt !== undefined ? 'the --prompt text' : `prompt ${i + 1} (line ${raw[i]!.line} of ${o.prompts})`);
+    checkPromptLengths('generate', prompts.map((p) => p.ids.length), nameOf, model.config.maxPositionEmbeddings, gen, lengthLimit);
     const bs = Number(o.batchSize);
     if (!Number.isInteger(bs) || bs < 1) throw new RadgradError(`--batch-size must be a positive integer, got ${o.batchSize}`);
     const batch = stream ? 1 : bs; // streaming interleaves nothing: one prompt at a time
+    const oneLine = (s: string) => s.replace(/\n/g, '\\n');
     let tokens = 0;
     let steps = 0;
     const t0 = performance.now();
     for (let i = 0; i < prompts.length; i += batch) {
       const chunk = prompts.slice(i, i + batch);
-      if (stream && prompts.length > 1) process.stdout.write(`### ${i + 1}: ${chunk[0]!.replace(/\n/g, '\\n')}\n`);
-      const { outputs, result } = await generateText(model, tokenizer!, chunk, { ...gen, ...(stream ? { onText: (_b: number, d: string) => process.stdout.write(d) } : {}) });
+      if (stream && prompts.length > 1) process.stdout.write(`### ${i + 1}: ${oneLine(chunk[0]!.text)}\n`);
+      // Each prompt keeps the sample streams it would have in one call over all prompts.
+      const opts = { ...gen, seed: typeof seed === 'number' ? promptSeeds(seed, i, chunk.length) : seed.slice(i, i + chunk.length), ...(stream ? { onText: (_b: number, d: string) => process.stdout.write(d) } : {}) };
+      const { outputs, result } = await generateText(model, tokenizer!, chunk, opts);
       tokens += result.stats.newTokens;
       steps += result.stats.steps;
       for (const out of outputs) {
-        if (o.json) process.stdout.write(JSON.stringify({ prompt: out.prompt, ids: out.ids, text: out.text }) + '\n');
+        const p = i + out.promptIndex;
+        if (o.json) process.stdout.write(record({ prompt: out.prompt, ids: out.ids, text: out.text }, n, p, out.rank, out.score));
+        else if (n > 1) process.stdout.write(`${out.rank === 0 ? `### ${p + 1}: ${oneLine(out.prompt)}\n` : ''}${out.rank + 1}: ${out.text}\n`);
         else if (!stream) process.stdout.write(`${out.text}\n`);
       }
       if (stream) process.stdout.write('\n');
     }
-    reportSpeed(tokens, performance.now() - t0, steps, gen.numBeams ?? 1);
+    reportSpeed(tokens, performance.now() - t0, steps, numBeams);
   } finally {
     model.dispose();
   }
@@ -123,9 +157,9 @@ export function register(program: Command): void {
     .option('--field <name>', 'JSONL field holding the prompt', 'prompt')
     .option('--prompt-ids <list>', 'comma-separated token ids (no tokenizer needed)')
     .option('--raw-prompt', 'keep a typed \\n as backslash + n')
-    .option('--batch-size <n>', 'prompts per batch with --json or beam search (left padded)', '8')
-    .option('--json', 'JSONL output: {prompt, ids, text} per prompt (no streaming)');
-  addGenerationOptions(cmd, DEFAULT_MAX_NEW)
+    .option('--batch-size <n>', 'prompts per batch with --json, beam search or --num-return-sequences (left padded)', '8')
+    .option('--json', 'JSONL output: {prompt, ids, text} per prompt (no streaming); per sequence with --num-return-sequences');
+  addGenerationOptions(cmd, DEFAULT_MAX_NEW, { returnSequences: true })
     .addHelpText(
       'after',
       `
@@ -136,6 +170,8 @@ Examples:
   $ radgrad generate --model radgrad-demo/base --adapter radgrad-demo/lora/adapter --prompt "Cardiomegaly: 1; Edema: uncertain. \\nFindings:"
   $ radgrad generate --model biogpt/ --prompts prompts.jsonl --num-beams 4 --json > out.jsonl
   $ radgrad generate --model ../shared/golden/tiny_biogpt --prompt-ids 2,17,45,300 --max-new-tokens 16 --json
+  $ radgrad generate --model biogpt/ --prompts prompts.jsonl --do-sample --num-return-sequences 4 --seed 7 --json
+${RETURN_SEQUENCES_HELP}
 ${GENERATION_CONFIG_HELP}`,
     )
     .action(

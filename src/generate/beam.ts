@@ -9,7 +9,7 @@
 import type { BioGptForCausalLM } from '../models/biogpt/model.js';
 import { DecodeStepper } from './stepper.js';
 import { logSoftmaxRows, processScores } from './logits_process.js';
-import { processorConfig, stats, type GenerateResult, type ResolvedOptions } from './generate.js';
+import { expandRows, processorConfig, stats, type GenerateResult, type ResolvedOptions } from './generate.js';
 
 const f = Math.fround;
 const NEG = -1e9;
@@ -52,9 +52,7 @@ export async function beamSearch(model: BioGptForCausalLM, inputIds: readonly (r
     let logits = await stepper.prefill(inputIds, mask);
     tPrefill = performance.now();
     stepper.reorder(Array.from({ length: B * K }, (_, i) => Math.floor(i / K)));
-    let expanded = new Float32Array(B * K * V);
-    for (let i = 0; i < B * K; i++) expanded.set(logits.subarray(Math.floor(i / K) * V, (Math.floor(i / K) + 1) * V), i * V);
-    logits = expanded;
+    logits = expandRows(logits, V, K);
     let curLen = T;
     for (;;) {
       const lprobs = logSoftmaxRows(logits, V);
@@ -122,7 +120,10 @@ export async function beamSearch(model: BioGptForCausalLM, inputIds: readonly (r
     stepper.dispose();
   }
   const t1 = performance.now();
-  const best = finished.map((fs) => fs[0]!);
+  // The numReturnSequences best finished hypotheses of each prompt, prompt-major (finished is sorted
+  // by score, as transformers' beam_scores). A slot never filled holds the prompt alone, as in
+  // transformers (its sequences buffer starts as the prompt followed by padding).
+  const best = finished.flatMap((fs, b) => fs.slice(0, r.numReturnSequences).map((h) => (h.seq.length ? h : { ...h, seq: [...inputIds[b]!], gen: 0 })));
   // Output tokens (the returned hypotheses' new tokens), not the B·numBeams candidates scored per step.
   const newTokens = best.reduce((n, h) => n + h.gen, 0);
   const outLen = T + Math.max(...best.map((h) => h.gen));

@@ -4,13 +4,14 @@
  * pad id) and per-step processed scores. Logits processing runs on the host over the last
  * position's row(s), which is all that is read back each step.
  */
-import { RadgradError } from '../errors.js';
+import { OpArgumentError, RadgradError } from '../errors.js';
 import type { BioGptForCausalLM } from '../models/biogpt/model.js';
-import { Rng } from '../data/rng.js';
+import { hashSeed, Rng } from '../data/rng.js';
 import { DecodeStepper } from './stepper.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { argmaxRow, processScores, sampleRow, type ProcessorConfig } from './logits_process.js';
 import { beamSearch } from './beam.js';
+import { DEFAULT_MAX_NEW_TOKENS, findLengthProblem } from './prompt_length.js';
 
 export interface GenerateOptions {
   /** New tokens at most (transformers' max_new_tokens; default 20). Wins over maxLength. */
@@ -40,8 +41,21 @@ export interface GenerateOptions {
   eosTokenId?: number | number[];
   /** Default: the model config's pad_token_id (1). */
   padTokenId?: number;
-  /** Sampling seed (own xorshift generator, so streams differ from torch's). */
-  seed?: number;
+  /**
+   * Sequences returned per prompt (transformers' num_return_sequences, default 1): with sampling,
+   * that many independent samples; with beam search, the best finished beams in descending score
+   * (at most numBeams). Rows of the result are prompt-major: row b·n + k is prompt b's k-th.
+   */
+  numReturnSequences?: number;
+  /**
+   * Sampling seed (own generator, so streams differ from torch's). Every returned sequence draws
+   * from its own stream, derived from its prompt's seed and its index k among the prompt's samples,
+   * so sample k of a prompt does not depend on numReturnSequences, on the other prompts or on
+   * which rows have finished. A number s gives prompt b the seed promptSeeds(s, b); an array gives
+   * each prompt's seed (promptSeeds(s, first, count) lets batches of a larger run keep the
+   * streams the prompts would have in one call).
+   */
+  seed?: number | readonly number[];
   /** [B, T] 1 = token, 0 = padding; default: ids != pad id (as transformers infers it). */
   attentionMask?: readonly (readonly number[])[];
   /** Return the processed scores of every step (rows × V each). */
@@ -51,13 +65,16 @@ export interface GenerateOptions {
 }
 
 export interface GenerateResult {
-  /** [B, prompt + new] ids (prompt included, as transformers returns them). */
+  /**
+   * [B·numReturnSequences, prompt + new] ids (prompt included, as transformers returns them),
+   * prompt-major: row b·n + k is prompt b's k-th sequence (beam search: k-th best).
+   */
   sequences: number[][];
   /** Prompt length T (the new tokens of row b are sequences[b].slice(promptLength)). */
   promptLength: number;
-  /** Per step, the processed scores [rows, V] (rows = B, or B·numBeams for beam search). */
+  /** Per step, the processed scores [rows, V] (rows = B·numReturnSequences, or B·numBeams for beam search). */
   scores?: Float32Array[];
-  /** Beam search: the final (length-normalised) score of each returned sequence. */
+  /** Beam search: the final (length-normalised) score of each returned sequence (descending per prompt). */
   sequencesScores?: number[];
   stats: GenerationStats;
 }
@@ -75,14 +92,14 @@ export interface GenerationStats {
 
 export interface ResolvedOptions extends Required<Omit<GenerateOptions, 'attentionMask' | 'onTokens' | 'eosTokenId' | 'seed' | 'maxLength'>> {
   eos: number[];
-  seed: number;
+  seed: number | readonly number[];
 }
 
 export function resolveOptions(model: BioGptForCausalLM, o: GenerateOptions): ResolvedOptions {
   const cfg = model.config;
   const eosIn = o.eosTokenId ?? cfg.eosTokenId ?? 2;
   const r: ResolvedOptions = {
-    maxNewTokens: o.maxNewTokens ?? 20,
+    maxNewTokens: o.maxNewTokens ?? DEFAULT_MAX_NEW_TOKENS,
     minNewTokens: o.minNewTokens ?? 0,
     doSample: o.doSample ?? false,
     temperature: o.temperature ?? 1,
@@ -91,6 +108,7 @@ export function resolveOptions(model: BioGptForCausalLM, o: GenerateOptions): Re
     repetitionPenalty: o.repetitionPenalty ?? 1,
     noRepeatNgramSize: o.noRepeatNgramSize ?? 0,
     numBeams: o.numBeams ?? 1,
+    numReturnSequences: o.numReturnSequences ?? 1,
     lengthPenalty: o.lengthPenalty ?? 1,
     earlyStopping: o.earlyStopping ?? false,
     padTokenId: o.padTokenId ?? cfg.padTokenId ?? 1,
@@ -109,7 +127,33 @@ export function resolveOptions(model: BioGptForCausalLM, o: GenerateOptions): Re
   if (!(r.repetitionPenalty > 0)) throw bad('repetitionPenalty', 'a positive number', r.repetitionPenalty);
   if (!Number.isInteger(r.noRepeatNgramSize) || r.noRepeatNgramSize < 0) throw bad('noRepeatNgramSize', 'an integer >= 0', r.noRepeatNgramSize);
   if (r.numBeams > 1 && r.doSample) throw new RadgradError('generate: beam sampling (numBeams > 1 with doSample) is not supported', { hint: 'use --num-beams with greedy beam search, or --do-sample with --num-beams 1' });
+  checkNumReturnSequences(r);
+  if (Array.isArray(r.seed) && r.seed.some((s) => !Number.isInteger(s) || s < 0)) throw bad('seed', 'an integer >= 0 or a list of them', JSON.stringify(r.seed));
   return r;
+}
+
+/** transformers' GenerationConfig.validate rules for num_return_sequences, as typed errors naming it. */
+function checkNumReturnSequences(r: ResolvedOptions): void {
+  const n = r.numReturnSequences;
+  const err = (expected: string, hint: string) => Object.assign(new OpArgumentError('generate', 'numReturnSequences', expected, String(n)), { hint });
+  if (!Number.isInteger(n) || n < 1) throw err('an integer >= 1', '--num-return-sequences counts the sequences returned per prompt');
+  if (n === 1) return;
+  if (r.numBeams === 1 && !r.doSample) {
+    throw err('1 with greedy decoding (it has one answer per prompt; transformers raises too)', 'sample n sequences (--do-sample) or keep the n best beams (--num-beams >= n)');
+  }
+  if (r.numBeams > 1 && n > r.numBeams) throw err(`at most numBeams (${r.numBeams}): beam search keeps numBeams finished hypotheses`, `raise --num-beams to ${n} or more, or lower --num-return-sequences`);
+}
+
+/** Prompt seeds for prompts first .. first + count - 1 of a run with seed s (what a number seed gives each prompt). */
+export function promptSeeds(seed: number, first = 0, count = 1): number[] {
+  return Array.from({ length: count }, (_, i) => hashSeed(seed, first + i));
+}
+
+/** One generator per returned sequence (prompt-major), from the prompt's seed and the sample's index. */
+function sampleStreams(seed: number | readonly number[], prompts: number, n: number): Rng[] {
+  const seeds = typeof seed === 'number' ? promptSeeds(seed, 0, prompts) : seed;
+  if (seeds.length !== prompts) throw new OpArgumentError('generate', 'seed', `one seed per prompt (${prompts})`, `${seeds.length} seeds`);
+  return seeds.flatMap((s) => Array.from({ length: n }, (_, k) => new Rng(hashSeed(s, k))));
 }
 
 export function processorConfig(r: ResolvedOptions): ProcessorConfig {
@@ -129,14 +173,15 @@ export function preparePrompts(model: BioGptForCausalLM, inputIds: readonly (rea
   const mask = o.attentionMask ? o.attentionMask.map((r) => [...r]) : inputIds.map((r) => r.map((t) => (t === pad ? 0 : 1)));
   if (mask.length !== B || mask.some((r) => r.length !== T)) throw new RadgradError(`generate: attentionMask must be [${B}, ${T}] like the prompts`);
   const longest = Math.max(...mask.map((r) => r.reduce((a, b) => a + b, 0)));
-  const maxNew = o.maxNewTokens ?? 20;
-  if (longest >= maxPos) {
+  // maxLength is already maxNewTokens here (lengthOptions).
+  const p = findLengthProblem([longest], maxPos, { maxNewTokens: o.maxNewTokens });
+  if (p?.rule === 'alone') {
     throw new RadgradError(`generate: the prompt alone (${longest} tokens) fills the model's ${maxPos} positions (max_position_embeddings), leaving no room for a new token`, {
       hint: `shorten the prompt to at most ${maxPos - 1} tokens`,
     });
   }
-  if (longest + maxNew > maxPos) {
-    throw new RadgradError(`generate: prompt (${longest} tokens) + maxNewTokens (${maxNew}) exceeds the model's ${maxPos} positions (max_position_embeddings)`, {
+  if (p?.rule === 'withNew') {
+    throw new RadgradError(`generate: prompt (${longest} tokens) + maxNewTokens (${p.maxNewTokens}) exceeds the model's ${maxPos} positions (max_position_embeddings)`, {
       hint: `lower --max-new-tokens to ${maxPos - longest} or shorten the prompt`,
     });
   }
@@ -154,7 +199,8 @@ export function lengthOptions(inputIds: readonly (readonly number[])[], o: Gener
     throw new RadgradError(`generate: maxLength must be an integer >= 2 (a prompt token and a new one), got ${String(L)}`, { hint: 'maxLength counts the prompt and the new tokens, as transformers\' max_length' });
   }
   const T = inputIds.length ? inputIds[0]!.length : 0;
-  if (T >= L) {
+  // The padded length counts (transformers' max_length does); positions are checked in preparePrompts.
+  if (findLengthProblem([T], Infinity, { maxLength: L })?.rule === 'maxLength') {
     throw new RadgradError(`generate: the prompt is ${T} tokens (left padding included) but maxLength is ${L}: no room for a new token`, {
       hint: `maxLength counts the prompt (transformers' max_length): raise it above ${T}, or give maxNewTokens (--max-new-tokens) instead`,
     });
@@ -174,13 +220,16 @@ async function greedyOrSample(
   model: BioGptForCausalLM, inputIds: readonly (readonly number[])[], mask: number[][], r: ResolvedOptions,
   onTokens?: (tokens: readonly number[], step: number) => void,
 ): Promise<GenerateResult> {
-  const B = inputIds.length;
+  const P = inputIds.length;
+  const n = r.numReturnSequences;
+  // Rows are prompt-major: prompt p's n samples are rows p·n .. p·n + n - 1 (transformers' expansion).
+  const B = P * n;
   const T = inputIds[0]!.length;
   const V = model.config.vocabSize;
-  const seqs = inputIds.map((row) => [...row]);
+  const seqs = inputIds.flatMap((row) => Array.from({ length: n }, () => [...row]));
   const unfinished = new Array<boolean>(B).fill(true);
   const pc = processorConfig(r);
-  const rng = new Rng(r.seed);
+  const rngs = r.doSample ? sampleStreams(r.seed, P, n) : [];
   const scoresOut: Float32Array[] = [];
   const stepper = new DecodeStepper(model);
   let newTokens = 0;
@@ -193,8 +242,13 @@ async function greedyOrSample(
       const p = await greedyPipelined(stepper, seqs, mask, r, onTokens);
       return { sequences: seqs, promptLength: T, stats: stats(t0, p.tPrefill, performance.now(), p.steps, p.newTokens) };
     }
-    let logits = await stepper.prefill(seqs, mask);
+    // One prefill per prompt; the cache and the last logits are then copied to its n rows.
+    let logits = await stepper.prefill(inputIds, mask);
     tPrefill = performance.now();
+    if (n > 1) {
+      stepper.reorder(Array.from({ length: B }, (_, i) => Math.floor(i / n)));
+      logits = expandRows(logits, V, n);
+    }
     // Greedy steps that no processor changes take the argmax on the device (ids read back, not
     // B × V scores); minNewTokens changes the scores only while it bans eos.
     const plainGreedy = !r.doSample && !r.outputScores && r.repetitionPenalty === 1 && r.noRepeatNgramSize === 0;
@@ -207,7 +261,7 @@ async function greedyOrSample(
       }
       const next: number[] = [];
       for (let b = 0; b < B; b++) {
-        const t = ids ? ids[b]! : r.doSample ? sampleRow(logits, b * V, V, rng.next()) : argmaxRow(logits, b * V, V);
+        const t = ids ? ids[b]! : r.doSample ? sampleRow(logits, b * V, V, rngs[b]!.next()) : argmaxRow(logits, b * V, V);
         next.push(unfinished[b] ? t : r.padTokenId);
         if (unfinished[b]) newTokens++;
       }
@@ -230,6 +284,14 @@ async function greedyOrSample(
   const res: GenerateResult = { sequences: seqs, promptLength: T, stats: stats(t0, tPrefill, t1, steps, newTokens) };
   if (r.outputScores) res.scores = scoresOut;
   return res;
+}
+
+/** Each row of `rows` ([R, V]) repeated n times in place: [R·n, V]. */
+export function expandRows(rows: Float32Array, V: number, n: number): Float32Array {
+  const R = rows.length / V;
+  const out = new Float32Array(R * n * V);
+  for (let i = 0; i < R * n; i++) out.set(rows.subarray(Math.floor(i / n) * V, (Math.floor(i / n) + 1) * V), i * V);
+  return out;
 }
 
 /** Switch for tests and benchmarks: false sends batch-1 greedy decoding through the step-by-step loop. */

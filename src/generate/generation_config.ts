@@ -29,6 +29,7 @@ export const SUPPORTED_KEYS: Readonly<Record<string, Supported>> = {
   max_length: { option: 'maxLength', kind: 'int', min: 2 },
   min_new_tokens: { option: 'minNewTokens', kind: 'int', min: 0 },
   num_beams: { option: 'numBeams', kind: 'int', min: 1, max: 64 },
+  num_return_sequences: { option: 'numReturnSequences', kind: 'int', min: 1 },
   do_sample: { option: 'doSample', kind: 'bool' },
   temperature: { option: 'temperature', kind: 'num', min: 0, above: true },
   top_k: { option: 'topK', kind: 'int', min: 0 },
@@ -62,7 +63,7 @@ export const NO_EFFECT_KEYS: ReadonlySet<string> = new Set([
  * some do) decodes as radgrad does. null, [] and {} are defaults for every key.
  */
 const UNSUPPORTED_DEFAULTS: Readonly<Record<string, unknown>> = {
-  min_length: 0, num_return_sequences: 1, num_beam_groups: 1, diversity_penalty: 0, typical_p: 1, epsilon_cutoff: 0, eta_cutoff: 0,
+  min_length: 0, num_beam_groups: 1, diversity_penalty: 0, typical_p: 1, epsilon_cutoff: 0, eta_cutoff: 0,
   encoder_repetition_penalty: 1, encoder_no_repeat_ngram_size: 0, renormalize_logits: false, remove_invalid_values: false, token_healing: false,
 };
 
@@ -174,9 +175,13 @@ const LENGTH_KEYS = ['max_new_tokens', 'max_length'];
  * over model.generation_config. The length limit is taken as one: an explicit maxNewTokens or
  * maxLength replaces both of the file's; the file's max_new_tokens wins over its max_length (as in
  * transformers); the fallback's maxNewTokens applies only when neither says anything. Sampling keys
- * are used only when the result samples (transformers ignores them otherwise).
+ * are used only when the result samples (transformers ignores them otherwise). `notUsed` names keys
+ * of the file the caller cannot honour, with why (eval scores one prediction per record, so it
+ * takes no num_return_sequences): they are listed as unused instead of taken.
  */
-export function mergeGenerationOptions(explicit: GenerateOptions, gc: GenerationConfigDefaults | null, fallback: GenerateOptions = {}): MergedGeneration {
+export function mergeGenerationOptions(
+  explicit: GenerateOptions, gc: GenerationConfigDefaults | null, fallback: GenerateOptions = {}, notUsed: Readonly<Record<string, string>> = {},
+): MergedGeneration {
   const out: MergedGeneration = { options: { ...fallback }, taken: [], overridden: [], unused: [], unsupported: gc ? [...gc.unsupported] : [] };
   const explicitLength = explicit.maxNewTokens !== undefined || explicit.maxLength !== undefined;
   const fileLength = gc !== null && (gc.options.maxNewTokens !== undefined || gc.options.maxLength !== undefined);
@@ -194,6 +199,10 @@ export function mergeGenerationOptions(explicit: GenerateOptions, gc: Generation
       }
       if (key === 'max_length' && gc.options.maxNewTokens !== undefined) {
         out.unused.push('max_length (max_new_tokens wins)');
+        continue;
+      }
+      if (key in notUsed) {
+        out.unused.push(`${key} (${notUsed[key]})`);
         continue;
       }
       if (SAMPLING_KEYS.includes(key) && !doSample) {

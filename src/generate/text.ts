@@ -1,17 +1,29 @@
-/** Text in, text out: encodes prompts with left padding, generates, decodes the new tokens. */
+/** Text in, text out: encodes prompts (unless given their ids) with left padding, generates, decodes the new tokens. */
 import type { BioGptForCausalLM } from '../models/biogpt/model.js';
 import type { BioGptTokenizer } from '../tokenizer/biogpt_tokenizer.js';
 import { generate, resolveOptions, type GenerateOptions, type GenerateResult } from './generate.js';
 
 export interface TextGeneration {
   prompt: string;
+  /** Index of the prompt in the call's prompts. */
+  promptIndex: number;
+  /** Index among the prompt's numReturnSequences sequences (beam search: 0 = best). */
+  rank: number;
   /** New ids only (up to and including eos; trailing padding dropped). */
   ids: number[];
   text: string;
+  /** Beam search: the sequence's final (length-normalised) score. */
+  score?: number;
+}
+
+/** A prompt and its ids (tok.encode(text)), for callers that encoded it already, e.g. to check its length. */
+export interface EncodedPrompt {
+  text: string;
+  ids: readonly number[];
 }
 
 export interface GenerateTextOptions extends Omit<GenerateOptions, 'attentionMask' | 'onTokens'> {
-  /** Streaming: row b's decoded text so far grew by delta (greedy / sampling). */
+  /** Streaming: row b's decoded text so far grew by delta (greedy / sampling; row b = prompt·numReturnSequences + k). */
   onText?: (b: number, delta: string) => void;
 }
 
@@ -30,14 +42,23 @@ export function newIds(res: GenerateResult, eos: readonly number[] = [2], pad = 
   });
 }
 
+/** Prompts left-padded to one batch with tok's pad id, as tok.encodeBatch(texts, { padding: true, paddingSide: 'left' }). */
+function leftPad(tok: BioGptTokenizer, rows: readonly (readonly number[])[]): { inputIds: number[][]; attentionMask: number[][] } {
+  const T = Math.max(0, ...rows.map((r) => r.length));
+  const pad = (r: readonly number[], fill: number) => new Array<number>(T - r.length).fill(fill);
+  return { inputIds: rows.map((r) => [...pad(r, tok.padId), ...r]), attentionMask: rows.map((r) => [...pad(r, 0), ...r.map(() => 1)]) };
+}
+
+/** Prompts (texts, or texts with their ids) in, one TextGeneration per returned sequence out (prompt-major). */
 export async function generateText(
-  model: BioGptForCausalLM, tok: BioGptTokenizer, prompts: readonly string[], opts: GenerateTextOptions = {},
+  model: BioGptForCausalLM, tok: BioGptTokenizer, prompts: readonly (string | EncodedPrompt)[], opts: GenerateTextOptions = {},
 ): Promise<{ outputs: TextGeneration[]; result: GenerateResult }> {
-  const enc = tok.encodeBatch(prompts, { padding: true, paddingSide: 'left' });
+  const texts = prompts.map((p) => (typeof p === 'string' ? p : p.text));
+  const enc = leftPad(tok, prompts.map((p) => (typeof p === 'string' ? tok.encode(p) : p.ids)));
   const { onText, ...gen } = opts;
-  // The eos / pad generate() uses (options, e.g. from generation_config.json, else the model config's).
-  const { eos, padTokenId: pad } = resolveOptions(model, gen);
-  const streamed = prompts.map(() => ({ ids: [] as number[], text: '', done: false }));
+  // The eos / pad / sequences per prompt generate() uses (options, e.g. from generation_config.json, else the model config's).
+  const { eos, padTokenId: pad, numReturnSequences: n } = resolveOptions(model, gen);
+  const streamed = Array.from({ length: prompts.length * n }, () => ({ ids: [] as number[], text: '', done: false }));
   const onTokens = onText
     ? (tokens: readonly number[]) => {
         tokens.forEach((t, b) => {
@@ -58,6 +79,10 @@ export async function generateText(
     : undefined;
   const result = await generate(model, enc.inputIds, { ...gen, attentionMask: enc.attentionMask, ...(onTokens ? { onTokens } : {}) });
   const ids = newIds(result, eos, pad);
-  const outputs = prompts.map((p, b) => ({ prompt: p, ids: ids[b]!, text: tok.decode(ids[b]!, { skipSpecialTokens: true }) }));
+  const outputs = ids.map((row, i): TextGeneration => {
+    const out: TextGeneration = { prompt: texts[Math.floor(i / n)]!, promptIndex: Math.floor(i / n), rank: i % n, ids: row, text: tok.decode(row, { skipSpecialTokens: true }) };
+    if (result.sequencesScores) out.score = result.sequencesScores[i]!;
+    return out;
+  });
   return { outputs, result };
 }

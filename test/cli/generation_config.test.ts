@@ -45,7 +45,7 @@ const PROMPT = ['--prompt-ids', '2,17,45,300', '--json'];
 
 test('generate decodes with generation_config.json as with the same flags, says what it took, and names unsupported keys', { skip: SKIP }, (t) => {
   const { model } = modelWith(t, {
-    num_beams: 3, no_repeat_ngram_size: 2, max_length: 12, temperature: 0.7, num_return_sequences: 2, typical_p: 1.0,
+    num_beams: 3, no_repeat_ngram_size: 2, max_length: 12, temperature: 0.7, min_length: 5, typical_p: 1.0,
     eos_token_id: 2, pad_token_id: 1, bos_token_id: 0, transformers_version: '5.17.0', _from_model_config: false,
   });
   const r = radgrad('generate', '--model', model, ...PROMPT);
@@ -58,7 +58,7 @@ test('generate decodes with generation_config.json as with the same flags, says 
   const greedy = radgrad('generate', '--model', tiny!, ...PROMPT, '--max-length', '12');
   assert.notDeepEqual(ids(greedy), ids(r), 'the file changes the decoding (else this test proves nothing)');
   assert.match(r.stderr, /^\[generate\] defaults taken from generation_config\.json: num_beams=3, no_repeat_ngram_size=2, max_length=12, eos_token_id=2, pad_token_id=1; not used: temperature \(do_sample is false\)$/m);
-  assert.match(r.stderr, /^\[generate\] warning: generation_config\.json sets a key radgrad does not implement, ignored, so decoding can differ from transformers: num_return_sequences=2$/m);
+  assert.match(r.stderr, /^\[generate\] warning: generation_config\.json sets a key radgrad does not implement, ignored, so decoding can differ from transformers: min_length=5$/m);
   assert.doesNotMatch(r.stderr, /transformers_version|_from_model_config|bos_token_id|typical_p/);
   assert.match(byFlags.stderr, /^\[generate\] defaults taken from generation_config\.json: eos_token_id=2, pad_token_id=1$/m);
   assert.doesNotMatch(byFlags.stderr, /warning/);

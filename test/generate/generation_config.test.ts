@@ -13,11 +13,11 @@ const F = 'm/generation_config.json';
 describe('parseGenerationConfig', () => {
   it('maps the keys radgrad implements to GenerateOptions, null meaning unset', () => {
     const g = parseGenerationConfig({
-      num_beams: 4, do_sample: false, temperature: 0.7, top_k: 10, top_p: 0.9, repetition_penalty: 1.2, no_repeat_ngram_size: 3,
+      num_beams: 4, num_return_sequences: 2, do_sample: false, temperature: 0.7, top_k: 10, top_p: 0.9, repetition_penalty: 1.2, no_repeat_ngram_size: 3,
       length_penalty: 0.5, early_stopping: 'never', max_new_tokens: null, max_length: 40, min_new_tokens: 2, eos_token_id: [2, 5], pad_token_id: 1,
     }, F);
     assert.deepEqual(g.options, {
-      numBeams: 4, doSample: false, temperature: 0.7, topK: 10, topP: 0.9, repetitionPenalty: 1.2, noRepeatNgramSize: 3,
+      numBeams: 4, numReturnSequences: 2, doSample: false, temperature: 0.7, topK: 10, topP: 0.9, repetitionPenalty: 1.2, noRepeatNgramSize: 3,
       lengthPenalty: 0.5, earlyStopping: 'never', maxLength: 40, minNewTokens: 2, eosTokenId: [2, 5], padTokenId: 1,
     });
     assert.equal('max_new_tokens' in g.applied, false);
@@ -26,14 +26,14 @@ describe('parseGenerationConfig', () => {
   it('skips bookkeeping keys and unsupported keys at transformers\' default; reports the others with their values', () => {
     const g = parseGenerationConfig({
       transformers_version: '5.17.0', _from_model_config: true, use_cache: true, output_attentions: false, bos_token_id: 0,
-      num_return_sequences: 1, min_length: 0, bad_words_ids: null, suppress_tokens: [], typical_p: 1.0,
+      num_beam_groups: 1, min_length: 0, bad_words_ids: null, suppress_tokens: [], typical_p: 1.0,
       num_return_sequences_x: null, diversity_penalty: 0.5, min_length_: 3, forced_eos_token_id: 2,
     }, F);
     assert.deepEqual(g.options, {});
     assert.deepEqual(g.unsupported, ['diversity_penalty=0.5', 'min_length_=3', 'forced_eos_token_id=2']);
   });
   it('refuses a supported key with a value generate() cannot use, naming file and key', () => {
-    for (const [key, v] of [['num_beams', 0], ['num_beams', 2.5], ['do_sample', 'yes'], ['early_stopping', 'always'], ['eos_token_id', -1], ['eos_token_id', []], ['pad_token_id', 'x'], ['max_length', 1], ['length_penalty', 'big']] as const) {
+    for (const [key, v] of [['num_beams', 0], ['num_beams', 2.5], ['num_return_sequences', 0], ['do_sample', 'yes'], ['early_stopping', 'always'], ['eos_token_id', -1], ['eos_token_id', []], ['pad_token_id', 'x'], ['max_length', 1], ['length_penalty', 'big']] as const) {
       assert.throws(() => parseGenerationConfig({ [key]: v }, F), (e: unknown) =>
         e instanceof FileFormatError && e.message.startsWith(`${F}: ${key} must be`) && e.hint!.includes(`fix ${key} in ${F}`), `${key}=${JSON.stringify(v)}`);
     }
@@ -71,12 +71,20 @@ describe('mergeGenerationOptions', () => {
     assert.throws(() => mergeGenerationOptions({ doSample: true }, gc({ temperature: 0 })), /temperature must be a number in \(0, inf\), got 0/);
   });
   it('describes what was taken in one line, and warns about unsupported keys by name', () => {
-    const m = mergeGenerationOptions({ numBeams: 1 }, gc({ num_beams: 4, max_length: 20, temperature: 0.5, num_return_sequences: 3, transformers_version: 'x' }), { maxNewTokens: 64 });
+    const m = mergeGenerationOptions({ numBeams: 1 }, gc({ num_beams: 4, max_length: 20, temperature: 0.5, num_beam_groups: 2, transformers_version: 'x' }), { maxNewTokens: 64 });
     const d = describeGenerationConfig(m, 'generation_config.json');
     assert.equal(d.line, 'defaults taken from generation_config.json: max_length=20; overridden by flags: num_beams; not used: temperature (do_sample is false)');
-    assert.equal(d.warning, 'warning: generation_config.json sets a key radgrad does not implement, ignored, so decoding can differ from transformers: num_return_sequences=3');
+    assert.equal(d.warning, 'warning: generation_config.json sets a key radgrad does not implement, ignored, so decoding can differ from transformers: num_beam_groups=2');
     const none = describeGenerationConfig(mergeGenerationOptions({}, gc({ transformers_version: 'x' })), 'generation_config.json');
     assert.deepEqual(none, { line: 'generation_config.json: no generation default taken from it', warning: null });
+  });
+  it('lists the keys a caller cannot honour as not used, with why (eval and num_return_sequences)', () => {
+    const file = gc({ num_beams: 4, num_return_sequences: 2 });
+    assert.deepEqual(mergeGenerationOptions({}, file).options, { numBeams: 4, numReturnSequences: 2 });
+    const m = mergeGenerationOptions({}, file, {}, { num_return_sequences: 'eval scores one prediction per record' });
+    assert.deepEqual(m.options, { numBeams: 4 });
+    assert.deepEqual(m.taken, ['num_beams=4']);
+    assert.deepEqual(m.unused, ['num_return_sequences (eval scores one prediction per record)']);
   });
 });
 
