@@ -6,10 +6,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { RadgradError } from '../../src/errors.js';
+import { OpArgumentError, RadgradError } from '../../src/errors.js';
 import { readJsonl, writeTextAtomic } from '../../src/data/jsonl.js';
 import { checkPromptLengths, generateText, promptSeeds } from '../../src/generate/index.js';
-import { corpusBleu, rougeL, labelAgreement, parsePromptLabels } from '../../src/eval/index.js';
+import { corpusBleu, rougeL, labelAgreement, parsePromptLabels, type PromptLabelValue } from '../../src/eval/index.js';
 import { action, checkOutputFolder, startGpu } from '../run.js';
 import { addGenerationOptions, GENERATION_CONFIG_HELP, generationOptions, loadForGeneration, type GenFlags } from './gen_common.js';
 
@@ -22,6 +22,8 @@ interface EvalCliOptions extends GenFlags {
   out: string;
   limit?: string;
   batchSize: string;
+  /** commander's --no-label-metrics: false skips the label consistency metric. */
+  labelMetrics?: boolean;
 }
 
 const DEFAULT_MAX_NEW = 128;
@@ -32,6 +34,31 @@ const DEFAULT_MAX_NEW = 128;
  */
 function recordLines(file: string): number[] {
   return fs.readFileSync(file, 'utf8').split(/\r?\n/).flatMap((l, i) => (l.trim() ? [i + 1] : []));
+}
+
+/**
+ * The CheXpert labels each prompt asks for, read before anything is generated. Prompts that are
+ * not label lists at all (none parses) skip the label metric with a note; a set where only some
+ * parse stops the run, naming the first bad record, since a typo there would silently drop it.
+ */
+function labelsOfPrompts(prompts: readonly string[], nameOf: (i: number) => string, log: (l: string) => void): Array<Record<string, PromptLabelValue>> | null {
+  const parsed = prompts.map((p) => {
+    try {
+      return parsePromptLabels(p);
+    } catch (e) {
+      if (e instanceof OpArgumentError) return e;
+      throw e;
+    }
+  });
+  const bad = parsed.findIndex((p) => p instanceof OpArgumentError);
+  if (bad < 0) return parsed as Array<Record<string, PromptLabelValue>>;
+  if (parsed.every((p) => p instanceof OpArgumentError)) {
+    log('[eval] no prompt is a CheXpert label list ("Name: 1|0|uncertain; ..."), so label consistency is not scored (BLEU-4 and ROUGE-L are)');
+    return null;
+  }
+  throw new RadgradError(`${nameOf(bad)}: its prompt is not a CheXpert label list, though other prompts are: ${(parsed[bad] as Error).message}`, {
+    hint: 'fix that prompt, or pass --no-label-metrics to score BLEU-4 and ROUGE-L only',
+  });
 }
 
 export async function runEval(o: EvalCliOptions, log: (l: string) => void = (l) => process.stderr.write(l + '\n')): Promise<Record<string, unknown>> {
@@ -56,6 +83,7 @@ export async function runEval(o: EvalCliOptions, log: (l: string) => void = (l) 
     notUsed: { num_return_sequences: 'eval scores one prediction per record' },
   });
   notes.forEach((n) => log(`[eval] ${n}`));
+  let promptLabels: Array<Record<string, PromptLabelValue>> | null = null;
   const preds: Array<{ id: string; prompt: string; reference: string; generated: string; ids: number[] }> = [];
   let tokens = 0;
   const t0 = performance.now();
@@ -65,6 +93,7 @@ export async function runEval(o: EvalCliOptions, log: (l: string) => void = (l) 
     let lines: number[] | undefined;
     const nameOf = (i: number) => `record ${i + 1} (id ${recs[i]!.id}, line ${(lines ??= recordLines(o.data!))[i]} of ${path.basename(o.data!)})`;
     checkPromptLengths('eval', prompts.map((p) => p.ids.length), nameOf, model.config.maxPositionEmbeddings, gen, lengthLimit);
+    promptLabels = o.labelMetrics === false ? null : labelsOfPrompts(recs.map((r) => r.prompt), nameOf, log);
     const seed = gen.seed ?? 0;
     for (let i = 0; i < recs.length; i += bs) {
       const chunk = recs.slice(i, i + bs);
@@ -78,19 +107,21 @@ export async function runEval(o: EvalCliOptions, log: (l: string) => void = (l) 
   } finally {
     model.dispose();
   }
+  // Predictions first: they cost the generation time, the metrics below cost nothing to redo.
+  fs.mkdirSync(o.out, { recursive: true });
+  writeTextAtomic(path.join(o.out, 'predictions.jsonl'), preds.map((p) => JSON.stringify(p)).join('\n') + '\n');
   const bleu = corpusBleu(preds.map((p) => p.generated), preds.map((p) => [p.reference]));
   const rouge = rougeL(preds.map((p) => p.generated), preds.map((p) => p.reference));
-  const labels = labelAgreement(preds.map((p) => ({ promptLabels: parsePromptLabels(p.prompt), reportText: p.generated })));
+  const labels = promptLabels ? labelAgreement(preds.map((p, i) => ({ promptLabels: promptLabels![i]!, reportText: p.generated }))) : null;
   const metrics = {
     model: o.model, adapter: o.adapter ?? null, data: o.data, examples: preds.length, generation: gen, generationConfig,
     bleu4: bleu.bleu, rougeL: { precision: rouge.precision, recall: rouge.recall, f1: rouge.f },
-    labelConsistency: { micro: labels.micro, macro: labels.macro, macroLabels: labels.macroLabels, perLabel: labels.perLabel },
+    labelConsistency: labels && { micro: labels.micro, macro: labels.macro, macroLabels: labels.macroLabels, perLabel: labels.perLabel },
     seconds: (performance.now() - t0) / 1000,
   };
-  fs.mkdirSync(o.out, { recursive: true });
   writeTextAtomic(path.join(o.out, 'metrics.json'), JSON.stringify(metrics, null, 2) + '\n');
-  writeTextAtomic(path.join(o.out, 'predictions.jsonl'), preds.map((p) => JSON.stringify(p)).join('\n') + '\n');
-  log(`[eval] BLEU-4 ${bleu.bleu.toFixed(4)}  ROUGE-L F ${rouge.f.toFixed(4)}  label micro F1 ${labels.micro.f1.toFixed(3)}  macro F1 ${labels.macro.f1.toFixed(3)}`);
+  const labelLine = labels ? `  label micro F1 ${labels.micro.f1.toFixed(3)}  macro F1 ${labels.macro.f1.toFixed(3)}` : '';
+  log(`[eval] BLEU-4 ${bleu.bleu.toFixed(4)}  ROUGE-L F ${rouge.f.toFixed(4)}${labelLine}`);
   log(`[eval] wrote ${path.join(o.out, 'metrics.json')} and ${path.join(o.out, 'predictions.jsonl')}`);
   return metrics;
 }
@@ -106,7 +137,8 @@ export function register(program: Command): void {
     .option('--data <file>', 'eval JSONL: {id, prompt, completion} per line')
     .option('--out <dir>', 'where metrics.json and predictions.jsonl go', 'eval-out')
     .option('--limit <n>', 'evaluate only the first n records')
-    .option('--batch-size <n>', 'prompts per generation batch (left padded)', '8');
+    .option('--batch-size <n>', 'prompts per generation batch (left padded)', '8')
+    .option('--no-label-metrics', 'skip the CheXpert label consistency metric (prompts that are not label lists)');
   addGenerationOptions(cmd, DEFAULT_MAX_NEW)
     .addHelpText(
       'after',
