@@ -13,7 +13,7 @@ export { cpuBackend } from './backend/cpu/index.js';
 export { initGpu, gpu, shutdownGpu, GpuContext, type GpuOptions, type GpuCapabilities } from './gpu/device.js';
 export { Tensor, DisposedTensorError } from './tensor/tensor.js';
 export { tidy, keep } from './tensor/scope.js';
-export { backward, noGrad, isGradEnabled, zeroGrad } from './autograd/tape.js';
+export { backward, noGrad, isGradEnabled, zeroGrad, AutogradError } from './autograd/tape.js';
 export { checkpoint, type CheckpointOptions } from './autograd/checkpoint.js';
 export { release, releaseTuning } from './autograd/release.js';
 export * from './ops/index.js';

@@ -13,6 +13,7 @@
  * the scope, as torch recommends (backward never consults it).
  */
 import { Tensor } from '../tensor/tensor.js';
+import { isFloatDType } from '../backend/types.js';
 import { OpArgumentError } from '../errors.js';
 import { cast } from '../ops/elementwise.js';
 import { isGradEnabled } from './tape.js';
@@ -70,8 +71,6 @@ export function autocast<T>(dtype: AutocastDtype, fn: () => T): T {
   }
 }
 
-const isFloat = (t: Tensor) => t.dtype === 'f32' || t.dtype === 'f16';
-
 /**
  * Parameters (named leaves) are cast once per outermost scope; activations on every use. A per-use
  * cast belongs to the op that asked for it, so it is released once that op has recorded it: it then
@@ -93,7 +92,7 @@ function cachedCast(t: Tensor, dtype: 'f16'): Tensor {
 
 /** Lower-precision-list hook: under autocast('f16'), float inputs become f16 (others unchanged). */
 export function autocastLower(t: Tensor): Tensor {
-  if (current === null || !isFloat(t) || t.dtype === current) return t;
+  if (current === null || !isFloatDType(t.dtype) || t.dtype === current) return t;
   return cachedCast(t, current);
 }
 

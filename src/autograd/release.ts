@@ -40,7 +40,7 @@ export const READS: Readonly<Record<string, SavedSpec>> = {
   dropout: NONE, cast: NONE, sum: NONE, mean: NONE, embedding: NONE, where: NONE,
   // dx = int8ᵀ·g: the frozen int8 weight, not x.
   matmulInt8: NONE,
-  softmax: OUTPUT, logSoftmax: OUTPUT, exp: OUTPUT, sqrt: OUTPUT, rsqrt: OUTPUT, tanh: OUTPUT, sigmoid: OUTPUT,
+  softmax: OUTPUT, logSoftmax: OUTPUT, exp: OUTPUT, sqrt: OUTPUT, rsqrt: OUTPUT, recip: OUTPUT, tanh: OUTPUT, sigmoid: OUTPUT,
   gelu: INPUTS, relu: INPUTS, square: INPUTS, abs: INPUTS, log: INPUTS, maximum: INPUTS, minimum: INPUTS, layerNorm: INPUTS,
   sin: INPUTS, cos: INPUTS, clamp: INPUTS,
   crossEntropy: INPUTS, checkpoint: INPUTS,

@@ -1,23 +1,32 @@
-/** Argument checks shared by the elementwise primitives of every backend, so all backends reject the same inputs. */
+/**
+ * Argument checks shared by the elementwise and reduction primitives of every backend, so all
+ * backends reject the same inputs.
+ */
 import { OpArgumentError, ShapeError } from '../errors.js';
 import { checkFloat } from './nn_checks.js';
-import { broadcastShapes, type BinaryOp, type DType, type RawTensor } from './types.js';
+import { checkAxes } from './shape_checks.js';
+import { broadcastShapes, isIntDType, type BinaryOp, type DType, type RawTensor, type ReduceOp } from './types.js';
 
 const COMPARISONS: ReadonlySet<string> = new Set<BinaryOp>(['eq', 'ne', 'lt', 'le', 'gt', 'ge']);
+/** The arithmetic that integer operands take besides the comparisons (wrapping, see BinaryOp). */
+const INT_ARITHMETIC: ReadonlySet<string> = new Set<BinaryOp>(['add', 'sub', 'mul']);
 
 export const isComparison = (op: string): boolean => COMPARISONS.has(op);
 
 /** The result dtype of a binary op: a's, except comparisons of integer tensors (f32 1.0/0.0). */
 export function binaryOutDtype(op: string, a: RawTensor): DType {
-  return isComparison(op) && (a.dtype === 'i32' || a.dtype === 'u32') ? 'f32' : a.dtype;
+  return isComparison(op) && isIntDType(a.dtype) ? 'f32' : a.dtype;
 }
 
 /**
- * a op b: b of a's dtype, shapes broadcastable; a float, or i32/u32 for the comparisons. Returns
- * the output shape.
+ * a op b: b of a's dtype, shapes broadcastable; a float, or i32/u32 for the comparisons and
+ * add/sub/mul. Returns the output shape.
  */
 export function checkBinary(op: string, a: RawTensor, b: RawTensor): number[] {
-  if (!isComparison(op)) checkFloat(op, 'a', a);
+  if (!isIntDType(a.dtype)) checkFloat(op, 'a', a);
+  else if (!isComparison(op) && !INT_ARITHMETIC.has(op)) {
+    throw new OpArgumentError(op, 'a', 'a float tensor (integer tensors take only add/sub/mul and the comparisons)', a.dtype);
+  }
   if (a.dtype !== b.dtype) throw new OpArgumentError(op, 'b', `dtype ${a.dtype} (same as a)`, b.dtype);
   const shape = broadcastShapes(a.shape, b.shape);
   if (!shape) throw new ShapeError(op, 'b', `a shape broadcastable with [${a.shape}]`, `[${b.shape}]`);
@@ -31,4 +40,12 @@ export function checkWhere(cond: RawTensor, a: RawTensor, b: RawTensor): number[
   const shape = s1 && broadcastShapes(s1, b.shape);
   if (!shape) throw new ShapeError('where', 'cond/a/b', 'mutually broadcastable shapes', `[${cond.shape}], [${a.shape}], [${b.shape}]`);
   return shape;
+}
+
+/** reduce(op, x, axes): x float (or i32/u32 for sum), axes distinct and in range. Returns them sorted in [0, rank). */
+export function checkReduce(op: ReduceOp, x: RawTensor, axes: readonly number[]): number[] {
+  const name = `reduce ${op}`;
+  if (!isIntDType(x.dtype)) checkFloat(name, 'x', x);
+  else if (op !== 'sum') throw new OpArgumentError(name, 'x', 'a float tensor (of integer tensors only sum reduces)', x.dtype);
+  return checkAxes(name, 'axes', axes, x.shape.length);
 }

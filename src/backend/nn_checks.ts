@@ -1,6 +1,6 @@
 /** Argument checks shared by the nn primitives of every backend, so all backends reject the same inputs. */
 import { OpArgumentError, ShapeError } from '../errors.js';
-import { numel, type RawTensor } from './types.js';
+import { isFloatDType, numel, type RawTensor } from './types.js';
 
 const sh = (s: readonly number[]) => `[${s.join(', ')}]`;
 
@@ -11,7 +11,7 @@ export function rowsOf(shape: readonly number[]): { rows: number; len: number } 
 }
 
 export function checkFloat(op: string, arg: string, x: RawTensor): void {
-  if (x.dtype !== 'f32' && x.dtype !== 'f16') throw new OpArgumentError(op, arg, 'a float tensor (f32/f16)', x.dtype);
+  if (!isFloatDType(x.dtype)) throw new OpArgumentError(op, arg, 'a float tensor (f32/f16)', x.dtype);
 }
 
 export function checkSameShape(op: string, arg: string, x: RawTensor, like: RawTensor, likeName: string): void {

@@ -8,6 +8,24 @@ export type DType = 'f32' | 'f16' | 'i32' | 'u32';
 export type TypedArrayOf<D extends DType> = D extends 'i32' ? Int32Array : D extends 'u32' ? Uint32Array : Float32Array;
 export type HostArray = Float32Array | Float64Array | Int32Array | Uint32Array;
 
+/** f32/f16: the dtypes of arithmetic in general and of autograd (src/io/dtype.ts has the file dtypes' counterpart). */
+export function isFloatDType(d: DType): d is 'f32' | 'f16' {
+  return d === 'f32' || d === 'f16';
+}
+
+/** i32/u32: indices, and exact wrap-around integer add/sub/mul/sum (see BinaryOp). */
+export function isIntDType(d: DType): d is 'i32' | 'u32' {
+  return d === 'i32' || d === 'u32';
+}
+
+/** The inclusive value range of each integer dtype. */
+export const INT_RANGE: { readonly [K in 'i32' | 'u32']: readonly [number, number] } = { i32: [-(2 ** 31), 2 ** 31 - 1], u32: [0, 2 ** 32 - 1] };
+
+/** v is an integer that the integer dtype d holds (no wrap-around, no truncation). */
+export function fitsIntDType(v: number, d: 'i32' | 'u32'): boolean {
+  return Number.isInteger(v) && v >= INT_RANGE[d][0] && v <= INT_RANGE[d][1];
+}
+
 /** A backend tensor: shape, dtype and backend-owned storage (a GPU buffer or a host array). */
 export interface RawTensor {
   readonly shape: readonly number[];
@@ -37,10 +55,12 @@ export type BinaryOp =
   | 'relu_grad'
   /**
    * comparisons produce 1.0 / 0.0: in a's dtype for float operands, in f32 for integer (i32/u32)
-   * operands (compared exactly in their own type); the only ops that take integer operands
+   * operands (compared exactly in their own type). Besides them only add, sub and mul take integer
+   * operands: computed in the integer type, wrapping around modulo 2^32 (WGSL's i32/u32 arithmetic)
    */
   | 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge';
 
+/** Float tensors; `sum` also of i32/u32 ones, exactly in their own type (wrapping around modulo 2^32). */
 export type ReduceOp = 'sum' | 'mean' | 'max' | 'min';
 
 /** A strided view for copies: element offset, element strides per axis (0 = broadcast), shape. */
@@ -119,8 +139,10 @@ export interface Backend {
 
   // ---- reductions ----------------------------------------------------------------------------
   reduce(op: ReduceOp, x: RawTensor, axes: readonly number[], keepDims: boolean): RawTensor;
-  /** Index of the maximum along the last axis (i32), first index on ties. */
+  /** Index of the maximum along the last axis (i32), first index on ties; a NaN counts as the maximum (first NaN, as torch). */
   argmax(x: RawTensor): RawTensor;
+  /** argmax's counterpart for the minimum (a NaN counts as the minimum). */
+  argmin(x: RawTensor): RawTensor;
 
   // ---- linear algebra ------------------------------------------------------------------------
   /** [...batch, M, K] @ [...batch, K, N] (operands transposed per options); batch dims broadcast. */

@@ -1,6 +1,6 @@
 /** Creating tensors: from host arrays, constants and seeded random initialisers. */
 import { getBackend } from '../backend/registry.js';
-import { numel, type DType } from '../backend/types.js';
+import { fitsIntDType, INT_RANGE, isIntDType, numel, type DType } from '../backend/types.js';
 import { OpArgumentError } from '../errors.js';
 import { checkGradDtype, Tensor } from '../tensor/tensor.js';
 import { checkShape } from '../backend/shape_checks.js';
@@ -48,19 +48,17 @@ export function tensor(data: ArrayLike<number> | Nested, shape?: readonly number
   if (flat.length !== n) throw new OpArgumentError('tensor', 'data', `${n} values for shape [${shp}]`, `${flat.length} values`);
   const dtype = opts.dtype ?? (data instanceof Int32Array ? 'i32' : data instanceof Uint32Array ? 'u32' : 'f32');
   if (opts.requiresGrad) checkGradDtype('tensor', dtype);
-  if (dtype === 'i32' || dtype === 'u32') checkIntegers(flat, dtype);
+  if (isIntDType(dtype)) checkIntegers(flat, dtype);
   return new Tensor(be.upload(flat, shp, dtype), be, opts.requiresGrad ?? false);
 }
-
-const INT_RANGE = { i32: [-(2 ** 31), 2 ** 31 - 1], u32: [0, 2 ** 32 - 1] } as const;
 
 /** Integer data must be integers its dtype holds (no silent wrap-around or truncation). */
 function checkIntegers(flat: ArrayLike<number>, dtype: 'i32' | 'u32'): void {
   if ((dtype === 'i32' && flat instanceof Int32Array) || (dtype === 'u32' && flat instanceof Uint32Array)) return;
-  const [lo, hi] = INT_RANGE[dtype];
   for (let i = 0; i < flat.length; i++) {
     const v = flat[i]!;
-    if (!Number.isInteger(v) || v < lo || v > hi) {
+    if (!fitsIntDType(v, dtype)) {
+      const [lo, hi] = INT_RANGE[dtype];
       throw new OpArgumentError('tensor', 'data', `integers in [${lo}, ${hi}] for dtype ${dtype}`, `${v} at index ${i}`);
     }
   }
@@ -70,7 +68,7 @@ function filled(op: string, shape: readonly number[], value: number, opts: Creat
   checkShape(op, 'shape', shape);
   const dtype = opts.dtype ?? 'f32';
   if (opts.requiresGrad) checkGradDtype(op, dtype);
-  if ((dtype === 'i32' || dtype === 'u32') && (!Number.isInteger(value) || value < INT_RANGE[dtype][0] || value > INT_RANGE[dtype][1])) {
+  if (isIntDType(dtype) && !fitsIntDType(value, dtype)) {
     throw new OpArgumentError(op, 'value', `an integer in [${INT_RANGE[dtype][0]}, ${INT_RANGE[dtype][1]}] for dtype ${dtype}`, String(value));
   }
   const be = getBackend();

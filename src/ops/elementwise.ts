@@ -2,7 +2,7 @@
 import { record } from '../autograd/tape.js';
 import { OpArgumentError } from '../errors.js';
 import { Tensor, type TensorLike } from '../tensor/tensor.js';
-import type { BinaryOp, UnaryOp } from '../backend/types.js';
+import { fitsIntDType, isFloatDType, isIntDType, type BinaryOp, type UnaryOp } from '../backend/types.js';
 import { scalarLike } from './creation.js';
 import { sumToShape } from './reduce.js';
 
@@ -17,13 +17,14 @@ function raw(op: string, be: Tensor['backend'], f: () => ReturnType<Tensor['raw'
 }
 
 /**
- * Arithmetic takes float tensors only: integer (i32/u32) tensors are indices (embedding ids,
- * targets, argmax results), usable in comparisons, where() conditions and cast().
+ * The ops that take float tensors only. Integer (i32/u32) tensors are indices (embedding ids,
+ * targets, argmax results) and take add/sub/mul/div, sum, the comparisons, where() conditions and
+ * cast(): see operands().
  */
 export function floatArgs(op: string, ...ts: ReadonlyArray<readonly [string, TensorLike]>): void {
   for (const [arg, t] of ts) {
-    if (typeof t !== 'number' && t.dtype !== 'f32' && t.dtype !== 'f16') {
-      throw new OpArgumentError(op, arg, 'a float tensor (f32/f16; integer tensors are index-only: cast() them first)', t.dtype);
+    if (typeof t !== 'number' && !isFloatDType(t.dtype)) {
+      throw new OpArgumentError(op, arg, 'a float tensor (f32/f16; integer tensors take only add/sub/mul/div, sum and the comparisons: cast() them first)', t.dtype);
     }
   }
 }
@@ -40,47 +41,72 @@ export function binaryRaw(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
 
 const asTensor = (like: Tensor, v: TensorLike): Tensor => (typeof v === 'number' ? scalarLike(like, v) : v);
 
-const isFloat = (t: Tensor) => t.dtype === 'f32' || t.dtype === 'f16';
-
 /**
  * torch's promotion for mixed float operands: f16 with f32 computes in f32 (through autograd casts,
  * so each input's gradient comes back in its own dtype), except that a 0-d tensor does not promote
  * a dimensioned one (f16 [N] + f32 [] stays f16).
  */
 export function promoteFloats(a: Tensor, b: Tensor): [Tensor, Tensor] {
-  if (a.dtype === b.dtype || !isFloat(a) || !isFloat(b)) return [a, b];
+  if (a.dtype === b.dtype || !isFloatDType(a.dtype) || !isFloatDType(b.dtype)) return [a, b];
   const to = a.rank === 0 && b.rank > 0 ? b.dtype : b.rank === 0 && a.rank > 0 ? a.dtype : 'f32';
   return [cast(a, to), cast(b, to)];
 }
 
+/**
+ * The operands of add/sub/mul and the comparisons, promoted as torch does: integer tensors of one
+ * dtype stay integer (the op runs in that type: exact, add/sub/mul wrapping around modulo 2^32 as
+ * WGSL's i32/u32 arithmetic); a float against an integer tensor casts the integer one to the float
+ * dtype; an integer tensor against a number that is not an integer of its dtype (ids + 0.5) is cast
+ * to f32; mixed floats as promoteFloats. Integer tensors of different dtypes throw. A number stays
+ * a number for a float tensor (the affine fast path) and becomes a 0-d tensor for an integer one.
+ * Integer tensors never require grad, so integer results are not recorded.
+ */
+function operands(op: string, a: Tensor, b: TensorLike): [Tensor, TensorLike] {
+  if (typeof b === 'number') {
+    if (!isIntDType(a.dtype)) return [a, b];
+    return fitsIntDType(b, a.dtype) ? [a, scalarLike(a, b)] : [cast(a, 'f32'), b];
+  }
+  sameBackend(op, a, b);
+  if (isIntDType(a.dtype) !== isIntDType(b.dtype)) {
+    if (isIntDType(a.dtype)) a = cast(a, b.dtype);
+    else b = cast(b, a.dtype);
+  } else if (isIntDType(a.dtype) && a.dtype !== b.dtype) {
+    throw new OpArgumentError(op, 'b', `dtype ${a.dtype} (integer tensors combine with their own dtype; cast() one)`, b.dtype);
+  }
+  return promoteFloats(a, b);
+}
+
+/** a + b (numpy broadcasting; i32/u32 operands wrap, see operands()). */
 export function add(a: Tensor, b: TensorLike): Tensor {
-  floatArgs('add', ['a', a], ['b', b]);
-  if (typeof b === 'number') return affine(a, 1, b);
-  [a, b] = promoteFloats(a, b);
-  const out = binaryRaw('add', a, b);
-  return record(out, 'add', [a, b], (g) => [sumToShape(g, a.shape), sumToShape(g, b.shape)]);
+  const [x, y] = operands('add', a, b);
+  if (typeof y === 'number') return affine(x, 1, y);
+  const out = binaryRaw('add', x, y);
+  return record(out, 'add', [x, y], (g) => [sumToShape(g, x.shape), sumToShape(g, y.shape)]);
 }
 
+/** a - b (numpy broadcasting; i32/u32 operands wrap, see operands()). */
 export function sub(a: Tensor, b: TensorLike): Tensor {
-  floatArgs('sub', ['a', a], ['b', b]);
-  if (typeof b === 'number') return affine(a, 1, -b);
-  [a, b] = promoteFloats(a, b);
-  const out = binaryRaw('sub', a, b);
-  return record(out, 'sub', [a, b], (g) => [sumToShape(g, a.shape), b.requiresGrad ? sumToShape(neg(g), b.shape) : null]);
+  const [x, y] = operands('sub', a, b);
+  if (typeof y === 'number') return affine(x, 1, -y);
+  const out = binaryRaw('sub', x, y);
+  return record(out, 'sub', [x, y], (g) => [sumToShape(g, x.shape), y.requiresGrad ? sumToShape(neg(g), y.shape) : null]);
 }
 
+/** a * b (numpy broadcasting; i32/u32 operands wrap, see operands()). */
 export function mul(a: Tensor, b: TensorLike): Tensor {
-  floatArgs('mul', ['a', a], ['b', b]);
-  if (typeof b === 'number') return affine(a, b, 0);
-  [a, b] = promoteFloats(a, b);
-  const out = binaryRaw('mul', a, b);
-  return record(out, 'mul', [a, b], (g) => [
-    a.requiresGrad ? sumToShape(binaryRaw('mul', g, b), a.shape) : null,
-    b.requiresGrad ? sumToShape(binaryRaw('mul', g, a), b.shape) : null,
+  const [x, y] = operands('mul', a, b);
+  if (typeof y === 'number') return affine(x, y, 0);
+  const out = binaryRaw('mul', x, y);
+  return record(out, 'mul', [x, y], (g) => [
+    x.requiresGrad ? sumToShape(binaryRaw('mul', g, y), x.shape) : null,
+    y.requiresGrad ? sumToShape(binaryRaw('mul', g, x), y.shape) : null,
   ]);
 }
 
+/** a / b: true division, so integer operands are cast to f32 first (as torch's div). */
 export function div(a: Tensor, b: TensorLike): Tensor {
+  if (isIntDType(a.dtype)) a = cast(a, typeof b !== 'number' && isFloatDType(b.dtype) ? b.dtype : 'f32');
+  if (typeof b !== 'number' && isIntDType(b.dtype)) b = cast(b, a.dtype);
   floatArgs('div', ['a', a], ['b', b]);
   if (typeof b === 'number') return affine(a, 1 / b, 0);
   [a, b] = promoteFloats(a, b);
@@ -206,6 +232,12 @@ export function sqrt(x: Tensor): Tensor {
   return record(out, 'sqrt', [x], (g) => [binaryRaw('div', mulScalar(g, 0.5), out)]);
 }
 
+/** 1 / x; gradient -g / x² (= -g·out²). */
+export function recip(x: Tensor): Tensor {
+  const out = unaryRaw('recip', x);
+  return record(out, 'recip', [x], (g) => [binaryRaw('mul', g, mulScalar(unaryRaw('square', out), -1))]);
+}
+
 export function rsqrt(x: Tensor): Tensor {
   const out = unaryRaw('rsqrt', x);
   // d x^-1/2 = -1/2 x^-3/2 = -1/2 out³
@@ -247,29 +279,15 @@ export function abs(x: Tensor): Tensor {
   return record(unaryRaw('abs', x), 'abs', [x], (g) => [binaryRaw('mul', g, unaryRaw('sign', x))]);
 }
 
-const isInt = (t: Tensor) => t.dtype === 'i32' || t.dtype === 'u32';
-
 /**
- * A comparison (1.0/0.0 without gradient). Float operands give their (promoted) dtype; integer
- * operands of one dtype are compared exactly and give f32. A float against an integer compares as
- * floats (the integer one is cast, as torch promotes), and so does an integer tensor against a
- * number that is not an integer of its dtype (eq(ids, 2.5) is all 0, not a truncated 2).
+ * A comparison (1.0/0.0 without gradient), operands promoted as operands(). Float operands give
+ * their (promoted) dtype; integer operands of one dtype are compared exactly and give f32; an
+ * integer tensor against a number that is not an integer of its dtype compares as floats
+ * (eq(ids, 2.5) is all 0, not a truncated 2).
  */
 function compare(op: BinaryOp, a: Tensor, b: TensorLike): Tensor {
-  if (typeof b === 'number') {
-    const fits = Number.isInteger(b) && (a.dtype === 'i32' ? b >= -(2 ** 31) && b < 2 ** 31 : a.dtype === 'u32' ? b >= 0 && b < 2 ** 32 : true);
-    if (isInt(a) && !fits) a = cast(a, 'f32');
-    return binaryRaw(op, a, scalarLike(a, b));
-  }
-  sameBackend(op, a, b);
-  if (isInt(a) !== isInt(b)) {
-    if (isInt(a)) a = cast(a, b.dtype);
-    else b = cast(b, a.dtype);
-  } else if (isInt(a) && a.dtype !== b.dtype) {
-    throw new OpArgumentError(op, 'b', `dtype ${a.dtype} (integer tensors compare with their own dtype; cast() one)`, b.dtype);
-  }
-  [a, b] = promoteFloats(a, b);
-  return binaryRaw(op, a, b);
+  const [x, y] = operands(op, a, b);
+  return binaryRaw(op, x, typeof y === 'number' ? scalarLike(x, y) : y);
 }
 
 export const eq = (a: Tensor, b: TensorLike) => compare('eq', a, b);
@@ -283,7 +301,6 @@ export const le = (a: Tensor, b: TensorLike) => compare('le', a, b);
 export function cast(x: Tensor, dtype: Tensor['dtype']): Tensor {
   if (x.dtype === dtype) return x;
   const out = new Tensor(x.backend.cast(x.raw('cast'), dtype), x.backend);
-  const isFloat = (d: string) => d === 'f32' || d === 'f16';
-  if (!isFloat(dtype) || !isFloat(x.dtype)) return out;
+  if (!isFloatDType(dtype) || !isFloatDType(x.dtype)) return out;
   return record(out, 'cast', [x], (g) => [new Tensor(g.backend.cast(g.raw('cast'), x.dtype), g.backend)]);
 }

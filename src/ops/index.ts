@@ -10,6 +10,7 @@ export * from './matmul.js';
 export * from './nn/index.js';
 export * from './optim.js';
 export * from './sgd.js';
+export * from './assign.js';
 
 registerGradHelpers(
   (a, b) => new Tensor(a.backend.binary('add', a.raw('grad accumulate'), b.raw('grad accumulate')), a.backend),

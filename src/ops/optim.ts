@@ -6,7 +6,7 @@
  */
 import { noGrad } from '../autograd/tape.js';
 import { OpArgumentError, ShapeError } from '../errors.js';
-import type { AdamWHyper } from '../backend/types.js';
+import { isFloatDType, type AdamWHyper } from '../backend/types.js';
 import { Tensor } from '../tensor/tensor.js';
 import { keep } from '../tensor/scope.js';
 
@@ -148,7 +148,7 @@ export function groupedParams(op: string, params: readonly Tensor[], groups: rea
   const add = (p: Tensor) => {
     if (seen.has(p)) return;
     seen.add(p);
-    if (p.dtype !== 'f32' && p.dtype !== 'f16') throw new OpArgumentError(op, 'params', 'float parameters', p.name ?? p.toString());
+    if (!isFloatDType(p.dtype)) throw new OpArgumentError(op, 'params', 'float parameters', p.name ?? p.toString());
     const g = groupOf.get(p);
     out.push({ param: p, weightDecay: g?.weightDecay ?? weightDecay, lrScale: g?.lrScale ?? 1 });
   };

@@ -4,7 +4,7 @@ import { Tensor } from '../tensor/tensor.js';
 import { autocastFloat32 } from '../autograd/autocast.js';
 import { axis as axisArg, reduceAxes } from './axes.js';
 import { floatArgs } from './elementwise.js';
-import { contiguousStrides, numel } from '../backend/types.js';
+import { contiguousStrides, isIntDType, numel } from '../backend/types.js';
 
 /** Expands g (reduced over axes with keepDims) back to `shape` (materialised broadcast). */
 export function broadcastTo(g: Tensor, shape: readonly number[]): Tensor {
@@ -19,8 +19,12 @@ function keptShape(x: Tensor, axes: number[]): number[] {
   return x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
 }
 
+/**
+ * Sum over axes. Of an i32/u32 tensor it is that dtype, exact and wrapping around modulo 2^32 (torch
+ * widens to int64 instead; cast() to f32 first for totals beyond 2^31), without gradient.
+ */
 export function sum(x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor {
-  floatArgs('sum', ['x', x]);
+  if (!isIntDType(x.dtype)) floatArgs('sum', ['x', x]);
   x = autocastFloat32(x); // autocast: float32 list
   const ax = reduceAxes('sum', axes, x.rank);
   const out = new Tensor(x.backend.reduce('sum', x.raw('sum'), ax, keepDims), x.backend);
@@ -92,21 +96,31 @@ export function sumToShape(g: Tensor, shape: readonly number[]): Tensor {
 }
 
 /**
- * Index of the max along `axis` (default the last; i32, no gradient; the first index on ties), with
- * that axis dropped or kept as size 1.
+ * Index of the max along `axis` (default the last; i32, no gradient; the first index on ties, and
+ * the first NaN's where there is one, as torch), with that axis dropped or kept as size 1.
  */
 export function argmax(x: Tensor, axis = -1, keepDims = false): Tensor {
-  const ax = axisArg('argmax', 'axis', axis, x.rank);
+  return argExtremum('argmax', x, axis, keepDims);
+}
+
+/** Index of the min along `axis`: argmax's counterpart (first index on ties, a NaN's if any). */
+export function argmin(x: Tensor, axis = -1, keepDims = false): Tensor {
+  return argExtremum('argmin', x, axis, keepDims);
+}
+
+function argExtremum(op: 'argmax' | 'argmin', x: Tensor, axis: number, keepDims: boolean): Tensor {
+  floatArgs(op, ['x', x]);
+  const ax = axisArg(op, 'axis', axis, x.rank);
   const be = x.backend;
   const last = x.rank - 1;
-  let src = x.raw('argmax');
+  let src = x.raw(op);
   if (ax !== last) {
     // Move the axis to the end (a strided copy), where the kernel looks.
     const perm = [...x.shape.keys()].filter((i) => i !== ax).concat(ax);
     const cs = contiguousStrides(x.shape);
     src = be.stridedCopy(src, { offset: 0, strides: perm.map((i) => cs[i]!) }, perm.map((i) => x.shape[i]!));
   }
-  let out = be.argmax(src);
+  let out = op === 'argmax' ? be.argmax(src) : be.argmin(src);
   if (src !== x.raw()) be.dispose(src);
   if (keepDims) {
     const kept = be.reshape(out, x.shape.map((d, i) => (i === ax ? 1 : d)));

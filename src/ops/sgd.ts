@@ -7,10 +7,10 @@
  */
 import { noGrad } from '../autograd/tape.js';
 import { OpArgumentError, ShapeError } from '../errors.js';
-import { contiguousStrides } from '../backend/types.js';
 import { Tensor } from '../tensor/tensor.js';
 import { keep, tidy } from '../tensor/scope.js';
 import { add, mul } from './elementwise.js';
+import { assign } from './assign.js';
 import { checkHyper as check, groupedParams, type ParamGroup } from './optim.js';
 
 export interface SGDOptions {
@@ -108,9 +108,8 @@ export class SGD {
             prev?.dispose();
             d = this.nesterov ? add(d, mul(s.buf, this.momentum)) : s.buf;
           }
-          const next = add(p, mul(d, (this.maximize ? 1 : -1) * lr * s.lrScale));
           // In place: whoever holds p (a module, a closure) sees the update.
-          p.backend.stridedWrite(p.raw('SGD.step'), { offset: 0, strides: contiguousStrides(p.shape) }, next.raw('SGD.step'));
+          assign(p, add(p, mul(d, (this.maximize ? 1 : -1) * lr * s.lrScale)));
         });
       }
     });

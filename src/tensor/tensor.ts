@@ -5,7 +5,7 @@
  */
 import { OpArgumentError, RadgradError } from '../errors.js';
 import { getBackend } from '../backend/registry.js';
-import { numel, type Backend, type DType, type HostArray, type RawTensor } from '../backend/types.js';
+import { isFloatDType, numel, type Backend, type DType, type HostArray, type RawTensor } from '../backend/types.js';
 import { trackTensor, keep } from './scope.js';
 
 /** How a tensor was made: its inputs and the function mapping its gradient to theirs. */
@@ -158,7 +158,7 @@ export type TensorLike = Tensor | number;
 
 /** Only float tensors can require gradients (as torch): integer tensors are indices. */
 export function checkGradDtype(op: string, dtype: DType): void {
-  if (dtype !== 'f32' && dtype !== 'f16') {
+  if (!isFloatDType(dtype)) {
     throw new OpArgumentError(op, 'requiresGrad', 'false for an integer tensor (only float tensors can require gradients)', `true with dtype ${dtype}`);
   }
 }

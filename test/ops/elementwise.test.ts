@@ -17,6 +17,9 @@ import { numel, type Backend } from '../../src/backend/types.js';
 import { assertClose, ErrorLog } from '../helpers/compare.js';
 import { broadcastPairArb, checkOp, forEachKernelStyle, getBackends, property, randValues, runOn, seedArb, shapeArb, type InputSpec, type RunResult, type Tol } from '../helpers/ops_harness.js';
 import { tuning } from '../../src/backend/webgpu/common.js';
+import { withBackend } from '../../src/backend/registry.js';
+import { backward, release } from '../../src/autograd/tape.js';
+import { tidy } from '../../src/tensor/scope.js';
 
 const log = new ErrorLog();
 after(async () => {
@@ -105,6 +108,8 @@ const UNARY: UnaryCase[] = [
   { name: 'sigmoid', fn: ops.sigmoid, range: [-6, 6] },
   { name: 'abs', fn: ops.abs, range: [-2, 2], minAbs: 1e-3 },
   { name: 'square', fn: ops.square, range: [-2, 2] },
+  // Away from the pole: d(1/x)/dx = -1/x² is at most 16 here.
+  { name: 'recip', fn: ops.recip, range: [-3, 3], minAbs: 0.25 },
   { name: 'sin', fn: ops.sin, range: [-6, 6], fwd: { rtol: 1e-5, atol: 2e-6 } },
   { name: 'cos', fn: ops.cos, range: [-6, 6], fwd: { rtol: 1e-5, atol: 2e-6 } },
   { name: 'clamp', fn: (x) => ops.clamp(x, -0.5, 0.75), range: [-2, 2] },
@@ -121,6 +126,25 @@ describe('elementwise unary ops', () => {
       });
     });
   }
+
+  it('recip: the backward reads only the output, so release() frees the input at once; the gradient is -g/x²', async () => {
+    for (const be of Object.values(await getBackends())) {
+      const w = withBackend(be, () => ops.tensor([0.5, -2, 4], undefined, { requiresGrad: true }));
+      const freed = tidy(() => {
+        const x = ops.mul(w, 2);
+        const y = ops.recip(x);
+        release(x);
+        release(y);
+        const early = [x.isDisposed, y.isDisposed];
+        backward(ops.sum(y));
+        return early;
+      });
+      assert.deepEqual(freed, [true, false], `${be.name}: x freed at release, y kept for the backward`);
+      // d/dw 1/(2w) = -1/(2w²)
+      assertClose(await w.grad!.dataRaw(), [-2, -0.125, -1 / 32], { rtol: 1e-6, label: `${be.name} d recip` });
+      w.dispose();
+    }
+  });
 
   it('pow with a scalar exponent: integer exponents on signed bases, real exponents on positive bases', async () => {
     const exps = fc.oneof(

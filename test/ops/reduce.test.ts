@@ -113,6 +113,59 @@ describe('argmax', () => {
   });
 });
 
+describe('argmin and NaN', () => {
+  it('argmin matches the CPU and a host reference on random shapes, along any axis, with keepDims', async () => {
+    await property(fc.tuple(shapeArb(1, 4, 4096), seedArb).chain(([s, seed]) => fc.tuple(fc.constant(s), fc.constant(seed), fc.integer({ min: -s.length, max: s.length - 1 }), fc.boolean())), async ([s, seed, axis, keep]) => {
+      // Values on a coarse grid, so that rows have ties (the first index wins).
+      const x = randValues(numel(s), seed, -3, 3).map((v) => Math.round(v * 4) / 4);
+      const ax = axis < 0 ? axis + s.length : axis;
+      const outer = numel(s.slice(0, ax));
+      const len = s[ax]!;
+      const inner = numel(s.slice(ax + 1));
+      const want: number[] = [];
+      for (let o = 0; o < outer; o++) {
+        for (let i = 0; i < inner; i++) {
+          let best = 0;
+          for (let j = 1; j < len; j++) if (x[(o * len + j) * inner + i]! < x[(o * len + best) * inner + i]!) best = j;
+          want.push(best);
+        }
+      }
+      await checkOp(`argmin [${s}] axis ${axis} keep=${keep}`, (t) => ops.argmin(t, axis, keep), [{ data: x, shape: s, requiresGrad: false }], { fwd: { rtol: 0, atol: 0 }, noBackward: true });
+      const { cpu } = await getBackends();
+      const r = await runOn(cpu, (t) => ops.argmin(t, axis, keep), [{ data: x, shape: s, requiresGrad: false }]);
+      assert.deepEqual(r.shape, keep ? s.map((d, i) => (i === ax ? 1 : d)) : s.filter((_, i) => i !== ax));
+      assert.deepEqual([...r.out], want, `argmin [${s}] axis ${axis} keep=${keep}`);
+    }, 20);
+  });
+
+  it('argmax and argmin return the first NaN where a row has one (torch), across workgroup threads too', async () => {
+    const { gpu, cpu } = await getBackends();
+    const len = 1000;
+    const data = randValues(4 * len, 5, -1, 1);
+    // Row 0: NaN at 0. Row 1: NaN at 700 and 300 (→ 300) next to an extreme at 5. Row 2: NaN last. Row 3: none.
+    data[0] = NaN;
+    data[len + 5] = 9;
+    data[len + 6] = -9;
+    data[len + 700] = NaN;
+    data[len + 300] = NaN;
+    data[3 * len - 1] = NaN;
+    data[3 * len + 17] = 9;
+    data[3 * len + 18] = -9;
+    for (const be of [cpu, gpu]) {
+      for (const [name, f, last] of [['argmax', ops.argmax, 17], ['argmin', ops.argmin, 18]] as const) {
+        const r = await runOn(be, (t) => f(t), [{ data, shape: [4, len], requiresGrad: false }]);
+        assert.deepEqual([...r.out], [0, 300, len - 1, last], `${be.name} ${name}`);
+      }
+    }
+  });
+
+  it('integer and 0-d inputs are refused naming the op', async () => {
+    const { cpu } = await getBackends();
+    await assert.rejects(runOn(cpu, (t) => ops.argmin(t), [{ data: [1, 2], shape: [2], dtype: 'i32' }]), /argmin: argument 'x' expected a float tensor/);
+    await assert.rejects(runOn(cpu, (t) => ops.argmin(t), [{ data: [1], shape: [], requiresGrad: false }]), /argmin: argument 'axis' expected no axis/);
+  });
+});
+
 describe('long reductions (chunk partials first)', () => {
   /** Float64 sums of x viewed as [outer, len, inner] over len. */
   const sums64 = (x: Float64Array, outer: number, len: number, inner: number): number[] => {

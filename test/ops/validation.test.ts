@@ -190,7 +190,7 @@ describe('typed errors naming the public op', () => {
 });
 
 describe('integer tensors', () => {
-  it('cannot require grad, must hold in-range integers, and are rejected by arithmetic with the public op named', async () => {
+  it('cannot require grad, must hold in-range integers, and are rejected by float-only ops with the public op named', async () => {
     for (const be of await bes()) {
       withBackend(be, () => {
         assert.throws(() => ops.tensor(new Int32Array([1]), undefined, { requiresGrad: true }), argErr('tensor', 'requiresGrad', /only float tensors/));
@@ -202,11 +202,19 @@ describe('integer tensors', () => {
         assert.throws(() => ops.tensor([1.5], undefined, { dtype: 'i32' }), argErr('tensor', 'data'));
         assert.throws(() => ops.full([2], 2 ** 32, { dtype: 'u32' }), argErr('full', 'value'));
         assert.deepEqual([...ops.tensor([2 ** 32 - 1], undefined, { dtype: 'u32' }).shape], [1]);
-        assert.throws(() => ops.add(ids, 1), argErr('add', 'a', /index-only/));
-        assert.throws(() => ops.mul(ops.tensor([1, 2]), ids), argErr('mul', 'b', /got i32/));
-        assert.throws(() => ops.sum(ids), argErr('sum', 'x'));
+        // add/sub/mul/div, sum and the comparisons take them (test/ops/integer.test.ts); the rest names itself.
+        assert.throws(() => ops.mean(ids), argErr('mean', 'x', /integer tensors take only add\/sub\/mul\/div, sum and the comparisons/));
+        assert.throws(() => ops.max(ids), argErr('max', 'x'));
         assert.throws(() => ops.exp(ids), argErr('exp', 'x'));
         assert.throws(() => ops.neg(ids), argErr('neg', 'x'));
+        assert.throws(() => ops.maximum(ids, 1), argErr('maximum', 'a'));
+        assert.throws(() => ops.pow(ops.tensor([1, 2]), ids), argErr('pow', 'b', /got i32/));
+        assert.throws(() => ops.add(ids, ops.tensor(new Uint32Array([1, 2]))), argErr('add', 'b', /dtype i32.*got u32/));
+        // The backends refuse what the ops never pass them, naming the primitive.
+        assert.throws(() => be.binary('div', ids.raw(), ids.raw()), argErr('div', 'a', /integer tensors take only add\/sub\/mul/));
+        assert.throws(() => be.reduce('mean', ids.raw(), [0], false), argErr('reduce mean', 'x', /only sum/));
+        assert.throws(() => be.reduce('sum', ids.raw(), [0, 0], false), argErr('reduce sum', 'axes', /distinct/));
+        assert.throws(() => be.reduce('sum', ids.raw(), [0.5], false), argErr('reduce sum', 'axes', /got 0.5/));
       });
     }
   });

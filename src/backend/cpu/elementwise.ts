@@ -1,6 +1,6 @@
 import { binaryOutDtype, checkBinary, checkWhere } from '../elementwise_checks.js';
 import { checkFloat } from '../nn_checks.js';
-import { broadcastStrides, type Backend, type BinaryOp, type UnaryOp } from '../types.js';
+import { broadcastStrides, isIntDType, type Backend, type BinaryOp, type UnaryOp } from '../types.js';
 import { dataOf, forEachStrided, gelu, geluGrad, make } from './common.js';
 
 function powReal(x: number, y: number): number {
@@ -54,6 +54,16 @@ export function binaryFn(op: BinaryOp): (x: number, y: number) => number {
   }
 }
 
+/**
+ * add/sub/mul of i32/u32 operands (the other integer ops are comparisons, as binaryFn). The sums
+ * are exact in float64 and Math.imul keeps the low 32 bits of a product; storing into the
+ * Int32Array / Uint32Array result then wraps modulo 2^32, as WGSL's integer arithmetic does.
+ */
+function intBinaryFn(op: BinaryOp): (x: number, y: number) => number {
+  if (op === 'mul') return Math.imul;
+  return binaryFn(op);
+}
+
 export function cpuElementwiseOps(): Pick<Backend, 'unary' | 'binary' | 'where' | 'cast'> {
   return {
     unary(op, x, alpha = 0, beta = 0) {
@@ -67,7 +77,7 @@ export function cpuElementwiseOps(): Pick<Backend, 'unary' | 'binary' | 'where' 
     },
     binary(op, a, b) {
       const shape = checkBinary(op, a, b);
-      const f = binaryFn(op);
+      const f = isIntDType(a.dtype) ? intBinaryFn(op) : binaryFn(op);
       const out = make(shape, binaryOutDtype(op, a));
       const ad = dataOf(a);
       const bd = dataOf(b);

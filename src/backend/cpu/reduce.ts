@@ -1,13 +1,35 @@
-import { OpArgumentError } from '../../errors.js';
-import { numel, type Backend } from '../types.js';
-import { normalizeAxes } from '../webgpu/reduce.js';
+import { checkReduce } from '../elementwise_checks.js';
+import { checkFloat } from '../nn_checks.js';
+import { numel, type Backend, type RawTensor } from '../types.js';
 import { dataOf, make } from './common.js';
 
-export function cpuReduceOps(): Pick<Backend, 'reduce' | 'argmax'> {
+/**
+ * First index of the extremum of each row of the last axis (i32); a NaN beats every number and
+ * the first NaN wins (torch's argmax/argmin).
+ */
+function argExtremum(op: 'argmax' | 'argmin', x: RawTensor): RawTensor {
+  checkFloat(op, 'x', x);
+  const len = x.shape[x.shape.length - 1] ?? 1;
+  const rows = numel(x.shape) / Math.max(1, len);
+  const out = make(x.shape.slice(0, -1), 'i32');
+  const s = dataOf(x);
+  const o = dataOf(out);
+  const beats = op === 'argmax' ? (v: number, b: number) => v > b : (v: number, b: number) => v < b;
+  for (let r = 0; r < rows; r++) {
+    let bi = 0;
+    for (let j = 1; j < len && !Number.isNaN(s[r * len + bi]!); j++) {
+      const v = s[r * len + j]!;
+      if (Number.isNaN(v) || beats(v, s[r * len + bi]!)) bi = j;
+    }
+    o[r] = bi;
+  }
+  return out;
+}
+
+export function cpuReduceOps(): Pick<Backend, 'reduce' | 'argmax' | 'argmin'> {
   return {
     reduce(op, x, axesIn, keepDims) {
-      if (x.dtype !== 'f32' && x.dtype !== 'f16') throw new OpArgumentError(`reduce ${op}`, 'x', 'a float tensor (f32/f16)', x.dtype);
-      const axes = normalizeAxes(`reduce ${op}`, x.shape.length, axesIn);
+      const axes = checkReduce(op, x, axesIn);
       const kshape = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
       const outShape = keepDims ? kshape : x.shape.filter((_, i) => !axes.includes(i));
       const out = make(outShape, x.dtype);
@@ -29,6 +51,7 @@ export function cpuReduceOps(): Pick<Backend, 'reduce' | 'argmax'> {
         const v = s[i]!;
         if (op === 'max') o[oi] = Math.max(o[oi]!, v);
         else if (op === 'min') o[oi] = Math.min(o[oi]!, v);
+        // An i32/u32 sum wraps modulo 2^32 as on the GPU: the Int32Array/Uint32Array store does it.
         else o[oi]! += v;
         for (let k = rank - 1; k >= 0; k--) {
           if (++idx[k]! < x.shape[k]!) break;
@@ -41,18 +64,7 @@ export function cpuReduceOps(): Pick<Backend, 'reduce' | 'argmax'> {
       }
       return out;
     },
-    argmax(x) {
-      const len = x.shape[x.shape.length - 1] ?? 1;
-      const rows = numel(x.shape) / Math.max(1, len);
-      const out = make(x.shape.slice(0, -1), 'i32');
-      const s = dataOf(x);
-      const o = dataOf(out);
-      for (let r = 0; r < rows; r++) {
-        let bi = 0;
-        for (let j = 1; j < len; j++) if (s[r * len + j]! > s[r * len + bi]!) bi = j;
-        o[r] = bi;
-      }
-      return out;
-    },
+    argmax: (x) => argExtremum('argmax', x),
+    argmin: (x) => argExtremum('argmin', x),
   };
 }

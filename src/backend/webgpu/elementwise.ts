@@ -4,7 +4,7 @@ import type { GpuContext } from '../../gpu/device.js';
 import { grid1d } from '../../gpu/kernel.js';
 import { binaryOutDtype, checkBinary, checkWhere } from '../elementwise_checks.js';
 import { alloc, bufferOf, cpuStyle, dims8, forRowChunks, grid, launch, requireFloat, strideGrid, variants, vec4Bindable, WG } from './common.js';
-import { broadcastStrides, numel, type Backend, type BinaryOp, type DType, type UnaryOp, type RawTensor } from '../types.js';
+import { broadcastStrides, isIntDType, numel, type Backend, type BinaryOp, type DType, type UnaryOp, type RawTensor } from '../types.js';
 
 const UNARY_CODES: Record<UnaryOp, number> = {
   neg: 0, exp: 1, log: 2, sqrt: 3, rsqrt: 4, tanh: 5, relu: 6, gelu: 7, sigmoid: 8, abs: 9, square: 10,
@@ -74,21 +74,27 @@ const binaryKernel = variants((key: string) => {
   };
 });
 
-/** Comparisons of i32/u32 operands, compared exactly in their own type, giving f32 1.0/0.0. */
-const compareIntKernel = variants((t: DType) => ({
-  name: `compare_${t}`, family: 'elementwise', file: 'compare_int',
-  bindings: [
-    { name: 'a', type: 'T', access: 'read' as const },
-    { name: 'b', type: 'T', access: 'read' as const },
-    { name: 'out', type: 'f32', access: 'read_write' as const },
-  ],
-  uniforms: { n: 'u32' as const, rank: 'u32' as const, shape: DIMS, a_strides: DIMS, b_strides: DIMS },
-  overrides: {
-    WG: { type: 'u32' as const, value: WG }, OP: { type: 'u32' as const, value: 0 }, BCAST: { type: 'bool' as const, value: true },
-    LANES: { type: 'u32' as const, value: 0 },
-  },
-  aliases: { T: t }, includes: strideCommon,
-}));
+/**
+ * Binary ops of i32/u32 operands, in their own type: add/sub/mul (OUT = T, wrapping) and the
+ * comparisons (OUT = f32 1.0/0.0). Key: `${T}/${OUT}`.
+ */
+const binaryIntKernel = variants((key: string) => {
+  const [t, o] = key.split('/') as [DType, DType];
+  return {
+    name: `binary_int_${t}_${o}`, family: 'elementwise', file: 'binary_int',
+    bindings: [
+      { name: 'a', type: 'T', access: 'read' as const },
+      { name: 'b', type: 'T', access: 'read' as const },
+      { name: 'out', type: 'OUT', access: 'read_write' as const },
+    ],
+    uniforms: { n: 'u32' as const, rank: 'u32' as const, shape: DIMS, a_strides: DIMS, b_strides: DIMS },
+    overrides: {
+      WG: { type: 'u32' as const, value: WG }, OP: { type: 'u32' as const, value: 0 }, BCAST: { type: 'bool' as const, value: true },
+      LANES: { type: 'u32' as const, value: 0 },
+    },
+    aliases: { T: t, OUT: o }, includes: strideCommon,
+  };
+});
 
 const whereKernel = variants((key: string) => {
   const [c, t] = key.split('/') as [DType, DType];
@@ -140,10 +146,10 @@ export function elementwiseOps(ctx: GpuContext): Pick<Backend, 'unary' | 'binary
       const out = alloc(ctx, shape, outDtype, op);
       const n = numel(shape);
       const same = a.shape.join() === b.shape.join();
-      const intCompare = outDtype !== a.dtype;
+      const int = isIntDType(a.dtype);
       const run = (ra: RawTensor, rb: RawTensor, ro: RawTensor, cnt: number, sh: readonly number[]) => {
-        const vec = !intCompare && same && a.dtype === 'f32' && vec4Bindable(ra, rb, ro);
-        launch(ctx, intCompare ? compareIntKernel(a.dtype) : binaryKernel(vec ? 'f32/vec4' : a.dtype), {
+        const vec = same && a.dtype === 'f32' && vec4Bindable(ra, rb, ro);
+        launch(ctx, int ? binaryIntKernel(`${a.dtype}/${outDtype}`) : binaryKernel(vec ? 'f32/vec4' : a.dtype), {
           bindings: { a: bufferOf(ra), b: bufferOf(rb), out: bufferOf(ro) },
           uniforms: {
             n: cnt, rank: sh.length, shape: dims8(sh, 1),

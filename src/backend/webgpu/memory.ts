@@ -3,7 +3,7 @@ import type { GpuContext } from '../../gpu/device.js';
 import { variants, alloc, bufferOf, forRowChunks, launch, release, strideGrid, view, WG, type GpuRaw } from './common.js';
 import { OpArgumentError } from '../../errors.js';
 import { checkShape } from '../shape_checks.js';
-import { bytesPerElement, numel, type Backend, type DType, type HostArray, type RawTensor } from '../types.js';
+import { bytesPerElement, isIntDType, numel, type Backend, type DType, type HostArray, type RawTensor } from '../types.js';
 import { f32ToF16Bits, f16BitsToF32 } from '../../util/half.js';
 
 const fillKernel = variants((t: DType) => ({
@@ -11,7 +11,8 @@ const fillKernel = variants((t: DType) => ({
   family: 'elementwise',
   file: 'fill',
   bindings: [{ name: 'out', type: 'T', access: 'read_write' as const }],
-  uniforms: { n: 'u32' as const, value: 'f32' as const },
+  // An integer fill value travels as its own type: through f32 it would round beyond 2^24.
+  uniforms: { n: 'u32' as const, value: isIntDType(t) ? t : ('f32' as const) },
   overrides: { WG: { type: 'u32' as const, value: WG } },
   aliases: { T: t },
   enables: t === 'f16' ? ['f16'] : [],

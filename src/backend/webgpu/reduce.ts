@@ -1,5 +1,7 @@
 /**
- * Reductions over any set of axes, as a sequence of [outer, len, inner] reductions, and argmax.
+ * Reductions over any set of axes, as a sequence of [outer, len, inner] reductions, and
+ * argmax/argmin. Integer (i32/u32) tensors only sum, through reduce_cols_int.wgsl in the same
+ * chunked layout (exact: a sum modulo 2^32 does not depend on the order).
  * A long reduction (len > SPLIT_LEN; rows on GPU adapters, whose row kernel spreads a row over WG
  * threads: len > WG·SPLIT_LEN) first reduces chunks of CHUNK values into [outer, C, inner]
  * partials (reduce_cols.wgsl), as often as needed, then reduces those: no thread adds more than
@@ -7,10 +9,10 @@
  * rounds against a growing total) and left all but a few threads idle.
  */
 import type { GpuContext } from '../../gpu/device.js';
-import { OpArgumentError } from '../../errors.js';
 import { grid1d } from '../../gpu/kernel.js';
+import { checkReduce } from '../elementwise_checks.js';
 import { alloc, bufferOf, cpuStyle, forRowChunks, launch, release, requireFloat, strideGrid, variants, vec4Bindable, view, WG } from './common.js';
-import { numel, type Backend, type DType, type RawTensor, type ReduceOp } from '../types.js';
+import { isIntDType, numel, type Backend, type DType, type RawTensor, type ReduceOp } from '../types.js';
 
 const OPS: Record<ReduceOp, number> = { sum: 0, mean: 1, max: 2, min: 3 };
 /** Reductions longer than this go through chunk partials first; CHUNK values per partial. */
@@ -42,12 +44,21 @@ const colsKernel = variants((t: DType) => ({
   overrides: { WG: { type: 'u32' as const, value: WG }, OP: { type: 'u32' as const, value: 0 } },
   aliases: { T: t }, enables: t === 'f16' ? ['f16'] : [], includes: ['common/strided.wgsl', 'common/math.wgsl', 'reduce/reduce_op.wgsl'],
 }));
-const argmaxKernel = variants((t: DType) => ({
+// Integer sums (i32/u32, exact with wrap-around) in reduce_cols' layout.
+const colsIntKernel = variants((t: DType) => ({
+  name: `reduce_cols_sum_${t}`, family: 'reduce', file: 'reduce_cols_int',
+  bindings: [{ name: 'x', type: 'T', access: 'read' as const }, { name: 'out', type: 'T', access: 'read_write' as const }],
+  uniforms: { outer: 'u32' as const, len: 'u32' as const, inner: 'u32' as const, chunk: 'u32' as const, chunks: 'u32' as const },
+  overrides: { WG: { type: 'u32' as const, value: WG } },
+  aliases: { T: t }, includes: ['common/strided.wgsl'],
+}));
+// argmax and argmin (ARGMIN), NaN-first.
+const argKernel = variants((t: DType) => ({
   name: `argmax_${t}`, family: 'reduce', file: 'argmax',
   bindings: [{ name: 'x', type: 'T', access: 'read' as const }, { name: 'out', type: 'i32', access: 'read_write' as const }],
   uniforms: { rows: 'u32' as const, len: 'u32' as const },
-  overrides: { WG: { type: 'u32' as const, value: WG } },
-  aliases: { T: t }, enables: t === 'f16' ? ['f16'] : [],
+  overrides: { WG: { type: 'u32' as const, value: WG }, ARGMIN: { type: 'bool' as const, value: false } },
+  aliases: { T: t }, enables: t === 'f16' ? ['f16'] : [], includes: ['common/math.wgsl'],
 }));
 
 /** Splits sorted unique axes into runs of consecutive axes. */
@@ -61,30 +72,33 @@ export function axisGroups(axes: readonly number[]): Array<[number, number]> {
   return groups;
 }
 
-export function normalizeAxes(op: string, rank: number, axes: readonly number[]): number[] {
-  const out = new Set<number>();
-  for (const a of axes) {
-    const n = a < 0 ? a + rank : a;
-    if (n < 0 || n >= rank) throw new OpArgumentError(op, 'axes', `axes in [-${rank}, ${rank})`, String(a));
-    out.add(n);
-  }
-  return [...out].sort((x, y) => x - y);
-}
-
-export function reduceOps(ctx: GpuContext): Pick<Backend, 'reduce' | 'argmax'> {
+export function reduceOps(ctx: GpuContext): Pick<Backend, 'reduce' | 'argmax' | 'argmin'> {
   /** out [outer, chunks, inner] = op over chunks of `chunk` along len of x [outer, len, inner] (reduce_cols.wgsl). */
   const cols = (op: ReduceOp, x: RawTensor, out: RawTensor, outer: number, len: number, inner: number, chunk: number, chunks: number, div: number) => {
     forRowChunks(ctx, `reduce ${op}`, outer, [{ x, per: len * inner }, { x: out, per: chunks * inner }], (_, rows, [xc, oc]) => {
-      launch(ctx, colsKernel(x.dtype), {
-        bindings: { x: bufferOf(xc!), out: bufferOf(oc!) }, uniforms: { outer: rows, len, inner, chunk, chunks, div },
-        constants: { OP: OPS[op] }, workgroups: strideGrid(ctx, rows * chunks * inner),
+      const bindings = { x: bufferOf(xc!), out: bufferOf(oc!) };
+      const workgroups = strideGrid(ctx, rows * chunks * inner);
+      // Integer tensors only sum (checkReduce).
+      if (isIntDType(x.dtype)) launch(ctx, colsIntKernel(x.dtype), { bindings, uniforms: { outer: rows, len, inner, chunk, chunks }, workgroups });
+      else launch(ctx, colsKernel(x.dtype), { bindings, uniforms: { outer: rows, len, inner, chunk, chunks, div }, constants: { OP: OPS[op] }, workgroups });
+    });
+  };
+  const arg = (op: 'argmax' | 'argmin', x: RawTensor): RawTensor => {
+    requireFloat(op, 'x', x);
+    const len = x.shape[x.shape.length - 1] ?? 1;
+    const rows = numel(x.shape) / Math.max(1, len);
+    const out = alloc(ctx, x.shape.slice(0, -1), 'i32', op);
+    forRowChunks(ctx, op, rows, [{ x, per: len }, { x: out, per: 1 }], (_, c, [xc, oc]) => {
+      launch(ctx, argKernel(x.dtype), {
+        bindings: { x: bufferOf(xc!), out: bufferOf(oc!) }, uniforms: { rows: c, len }, constants: { ARGMIN: op === 'argmin' }, workgroups: grid1d(c),
       });
     });
+    return out;
   };
   return {
     reduce(op, x, axesIn, keepDims) {
-      requireFloat(`reduce ${op}`, 'x', x);
-      const axes = normalizeAxes(`reduce ${op}`, x.shape.length, axesIn);
+      const axes = checkReduce(op, x, axesIn);
+      const int = isIntDType(x.dtype);
       const finalShape = keepDims ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d)) : x.shape.filter((_, i) => !axes.includes(i));
       if (!axes.length) return view(x, finalShape);
       let cur: RawTensor = x;
@@ -96,7 +110,7 @@ export function reduceOps(ctx: GpuContext): Pick<Backend, 'reduce' | 'argmax'> {
         // Chunk partials while the reduced length is long (mean's partials are sums; it divides by total at the end).
         // On GPU adapters the row kernel (inner 1) already spreads a row over WG threads, so it
         // needs partials only beyond WG·SPLIT_LEN values.
-        const limit = inner === 1 && !cpuStyle(ctx) ? WG * SPLIT_LEN : SPLIT_LEN;
+        const limit = inner === 1 && !cpuStyle(ctx) && !int ? WG * SPLIT_LEN : SPLIT_LEN;
         let len = total;
         while (len > limit && outer * inner > 0) {
           const chunks = Math.ceil(len / CHUNK);
@@ -109,7 +123,8 @@ export function reduceOps(ctx: GpuContext): Pick<Backend, 'reduce' | 'argmax'> {
         for (let k = g0; k <= g1; k++) shape[k] = 1;
         const out = alloc(ctx, shape, x.dtype, `reduce ${op}`);
         // Over the binding limit, blocks of `outer` rows are reduced through windows.
-        if (inner === 1) {
+        // Integer sums have no row kernels: reduce_cols_int with inner 1 is one thread per row.
+        if (inner === 1 && !int) {
           forRowChunks(ctx, `reduce ${op}`, outer, [{ x: cur, per: len }, { x: out, per: 1 }], (_, rows, [xc, oc]) => {
             const uniforms = { rows, len, div: total };
             if (cpuStyle(ctx)) {
@@ -133,15 +148,7 @@ export function reduceOps(ctx: GpuContext): Pick<Backend, 'reduce' | 'argmax'> {
       release(ctx, cur);
       return res;
     },
-    argmax(x) {
-      requireFloat('argmax', 'x', x);
-      const len = x.shape[x.shape.length - 1] ?? 1;
-      const rows = numel(x.shape) / Math.max(1, len);
-      const out = alloc(ctx, x.shape.slice(0, -1), 'i32', 'argmax');
-      forRowChunks(ctx, 'argmax', rows, [{ x, per: len }, { x: out, per: 1 }], (_, c, [xc, oc]) => {
-        launch(ctx, argmaxKernel(x.dtype), { bindings: { x: bufferOf(xc!), out: bufferOf(oc!) }, uniforms: { rows: c, len }, workgroups: grid1d(c) });
-      });
-      return out;
-    },
+    argmax: (x) => arg('argmax', x),
+    argmin: (x) => arg('argmin', x),
   };
 }
