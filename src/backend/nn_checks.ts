@@ -1,6 +1,7 @@
 /** Argument checks shared by the nn primitives of every backend, so all backends reject the same inputs. */
 import { OpArgumentError, ShapeError } from '../errors.js';
-import { isFloatDType, numel, type RawTensor } from './types.js';
+import { isFloatDType, numel, type AdamWHyper, type RawTensor } from './types.js';
+import type { AttentionOptions } from './kernels.js';
 
 const sh = (s: readonly number[]) => `[${s.join(', ')}]`;
 
@@ -113,4 +114,49 @@ export function checkDropout(x: RawTensor, p: number, seed: number): void {
   checkFloat('dropout', 'x', x);
   if (!(p >= 0 && p <= 1)) throw new OpArgumentError('dropout', 'p', 'a probability in [0, 1]', String(p));
   if (!Number.isFinite(seed)) throw new OpArgumentError('dropout', 'seed', 'a finite integer', String(seed));
+}
+
+/** Validates q,k,v [B,H,T,D] (same shape, f32) and mask [B,T]; returns B,H,T,D. */
+export function checkAttention(op: string, q: RawTensor, k: RawTensor, v: RawTensor, mask: RawTensor | null, decode = false): [number, number, number, number] {
+  for (const [n, t] of [['q', q], ['k', k], ['v', v]] as const) {
+    if (t.dtype !== 'f32') throw new OpArgumentError(op, n, 'an f32 tensor', t.dtype);
+    if (t.shape.length !== 4) throw new ShapeError(op, n, 'rank 4 [B, H, T, D]', `[${t.shape}]`);
+  }
+  if (k.shape.join() !== v.shape.join()) throw new ShapeError(op, 'v', `[${k.shape}] (same as k)`, `[${v.shape}]`);
+  const [B, H, Tq, D] = q.shape as [number, number, number, number];
+  const S = k.shape[2]!;
+  if (decode ? Tq !== 1 || k.shape[0] !== B || k.shape[1] !== H || k.shape[3] !== D : q.shape.join() !== k.shape.join()) {
+    throw new ShapeError(op, 'k', decode ? `[${B}, ${H}, S, ${D}] with q [B, H, 1, D]` : `[${q.shape}] (same as q)`, `[${k.shape}] (q [${q.shape}])`);
+  }
+  if (mask && (mask.dtype !== 'f32' || mask.shape.join() !== `${B},${S}`)) throw new ShapeError(op, 'mask', `f32 [${B}, ${S}]`, `${mask.dtype} [${mask.shape}]`);
+  if (D < 1 || D > 256) throw new OpArgumentError(op, 'head dim', '1..256', String(D));
+  return [B, H, decode ? S : Tq, D];
+}
+
+export function checkAttentionOptions(op: string, o: AttentionOptions): void {
+  if (!(o.dropout >= 0 && o.dropout < 1)) throw new OpArgumentError(op, 'dropout', 'a probability in [0, 1)', String(o.dropout));
+  if (!Number.isFinite(o.scale)) throw new OpArgumentError(op, 'scale', 'a finite number', String(o.scale));
+}
+
+/** Checks the AdamW operands (shared with the CPU reference so both reject the same inputs). */
+export function checkAdamW(param: RawTensor, grad: RawTensor, m: RawTensor, v: RawTensor, h: AdamWHyper): void {
+  const n = numel(param.shape);
+  for (const [name, t] of [['grad', grad], ['m', m], ['v', v]] as const) {
+    if (numel(t.shape) !== n) throw new ShapeError('adamw', name, `${n} elements (param shape [${param.shape}])`, `shape [${t.shape}]`);
+  }
+  checkFloat('adamw', 'param', param);
+  checkFloat('adamw', 'grad', grad);
+  if (m.dtype !== 'f32') throw new OpArgumentError('adamw', 'm', 'an f32 tensor', m.dtype);
+  if (v.dtype !== 'f32') throw new OpArgumentError('adamw', 'v', 'an f32 tensor', v.dtype);
+  if (!(Number.isInteger(h.step) && h.step >= 1)) throw new OpArgumentError('adamw', 'h.step', 'an integer >= 1', String(h.step));
+  for (const k of ['lr', 'beta1', 'beta2', 'eps', 'weightDecay', 'gradScale'] as const) {
+    if (!Number.isFinite(h[k])) throw new OpArgumentError('adamw', `h.${k}`, 'a finite number', String(h[k]));
+  }
+}
+
+/** The step-dependent scalars of torch's AdamW, in float64 (as Python computes them). */
+export function adamwScalars(h: AdamWHyper): { decay: number; stepSize: number; bc2Sqrt: number } {
+  const bc1 = 1 - h.beta1 ** h.step;
+  const bc2 = 1 - h.beta2 ** h.step;
+  return { decay: 1 - h.lr * h.weightDecay, stepSize: h.lr / bc1, bc2Sqrt: Math.sqrt(bc2) };
 }

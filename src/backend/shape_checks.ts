@@ -53,3 +53,10 @@ export function checkAxes(op: string, arg: string, as: readonly number[], rank: 
   }
   return out.sort((x, y) => x - y);
 }
+
+/** Element indices are u32 counters; beyond 2^32 the stream would repeat. */
+export function checkRandomSize(op: string, shape: readonly number[]): number {
+  const n = checkShape(op, 'shape', shape);
+  if (n > 2 ** 32) throw new OpArgumentError(op, 'shape', 'at most 2^32 elements', `[${shape}]`);
+  return n;
+}

@@ -7,7 +7,7 @@
 import type { RawTensor } from '../types.js';
 import { hashU32, seedU32, threshold24 } from '../rng.js';
 import type { AttentionBackend, AttentionOptions } from '../kernels.js';
-import { checkAttention, checkAttentionOptions } from '../webgpu/attention.js';
+import { checkAttention, checkAttentionOptions } from '../nn_checks.js';
 import { dataOf, make } from './common.js';
 
 const F32_MAX = 3.4028234663852886e38;

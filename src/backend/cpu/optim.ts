@@ -1,7 +1,6 @@
 /** CPU reference of the optimizer primitives, in float64. */
 import { numel, type Backend } from '../types.js';
-import { adamwScalars, checkAdamW } from '../webgpu/optim.js';
-import { OpArgumentError } from '../../errors.js';
+import { adamwScalars, checkAdamW, checkFloat } from '../nn_checks.js';
 import { dataOf, make } from './common.js';
 
 export function cpuOptimOps(): Pick<Backend, 'sumSquares' | 'adamw'> {
@@ -9,7 +8,7 @@ export function cpuOptimOps(): Pick<Backend, 'sumSquares' | 'adamw'> {
     sumSquares(xs) {
       let s = 0;
       for (const [i, x] of xs.entries()) {
-        if (x.dtype !== 'f32' && x.dtype !== 'f16') throw new OpArgumentError('sumSquares', `xs[${i}]`, 'a float tensor (f32/f16)', x.dtype);
+        checkFloat('sumSquares', `xs[${i}]`, x);
         const d = dataOf(x);
         for (let j = 0; j < d.length; j++) s += d[j]! * d[j]!;
       }

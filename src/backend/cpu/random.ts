@@ -5,7 +5,7 @@
  * the GPU only by f32 rounding of log/sqrt/sin/cos.
  */
 import { seedU32, uniform01 } from '../rng.js';
-import { checkRandomSize } from '../webgpu/random.js';
+import { checkRandomSize } from '../shape_checks.js';
 import type { Backend } from '../types.js';
 import { dataOf, make } from './common.js';
 

@@ -10,9 +10,10 @@
  * not a multiple of 8). Kernels are specialised per head dim (private arrays need a constant
  * length, which the declaration supplies as an alias or override).
  */
+import { checkAttention, checkAttentionOptions } from '../nn_checks.js';
 import type { GpuContext } from '../../gpu/device.js';
 import type { LaunchArgs } from '../../gpu/queue.js';
-import { OpArgumentError, ShapeError } from '../../errors.js';
+import { OpArgumentError } from '../../errors.js';
 import { alloc, bufferOf, cpuStyle, grid, launch, release, variants, vec4Bindable } from './common.js';
 import type { RawTensor } from '../types.js';
 import { seedU32, threshold24 } from '../rng.js';
@@ -257,28 +258,6 @@ const decodeWideKernel = variants((D: string) => ({
   uniforms: { S: u32, H: u32, scale: f32, has_mask: u32 },
   overrides: { WG: { type: u32, value: DECODE_WIDE_WG }, HD: { type: u32, value: Number(D) } },
 }));
-
-/** Validates q,k,v [B,H,T,D] (same shape, f32) and mask [B,T]; returns B,H,T,D. */
-export function checkAttention(op: string, q: RawTensor, k: RawTensor, v: RawTensor, mask: RawTensor | null, decode = false): [number, number, number, number] {
-  for (const [n, t] of [['q', q], ['k', k], ['v', v]] as const) {
-    if (t.dtype !== 'f32') throw new OpArgumentError(op, n, 'an f32 tensor', t.dtype);
-    if (t.shape.length !== 4) throw new ShapeError(op, n, 'rank 4 [B, H, T, D]', `[${t.shape}]`);
-  }
-  if (k.shape.join() !== v.shape.join()) throw new ShapeError(op, 'v', `[${k.shape}] (same as k)`, `[${v.shape}]`);
-  const [B, H, Tq, D] = q.shape as [number, number, number, number];
-  const S = k.shape[2]!;
-  if (decode ? Tq !== 1 || k.shape[0] !== B || k.shape[1] !== H || k.shape[3] !== D : q.shape.join() !== k.shape.join()) {
-    throw new ShapeError(op, 'k', decode ? `[${B}, ${H}, S, ${D}] with q [B, H, 1, D]` : `[${q.shape}] (same as q)`, `[${k.shape}] (q [${q.shape}])`);
-  }
-  if (mask && (mask.dtype !== 'f32' || mask.shape.join() !== `${B},${S}`)) throw new ShapeError(op, 'mask', `f32 [${B}, ${S}]`, `${mask.dtype} [${mask.shape}]`);
-  if (D < 1 || D > 256) throw new OpArgumentError(op, 'head dim', '1..256', String(D));
-  return [B, H, decode ? S : Tq, D];
-}
-
-export function checkAttentionOptions(op: string, o: AttentionOptions): void {
-  if (!(o.dropout >= 0 && o.dropout < 1)) throw new OpArgumentError(op, 'dropout', 'a probability in [0, 1)', String(o.dropout));
-  if (!Number.isFinite(o.scale)) throw new OpArgumentError(op, 'scale', 'a finite number', String(o.scale));
-}
 
 export function attentionOps(ctx: GpuContext): AttentionBackend {
   const wgBytes = ctx.limits.maxComputeWorkgroupStorageSize ?? 16384;

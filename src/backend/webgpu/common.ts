@@ -204,10 +204,6 @@ export function wgslType(d: DType): string {
   return d;
 }
 
-export function requireFloat(op: string, arg: string, x: RawTensor): void {
-  if (x.dtype !== 'f32' && x.dtype !== 'f16') throw new OpArgumentError(op, arg, 'a float tensor (f32/f16)', x.dtype);
-}
-
 /** Packs up to 8 dims into the vec4 x2 uniform layout used by strided kernels (padded with 0/1). */
 export function dims8(v: readonly number[], pad = 0): number[] {
   if (v.length > 8) throw new OpArgumentError('strided kernel', 'rank', 'at most 8 dimensions', String(v.length));

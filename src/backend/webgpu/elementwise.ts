@@ -3,7 +3,8 @@ import { availableParallelism } from 'node:os';
 import type { GpuContext } from '../../gpu/device.js';
 import { grid1d } from '../../gpu/kernel.js';
 import { binaryOutDtype, checkBinary, checkWhere } from '../elementwise_checks.js';
-import { alloc, bufferOf, cpuStyle, dims8, forRowChunks, grid, launch, requireFloat, strideGrid, variants, vec4Bindable, WG } from './common.js';
+import { alloc, bufferOf, cpuStyle, dims8, forRowChunks, grid, launch, strideGrid, variants, vec4Bindable, WG } from './common.js';
+import { checkFloat } from '../nn_checks.js';
 import { broadcastStrides, isIntDType, numel, type Backend, type BinaryOp, type DType, type UnaryOp, type RawTensor } from '../types.js';
 
 const UNARY_CODES: Record<UnaryOp, number> = {
@@ -126,7 +127,7 @@ const castKernel = variants((key: string) => {
 export function elementwiseOps(ctx: GpuContext): Pick<Backend, 'unary' | 'binary' | 'where' | 'cast'> {
   return {
     unary(op, x, alpha = 0, beta = 0) {
-      requireFloat(`unary ${op}`, 'x', x);
+      checkFloat(`unary ${op}`, 'x', x);
       const out = alloc(ctx, x.shape, x.dtype, op);
       // Element windows when x exceeds the binding limit (full fine-tuning of BioGPT's embedding).
       forRowChunks(ctx, op, numel(x.shape), [{ x, per: 1 }, { x: out, per: 1 }], (_, n, [xc, oc]) => {

@@ -5,7 +5,8 @@
 import type { GpuContext } from '../../gpu/device.js';
 import type { PooledBuffer } from '../../gpu/buffer_pool.js';
 import { ShapeError, OpArgumentError } from '../../errors.js';
-import { alloc, bufferOf, cpuStyle, launch, release, requireFloat, variants, vec4Bindable } from './common.js';
+import { alloc, bufferOf, cpuStyle, launch, release, variants, vec4Bindable } from './common.js';
+import { checkFloat } from '../nn_checks.js';
 import { broadcastShapes, broadcastStrides, contiguousStrides, numel, type Backend, type DType, type RawTensor } from '../types.js';
 import { layoutOps } from './layout.js';
 import { transposeOps } from './transpose.js';
@@ -369,7 +370,7 @@ export function matmulOps(ctx: GpuContext): Pick<Backend, 'matmul'> {
   };
   const ops: Pick<Backend, 'matmul'> = {
     matmul(a, b, opts = {}) {
-      requireFloat('matmul', 'a', a);
+      checkFloat('matmul', 'a', a);
       if (a.dtype !== b.dtype) throw new OpArgumentError('matmul', 'b', `dtype ${a.dtype}`, b.dtype);
       if (a.shape.length < 2 || b.shape.length < 2) throw new ShapeError('matmul', 'a/b', 'rank >= 2', `[${a.shape}] and [${b.shape}]`);
       const ta = !!opts.transA;

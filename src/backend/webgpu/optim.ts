@@ -1,7 +1,7 @@
 /** Optimizer kernels: sum of squares over many tensors (global-norm clipping) and a fused AdamW step. */
 import type { GpuContext } from '../../gpu/device.js';
-import { OpArgumentError, ShapeError } from '../../errors.js';
-import { alloc, bufferOf, forRowChunks, grid, launch, requireFloat, variants, WG } from './common.js';
+import { alloc, bufferOf, forRowChunks, grid, launch, variants, WG } from './common.js';
+import { checkFloat, adamwScalars, checkAdamW } from '../nn_checks.js';
 import { numel, type AdamWHyper, type Backend, type DType, type RawTensor } from '../types.js';
 
 /** Most workgroups per tensor in the partial pass; larger tensors grid-stride. */
@@ -43,33 +43,10 @@ const adamwKernel = variants((key: string) => {
   };
 });
 
-/** Checks the AdamW operands (shared with the CPU reference so both reject the same inputs). */
-export function checkAdamW(param: RawTensor, grad: RawTensor, m: RawTensor, v: RawTensor, h: AdamWHyper): void {
-  const n = numel(param.shape);
-  for (const [name, t] of [['grad', grad], ['m', m], ['v', v]] as const) {
-    if (numel(t.shape) !== n) throw new ShapeError('adamw', name, `${n} elements (param shape [${param.shape}])`, `shape [${t.shape}]`);
-  }
-  requireFloat('adamw', 'param', param);
-  requireFloat('adamw', 'grad', grad);
-  if (m.dtype !== 'f32') throw new OpArgumentError('adamw', 'm', 'an f32 tensor', m.dtype);
-  if (v.dtype !== 'f32') throw new OpArgumentError('adamw', 'v', 'an f32 tensor', v.dtype);
-  if (!(Number.isInteger(h.step) && h.step >= 1)) throw new OpArgumentError('adamw', 'h.step', 'an integer >= 1', String(h.step));
-  for (const k of ['lr', 'beta1', 'beta2', 'eps', 'weightDecay', 'gradScale'] as const) {
-    if (!Number.isFinite(h[k])) throw new OpArgumentError('adamw', `h.${k}`, 'a finite number', String(h[k]));
-  }
-}
-
-/** The step-dependent scalars of torch's AdamW, in float64 (as Python computes them). */
-export function adamwScalars(h: AdamWHyper): { decay: number; stepSize: number; bc2Sqrt: number } {
-  const bc1 = 1 - h.beta1 ** h.step;
-  const bc2 = 1 - h.beta2 ** h.step;
-  return { decay: 1 - h.lr * h.weightDecay, stepSize: h.lr / bc1, bc2Sqrt: Math.sqrt(bc2) };
-}
-
 export function optimOps(ctx: GpuContext): Pick<Backend, 'sumSquares' | 'adamw'> {
   return {
     sumSquares(xs) {
-      for (const [i, x] of xs.entries()) requireFloat('sumSquares', `xs[${i}]`, x);
+      for (const [i, x] of xs.entries()) checkFloat('sumSquares', `xs[${i}]`, x);
       const out = alloc(ctx, [1], 'f32', 'sumSquares');
       // A tensor over the binding limit contributes one entry per window.
       const plan: Array<{ x: RawTensor; n: number; groups: number }> = [];

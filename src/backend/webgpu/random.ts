@@ -1,10 +1,9 @@
 /** Seeded random tensors from the counter-based RNG of shaders/common/rng.wgsl (= src/backend/rng.ts). */
 import type { GpuContext } from '../../gpu/device.js';
-import { OpArgumentError } from '../../errors.js';
 import { seedU32 } from '../rng.js';
 import { alloc, bufferOf, forRowChunks, grid, launch, WG } from './common.js';
 import type { Backend } from '../types.js';
-import { checkShape } from '../shape_checks.js';
+import { checkRandomSize } from '../shape_checks.js';
 
 const includes = ['common/strided.wgsl', 'common/rng.wgsl'];
 
@@ -23,13 +22,6 @@ const normalKernel = {
   overrides: { WG: { type: 'u32' as const, value: WG } },
   includes,
 };
-
-/** Element indices are u32 counters; beyond 2^32 the stream would repeat. */
-export function checkRandomSize(op: string, shape: readonly number[]): number {
-  const n = checkShape(op, 'shape', shape);
-  if (n > 2 ** 32) throw new OpArgumentError(op, 'shape', 'at most 2^32 elements', `[${shape}]`);
-  return n;
-}
 
 export function randomOps(ctx: GpuContext): Pick<Backend, 'randomUniform' | 'randomNormal'> {
   return {

@@ -11,7 +11,8 @@
 import type { GpuContext } from '../../gpu/device.js';
 import { grid1d } from '../../gpu/kernel.js';
 import { checkReduce } from '../elementwise_checks.js';
-import { alloc, bufferOf, cpuStyle, forRowChunks, launch, release, requireFloat, strideGrid, variants, vec4Bindable, view, WG } from './common.js';
+import { alloc, bufferOf, cpuStyle, forRowChunks, launch, release, strideGrid, variants, vec4Bindable, view, WG } from './common.js';
+import { checkFloat } from '../nn_checks.js';
 import { isIntDType, numel, type Backend, type DType, type RawTensor, type ReduceOp } from '../types.js';
 
 const OPS: Record<ReduceOp, number> = { sum: 0, mean: 1, max: 2, min: 3 };
@@ -84,7 +85,7 @@ export function reduceOps(ctx: GpuContext): Pick<Backend, 'reduce' | 'argmax' | 
     });
   };
   const arg = (op: 'argmax' | 'argmin', x: RawTensor): RawTensor => {
-    requireFloat(op, 'x', x);
+    checkFloat(op, 'x', x);
     const len = x.shape[x.shape.length - 1] ?? 1;
     const rows = numel(x.shape) / Math.max(1, len);
     const out = alloc(ctx, x.shape.slice(0, -1), 'i32', op);
