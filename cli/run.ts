@@ -58,9 +58,9 @@ export function samePath(a: string, b: string): boolean {
 /**
  * Checks, before any work, that `out` can be a folder the command writes into (created if missing,
  * an existing folder reused): refuses an existing file, and a path below a file (mkdir would fail
- * with ENOTDIR only after the work).
+ * with ENOTDIR only after the work). `reuse` ends the hint: what happens to an existing folder.
  */
-export function checkOutputFolder(out: string, flag = '--out'): void {
+export function checkOutputFolder(out: string, flag = '--out', reuse = 'an existing folder is written into'): void {
   let p = path.resolve(out);
   for (;;) {
     let st: fs.Stats | undefined;
@@ -72,7 +72,7 @@ export function checkOutputFolder(out: string, flag = '--out'): void {
     if (st) {
       if (st.isDirectory()) return;
       const what = p === path.resolve(out) ? `${flag} ${out} is a file, not a folder` : `${flag} ${out}: ${p} is a file, not a folder`;
-      throw new RadgradError(what, { hint: `pass a folder path to ${flag} (it is created if missing; an existing folder is written into)` });
+      throw new RadgradError(what, { hint: `pass a folder path to ${flag} (it is created if missing; ${reuse})` });
     }
     const up = path.dirname(p);
     if (up === p) return;
@@ -81,19 +81,15 @@ export function checkOutputFolder(out: string, flag = '--out'): void {
 }
 
 /**
- * Checks an output folder before any work is done: an existing file is refused, and so is a folder
- * that is not empty unless `force` is set (the write then replaces only the files named in
- * `writes` and keeps the others, as save_pretrained does). Same rule as `synth --out`.
+ * Checks an output folder before any work is done: a file (or a path below one) is refused as by
+ * checkOutputFolder, and so is a folder that is not empty unless `force` is set (the write then
+ * replaces only the files named in `writes` and keeps the others, as save_pretrained does). Same
+ * rule as `synth --out`.
  */
 export function checkOutputDir(out: string, o: { flag?: string; force?: boolean; writes: string }): void {
   const flag = o.flag ?? '--out';
-  let st: fs.Stats;
-  try {
-    st = fs.statSync(out);
-  } catch {
-    return; // created by the write
-  }
-  if (!st.isDirectory()) throw new RadgradError(`${flag} ${out} is a file, not a folder`, { hint: `pass a folder path to ${flag} (it is created if missing)` });
+  checkOutputFolder(out, flag, 'an existing one must be empty unless --force');
+  if (!fs.existsSync(out)) return; // created by the write
   const entries = fs.readdirSync(out).sort();
   if (!entries.length || o.force) return;
   const shown = entries.slice(0, 5).join(', ') + (entries.length > 5 ? `, ... (${entries.length} entries)` : '');

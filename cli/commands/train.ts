@@ -18,7 +18,7 @@ import { readJsonl } from '../../src/data/jsonl.js';
 import { SftDataset, splitTrainEval, subjectOf } from '../../src/data/dataset.js';
 import { DEFAULT_TRAIN_SETTINGS, Trainer, type TrainSettings } from '../../src/train/trainer.js';
 import { TRAIN_SETTING_KEYS, checkTrainSettings, resolveTrainSettings } from '../../src/train/settings.js';
-import { SCHEDULE_KINDS, type ScheduleKind } from '../../src/train/schedule.js';
+import { SCHEDULE_KINDS } from '../../src/train/schedule.js';
 import { Progress } from '../../src/train/progress.js';
 import { action, checkOutputFolder, startGpu } from '../run.js';
 import { checkFlagSetting, checkModelDir, checkResumeDir, fitMaxLength } from './train_checks.js';
@@ -72,14 +72,28 @@ interface TrainFile extends Partial<TrainSettings> {
   int8?: boolean;
 }
 
-function num(flag: string, v: string | undefined, integer = false): number | undefined {
-  if (v === undefined) return undefined;
+function num(flag: string, v: string, integer = false): number {
   const n = Number(v);
   if (!Number.isFinite(n) || (integer && !Number.isInteger(n))) throw new RadgradError(`--${flag}: expected ${integer ? 'an integer' : 'a number'}, got '${v}'`, { hint: 'see `radgrad train --help`' });
   return n;
 }
 
 const PATH_KEYS = ['model', 'data', 'evalData', 'out', 'tokenizer'] as const;
+
+/**
+ * Flags that give a setting a value, in the order they are checked; each is its setting's name in
+ * kebab case (--lora-r sets loraR). int/num: a number (`given` in errors is the text as typed);
+ * list: comma-separated; text: as is.
+ */
+type ValueFlag = { [K in keyof TrainFlags]-?: TrainFlags[K] extends string | undefined ? K : never }[keyof TrainFlags] & keyof TrainSettings;
+const VALUE_FLAGS: ReadonlyArray<readonly [ValueFlag, 'int' | 'num' | 'list' | 'text']> = [
+  ['loraR', 'int'], ['loraAlpha', 'num'], ['loraDropout', 'num'], ['targetModules', 'list'], ['batchSize', 'int'], ['gradAccum', 'int'],
+  ['epochs', 'int'], ['maxSteps', 'int'], ['lr', 'num'], ['warmupSteps', 'int'], ['warmupRatio', 'num'], ['schedule', 'text'],
+  ['maxLength', 'int'], ['evalEvery', 'int'], ['saveEvery', 'int'], ['saveTotalLimit', 'int'], ['seed', 'int'], ['baseModelNameOrPath', 'text'],
+];
+/** Flags that turn a setting on when given. */
+const SWITCH_FLAGS = ['useRslora', 'loadBestModelAtEnd', 'gradientCheckpointing', 'evalOnStart'] as const;
+const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
 /** The --config file, every value checked (settings by type and range, paths as strings). */
 function readConfig(file: string): TrainFile {
@@ -165,40 +179,22 @@ export function register(program: Command): void {
         const { model: _m, data: _d, evalData: _e, evalFraction: _f, out: _o, tokenizer: _t, int8: _i, ...fileSettings } = file;
         const settings: Partial<TrainSettings> = { ...fileSettings };
         // A flag's value is checked with the setting's rule and a failure names the flag.
-        const set = <K extends keyof TrainSettings>(k: K, v: TrainSettings[K] | undefined, flag: string, given: string | undefined) => {
-          if (v === undefined) return;
-          checkFlagSetting(flag, k, v, given ?? JSON.stringify(v));
-          settings[k] = v;
-        };
-        set('loraR', num('lora-r', f.loraR, true), 'lora-r', f.loraR);
-        set('loraAlpha', num('lora-alpha', f.loraAlpha), 'lora-alpha', f.loraAlpha);
-        set('loraDropout', num('lora-dropout', f.loraDropout), 'lora-dropout', f.loraDropout);
-        if (f.targetModules !== undefined) set('targetModules', f.targetModules.split(',').map((s) => s.trim()).filter(Boolean), 'target-modules', JSON.stringify(f.targetModules));
-        if (f.useRslora) settings.useRslora = true;
-        set('batchSize', num('batch-size', f.batchSize, true), 'batch-size', f.batchSize);
-        set('gradAccum', num('grad-accum', f.gradAccum, true), 'grad-accum', f.gradAccum);
-        set('epochs', num('epochs', f.epochs, true), 'epochs', f.epochs);
-        set('maxSteps', num('max-steps', f.maxSteps, true), 'max-steps', f.maxSteps);
-        set('lr', num('lr', f.lr), 'lr', f.lr);
-        set('warmupSteps', num('warmup-steps', f.warmupSteps, true), 'warmup-steps', f.warmupSteps);
-        set('warmupRatio', num('warmup-ratio', f.warmupRatio), 'warmup-ratio', f.warmupRatio);
-        if (f.schedule !== undefined) set('schedule', f.schedule as ScheduleKind, 'schedule', JSON.stringify(f.schedule));
-        set('maxLength', num('max-length', f.maxLength, true), 'max-length', f.maxLength);
-        set('evalEvery', num('eval-every', f.evalEvery, true), 'eval-every', f.evalEvery);
-        set('saveEvery', num('save-every', f.saveEvery, true), 'save-every', f.saveEvery);
-        set('saveTotalLimit', num('save-total-limit', f.saveTotalLimit, true), 'save-total-limit', f.saveTotalLimit);
-        if (f.loadBestModelAtEnd) settings.loadBestModelAtEnd = true;
-        set('seed', num('seed', f.seed, true), 'seed', f.seed);
+        for (const [key, kind] of VALUE_FLAGS) {
+          const raw = f[key];
+          if (raw === undefined) continue;
+          const flag = kebab(key);
+          const v = kind === 'list' ? raw.split(',').map((s) => s.trim()).filter(Boolean) : kind === 'text' ? raw : num(flag, raw, kind === 'int');
+          checkFlagSetting(flag, key, v as TrainSettings[typeof key], kind === 'int' || kind === 'num' ? raw : JSON.stringify(raw));
+          (settings as Record<string, unknown>)[key] = v;
+        }
+        for (const key of SWITCH_FLAGS) if (f[key]) settings[key] = true;
         if (f.fp16 !== undefined) settings.fp16 = f.fp16;
-        if (f.gradientCheckpointing) settings.gradientCheckpointing = true;
         if (f.attnImplementation !== undefined) {
           if (!['eager', 'flash', 'sdpa'].includes(f.attnImplementation)) {
             throw new RadgradError(`--attn-implementation must be eager, flash or sdpa, got ${JSON.stringify(f.attnImplementation)}`, { hint: 'flash runs the fused attention kernels, eager the composite ops' });
           }
           settings.attnImplementation = checkAttnImplementation(f.attnImplementation, '--attn-implementation');
         }
-        if (f.evalOnStart) settings.evalOnStart = true;
-        if (f.baseModelNameOrPath !== undefined) settings.baseModelNameOrPath = f.baseModelNameOrPath;
         // Every value (flags over --config over defaults) checked before any data or GPU work.
         const resolved = resolveTrainSettings(settings, 'train (flags and --config)');
         const seed = resolved.seed;

@@ -8,16 +8,14 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { synthMimic, prepMimic, SftDataset, collate, writeJsonlAtomic, writeTextAtomic, type ReportRecord, type Example } from '../data/index.js';
+import { synthMimic, prepMimic, SftDataset, writeJsonlAtomic, writeTextAtomic, type ReportRecord, type Example } from '../data/index.js';
 import { BioGptTokenizer } from '../tokenizer/index.js';
 import { BioGptForCausalLM, biogptConfig } from '../models/biogpt/index.js';
 import { manualSeed } from '../nn/module.js';
 import { saveMergedCheckpoint } from '../nn/lora.js';
-import { AdamW, clipGradNorm } from '../ops/optim.js';
 import '../ops/index.js';
-import { backward } from '../autograd/tape.js';
-import { tidy } from '../tensor/scope.js';
 import { Trainer } from '../train/trainer.js';
+import { pretrainLoop } from '../train/pretrain.js';
 import { generateText } from '../generate/index.js';
 import { quantizeInt8 } from '../models/biogpt/quantize.js';
 import { labelAgreement, parsePromptLabels, corpusBleu, rougeL } from '../eval/index.js';
@@ -89,7 +87,8 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const unlabeled = SftDataset.fromRecords(trainRecs.map((r) => ({ ...r, prompt: 'Findings:' })), tok, { maxLength: S.maxLen }).examples as readonly Example[];
   const evalSet = (dsTest.examples as readonly Example[]).slice(0, o.quick ? 16 : 32);
 
-  // 3. A small BioGPT, pre-trained (full fine-tuning, AdamW) on the training reports' text alone.
+  // 3. A small BioGPT, pre-trained (full fine-tuning) on the training reports' text alone, with
+  //    `radgrad pretrain`'s loop: AdamW without decay on biases/LayerNorm weights, HF's linear warmup.
   const cfgJson = {
     architectures: ['BioGptForCausalLM'], model_type: 'biogpt', vocab_size: bpe.vocab.size, hidden_size: S.hidden, num_hidden_layers: S.layers,
     num_attention_heads: S.heads, intermediate_size: S.ffn, max_position_embeddings: S.maxLen + S.maxNew + 32, hidden_act: 'gelu',
@@ -98,34 +97,17 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   };
   manualSeed(7);
   const base = new BioGptForCausalLM(biogptConfig(cfgJson)).train();
-  const params = base.parameters();
-  const opt = new AdamW(params, { lr: S.pretrainLr, weightDecay: 0.01 });
-  const bs = 8;
   let first = NaN;
-  let last = NaN;
-  let ema = NaN;
-  for (let step = 0; step < S.pretrainSteps; step++) {
-    const batch = Array.from({ length: bs }, (_, i) => unlabeled[(step * bs + i) % unlabeled.length]!);
-    const b = collate(batch, { padId: 1, maxLength: S.maxLen, padding: 'longest', padToMultipleOf: 8 });
-    // Pre-training learns the whole text (prompt included).
-    const labels = Int32Array.from(b.inputIds, (v, i) => (b.attentionMask[i] ? v : -100));
-    const shape = [b.batchSize, b.seqLen] as [number, number];
-    const loss = tidy(() => {
-      const l = base.forward({ inputIds: { data: b.inputIds, shape }, attentionMask: { data: b.attentionMask, shape }, labels: { data: labels, shape } }).loss!;
-      backward(l);
-      return l;
-    });
-    const lv = await loss.item();
-    loss.dispose();
-    await clipGradNorm(params, 1.0);
-    opt.step({ lr: S.pretrainLr * Math.min(1, (step + 1) / 10) * (1 - step / S.pretrainSteps) });
-    opt.zeroGrad();
-    if (step === 0) first = lv;
-    ema = Number.isNaN(ema) ? lv : 0.9 * ema + 0.1 * lv;
-    last = ema;
-    if ((step + 1) % Math.max(1, Math.floor(S.pretrainSteps / 5)) === 0) log(`[${at()}]   pre-train step ${step + 1}/${S.pretrainSteps}: loss ${lv.toFixed(3)}`);
-  }
-  opt.dispose?.();
+  let last = NaN; // an EMA of the step losses (one batch of 8 is noisy)
+  // Pre-training learns the whole text (prompt included); skipped (non-finite) steps are not averaged in.
+  await pretrainLoop(base, unlabeled, {
+    steps: S.pretrainSteps, batchSize: 8, maxLength: S.maxLen, lr: S.pretrainLr, warmupSteps: 10, weightDecay: 0.01, seed: 7, maxGradNorm: 1.0,
+    onStep: (s) => {
+      if (s.step === 1) first = s.loss;
+      if (!s.skipped) last = Number.isNaN(last) ? s.loss : 0.9 * last + 0.1 * s.loss;
+      if (s.step % Math.max(1, Math.floor(S.pretrainSteps / 5)) === 0) log(`[${at()}]   pre-train step ${s.step}/${S.pretrainSteps}: loss ${s.loss.toFixed(3)}`);
+    },
+  });
   await saveMergedCheckpoint(base, p.base, cfgJson);
   base.dispose();
   for (const f of ['vocab.json', 'merges.txt']) fs.copyFileSync(path.join(p.tokenizer, f), path.join(p.base, f));

@@ -4,7 +4,8 @@
  *   adapter_config.json + adapter_model.safetensors   the LoRA adapter, PEFT format
  *   optimizer.safetensors                             AdamW exp_avg / exp_avg_sq per parameter
  *   trainer_state.json                                step, epoch, scheduler, loss scale, dropout
- *                                                     RNG counters, AdamW scalars, settings
+ *                                                     RNG counters, AdamW scalars, settings, and
+ *                                                     HF TrainerState's fields (log_history, ...)
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -27,7 +28,51 @@ export interface DropoutState {
   calls: number;
 }
 
-export interface TrainerState {
+/**
+ * One entry of HF's `log_history`, as transformers' Trainer.log appends them: a training log
+ * `{loss, grad_norm, learning_rate, epoch, step}` or an evaluation `{eval_loss, epoch, step}`.
+ * A non-finite value is written as null (JSON has no NaN).
+ */
+export type HfLogEntry = Record<string, number | null>;
+
+/** A metrics row as far as HF's log_history can hold it. */
+export interface LoggedMetrics {
+  step: number;
+  epoch: number;
+  loss?: number | null;
+  lr?: number | null;
+  gradNorm?: number | null;
+  evalLoss?: number | null;
+}
+
+/**
+ * The fields of HF's TrainerState (transformers trainer_callback.py) that trainer_state.json holds
+ * beside radgrad's own, so tools that read an HF checkpoint's state (log_history, global_step,
+ * max_steps, best_*) read a radgrad one. Absent in checkpoints written before they were added.
+ * Not written: total_flos (not counted) and stateful_callbacks (no HF callbacks run here).
+ */
+export interface HfTrainerStateFields {
+  global_step: number;
+  max_steps: number;
+  num_train_epochs: number;
+  /** 1: log_history holds every step, as metrics.jsonl does. */
+  logging_steps: number;
+  /** evalEvery and saveEvery (0: only at the end). */
+  eval_steps: number;
+  save_steps: number;
+  /** The micro-batch, as HF's per-device train batch size. */
+  train_batch_size: number;
+  /** Non-padding tokens trained on (HF include_num_input_tokens_seen="non_padding"). */
+  num_input_tokens_seen: number;
+  log_history: HfLogEntry[];
+  is_local_process_zero: boolean;
+  is_world_process_zero: boolean;
+  is_hyper_param_search: boolean;
+  trial_name: null;
+  trial_params: null;
+}
+
+export interface TrainerState extends Partial<HfTrainerStateFields> {
   format: 'radgrad-trainer-1';
   /** Optimizer steps completed (skipped overflow steps included, as HF's global_step). */
   globalStep: number;
@@ -49,11 +94,58 @@ export interface TrainerState {
   /**
    * HF's trainer_state.json fields (metric_for_best_model eval_loss, lower is better): the lowest
    * eval loss of a checkpointed step so far, that checkpoint's folder and step; null before any
-   * checkpoint had an eval loss. Recorded with loadBestModelAtEnd only.
+   * checkpoint had an eval loss, and always without loadBestModelAtEnd (as HF without a
+   * metric_for_best_model). Absent in older checkpoints.
    */
   best_metric?: number | null;
   best_model_checkpoint?: string | null;
   best_global_step?: number | null;
+}
+
+/** A metrics row as HF's log_history entries: the training log, then the step's evaluation (HF's order within a step). */
+export function hfLogEntries(m: LoggedMetrics): HfLogEntry[] {
+  const out: HfLogEntry[] = [];
+  if (m.loss !== undefined) {
+    out.push({ loss: m.loss, ...(m.gradNorm !== undefined ? { grad_norm: m.gradNorm } : {}), ...(m.lr !== undefined ? { learning_rate: m.lr } : {}), epoch: m.epoch, step: m.step });
+  }
+  if (m.evalLoss !== undefined) out.push({ eval_loss: m.evalLoss, epoch: m.epoch, step: m.step });
+  return out;
+}
+
+/** log_history back as metrics rows (one per step; what HF's entries hold, no time or throughput). */
+export function metricsFromLogHistory(h: readonly HfLogEntry[]): LoggedMetrics[] {
+  const rows: LoggedMetrics[] = [];
+  for (const e of h) {
+    const step = e.step;
+    if (typeof step !== 'number') continue;
+    let row = rows.at(-1);
+    if (row?.step !== step) rows.push((row = { step, epoch: e.epoch ?? step }));
+    if ('loss' in e) row.loss = e.loss;
+    if ('grad_norm' in e) row.gradNorm = e.grad_norm;
+    if ('learning_rate' in e) row.lr = e.learning_rate;
+    if ('eval_loss' in e) row.evalLoss = e.eval_loss;
+  }
+  return rows;
+}
+
+/** Whether two log histories hold the same entries (key order aside; NaN and null alike, as JSON). */
+export function sameLogHistory(a: readonly HfLogEntry[], b: readonly HfLogEntry[]): boolean {
+  const key = (e: HfLogEntry) => JSON.stringify(Object.keys(e).sort().map((k) => [k, e[k]]));
+  return a.length === b.length && a.every((e, i) => key(e) === key(b[i]!));
+}
+
+/** HF's TrainerState fields for a checkpoint at `globalStep` (see HfTrainerStateFields). */
+export function hfStateFields(o: {
+  globalStep: number; totalSteps: number; stepsPerEpoch: number; batchSize: number; evalEvery: number; saveEvery: number; tokensSeen: number; logHistory: readonly HfLogEntry[];
+}): HfTrainerStateFields {
+  return {
+    global_step: o.globalStep, max_steps: o.totalSteps,
+    // HF: max_steps // steps per epoch, plus one for a partial epoch.
+    num_train_epochs: Math.ceil(o.totalSteps / o.stepsPerEpoch),
+    logging_steps: 1, eval_steps: o.evalEvery, save_steps: o.saveEvery, train_batch_size: o.batchSize,
+    num_input_tokens_seen: o.tokensSeen, log_history: [...o.logHistory],
+    is_local_process_zero: true, is_world_process_zero: true, is_hyper_param_search: false, trial_name: null, trial_params: null,
+  };
 }
 
 /** Every Dropout's RNG position, by module path (so a resumed run draws the same masks). */

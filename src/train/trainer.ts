@@ -38,7 +38,10 @@ import { LossScaler, type LossScalerOptions } from './loss_scale.js';
 import { scheduledLr, warmupStepsFor } from './schedule.js';
 import { ResumeMismatchError, TrainerError, formatDifferences, resolveTrainSettings, resumeDifferences, type TrainSettings } from './settings.js';
 import { Progress } from './progress.js';
-import { listCheckpoints, loadDropoutStates, readCheckpoint, readTrainerState, rotateCheckpoints, saveCheckpoint, type TrainerState } from './checkpoint.js';
+import {
+  hfLogEntries, hfStateFields, listCheckpoints, loadDropoutStates, metricsFromLogHistory, readCheckpoint, readTrainerState, rotateCheckpoints, sameLogHistory, saveCheckpoint,
+  type HfLogEntry, type TrainerState,
+} from './checkpoint.js';
 import { BestModelTracker, type BestModel } from './best_model.js';
 
 export { DEFAULT_TRAIN_SETTINGS, ResumeMismatchError, TrainerError, TrainSettingsError, type TrainSettings } from './settings.js';
@@ -46,7 +49,8 @@ export { DEFAULT_TRAIN_SETTINGS, ResumeMismatchError, TrainerError, TrainSetting
 export interface MetricRecord extends TrainingMetricPoint {
   step: number;
   epoch: number;
-  time: number;
+  /** Seconds since the run started; absent in rows rebuilt from a checkpoint's log_history. */
+  time?: number;
   /** PRECISION_MIXED or PRECISION_F32. */
   precision?: string;
   /** The gradient norm was non-finite: no update (weights, optimizer and scheduler unchanged). */
@@ -177,6 +181,8 @@ export class Trainer {
   private tokensSeen = 0;
   private elapsedBefore = 0;
   private readonly metrics: MetricRecord[] = [];
+  /** The metrics as HF's log_history (every checkpoint's trainer_state.json holds it up to its step). */
+  private readonly logHistory: HfLogEntry[] = [];
   private readonly metricsFile: string;
   /** What the run trains and evaluates on (saved in checkpoints, compared on resume). */
   private readonly data: Record<string, unknown>;
@@ -250,17 +256,28 @@ export class Trainer {
     }
     // Keep the metrics history up to the checkpoint (a crash may have logged steps after it), in
     // memory and in the file: the rows after the checkpoint are undone, so they go from both.
+    let rows: MetricRecord[] = [];
     if (fs.existsSync(this.metricsFile)) {
       for (const line of fs.readFileSync(this.metricsFile, 'utf8').split('\n')) {
         if (!line.trim()) continue;
         try {
           const m = JSON.parse(line) as MetricRecord;
-          if (m.step <= this.globalStep) this.metrics.push(m);
+          if (m.step <= this.globalStep) rows.push(m);
         } catch {
           /* a torn last line from a crash */
         }
       }
     }
+    // The checkpoint's log_history is the run's record up to its step. metrics.jsonl may not hold it:
+    // missing (--out is another folder), or rewritten by a later fresh run into the same --out. Its
+    // rows are then rebuilt from log_history. Older checkpoints have no log_history: the file's rows.
+    const saved = state.log_history?.filter((e) => typeof e.step === 'number' && e.step <= this.globalStep);
+    if (saved && !sameLogHistory(rows.flatMap(hfLogEntries), saved)) {
+      this.resumeNotes.push(`note: ${this.metricsFile} does not hold the log_history of ${dir} (missing, or written by another run); its rows up to step ${this.globalStep} are rebuilt from that log_history (loss, eval loss, lr, grad norm; no time or tokens/s)`);
+      rows = metricsFromLogHistory(saved) as MetricRecord[];
+    }
+    this.metrics.push(...rows);
+    this.logHistory.push(...(saved ?? rows.flatMap(hfLogEntries)));
     writeTextAtomic(this.metricsFile, this.metrics.map((m) => JSON.stringify(m) + '\n').join(''));
   }
 
@@ -319,6 +336,7 @@ export class Trainer {
 
   private record(m: MetricRecord): void {
     this.metrics.push(m);
+    this.logHistory.push(...hfLogEntries(m));
     fs.appendFileSync(this.metricsFile, JSON.stringify(m) + '\n');
     this.o.onMetrics?.(m);
   }
@@ -334,7 +352,12 @@ export class Trainer {
       globalStep: this.globalStep, optimizerSteps: this.optimizerSteps, epoch: this.globalStep / this.stepsPerEpoch,
       totalSteps: this.totalSteps, stepsPerEpoch: this.stepsPerEpoch, seed: this.s.seed, tokensSeen: this.tokensSeen,
       elapsed: this.elapsedBefore + (Date.now() - t0) / 1000, lossScaler: this.scaler.state(), settings: { ...this.s }, data: this.data,
-      ...(this.s.loadBestModelAtEnd ? this.best.stateFields() : {}),
+      ...hfStateFields({
+        globalStep: this.globalStep, totalSteps: this.totalSteps, stepsPerEpoch: this.stepsPerEpoch, batchSize: this.s.batchSize,
+        evalEvery: this.s.evalEvery, saveEvery: this.s.saveEvery, tokensSeen: this.tokensSeen, logHistory: this.logHistory,
+      }),
+      // Nulls without loadBestModelAtEnd (the tracker then never has a best), as HF without metric_for_best_model.
+      ...this.best.stateFields(),
     };
     await saveCheckpoint(dir, { model: this.model, lora: this.lora, optimizer: await this.optimizer.state(), state });
     if (this.s.saveTotalLimit > 0) {

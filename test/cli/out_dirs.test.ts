@@ -1,6 +1,6 @@
 // `merge --out` and `pretrain --out` never delete or replace what is already there: a non-empty
-// folder is refused unless --force (then only the files written are replaced), a file is refused,
-// and --out may not be the base model, the adapter or the tokenizer folder.
+// folder is refused unless --force (then only the files written are replaced), a file (or a path
+// below one) is refused, and --out may not be the base model, the adapter or the tokenizer folder.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -78,4 +78,10 @@ test('pretrain refuses --out equal to --tokenizer and a non-empty --out before t
   assert.match(full.stderr, /--out .*myproject exists and is not empty/);
   assert.doesNotMatch(full.stdout, /step 1/, 'refused before any training');
   assert.deepEqual(listing(proj), ['data', 'notes.txt']);
+  // a path below a file is refused before training too (mkdir would fail with ENOTDIR only at the end)
+  const below = radgrad('pretrain', '--tokenizer', tok, '--data', data, '--out', path.join(proj, 'notes.txt', 'model'));
+  assert.notEqual(below.status, 0);
+  assert.match(below.stderr, /error: --out .*notes\.txt[/\\]model: .*notes\.txt is a file, not a folder/);
+  assert.match(below.stderr, /hint: pass a folder path to --out \(it is created if missing; an existing one must be empty unless --force\)/);
+  assert.doesNotMatch(below.stdout, /step 1/);
 });

@@ -75,12 +75,13 @@ describe('Trainer options (tiny BioGPT, WebGPU)', { skip: SKIP }, () => {
     assert.equal(r3.best?.step, bestStep);
     assert.ok(Math.abs(r3.best!.metric - bestLoss) < 1e-5, `${r3.best!.metric} vs ${bestLoss}`);
     assert.ok(bytes(path.join(resumed, 'adapter')).equals(bytes(path.join(resumed, `checkpoint-${bestStep}`))));
-    // off: adapter/ is the last step, no best fields
+    // off: adapter/ is the last step, the best fields null (as HF without metric_for_best_model)
     const last = path.join(tmp, 'best-off');
     const r2 = await run(last, { evalEvery: 1, saveEvery: 2, maxSteps: 8, lr: 0.05, loraDropout: 0 }, {}, constant(8, 10), evalSet);
     assert.equal(r2.best, undefined);
     assert.ok(bytes(path.join(last, 'adapter')).equals(bytes(path.join(last, 'checkpoint-8'))));
-    assert.equal(readTrainerState(path.join(last, 'checkpoint-8')).best_metric, undefined);
+    const off = readTrainerState(path.join(last, 'checkpoint-8'));
+    assert.deepEqual([off.best_metric, off.best_model_checkpoint, off.best_global_step], [null, null, null]);
   });
 
   it('loadBestModelAtEnd refuses no eval set and save steps that are not a multiple of the eval steps', async () => {
