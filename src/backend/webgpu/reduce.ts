@@ -43,7 +43,7 @@ const colsKernel = variants((t: DType) => ({
   bindings: [{ name: 'x', type: 'T', access: 'read' as const }, { name: 'out', type: 'T', access: 'read_write' as const }],
   uniforms: { outer: 'u32' as const, len: 'u32' as const, inner: 'u32' as const, chunk: 'u32' as const, chunks: 'u32' as const, div: 'f32' as const },
   overrides: { WG: { type: 'u32' as const, value: WG }, OP: { type: 'u32' as const, value: 0 } },
-  aliases: { T: t }, enables: t === 'f16' ? ['f16'] : [], includes: ['common/strided.wgsl', 'common/math.wgsl', 'reduce/reduce_op.wgsl'],
+  aliases: { T: t }, enables: t === 'f16' ? ['f16'] : [], includes: ['common/strided.wgsl', 'common/math.wgsl', 'reduce/reduce_op.wgsl', 'reduce/cols_layout.wgsl'],
 }));
 // Integer sums (i32/u32, exact with wrap-around) in reduce_cols' layout.
 const colsIntKernel = variants((t: DType) => ({
@@ -51,7 +51,7 @@ const colsIntKernel = variants((t: DType) => ({
   bindings: [{ name: 'x', type: 'T', access: 'read' as const }, { name: 'out', type: 'T', access: 'read_write' as const }],
   uniforms: { outer: 'u32' as const, len: 'u32' as const, inner: 'u32' as const, chunk: 'u32' as const, chunks: 'u32' as const },
   overrides: { WG: { type: 'u32' as const, value: WG } },
-  aliases: { T: t }, includes: ['common/strided.wgsl'],
+  aliases: { T: t }, includes: ['common/strided.wgsl', 'reduce/cols_layout.wgsl'],
 }));
 // argmax and argmin (ARGMIN), NaN-first.
 const argKernel = variants((t: DType) => ({
