@@ -20,7 +20,7 @@ function keepPolicy(o: KeepFlags): KeepPolicy {
 
 function addKeepOptions(cmd: Command): Command {
   return cmd
-    .option('--keep-no-finding', 'also keep studies whose only positive label is No Finding')
+    .option('--keep-no-finding', 'also keep normal studies (only No Finding and/or Support Devices positive)')
     .option('--keep-uncertain', 'count "uncertain" pathology labels as positive when filtering')
     .option('--keep-all', 'keep every study that has at least one label')
     .option('--json', 'print the summary as JSON');
@@ -62,7 +62,8 @@ export function formatIuSummary(s: PrepIuSummary): string {
     `  written:                   ${s.written}${s.out ? ` -> ${s.out}` : ''}`,
     `    sections missing: findings ${s.findingsMissing}, impression ${s.impressionMissing}`,
     `  mapping coverage: ${c.termsMapped}/${c.termOccurrences} Problems terms (${pct(c.termCoverage)}), ` +
-      `${c.reportsWithLabels}/${s.studiesRead} reports with a CheXpert label (${pct(c.reportCoverage)}), ${c.distinctMapped}/${c.distinctTerms} distinct terms`,
+      `${c.reportsWithLabels}/${s.studiesRead} reports with a CheXpert label (${pct(c.reportCoverage)}; No Finding derived for ${c.noFindingDerived}), ` +
+      `${c.distinctMapped}/${c.distinctTerms} distinct terms`,
     `  most frequent unmapped terms: ${c.topUnmapped.map(([t, n]) => `${t} (${n})`).join(', ')}`,
     '  labels written:',
     ...formatLabels(s.labelCounts),
@@ -95,7 +96,8 @@ Example:
       'after',
       `
 Labels: 1.0 -> "1", -1.0 -> "uncertain", 0.0 and blank skipped (0.0 -> "0" with --include-negative).
-By default a study is kept when it has a positive pathology label (No Finding is not a pathology).
+By default a study is kept when it has a positive pathology label. No Finding and Support Devices are
+not pathologies (CheXpert's No Finding rule ignores devices): a study with only a line is normal.
 
 Example:
   $ radgrad prep mimic --chexpert mimic-cxr/mimic-cxr-2.0.0-chexpert.csv.gz \\
@@ -126,8 +128,10 @@ Example:
       `
 Problems terms (with their MeSH qualifiers) map onto CheXpert labels, e.g. Cardiomegaly -> Cardiomegaly,
 Pulmonary Atelectasis -> Atelectasis, Opacity/Infiltrate/Airspace Disease -> Lung Opacity, Nodule/Mass ->
-Lung Lesion, Catheters/Tubes/Devices -> Support Devices, normal -> No Finding. The summary reports coverage.
-Most IU reports are normal: add --keep-no-finding to keep them.
+Lung Lesion, Catheters/Tubes/Devices -> Support Devices (table: src/data/iu_mapping.ts). No Finding is 1
+when no label other than Support Devices is 1 or uncertain (CheXpert's rule), so a report coded only
+"Calcified Granuloma" is normal; "No Indexing" reports get no label and are dropped. The summary reports
+coverage. Most IU reports are normal: add --keep-no-finding to keep them.
 
 Example:
   $ radgrad prep iu --csv ../shared/data/iu-xray/indiana_reports.csv --out data/iu.jsonl --keep-no-finding`,

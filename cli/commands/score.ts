@@ -108,7 +108,7 @@ async function readInputs(opts: ScoreCliOptions): Promise<Input[]> {
     const where = `${file}:${lineNo}`;
     let rec: unknown;
     try {
-      rec = JSON.parse(raw);
+      rec = JSON.parse(raw.trim()); // trim() also drops a UTF-8 BOM, as readJsonl does
     } catch {
       throw new RadgradError(`${where}: not valid JSON`, { hint: 'each line must be one JSON object' });
     }
@@ -195,7 +195,7 @@ export function register(program: Command): void {
     .option('--model <dir>', 'Hugging Face BioGPT folder (config.json + model.safetensors or pytorch_model.bin)')
     .option('--adapter <dir>', 'LoRA adapter folder (PEFT layout) applied to the model')
     .option('--tokenizer <dir>', 'folder with vocab.json and merges.txt (default: the model folder)')
-    .option('--checkpoint <file>', 'checkpoint file in the model folder (default: model.safetensors, else pytorch_model.bin)')
+    .option('--checkpoint <file>', 'checkpoint file in the model folder (default: model.safetensors, else its sharded index, else pytorch_model.bin[.index.json])')
     .option('--text <text>', 'score one text')
     .option('--jsonl <file>', 'score every record of a JSONL file')
     .option('--field <name>', 'JSONL field holding the text', 'text')

@@ -53,7 +53,7 @@ export async function runTokenize(opts: TokenizeCliOptions, input: Readable, out
     if (opts.jsonl !== undefined || opts.decode) {
       if (raw.trim() === '') continue;
       try {
-        value = JSON.parse(raw);
+        value = JSON.parse(raw.trim()); // trim() also drops a UTF-8 BOM, as readJsonl does
       } catch {
         throw new RadgradError(`${where}: not valid JSON`, { hint: 'each line must be one JSON value' });
       }

@@ -17,11 +17,12 @@ export {
 export type { ChexpertLabel, KeepPolicy, LabelCounts, LabelValue } from './labels.js';
 export { extractSections, normalizeWhitespace } from './sections.js';
 export type { ReportSections, SectionKind } from './sections.js';
-export { formatJsonl, parseJsonl, readJsonl, writeJsonlAtomic, writeTextAtomic } from './jsonl.js';
+export { checkOutputFile, formatJsonl, parseJsonl, readJsonl, writeJsonlAtomic, writeTextAtomic } from './jsonl.js';
 export type { ReportRecord } from './jsonl.js';
 export { mimicReportPath, prepMimic, resolveReportsRoot } from './mimic.js';
 export type { PrepMimicOptions, PrepMimicSummary } from './mimic.js';
-export { IU_MAPPING, mapIuProblems, prepIu } from './iu.js';
+export { IU_MAPPING, mapIuMesh, mapIuProblems, prepIu } from './iu.js';
+export type { IuMapping, IuRule } from './iu_mapping.js';
 export type { IuCoverage, PrepIuOptions, PrepIuSummary } from './iu.js';
 export { synthMimic } from './synth.js';
 export type { ExpectedPrepCounts, SynthManifest, SynthMimicOptions } from './synth.js';

@@ -4,7 +4,8 @@
  * that a later training run would silently accept.
  */
 import fs from 'node:fs';
-import { FileFormatError } from '../errors.js';
+import path from 'node:path';
+import { FileFormatError, RadgradError } from '../errors.js';
 import type { LabelValue } from './labels.js';
 import { writeTextAtomic } from '../util/atomic.js';
 
@@ -24,6 +25,26 @@ export function formatJsonl(records: readonly ReportRecord[]): string {
   let s = '';
   for (const r of records) s += JSON.stringify({ id: r.id, prompt: r.prompt, completion: r.completion, labels: r.labels }) + '\n';
   return s;
+}
+
+/**
+ * Refuses an output path that cannot become a file, before any work is done: an existing folder,
+ * or a path below an existing file. Missing parent folders are fine (they are created on write).
+ */
+export function checkOutputFile(file: string, command: string, example: string): void {
+  const abs = path.resolve(file);
+  if (fs.existsSync(abs) && fs.statSync(abs).isDirectory()) {
+    throw new RadgradError(`${command}: --out ${file} is a folder`, { hint: `--out names the JSONL file to write; pass a file path such as ${example}` });
+  }
+  for (let dir = path.dirname(abs); ; dir = path.dirname(dir)) {
+    if (fs.existsSync(dir)) {
+      if (!fs.statSync(dir).isDirectory()) {
+        throw new RadgradError(`${command}: --out ${file} lies below ${dir}, which is a file, not a folder`, { hint: `pass a file path in a folder, such as ${example}` });
+      }
+      return;
+    }
+    if (path.dirname(dir) === dir) return;
+  }
 }
 
 export function writeJsonlAtomic(file: string, records: readonly ReportRecord[]): void {

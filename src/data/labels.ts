@@ -26,8 +26,12 @@ export type ChexpertLabel = (typeof CHEXPERT_LABELS)[number];
 /** "1" positive, "uncertain" (CheXpert -1.0), "0" negative (mentioned as absent). */
 export type LabelValue = '1' | 'uncertain' | '0';
 
-/** Observations that are not pathologies: a study whose only positive is one of these is "normal". */
-export const NON_PATHOLOGY_LABELS: ReadonlySet<string> = new Set(['No Finding']);
+/**
+ * Observations that are not pathologies: a study whose only positives are among these is "normal".
+ * Support Devices is one, as CheXpert's No Finding rule ignores it (a line or a tube alone is 1 for
+ * both No Finding and Support Devices in mimic-cxr-2.0.0-chexpert.csv).
+ */
+export const NON_PATHOLOGY_LABELS: ReadonlySet<string> = new Set(['No Finding', 'Support Devices']);
 
 const ORDER = new Map<string, number>(CHEXPERT_LABELS.map((n, i) => [n, i]));
 
@@ -65,7 +69,7 @@ export function buildCompletion(findings: string, impression: string): string {
 
 /** Which studies to keep, from their labels. */
 export interface KeepPolicy {
-  /** Also keep studies whose only positive is No Finding. */
+  /** Also keep normal studies: those whose only positives are No Finding and/or Support Devices. */
   noFinding?: boolean;
   /** Count "uncertain" pathology labels as positive for the keep decision. */
   uncertain?: boolean;
@@ -80,8 +84,7 @@ export function shouldKeep(labels: Readonly<Record<string, LabelValue>>, policy:
   for (const [k, v] of entries) {
     const pos = v === '1' || (policy.uncertain === true && v === 'uncertain');
     if (!pos) continue;
-    if (!NON_PATHOLOGY_LABELS.has(k)) return true;
-    if (policy.noFinding && k === 'No Finding') return true;
+    if (!NON_PATHOLOGY_LABELS.has(k) || policy.noFinding) return true;
   }
   return false;
 }

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { RadgradError } from '../errors.js';
 import { readCsvFile, type CsvIssue } from './csv.js';
-import { writeJsonlAtomic, type ReportRecord } from './jsonl.js';
+import { checkOutputFile, writeJsonlAtomic, type ReportRecord } from './jsonl.js';
 import {
   CHEXPERT_LABELS,
   buildCompletion,
@@ -113,6 +113,7 @@ export async function prepMimic(opts: PrepMimicOptions): Promise<{ records: Repo
       hint: 'pass --chexpert path/to/mimic-cxr-2.0.0-chexpert.csv.gz (or run `radgrad synth mimic` for synthetic data)',
     });
   }
+  if (opts.out) checkOutputFile(opts.out, 'prep mimic', 'data/mimic.jsonl');
   const root = resolveReportsRoot(opts.reportsDir);
   const csvName = path.basename(opts.chexpertCsv);
   const s: PrepMimicSummary = {

@@ -3,6 +3,9 @@
  * label it expresses (positive, hedged for "uncertain", negated for "0"), so a model trained on it
  * has a learnable mapping from prompt labels to wording; phrasing varies over a few templates and
  * study-level attributes (side, lobe, severity) that findings and impression share.
+ * A sentence must not mention another observation: "opacity", "hazy" or "density in the <lobe>"
+ * are Lung Opacity mentions for CheXpert (and src/eval's labeler), so only Lung Opacity uses them
+ * (test/data/synth.test.ts labels the reference text and checks it against the labels).
  */
 import type { ChexpertLabel, LabelValue } from './labels.js';
 import type { Rng } from './rng.js';
@@ -103,8 +106,8 @@ interface Phrases {
 
 export const PHRASES: Record<Exclude<ChexpertLabel, 'No Finding' | 'Support Devices'>, Phrases> = {
   Atelectasis: {
-    pos: ['{Sev} {basilar} atelectasis.', 'There is {sev} atelectasis at the {base}.', 'Linear atelectasis at the {base}.', 'Streaky {basilar} opacities consistent with atelectasis.'],
-    unc: ['Opacity at the {base} may represent atelectasis.', 'Possible {basilar} atelectasis.', 'Subtle {basilar} opacity, cannot exclude atelectasis.'],
+    pos: ['{Sev} {basilar} atelectasis.', 'There is {sev} atelectasis at the {base}.', 'Linear atelectasis at the {base}.', 'Streaky {basilar} atelectasis.'],
+    unc: ['Atelectasis at the {base} cannot be excluded.', 'Possible {basilar} atelectasis.', 'Subtle {basilar} atelectasis is suspected.'],
     neg: ['No atelectasis.'],
     imp: ['{Sev} {basilar} atelectasis.', '{Basilar} atelectasis.'],
     impUnc: ['Possible {basilar} atelectasis.'],
@@ -119,7 +122,7 @@ export const PHRASES: Record<Exclude<ChexpertLabel, 'No Finding' | 'Support Devi
   },
   Consolidation: {
     pos: ['Focal consolidation in the {lobe}.', 'There is consolidation of the {lobe}.', 'Dense consolidation is present in the {lobe}.'],
-    unc: ['Possible consolidation in the {lobe}.', 'Consolidation in the {lobe} cannot be excluded.', 'Hazy density in the {lobe} may represent early consolidation.'],
+    unc: ['Possible consolidation in the {lobe}.', 'Consolidation in the {lobe} cannot be excluded.', 'Findings may represent early consolidation in the {lobe}.'],
     neg: ['No focal consolidation.', 'There is no focal consolidation.', 'No consolidation is seen.'],
     imp: ['{Lobe} consolidation.'],
     impUnc: ['Possible {lobe} consolidation.'],
@@ -149,14 +152,14 @@ export const PHRASES: Record<Exclude<ChexpertLabel, 'No Finding' | 'Support Devi
   },
   'Lung Lesion': {
     pos: ['A {cm} cm nodule in the {lobe}.', 'There is a {cm} cm spiculated mass in the {lobe}.', 'Rounded {cm} cm nodule in the {lobe}.'],
-    unc: ['A possible nodule projects over the {lobe}.', 'A nodular density in the {lobe} may represent a nipple shadow versus a pulmonary nodule.', 'Cannot exclude a small nodule in the {lobe}.'],
+    unc: ['A possible nodule projects over the {lobe}.', 'A nodular focus in the {lobe} may represent a nipple shadow versus a pulmonary nodule.', 'Cannot exclude a small nodule in the {lobe}.'],
     neg: ['No pulmonary nodules or masses.', 'No suspicious pulmonary nodule.'],
     imp: ['{Cm} cm {lobe} nodule. Recommend chest CT for further evaluation.', '{Lobe} mass measuring {cm} cm.'],
     impUnc: ['Possible {lobe} nodule; consider chest CT.'],
   },
   'Lung Opacity': {
     pos: ['Patchy opacity in the {lobe}.', 'There are hazy opacities in the {lobe}.', 'Increased opacity projecting over the {lobe}.'],
-    unc: ['Faint opacity in the {lobe} may be due to overlapping soft tissue.', 'Possible subtle opacity in the {lobe}.'],
+    unc: ['Possible faint opacity in the {lobe}, which may be due to overlapping soft tissue.', 'Possible subtle opacity in the {lobe}.'],
     neg: ['No focal opacity.'],
     imp: ['{Lobe} opacity.', 'Opacity in the {lobe}.'],
     impUnc: ['Possible subtle {lobe} opacity.'],

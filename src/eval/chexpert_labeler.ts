@@ -261,9 +261,10 @@ function classifyAnatomy(ctx: SentenceContext, m: Span): { status: MentionStatus
   }
   if (cls === 'normal') return { status: 'negative', reason: `normal: "${best.text}"` };
   if (cls === 'borderline') return { status: 'uncertain', reason: `borderline: "${best.text}"` };
-  // An abnormal qualifier can itself be hedged or negated ("possibly enlarged", "no enlarged").
-  const span: Span = { start: Math.min(m.start, best.start), end: Math.max(m.end, best.end), text: '' };
-  const r = classify(ctx, span, false);
+  // An abnormal qualifier can itself be hedged or negated ("possibly enlarged", "no enlarged"),
+  // also between anatomy and qualifier ("the mediastinum may be widened"): cues are looked for
+  // before the later of the two and after it.
+  const r = classify(ctx, best.start > m.start ? best : m, false);
   return { status: r.status, reason: r.status === 'positive' ? `abnormal: "${best.text}"` : r.reason };
 }
 

@@ -142,8 +142,10 @@ export const OBSERVATION_PHRASES: Record<MatchedObservation, ObservationPhrases>
       '(?:totally |completely )?opaque',
       '(?:reticular|reticulonodular|ground glass)(?: opacit(?:y|ies)| pattern| changes)?',
       '(?:haziness|hazy)',
+      // CheXpert lists "scar" under Lung Opacity, and pleural scars under Pleural Other only.
+      'scar(?:s|ring|red)?',
     ],
-    unmention: ['pleural scar(?:ring)?'],
+    unmention: ['pleura(?:l)?(?: parenchymal| pericardial)? scar(?:s|ring)?', 'pleuroparenchymal scar(?:s|ring)?'],
   },
   'Pleural Effusion': {
     mention: [

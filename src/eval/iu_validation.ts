@@ -1,16 +1,15 @@
 /**
  * Validation of the rule-based labeler on the real IU X-ray reports (indiana_reports.csv).
  *
- * Ground truth comes from the human-coded MeSH/Problems columns. Each MeSH entry's head term is
- * the Problems term ("Cardiac Shadow/enlarged/mild" → "Cardiac Shadow"), and the qualifiers
- * disambiguate a few terms (Thickening of the pleura vs. of a bronchus). The mapping below is
- * ours and deliberately strict: only terms that name a CheXpert observation map; CheXpert's own
- * exclusions are respected (calcified granulomas are not Lung Lesion; surgical clips and
- * sternotomy wires are not Support Devices). No Finding is true when no mapped observation other
- * than Support Devices is present — CheXpert's definition, so it is comparable with the labeler.
- * The codes are positive-only, so the comparison is binary (positive vs. not).
+ * Ground truth comes from the human-coded MeSH/Problems columns, mapped onto CheXpert observations
+ * by the same table `prep iu` uses (src/data/iu_mapping.ts), No Finding included (CheXpert's rule:
+ * no observation other than Support Devices is positive or uncertain). The codes have no negatives,
+ * so the comparison is binary (present vs. not). A code the table marks uncertain ("borderline
+ * cardiomegaly", a blunted costophrenic angle) is scored like the labeler's uncertain: present when
+ * uncertain counts as positive, absent otherwise.
  */
 import { parseCsv } from '../data/csv.js';
+import { mapIuMesh } from '../data/iu_mapping.js';
 import { RadgradError } from '../errors.js';
 import { CHEXPERT_OBSERVATIONS, type ChexpertObservation } from './chexpert_phrases.js';
 import { labelReport } from './chexpert_labeler.js';
@@ -42,55 +41,14 @@ export function parseIuReports(csvText: string): IuReport[] {
   return rows.map((r) => ({ uid: r[u] ?? '', mesh: r[m] ?? '', problems: r[p] ?? '', findings: r[f] ?? '', impression: r[im] ?? '' }));
 }
 
-/** Rules from a MeSH entry (head term + "/"-separated qualifiers) to a CheXpert observation. */
-const IU_RULES: Array<{ head: string; when?: RegExp; obs: ChexpertObservation }> = [
-  { head: 'Pulmonary Atelectasis', obs: 'Atelectasis' },
-  { head: 'Cardiomegaly', obs: 'Cardiomegaly' },
-  { head: 'Cardiac Shadow', when: /enlarged/, obs: 'Cardiomegaly' },
-  { head: 'Consolidation', obs: 'Consolidation' },
-  { head: 'Pulmonary Edema', obs: 'Edema' },
-  { head: 'Pulmonary Congestion', obs: 'Edema' },
-  { head: 'Heart Failure', obs: 'Edema' },
-  { head: 'Mediastinum', obs: 'Enlarged Cardiomediastinum' },
-  { head: 'Fractures, Bone', obs: 'Fracture' },
-  { head: 'Nodule', obs: 'Lung Lesion' },
-  { head: 'Mass', obs: 'Lung Lesion' },
-  // A "round" opacity/density is a nodular one: CheXpert counts nodular opacities as Lung Lesion.
-  { head: 'Opacity', when: /round/, obs: 'Lung Lesion' },
-  { head: 'Density', when: /round/, obs: 'Lung Lesion' },
-  { head: 'Opacity', obs: 'Lung Opacity' },
-  { head: 'Airspace Disease', obs: 'Lung Opacity' },
-  { head: 'Infiltrate', obs: 'Lung Opacity' },
-  { head: 'Density', when: /^(?!.*round).*lung/, obs: 'Lung Opacity' },
-  { head: 'Markings', when: /interstitial/, obs: 'Lung Opacity' },
-  { head: 'Lung Diseases, Interstitial', obs: 'Lung Opacity' },
-  { head: 'Pleural Effusion', obs: 'Pleural Effusion' },
-  { head: 'Hydropneumothorax', obs: 'Pleural Effusion' },
-  { head: 'Hemothorax', obs: 'Pleural Effusion' },
-  { head: 'Thickening', when: /pleura/, obs: 'Pleural Other' },
-  { head: 'Cicatrix', when: /pleura/, obs: 'Pleural Other' },
-  { head: 'Pleura', obs: 'Pleural Other' },
-  { head: 'Pneumonia', obs: 'Pneumonia' },
-  { head: 'Pneumothorax', obs: 'Pneumothorax' },
-  { head: 'Hydropneumothorax', obs: 'Pneumothorax' },
-  { head: 'Hemopneumothorax', obs: 'Pneumothorax' },
-  { head: 'Catheters, Indwelling', obs: 'Support Devices' },
-  { head: 'Implanted Medical Device', obs: 'Support Devices' },
-  { head: 'Medical Device', obs: 'Support Devices' },
-  { head: 'Tube, Inserted', obs: 'Support Devices' },
-  { head: 'Stents', obs: 'Support Devices' },
-];
-
-/** CheXpert observations present according to a report's MeSH codes (No Finding derived). */
-export function iuTruth(mesh: string): Set<ChexpertObservation> {
-  const out = new Set<ChexpertObservation>();
-  for (const entry of mesh.split(';')) {
-    const [head = '', ...quals] = entry.split('/').map((x) => x.trim());
-    const q = quals.join('/').toLowerCase();
-    for (const r of IU_RULES) if (r.head === head && (!r.when || r.when.test(q))) out.add(r.obs);
-  }
-  if (![...out].some((o) => o !== 'Support Devices')) out.add('No Finding');
-  return out;
+/**
+ * CheXpert observations present according to a report's MeSH codes (No Finding derived); codes mapped
+ * to "uncertain" count unless `uncertainAsPositive` is false. "No Indexing" gives an empty set.
+ */
+export function iuTruth(mesh: string, opts: { uncertainAsPositive?: boolean } = {}): Set<ChexpertObservation> {
+  const unc = opts.uncertainAsPositive ?? true;
+  const { labels } = mapIuMesh(mesh);
+  return new Set(CHEXPERT_OBSERVATIONS.filter((o) => labels[o] === '1' || (unc && labels[o] === 'uncertain')));
 }
 
 export interface IuValidationResult {
@@ -115,7 +73,7 @@ export function validateOnIuReports(reports: readonly IuReport[], opts: { uncert
       skipped++;
       continue;
     }
-    const t = iuTruth(r.mesh);
+    const t = iuTruth(r.mesh, { uncertainAsPositive: unc });
     const labels = labelReport(text);
     const p = CHEXPERT_OBSERVATIONS.filter((o) => labels[o] === 'positive' || (unc && labels[o] === 'uncertain'));
     truth.push(Object.fromEntries(CHEXPERT_OBSERVATIONS.map((o) => [o, t.has(o)])));

@@ -10,8 +10,12 @@ import { BaseReader, type CheckpointReader, type TensorInfo } from './reader.js'
 import { SafetensorsReader } from './safetensors.js';
 import { TorchBinReader } from './torch_bin.js';
 
-/** Files tried in a model directory, in order (transformers' preference). */
-export const CHECKPOINT_FILES = ['model.safetensors', 'pytorch_model.bin', 'model.safetensors.index.json', 'pytorch_model.bin.index.json'] as const;
+/**
+ * Files tried in a model directory, in order: transformers' `from_pretrained` (modeling_utils, local
+ * folder, default `use_safetensors=None`) prefers safetensors, single file then sharded index, over
+ * the pickle formats, single file then sharded index.
+ */
+export const CHECKPOINT_FILES = ['model.safetensors', 'model.safetensors.index.json', 'pytorch_model.bin', 'pytorch_model.bin.index.json'] as const;
 
 /** Opens one checkpoint file, choosing the format from its first bytes (then its name). */
 export function openCheckpointFile(file: string): CheckpointReader {
@@ -29,10 +33,7 @@ export function openCheckpointFile(file: string): CheckpointReader {
   return SafetensorsReader.open(file);
 }
 
-/**
- * Opens a model directory (model.safetensors, else pytorch_model.bin, else a sharded index) or a
- * checkpoint file directly.
- */
+/** Opens a model directory (the first of CHECKPOINT_FILES present) or a checkpoint file directly. */
 export function openCheckpoint(modelDirOrFile: string): CheckpointReader {
   if (!fs.existsSync(modelDirOrFile)) throw new FileFormatError(modelDirOrFile, 'no such file or directory');
   if (!fs.statSync(modelDirOrFile).isDirectory()) return openCheckpointFile(modelDirOrFile);

@@ -28,6 +28,23 @@ export class UnsafePickleError extends FileFormatError {
   }
 }
 
+/**
+ * A torch state dict whose storage class (`torch.ComplexFloatStorage`) holds a dtype radgrad does not
+ * read. The file is a well-formed state dict, unlike an UnsafePickleError.
+ */
+export class UnsupportedDTypeError extends FileFormatError {
+  constructor(
+    file: string,
+    readonly storage: string,
+    readonly dtype: string,
+    supported: readonly string[],
+  ) {
+    super(file, `tensor dtype ${dtype} (${storage}) is not supported; supported: ${supported.join(', ')}`, {
+      hint: 'cast those tensors to float32, float16 or bfloat16 (or an integer/bool dtype) before torch.save',
+    });
+  }
+}
+
 /** A config file with a missing, mistyped or inconsistent field. */
 export class ConfigFieldError extends FileFormatError {
   constructor(

@@ -227,7 +227,8 @@ export function writeSafetensors(file: string, tensors: TensorMap, opts: Safeten
   }
   if (opts.sort ?? true) list.sort(([an, a], [bn, b]) => dtypeSize(b.dtype) - dtypeSize(a.dtype) || (an < bn ? -1 : an > bn ? 1 : 0));
 
-  const header: Record<string, unknown> = {};
+  // No prototype: a tensor named "__proto__" must become a key, not the object's prototype.
+  const header: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
   if (opts.metadata) {
     for (const [k, v] of Object.entries(opts.metadata)) {
       if (typeof v !== 'string') throw new FileFormatError(file, `metadata '${k}' must be a string`);

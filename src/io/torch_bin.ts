@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { randomInt } from 'node:crypto';
 import { FileFormatError } from '../errors.js';
-import { TensorFormatError } from './io_errors.js';
+import { TensorFormatError, UnsupportedDTypeError } from './io_errors.js';
 import { type DType, type HostTensor, dtypeFromTorchStorage, dtypeSize, numel, torchStorageName, typedView, bytesOf, swapBytesInPlace } from './dtype.js';
 import { ZipReader, type ZipEntry } from './zip.js';
 import { ZipWriter, type ZipWriterOptions } from './zip_writer.js';
@@ -17,6 +17,30 @@ import { PickleBuilder, PyDict, type PyCallable, isTuple, unpickle, OP } from '.
 import { writeFileAtomic } from '../util/atomic.js';
 import { resolveSource } from './safetensors.js';
 import { BaseReader, type TensorInfo, type TensorMap, tensorEntries } from './reader.js';
+
+/** torch dtype names of the legacy storage classes radgrad does not read (for error messages). */
+const OTHER_STORAGES: Record<string, string> = {
+  ComplexHalfStorage: 'complex32',
+  ComplexFloatStorage: 'complex64',
+  ComplexDoubleStorage: 'complex128',
+  UInt16Storage: 'uint16',
+  UInt32Storage: 'uint32',
+  UInt64Storage: 'uint64',
+  QInt8Storage: 'qint8',
+  QUInt8Storage: 'quint8',
+  QInt32Storage: 'qint32',
+  QUInt4x2Storage: 'quint4x2',
+  QUInt2x4Storage: 'quint2x4',
+};
+const SUPPORTED_TORCH_DTYPES = ['float64', 'float32', 'float16', 'bfloat16', 'int64', 'int32', 'int16', 'int8', 'uint8', 'bool'];
+
+/** "Float8_e4m3fnStorage" → "float8_e4m3fn"; known names from the table, else the class name. */
+function torchDtypeOfStorage(name: string): string {
+  const known = OTHER_STORAGES[name];
+  if (known) return known;
+  const m = /^(Float8_\w+)Storage$/.exec(name);
+  return m ? m[1]!.toLowerCase() : name;
+}
 
 interface StorageRef {
   key: string;
@@ -101,6 +125,8 @@ export class TorchBinReader extends BaseReader {
       if (module === 'torch') {
         const d = dtypeFromTorchStorage(name);
         if (d) return new StorageType(`torch.${name}`, d);
+        // Any other storage class is a state dict of a dtype we do not read, not an unsafe pickle.
+        if (/^\w+Storage$/.test(name)) throw new UnsupportedDTypeError(file, `torch.${name}`, torchDtypeOfStorage(name), SUPPORTED_TORCH_DTYPES);
       }
       return undefined;
     };

@@ -89,7 +89,8 @@ describe('radgrad score', { skip: SKIP }, () => {
     setBackend(cpuBackend());
     const dir = tmp(t);
     const file = path.join(dir, 'in.jsonl');
-    fs.writeFileSync(file, JSON.stringify({ findings: 'The patient is in the hospital.' }) + '\n\n' + JSON.stringify({ findings: 'There is no evidence of the disease.' }) + '\n');
+    // With a UTF-8 BOM and CRLF line ends, as Windows tools write them (readJsonl accepts both too).
+    fs.writeFileSync(file, '\uFEFF' + JSON.stringify({ findings: 'The patient is in the hospital.' }) + '\r\n\r\n' + JSON.stringify({ findings: 'There is no evidence of the disease.' }) + '\r\n');
     const j = await score({ model: modelDir!, tokenizer: vocabDir, jsonl: file, field: 'findings' });
     assert.equal(j.result.items.length, 2);
     assert.deepEqual(j.result.items.map((it) => it.tokens), [8, 9]);

@@ -16,7 +16,8 @@ test('iu mapping: direct terms, qualifiers, uncertainty, canonical order', () =>
   const a = mapIuProblems('Cardiomegaly;Pulmonary Atelectasis', 'Cardiomegaly/borderline;Pulmonary Atelectasis/base/left');
   assert.deepEqual(a.labels, { Atelectasis: '1', Cardiomegaly: 'uncertain' });
   assert.deepEqual(Object.keys(a.labels), ['Atelectasis', 'Cardiomegaly']);
-  assert.deepEqual(mapIuProblems('Opacity', 'Opacity/ribs/left').labels, {});
+  // An opacity of the ribs is no lung finding, so the report is normal (CheXpert's No Finding rule).
+  assert.deepEqual(mapIuProblems('Opacity', 'Opacity/ribs/left').labels, { 'No Finding': '1' });
   assert.deepEqual(mapIuProblems('Opacity', 'Opacity/lung/base/left').labels, { 'Lung Opacity': '1' });
   assert.deepEqual(mapIuProblems('Costophrenic Angle', 'Costophrenic Angle/left/blunted').labels, { 'Pleural Effusion': 'uncertain' });
   assert.deepEqual(mapIuProblems('Hydropneumothorax', 'Hydropneumothorax/right').labels, { 'Pleural Effusion': '1', Pneumothorax: '1' });
@@ -33,6 +34,33 @@ test('iu mapping: direct terms, qualifiers, uncertainty, canonical order', () =>
   assert.ok(IU_MAPPING.size >= 30);
 });
 
+test('iu mapping: No Finding follows CheXpert (no finding other than Support Devices); No Indexing stays unlabeled', () => {
+  // uid 10: only an unmapped code → normal.
+  const g = mapIuProblems('Calcified Granuloma', 'Calcified Granuloma/lung/upper lobe/right');
+  assert.deepEqual(g.labels, { 'No Finding': '1' });
+  assert.equal(g.noFindingDerived, true);
+  assert.deepEqual(g.unmapped, ['Calcified Granuloma']);
+  // uid 62: a device does not make a study abnormal.
+  assert.deepEqual(mapIuProblems('Stents;Spine;Calcinosis', 'Stents/coronary vessels;Spine/degenerative;Calcinosis/mediastinum/lymph nodes').labels, {
+    'No Finding': '1',
+    'Support Devices': '1',
+  });
+  // An uncertain finding is a finding.
+  assert.deepEqual(mapIuProblems('Cardiac Shadow', 'Cardiac Shadow/borderline').labels, { Cardiomegaly: 'uncertain' });
+  // A "normal" code is not "derived"; never reviewed → no label at all.
+  assert.equal(mapIuProblems('normal', 'normal').noFindingDerived, false);
+  assert.deepEqual(mapIuProblems('No Indexing', 'No Indexing').labels, {});
+  assert.deepEqual(mapIuProblems('', '').labels, {});
+  // The choices shared with the labeler validation (src/eval/iu_validation.ts).
+  assert.deepEqual(mapIuProblems('Cicatrix', 'Cicatrix/lung/apex/bilateral').labels, { 'Lung Opacity': '1' });
+  assert.deepEqual(mapIuProblems('Cicatrix', 'Cicatrix/pleura/right').labels, { 'Pleural Other': '1' });
+  assert.deepEqual(mapIuProblems('Opacity', 'Opacity/lung/lingula/round').labels, { 'Lung Lesion': '1', 'Lung Opacity': '1' });
+  assert.deepEqual(mapIuProblems('Density', 'Density/lung/upper lobe/right/round').labels, { 'Lung Lesion': '1' });
+  assert.deepEqual(mapIuProblems('Density', 'Density/ribs/right/round/multiple').labels, { 'No Finding': '1' });
+  assert.deepEqual(mapIuProblems('Mediastinum', 'Mediastinum/prominent/mild').labels, { 'Enlarged Cardiomediastinum': '1' });
+  assert.deepEqual(mapIuProblems('Mediastinum', 'Mediastinum/lymph nodes').labels, { 'No Finding': '1' });
+});
+
 test('prep iu: the real Open-i reports — counts, a known uid, coverage, determinism', { skip }, async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'radgrad-iu-'));
   try {
@@ -44,7 +72,9 @@ test('prep iu: the real Open-i reports — counts, a known uid, coverage, determ
     assert.equal(s.studiesRead, 2695);
     assert.equal(s.studiesRead, s.filtered + s.noSections + s.written);
     assert.equal(s.noSections, 15); // reports with empty findings and impression (with a mapped label)
-    assert.ok(s.written > 1800, `written ${s.written}`);
+    // Only the 61 "No Indexing" reports and the 24 whose only findings are uncertain are filtered.
+    assert.deepEqual([s.filtered, s.written], [85, 2595]);
+    assert.equal(s.labelCounts['No Finding']!.positive, 1738);
     assert.equal(fs.readFileSync(out, 'utf8'), formatJsonl(records));
 
     const r1 = records.find((r) => r.id === 'iu-1')!;
@@ -53,6 +83,10 @@ test('prep iu: the real Open-i reports — counts, a known uid, coverage, determ
       r1.completion,
       ' The cardiac silhouette and mediastinum size are within normal limits. There is no pulmonary edema. There is no focal consolidation. There are no XXXX of a pleural effusion. There is no evidence of pneumothorax. \nImpression: Normal chest x-XXXX.',
     );
+    // Codes with no CheXpert counterpart, or only a device: No Finding, as MIMIC-CXR would label them.
+    assert.equal(records.find((r) => r.id === 'iu-10')!.prompt, 'No Finding: 1. \nFindings:');
+    assert.equal(records.find((r) => r.id === 'iu-62')!.prompt, 'No Finding: 1; Support Devices: 1. \nFindings:');
+    assert.equal(records.find((r) => r.id === 'iu-43'), undefined); // No Indexing
     const r202 = records.find((r) => r.id === 'iu-202')!;
     assert.equal(r202.prompt, 'Cardiomegaly: 1; Edema: 1; Lung Opacity: 1; Pleural Effusion: 1. \nFindings:');
     assert.match(r202.completion, /^ AP and lateral view of the chest\. \nImpression: 1\. Cardiomegaly with central vascular congestion/);
@@ -66,6 +100,8 @@ test('prep iu: the real Open-i reports — counts, a known uid, coverage, determ
     assert.equal(c.termOccurrences, 5540);
     assert.ok(c.termCoverage > 0.5, `term coverage ${c.termCoverage}`);
     assert.ok(c.reportCoverage > 0.7, `report coverage ${c.reportCoverage}`);
+    assert.equal(c.reportsWithLabels, 2695 - 61); // all but No Indexing
+    assert.equal(c.noFindingDerived, 774);
     // The CheXpert-relevant vocabulary is covered: none of it is among the most frequent unmapped terms.
     const core = ['normal', 'Cardiomegaly', 'Pulmonary Atelectasis', 'Pleural Effusion', 'Opacity', 'Airspace Disease', 'Infiltrate', 'Pneumonia', 'Pneumothorax', 'Consolidation', 'Nodule', 'Mass', 'Catheters, Indwelling', 'Fractures, Bone', 'Pulmonary Edema', 'Pulmonary Congestion'];
     for (const [t] of c.topUnmapped) assert.ok(!core.includes(t), `core term unmapped: ${t}`);
@@ -75,10 +111,14 @@ test('prep iu: the real Open-i reports — counts, a known uid, coverage, determ
 
     const again = await prepIu({ csv: IU_CSV!, keep: { noFinding: true } });
     assert.deepEqual(again.records, records);
-    // Default policy drops the normals.
+    // Default policy drops the normals, those with only a device included.
     const def = await prepIu({ csv: IU_CSV! });
-    assert.ok(def.summary.written < s.written);
-    assert.ok(def.records.every((r) => Object.entries(r.labels).some(([k, v]) => k !== 'No Finding' && v === '1')));
+    assert.equal(def.summary.written, 855);
+    assert.equal(def.records.find((r) => r.id === 'iu-62'), undefined);
+    assert.ok(def.records.every((r) => Object.entries(r.labels).some(([k, v]) => k !== 'No Finding' && k !== 'Support Devices' && v === '1')));
+    // --keep-all keeps every labelled report: all but No Indexing and the 15 without text.
+    const all = await prepIu({ csv: IU_CSV!, keep: { all: true } });
+    assert.deepEqual([all.summary.filtered, all.summary.written], [61, 2619]);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

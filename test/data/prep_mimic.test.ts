@@ -32,7 +32,7 @@ function buildFixture(dir: string, opts: { gzip?: boolean } = {}): { csv: string
     row('10000007', '50000008', { Fracture: '2.0' }), // 9: G bad value
     row('10000001', '50000002', { Edema: '1.0' }), // 10: H duplicate of A
     row('10000008', '50000009', { 'Pleural Effusion': '1.0' }), // 11: K combined section
-    row('10000009', '50000010', { 'Support Devices': '1.0' }), // 12: L impression only
+    row('10000009', '50000010', { 'No Finding': '1.0', 'Support Devices': '1.0' }), // 12: L impression only, normal with a device
     row('10000010', '50000011', { Fracture: '1.0' }), // 13: M unreadable
     row('abc', '50000012', { Fracture: '1.0' }), // 14: N bad id
     row('10000011', '"50000013', { Edema: '1.0' }), // 15: O unterminated quote
@@ -88,16 +88,17 @@ test(
       malformedRows: 4,
       duplicateStudies: 1,
       studiesRead: 10,
-      filtered: 2,
+      filtered: 3,
       reportsMissing: 1,
       reportsUnreadable: 1,
       noSections: 1,
-      findingsMissing: 1,
+      findingsMissing: 0,
       impressionMissing: 0,
       combinedSections: 1,
-      written: 5,
+      written: 4,
     });
-    assert.deepEqual(records.map((r) => r.id), ['p10000001/s50000001', 'p10000001/s50000002', 'p10000008/s50000009', 'p10000009/s50000010', 'p10000012/s50000014']);
+    // L (No Finding + Support Devices) is normal under CheXpert's rule, so the default drops it.
+    assert.deepEqual(records.map((r) => r.id), ['p10000001/s50000001', 'p10000001/s50000002', 'p10000008/s50000009', 'p10000012/s50000014']);
     const a = records[1]!;
     assert.equal(a.prompt, 'Atelectasis: 1; Lung Opacity: 1; Pneumonia: uncertain. \nFindings:');
     assert.equal(a.completion, ' Patchy opacity at the left base, likely atelectasis. Pneumonia cannot be excluded. \nImpression: Left basilar atelectasis; possible pneumonia.');
@@ -105,8 +106,6 @@ test(
     assert.deepEqual(Object.keys(a.labels), ['Atelectasis', 'Lung Opacity', 'Pneumonia']);
     assert.equal(records[0]!.completion, ' The heart is enlarged. \nImpression: Cardiomegaly.');
     assert.equal(records[2]!.completion, ' Small right pleural effusion. \nImpression: Small right pleural effusion.');
-    assert.equal(records[3]!.prompt, 'Support Devices: 1. \nFindings:');
-    assert.equal(records[3]!.completion, ' \nImpression: ET tube 4 cm above the carina.');
     // Warnings name the CSV lines, in line order, then the reports.
     const w = summary.warnings;
     for (const [i, line] of [8, 9, 10, 14, 15].entries()) assert.match(w[i]!, new RegExp(`chexpert\\.csv line ${line}: `));
@@ -132,8 +131,12 @@ test(
     assert.equal(nf.summary.written, 6);
     const b = nf.records.find((r) => r.id === 'p10000002/s50000003')!;
     assert.equal(b.prompt, 'No Finding: 1. \nFindings:');
+    const l = nf.records.find((r) => r.id === 'p10000009/s50000010')!;
+    assert.equal(l.prompt, 'No Finding: 1; Support Devices: 1. \nFindings:');
+    assert.equal(l.completion, ' \nImpression: ET tube 4 cm above the carina.');
+    assert.equal(nf.summary.findingsMissing, 1);
     const unc = await prepMimic({ chexpertCsv: csv, reportsDir: dir, keep: { uncertain: true } });
-    assert.deepEqual([unc.summary.filtered, unc.summary.written], [1, 6]);
+    assert.deepEqual([unc.summary.filtered, unc.summary.written], [2, 5]);
     const all = await prepMimic({ chexpertCsv: csv, reportsDir: dir, keep: { all: true } });
     assert.deepEqual([all.summary.filtered, all.summary.written], [0, 7]);
     const neg = await prepMimic({ chexpertCsv: csv, reportsDir: dir, includeNegative: true, keep: { noFinding: true } });
@@ -199,7 +202,7 @@ test(
     fs.mkdirSync(elsewhere);
     await assert.rejects(prepMimic({ chexpertCsv: csv, reportsDir: elsewhere, out }), (e: unknown) => {
       assert.ok(e instanceof RadgradError);
-      assert.match(e.message, /no record to write, so .*p4\.jsonl was not written: 10 studies read \(4 malformed CSV rows\), 2 filtered by labels, 8 reports missing/);
+      assert.match(e.message, /no record to write, so .*p4\.jsonl was not written: 10 studies read \(4 malformed CSV rows\), 3 filtered by labels, 7 reports missing/);
       assert.match(e.hint!, /no report found under --reports .*elsewhere \(the first one looked for: .*elsewhere\/p10\/p10000001\/s50000001\.txt\); pass the folder that holds files\/pXX\/pSUBJECT\/sSTUDY\.txt/);
       return true;
     });

@@ -60,6 +60,10 @@ const cases: Array<[string, string[]]> = [
   ['Borderline cardiomegaly.', ['Cardiomegaly=uncertain']],
   ['Heart size is upper limits of normal or mildly enlarged.', ['Cardiomegaly=uncertain']],
   ['The mediastinum is widened.', ['Enlarged Cardiomediastinum=positive']],
+  // A hedge between the anatomy and its qualifier.
+  ['The mediastinum may be mildly widened, possibly due to technique.', ['Enlarged Cardiomediastinum=uncertain']],
+  ['The heart is possibly enlarged.', ['Cardiomegaly=uncertain']],
+  ['The heart is not enlarged.', ['Cardiomegaly=negative', 'No Finding=positive']],
   ['Normal heart size and mediastinal contours.', ['Cardiomegaly=negative', 'Enlarged Cardiomediastinum=negative', 'No Finding=positive']],
   ['Pulmonary vascular congestion.', ['Edema=uncertain']],
   ['Blunting of the left costophrenic angle.', ['Pleural Effusion=uncertain']],
@@ -69,6 +73,10 @@ const cases: Array<[string, string[]]> = [
   ['Residuals of prior granulomatous infection.', ['No Finding=positive']],
   ['Acute fracture of the right 5th rib.', ['Fracture=positive']],
   ['Biapical pleural thickening.', ['Pleural Other=positive']],
+  // Scarring is Lung Opacity (CheXpert's "scar"), pleural scarring Pleural Other only.
+  ['Stable scarring in the right lung apex.', ['Lung Opacity=positive']],
+  ['Left pleural scarring. Pleuroparenchymal scar at the right apex.', ['Pleural Other=positive']],
+  ['No scarring.', ['Lung Opacity=negative', 'No Finding=positive']],
   // Support Devices do not cancel No Finding (CheXpert's rule).
   ['Right IJ central venous catheter tip in the SVC. Lungs are clear.', ['No Finding=positive', 'Support Devices=positive']],
   ['The endotracheal tube has been removed.', ['No Finding=positive', 'Support Devices=negative']],

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { sharedPath } from '../../src/util/paths.js';
-import { openCheckpoint, openCheckpointFile, ShardedReader } from '../../src/io/checkpoint.js';
+import { CHECKPOINT_FILES, openCheckpoint, openCheckpointFile, ShardedReader } from '../../src/io/checkpoint.js';
 import { SafetensorsReader, writeSafetensors } from '../../src/io/safetensors.js';
 import { TorchBinReader, writeTorchBin } from '../../src/io/torch_bin.js';
 import { f32ToBf16, f32ToF16, type HostTensor } from '../../src/io/dtype.js';
@@ -51,6 +51,38 @@ test('openCheckpoint picks the format in a directory and by content', (t) => {
   fs.mkdirSync(empty);
   throwsFormat(() => openCheckpoint(empty), /no checkpoint found/, empty);
   throwsFormat(() => openCheckpoint(path.join(dir, 'absent')), /no such file or directory/);
+});
+
+test('a folder with several formats opens what transformers would: safetensors, sharded or not, before .bin', (t) => {
+  const dir = tmpDir(t);
+  assert.deepEqual([...CHECKPOINT_FILES], ['model.safetensors', 'model.safetensors.index.json', 'pytorch_model.bin', 'pytorch_model.bin.index.json']);
+  const t1 = { w: { dtype: 'f32' as const, shape: [1], data: new Float32Array([1]) } };
+  const t2 = { w: { dtype: 'f32' as const, shape: [1], data: new Float32Array([2]) } };
+  // Legacy .bin (stale) beside sharded safetensors: the shards win.
+  writeTorchBin(path.join(dir, 'pytorch_model.bin'), t1);
+  writeTorchBin(path.join(dir, 'pytorch_model-00001-of-00001.bin'), t1);
+  fs.writeFileSync(path.join(dir, 'pytorch_model.bin.index.json'), JSON.stringify({ weight_map: { w: 'pytorch_model-00001-of-00001.bin' } }));
+  writeSafetensors(path.join(dir, 'model-00001-of-00001.safetensors'), t2);
+  fs.writeFileSync(path.join(dir, 'model.safetensors.index.json'), JSON.stringify({ weight_map: { w: 'model-00001-of-00001.safetensors' } }));
+  let r = openCheckpoint(dir);
+  assert.ok(r instanceof ShardedReader && r.file.endsWith('model.safetensors.index.json'), r.file);
+  assert.deepEqual([...r.readF32('w')], [2]);
+  r.close();
+  // A single model.safetensors beats its own sharded index.
+  writeSafetensors(path.join(dir, 'model.safetensors'), { w: { dtype: 'f32', shape: [1], data: new Float32Array([3]) } });
+  r = openCheckpoint(dir);
+  assert.ok(r instanceof SafetensorsReader);
+  assert.deepEqual([...r.readF32('w')], [3]);
+  r.close();
+  // Without safetensors: the single .bin before its sharded index.
+  for (const f of ['model.safetensors', 'model.safetensors.index.json']) fs.rmSync(path.join(dir, f));
+  r = openCheckpoint(dir);
+  assert.ok(r instanceof TorchBinReader);
+  r.close();
+  fs.rmSync(path.join(dir, 'pytorch_model.bin'));
+  r = openCheckpoint(dir);
+  assert.ok(r instanceof ShardedReader && r.file.endsWith('pytorch_model.bin.index.json'), r.file);
+  r.close();
 });
 
 test('sharded checkpoints through *.index.json', (t) => {

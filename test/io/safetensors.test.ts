@@ -99,6 +99,16 @@ test('write -> read round trip for every dtype, with metadata', (t) => {
   assert.deepEqual(fs.readdirSync(dir), ['all.safetensors'], 'no temp files left');
 });
 
+test('tensor names that are Object.prototype members round-trip ("__proto__", "constructor")', (t) => {
+  const f = path.join(tmpDir(t), 'proto.safetensors');
+  const names = ['__proto__', 'constructor', 'toString', 'b'];
+  const src = new Map<string, HostTensor>(names.map((k, i) => [k, { dtype: 'f32', shape: [1], data: new Float32Array([i + 1]) }]));
+  writeSafetensors(f, src);
+  const { tensors } = readSafetensors(f);
+  assert.deepEqual([...tensors.keys()].sort(), [...names].sort());
+  names.forEach((k, i) => assert.deepEqual([...(tensors.get(k)!.data as Float32Array)], [i + 1], k));
+});
+
 test('lazy producers are called once, in order; a failing producer leaves no partial file', (t) => {
   const dir = tmpDir(t);
   const f = path.join(dir, 'lazy.safetensors');

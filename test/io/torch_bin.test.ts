@@ -7,7 +7,7 @@ import { TorchBinReader, writeTorchBin, contiguousStrides } from '../../src/io/t
 import { ZipWriter } from '../../src/io/zip_writer.js';
 import { ZipReader } from '../../src/io/zip.js';
 import { PickleBuilder, OP } from '../../src/io/pickle.js';
-import { TensorFormatError, UnsafePickleError } from '../../src/io/io_errors.js';
+import { TensorFormatError, UnsafePickleError, UnsupportedDTypeError } from '../../src/io/io_errors.js';
 import type { HostTensor } from '../../src/io/dtype.js';
 import { tmpDir, throwsFormat, sameBytes } from './_util.js';
 
@@ -218,6 +218,14 @@ test('torch .bin errors: forbidden globals, missing/short storages, bad views, w
   f = path.join(dir, 'untyped.bin');
   writeArchive(f, [{ ...one, type: 'Tensor' }], { '0': new Uint8Array(16) });
   throwsFormat(() => TorchBinReader.open(f), /forbidden global 'torch\.Tensor'/, f, UnsafePickleError);
+  // A state dict of a dtype we do not read is named as such, not called an unsafe pickle.
+  for (const [type, dtype] of [['ComplexFloatStorage', 'complex64'], ['Float8_e4m3fnStorage', 'float8_e4m3fn'], ['UInt16Storage', 'uint16']]) {
+    f = path.join(dir, `${type}.bin`);
+    writeArchive(f, [{ ...one, type }], { '0': new Uint8Array(32) });
+    const u = throwsFormat(() => TorchBinReader.open(f), new RegExp(`tensor dtype ${dtype} \\(torch\\.${type}\\) is not supported; supported: float64, float32`), f, UnsupportedDTypeError);
+    assert.equal((u as UnsupportedDTypeError).dtype, dtype);
+    assert.match(u.hint!, /cast those tensors/);
+  }
 
   f = path.join(dir, 'nostorage.bin');
   writeArchive(f, [one], {});

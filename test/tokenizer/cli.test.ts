@@ -36,6 +36,10 @@ test('cli: stdin lines, JSONL field and --decode', async (t) => {
     writeFileSync(file, JSON.stringify({ findings: 'Lungs clear.' }) + '\n' + JSON.stringify({ findings: 'TB' }) + '\n');
     const recs = await run({ model: vocabDir, jsonl: file, field: 'findings' });
     assert.deepEqual(recs.map((r) => r.tokens), [['L', 'un', 'gs</w>', 'clear</w>', '.</w>'], ['TB</w>']]);
+    // A UTF-8 BOM and CRLF line ends (Windows editors, PowerShell) are read as train/eval read them.
+    const bom = path.join(dir, 'bom.jsonl');
+    writeFileSync(bom, '\uFEFF' + JSON.stringify({ findings: 'Lungs clear.' }) + '\r\n' + JSON.stringify({ findings: 'TB' }) + '\r\n');
+    assert.deepEqual(await run({ model: vocabDir, jsonl: bom, field: 'findings' }), recs);
     const dec = await run({ model: vocabDir, decode: true }, '[2, 668, 293, 76, 4]\n');
     assert.deepEqual(dec[0], { ids: [2, 668, 293, 76, 4], tokens: ['</s>', 'No</w>', 'acute</w>', 'disease</w>', '.</w>'], text: 'No acute disease.' });
     await assert.rejects(run({ model: vocabDir, jsonl: file, field: 'text' }), (e: unknown) => e instanceof RadgradError && !!e.hint && /no field "text"/.test(e.message));

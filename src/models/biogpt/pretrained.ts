@@ -17,7 +17,8 @@ import type { Module } from '../../nn/module.js';
 export interface FromPretrainedOptions {
   /**
    * Checkpoint file to read: a name inside the directory ("pytorch_model.bin") or a path. Default:
-   * model.safetensors, else pytorch_model.bin, else a sharded *.index.json (transformers' order).
+   * the first of model.safetensors, model.safetensors.index.json, pytorch_model.bin,
+   * pytorch_model.bin.index.json (transformers' order, src/io/checkpoint.ts CHECKPOINT_FILES).
    */
   checkpoint?: string;
   /** Parameters require grad (default true). false freezes the model (e.g. before adding LoRA). */
