@@ -117,9 +117,17 @@ export function writeTextAtomic(file: string, text: string): void {
       fs.writeSync(fd, text);
     });
   } catch (cause) {
-    throw new RadgradError(`cannot write ${file}: ${(cause as Error).message}`, {
-      cause,
-      hint: 'check that the output folder is writable and has free space',
-    });
+    throw new RadgradError(`cannot write ${file}: ${(cause as Error).message}`, { cause, hint: writeHint(cause, file) });
+  }
+}
+
+/** A hint that fits why a write failed: the generic one only when the cause is not one of these. */
+function writeHint(cause: unknown, file: string): string {
+  switch ((cause as NodeJS.ErrnoException).code) {
+    case 'EISDIR': return `${file} is a folder: name a file inside it, or another path`;
+    case 'ENOTDIR': case 'EEXIST': return `a part of ${path.dirname(file)} is a file, not a folder: choose another output path`;
+    case 'EACCES': case 'EPERM': case 'EROFS': return `no permission to write in ${path.dirname(path.resolve(file))}: choose a folder you can write to`;
+    case 'ENOSPC': case 'EDQUOT': return 'the disk is full: free some space or write elsewhere';
+    default: return 'check that the output folder is writable and has free space';
   }
 }

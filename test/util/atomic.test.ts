@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { RadgradError } from '../../src/errors.js';
-import { swapDirInto, writeDirAtomic } from '../../src/util/atomic.js';
+import { swapDirInto, writeDirAtomic, writeTextAtomic } from '../../src/util/atomic.js';
 
 function tmpRoot(t: { after: (fn: () => void) => void }): string {
   const d = fs.mkdtempSync(path.join(os.tmpdir(), 'radgrad-atomic-'));
@@ -80,4 +80,23 @@ test('a failing fill leaves the existing folder as it was', (t) => {
   assert.deepEqual(fs.readdirSync(out).sort(), ['config.json', 'model.safetensors', 'notes.txt']);
   assert.equal(fs.readFileSync(path.join(out, 'model.safetensors'), 'utf8'), 'v1');
   assert.deepEqual(fs.readdirSync(root), ['m']);
+});
+
+test('writeTextAtomic: the hint names why the write failed (a folder in the way, a file where a folder should be), and no temp file stays', (t) => {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'radgrad-atomic-hint-'));
+  t.after(() => fs.rmSync(d, { recursive: true, force: true }));
+  fs.mkdirSync(path.join(d, 'sub'));
+  fs.writeFileSync(path.join(d, 'file'), 'x');
+  const hintOf = (target: string): string => {
+    try {
+      writeTextAtomic(target, 'hi');
+    } catch (e) {
+      assert.ok(e instanceof RadgradError, String(e));
+      return e.hint ?? '';
+    }
+    throw new Error(`writing ${target} did not fail`);
+  };
+  assert.match(hintOf(path.join(d, 'sub')), /sub is a folder: name a file inside it/);
+  assert.match(hintOf(path.join(d, 'file', 'y.txt')), /is a file, not a folder/);
+  assert.deepEqual(fs.readdirSync(d).sort(), ['file', 'sub']);
 });
