@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { RadgradError } from '../../src/errors.js';
+import { OpArgumentError, RadgradError } from '../../src/errors.js';
 import '../../src/ops/index.js';
 import { BioGptForCausalLM } from '../../src/models/biogpt/index.js';
 import { BioGptTokenizer } from '../../src/tokenizer/index.js';
@@ -15,7 +15,11 @@ import { loadAdapter } from '../../src/nn/lora.js';
 import { quantizeInt8 } from '../../src/models/biogpt/quantize.js';
 import { setAttnImplementation } from '../../src/models/biogpt/attention.js';
 import { ATTN_IMPLEMENTATIONS, type AttnImplementation } from '../../src/models/biogpt/config.js';
-import { describeGenerationConfig, mergeGenerationOptions, readGenerationConfig, DEFAULT_MAX_NEW_TOKENS, GENERATION_CONFIG_FILE, type GenerateOptions } from '../../src/generate/index.js';
+import {
+  checkPromptLengths, describeGenerationConfig, mergeGenerationOptions, readGenerationConfig, resolveOptions, DEFAULT_MAX_NEW_TOKENS, GENERATION_CONFIG_FILE,
+  GenerationConfigValueError, type GenerateOptions, type LengthLimit,
+} from '../../src/generate/index.js';
+import type { ResolvedOptions } from '../../src/generate/generate.js';
 
 export interface GenFlags {
   maxNewTokens?: string;
@@ -143,8 +147,14 @@ export function loadForGeneration(o: {
   if (!fs.existsSync(path.join(o.model, 'config.json'))) throw new RadgradError(`${o.model}: no config.json`, { hint: 'pass the folder written by save_pretrained (config.json + model.safetensors)' });
   const notes: string[] = [];
   const explicit = o.generation ?? {};
-  const gc = readGenerationConfig(o.model);
-  const merged = mergeGenerationOptions(explicit, gc, { maxNewTokens: o.defaultMaxNew ?? DEFAULT_MAX_NEW_TOKENS }, o.notUsed);
+  let gc: ReturnType<typeof readGenerationConfig>;
+  let merged: ReturnType<typeof mergeGenerationOptions>;
+  try {
+    gc = readGenerationConfig(o.model);
+    merged = mergeGenerationOptions(explicit, gc, { maxNewTokens: o.defaultMaxNew ?? DEFAULT_MAX_NEW_TOKENS }, o.notUsed);
+  } catch (e) {
+    throw fileValueInCliWords(e);
+  }
   if (gc) {
     const d = describeGenerationConfig(merged, GENERATION_CONFIG_FILE);
     notes.push(d.line);
@@ -175,6 +185,73 @@ export function loadForGeneration(o: {
   if (fs.existsSync(path.join(tokDir, 'vocab.json')) && fs.existsSync(path.join(tokDir, 'merges.txt'))) tokenizer = BioGptTokenizer.fromDir(tokDir);
   else if (o.needTokenizer) throw new RadgradError(`${tokDir}: no vocab.json + merges.txt`, { hint: 'pass --tokenizer <dir> (e.g. ../shared/data/biogpt-vocab), or give --prompt-ids' });
   return { model, tokenizer, notes, gen, generationConfig: merged.taken, lengthLimit };
+}
+
+/** GenerateOptions fields that have a flag of the same name in kebab case (numBeams → --num-beams). */
+const FLAG_OPTIONS: ReadonlySet<string> = new Set([
+  'maxNewTokens', 'maxLength', 'minNewTokens', 'numBeams', 'numReturnSequences', 'doSample', 'temperature', 'topK', 'topP',
+  'repetitionPenalty', 'noRepeatNgramSize', 'lengthPenalty', 'earlyStopping', 'seed',
+]);
+// Only camelCase names are replaced in text: "seed" and "temperature" are also plain words.
+const OPTION_WORD = new RegExp(`\\b(${[...FLAG_OPTIONS].filter((o) => /[A-Z]/.test(o)).join('|')})\\b`, 'g');
+
+/** The flag of a GenerateOptions field: numReturnSequences → --num-return-sequences. */
+export function optionFlag(option: string): string {
+  return `--${option.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+}
+
+/** The generation_config.json key of a GenerateOptions field: numReturnSequences → num_return_sequences. */
+function fileKey(option: string): string {
+  return option.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+}
+
+/** Library wording (GenerateOptions' field names) in the CLI's: each field name becomes its flag. */
+export function withFlags(text: string): string {
+  return text.replace(OPTION_WORD, (m) => optionFlag(m));
+}
+
+/** A flag setting that always passes the check of that option, offered when the file's value fails it. */
+const SAFE_OVERRIDE: Readonly<Record<string, string>> = { numReturnSequences: '--num-return-sequences 1', numBeams: '--num-beams 1', doSample: '--no-do-sample' };
+
+/** A generation_config.json value generate() cannot use, with the flag that overrides it in the hint. */
+function fileValueInCliWords(e: unknown): unknown {
+  if (!(e instanceof GenerationConfigValueError)) return e;
+  const how = FLAG_OPTIONS.has(e.option) ? `override it with ${optionFlag(e.option)}` : 'no flag overrides it';
+  return new RadgradError(e.message, { cause: e, hint: `fix ${e.key} in ${e.file}, or ${how}` });
+}
+
+/**
+ * A generate() option error as the CLI says it: the flag instead of the field name, or, for a
+ * value that came from generation_config.json (`taken`: its "key=value" in use), the file's key
+ * and the flag that overrides it. Other errors are returned as they are.
+ */
+export function inCliWords(cmd: string, e: unknown, explicit: GenerateOptions, taken: readonly string[]): unknown {
+  if (!(e instanceof OpArgumentError) || e.op !== 'generate' || !FLAG_OPTIONS.has(e.arg)) return e;
+  const flag = optionFlag(e.arg);
+  const key = fileKey(e.arg);
+  const fromFile = (explicit as Record<string, unknown>)[e.arg] === undefined && taken.some((t) => t.startsWith(`${key}=`));
+  const subject = fromFile ? `${key} ${e.got} from ${GENERATION_CONFIG_FILE} (${flag})` : flag;
+  const override = fromFile && SAFE_OVERRIDE[e.arg] ? `; or override the file with ${SAFE_OVERRIDE[e.arg]}` : '';
+  const hint = e.hint ? withFlags(e.hint) : `see \`radgrad ${cmd} --help\` for ${flag}`;
+  return new RadgradError(`${cmd}: ${subject} expected ${withFlags(e.expected)}, got ${e.got}`, { cause: e, hint: hint + override });
+}
+
+/** resolveOptions (generate()'s checks) before any prompt is generated, its errors worded with the flags and the file's keys. */
+export function resolveForCli(cmd: string, model: BioGptForCausalLM, loaded: Pick<LoadedModel, 'gen' | 'generationConfig'>, explicit: GenerateOptions): ResolvedOptions {
+  try {
+    return resolveOptions(model, loaded.gen);
+  } catch (e) {
+    throw inCliWords(cmd, e, explicit, loaded.generationConfig);
+  }
+}
+
+/**
+ * generate()'s length rules over every prompt of a run (its token count), before anything is
+ * generated, worded with the flags; `limit` is LoadedModel.lengthLimit, nameOf(i) where prompt i
+ * came from (called only for the prompts an error names).
+ */
+export function checkRunPromptLengths(cmd: string, tokens: readonly number[], nameOf: (i: number) => string, maxPos: number, gen: LengthLimit, limit: string): void {
+  checkPromptLengths(cmd, tokens, maxPos, gen, { limit, maxNewTokens: '--max-new-tokens', maxLength: '--max-length', nameOf, hintEnd: 'nothing was generated' });
 }
 
 /** Prompts as typed in a shell: a literal backslash-n becomes a newline (BioGPT's prompts hold "\nFindings:"). */

@@ -8,9 +8,9 @@
 import fs from 'node:fs';
 import type { Command } from 'commander';
 import { RadgradError } from '../../src/errors.js';
-import { checkPromptLengths, generate, generateText, newIds, promptSeeds, resolveOptions, type GenerateOptions } from '../../src/generate/index.js';
+import { generate, generateText, newIds, seedsForChunk, type GenerateOptions } from '../../src/generate/index.js';
 import { action, startGpu } from '../run.js';
-import { addGenerationOptions, GENERATION_CONFIG_HELP, generationOptions, loadForGeneration, unescapePrompt, type GenFlags } from './gen_common.js';
+import { addGenerationOptions, checkRunPromptLengths, GENERATION_CONFIG_HELP, generationOptions, loadForGeneration, resolveForCli, unescapePrompt, type GenFlags } from './gen_common.js';
 
 interface GenerateCliOptions extends GenFlags {
   model?: string;
@@ -71,7 +71,12 @@ gives n sequences, in prompt order: with --json one JSON line per sequence, the 
 the best, by descending "score", the length-normalised log-probability; sampling: the sample's
 number) and, for beam search, "score". Without --json, a "### <prompt number>: <prompt>" line and
 then "<rank + 1>: <text>" per sequence. Samples are reproducible: sample k of prompt p draws from
-its own stream, derived from --seed, p and k, so it does not change with --batch-size or n.`;
+its own stream, derived from --seed, p and k, so its random draws do not depend on --batch-size or
+n. Its tokens can still differ with them through the logits: batches of other shapes round them
+differently in float32, which rarely changes a token, and --int8 finds its outlier columns over the
+whole batch, so with --int8 the batch can change the samples more often. A batch of sampling
+decodes --batch-size × n sequences at once (beam search: --batch-size × --num-beams), so lower
+--batch-size for a large n; n itself has no upper bound.`;
 
 /** A --json record: the fields of one sequence per prompt, plus prompt_index / rank / score when n > 1. */
 function record(fields: Record<string, unknown>, n: number, promptIndex: number, rank: number, score: number | undefined): string {
@@ -83,15 +88,18 @@ export async function runGenerate(o: GenerateCliOptions): Promise<void> {
   const sources = [o.prompt, o.prompts, o.promptIds].filter((x) => x !== undefined).length;
   if (sources !== 1) throw new RadgradError('give exactly one of --prompt, --prompts or --prompt-ids', { hint: 'radgrad generate --model <dir> --prompt "Cardiomegaly: 1; Edema: uncertain. \\nFindings:"' });
   const flags = generationOptions(o);
-  const { model, tokenizer, notes, gen, lengthLimit } = loadForGeneration({ ...o, needTokenizer: o.promptIds === undefined, generation: flags, defaultMaxNew: DEFAULT_MAX_NEW });
+  const loaded = loadForGeneration({ ...o, needTokenizer: o.promptIds === undefined, generation: flags, defaultMaxNew: DEFAULT_MAX_NEW });
+  const { model, tokenizer, notes, gen, lengthLimit } = loaded;
   try {
     for (const n of notes) process.stderr.write(`[generate] ${n}\n`);
     // Checked here, before any prompt is read or generated (eos / pad: what generate() stops at).
-    const { eos, padTokenId, numBeams, numReturnSequences: n } = resolveOptions(model, gen);
+    const { eos, padTokenId, numBeams, numReturnSequences: n } = resolveForCli('generate', model, loaded, flags);
+    const maxPos = model.config.maxPositionEmbeddings;
     const stream = !o.json && numBeams === 1 && n === 1;
     const seed = gen.seed ?? 0;
     if (o.promptIds !== undefined) {
       const ids = parseIds(o.promptIds);
+      checkRunPromptLengths('generate', [ids.length], () => 'the --prompt-ids prompt', maxPos, gen, lengthLimit);
       const opts: GenerateOptions = { ...gen };
       if (stream) opts.onTokens = (t) => process.stdout.write(`${tokenizer ? tokenizer.decode([t[0]!]) : t[0]} `);
       const t0 = performance.now();
@@ -114,7 +122,7 @@ export async function runGenerate(o: GenerateCliOptions): Promise<void> {
       return { text, ids: tokenizer!.encode(text) };
     });
     const nameOf = (i: number) => (o.prompt !== undefined ? 'the --prompt text' : `prompt ${i + 1} (line ${raw[i]!.line} of ${o.prompts})`);
-    checkPromptLengths('generate', prompts.map((p) => p.ids.length), nameOf, model.config.maxPositionEmbeddings, gen, lengthLimit);
+    checkRunPromptLengths('generate', prompts.map((p) => p.ids.length), nameOf, maxPos, gen, lengthLimit);
     const bs = Number(o.batchSize);
     if (!Number.isInteger(bs) || bs < 1) throw new RadgradError(`--batch-size must be a positive integer, got ${o.batchSize}`);
     const batch = stream ? 1 : bs; // streaming interleaves nothing: one prompt at a time
@@ -126,7 +134,7 @@ export async function runGenerate(o: GenerateCliOptions): Promise<void> {
       const chunk = prompts.slice(i, i + batch);
       if (stream && prompts.length > 1) process.stdout.write(`### ${i + 1}: ${oneLine(chunk[0]!.text)}\n`);
       // Each prompt keeps the sample streams it would have in one call over all prompts.
-      const opts = { ...gen, seed: typeof seed === 'number' ? promptSeeds(seed, i, chunk.length) : seed.slice(i, i + chunk.length), ...(stream ? { onText: (_b: number, d: string) => process.stdout.write(d) } : {}) };
+      const opts = { ...gen, seed: seedsForChunk(seed, i, chunk.length), ...(stream ? { onText: (_b: number, d: string) => process.stdout.write(d) } : {}) };
       const { outputs, result } = await generateText(model, tokenizer!, chunk, opts);
       tokens += result.stats.newTokens;
       steps += result.stats.steps;
@@ -157,7 +165,7 @@ export function register(program: Command): void {
     .option('--field <name>', 'JSONL field holding the prompt', 'prompt')
     .option('--prompt-ids <list>', 'comma-separated token ids (no tokenizer needed)')
     .option('--raw-prompt', 'keep a typed \\n as backslash + n')
-    .option('--batch-size <n>', 'prompts per batch with --json, beam search or --num-return-sequences (left padded)', '8')
+    .option('--batch-size <n>', 'prompts per batch with --json, beam search or --num-return-sequences (left padded); a batch decodes batch-size × n sequences with --num-return-sequences n (batch-size × --num-beams with beam search), so memory grows with both', '8')
     .option('--json', 'JSONL output: {prompt, ids, text} per prompt (no streaming); per sequence with --num-return-sequences');
   addGenerationOptions(cmd, DEFAULT_MAX_NEW, { returnSequences: true })
     .addHelpText(

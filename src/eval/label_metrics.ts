@@ -108,6 +108,34 @@ export function canonicalObservation(name: string): string {
   return CANONICAL.get(key) ?? name.trim();
 }
 
+/** Whether `name` is one of the 14 CheXpert observations (case/space-insensitive, as canonicalObservation). */
+export function isChexpertObservation(name: string): boolean {
+  return CANONICAL.has(name.trim().replace(/\s+/g, ' ').toLowerCase());
+}
+
+/** Levenshtein distance (insert, delete, substitute: 1 each). */
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length]!;
+}
+
+/** The CheXpert observation nearest to `name` by edit distance (case-insensitive; ties: CSV order), for "did you mean" hints. */
+export function closestObservation(name: string): ChexpertObservation {
+  const key = name.trim().replace(/\s+/g, ' ').toLowerCase();
+  let best: ChexpertObservation = CHEXPERT_OBSERVATIONS[0]!;
+  let bestD = Infinity;
+  for (const o of CHEXPERT_OBSERVATIONS) {
+    const d = editDistance(key, o.toLowerCase());
+    if (d < bestD) [best, bestD] = [o, d];
+  }
+  return best;
+}
+
 /**
  * Parses the label list at the start of a prompt, e.g.
  * `"Atelectasis: 1; Lung Opacity: 1; Pneumonia: uncertain. \nFindings:"`

@@ -11,7 +11,7 @@ import { DecodeStepper } from './stepper.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { argmaxRow, processScores, sampleRow, type ProcessorConfig } from './logits_process.js';
 import { beamSearch } from './beam.js';
-import { DEFAULT_MAX_NEW_TOKENS, findLengthProblem } from './prompt_length.js';
+import { DEFAULT_MAX_NEW_TOKENS, OPTION_LENGTH_NAMES, describeLengthLimit, findLengthProblem, lengthProblemError, type LengthWording } from './prompt_length.js';
 
 export interface GenerateOptions {
   /** New tokens at most (transformers' max_new_tokens; default 20). Wins over maxLength. */
@@ -48,12 +48,15 @@ export interface GenerateOptions {
    */
   numReturnSequences?: number;
   /**
-   * Sampling seed (own generator, so streams differ from torch's). Every returned sequence draws
-   * from its own stream, derived from its prompt's seed and its index k among the prompt's samples,
-   * so sample k of a prompt does not depend on numReturnSequences, on the other prompts or on
-   * which rows have finished. A number s gives prompt b the seed promptSeeds(s, b); an array gives
-   * each prompt's seed (promptSeeds(s, first, count) lets batches of a larger run keep the
-   * streams the prompts would have in one call).
+   * Sampling seed, an integer >= 0 (own generator, so streams differ from torch's). Every returned
+   * sequence draws from its own stream, derived from its prompt's seed and its index k among the
+   * prompt's samples, so the random draws of sample k of a prompt do not depend on
+   * numReturnSequences, on the other prompts or on which rows have finished. Its tokens can still
+   * differ through the logits: a batch of another shape rounds them differently in float32 (this
+   * rarely changes a token), and an int8 base finds its outlier columns over the whole batch (so a
+   * batch can change the samples more often). A number s gives prompt b the seed promptSeeds(s, b);
+   * an array gives each prompt's seed (seedsForChunk(s, first, count) lets batches of a larger run
+   * keep the streams the prompts would have in one call).
    */
   seed?: number | readonly number[];
   /** [B, T] 1 = token, 0 = padding; default: ids != pad id (as transformers infers it). */
@@ -116,8 +119,7 @@ export function resolveOptions(model: BioGptForCausalLM, o: GenerateOptions): Re
     eos: Array.isArray(eosIn) ? eosIn : [eosIn],
     seed: o.seed ?? 0,
   };
-  const bad = (what: string, want: string, got: unknown) =>
-    new RadgradError(`generate: ${what} must be ${want}, got ${String(got)}`, { hint: 'see radgrad generate --help for the accepted ranges' });
+  const bad = (what: string, want: string, got: unknown) => new OpArgumentError('generate', what, want, String(got));
   if (!Number.isInteger(r.maxNewTokens) || r.maxNewTokens < 1) throw bad('maxNewTokens', 'an integer >= 1', r.maxNewTokens);
   if (!Number.isInteger(r.minNewTokens) || r.minNewTokens < 0) throw bad('minNewTokens', 'an integer >= 0', r.minNewTokens);
   if (!Number.isInteger(r.numBeams) || r.numBeams < 1) throw bad('numBeams', 'an integer >= 1', r.numBeams);
@@ -126,33 +128,60 @@ export function resolveOptions(model: BioGptForCausalLM, o: GenerateOptions): Re
   if (!(r.topP > 0 && r.topP <= 1)) throw bad('topP', 'in (0, 1]', r.topP);
   if (!(r.repetitionPenalty > 0)) throw bad('repetitionPenalty', 'a positive number', r.repetitionPenalty);
   if (!Number.isInteger(r.noRepeatNgramSize) || r.noRepeatNgramSize < 0) throw bad('noRepeatNgramSize', 'an integer >= 0', r.noRepeatNgramSize);
-  if (r.numBeams > 1 && r.doSample) throw new RadgradError('generate: beam sampling (numBeams > 1 with doSample) is not supported', { hint: 'use --num-beams with greedy beam search, or --do-sample with --num-beams 1' });
+  if (r.numBeams > 1 && r.doSample) {
+    throw Object.assign(bad('doSample', `false with numBeams ${r.numBeams} (beam sampling is not supported)`, true), { hint: 'beam search without doSample, or sampling with numBeams 1' });
+  }
   checkNumReturnSequences(r);
-  if (Array.isArray(r.seed) && r.seed.some((s) => !Number.isInteger(s) || s < 0)) throw bad('seed', 'an integer >= 0 or a list of them', JSON.stringify(r.seed));
+  checkSeed('generate', r.seed);
   return r;
 }
 
-/** transformers' GenerationConfig.validate rules for num_return_sequences, as typed errors naming it. */
+/**
+ * transformers' GenerationConfig.validate rules for num_return_sequences, as typed errors naming it
+ * (worded with GenerateOptions' names; the CLI words them with its flags).
+ */
 function checkNumReturnSequences(r: ResolvedOptions): void {
   const n = r.numReturnSequences;
   const err = (expected: string, hint: string) => Object.assign(new OpArgumentError('generate', 'numReturnSequences', expected, String(n)), { hint });
-  if (!Number.isInteger(n) || n < 1) throw err('an integer >= 1', '--num-return-sequences counts the sequences returned per prompt');
+  if (!Number.isInteger(n) || n < 1) throw err('an integer >= 1', 'numReturnSequences counts the sequences returned per prompt');
   if (n === 1) return;
   if (r.numBeams === 1 && !r.doSample) {
-    throw err('1 with greedy decoding (it has one answer per prompt; transformers raises too)', 'sample n sequences (--do-sample) or keep the n best beams (--num-beams >= n)');
+    throw err('1 with greedy decoding (it has one answer per prompt; transformers raises too)', 'sample n sequences (doSample) or keep the n best beams (numBeams >= n)');
   }
-  if (r.numBeams > 1 && n > r.numBeams) throw err(`at most numBeams (${r.numBeams}): beam search keeps numBeams finished hypotheses`, `raise --num-beams to ${n} or more, or lower --num-return-sequences`);
+  if (r.numBeams > 1 && n > r.numBeams) throw err(`at most numBeams (${r.numBeams}): beam search keeps numBeams finished hypotheses`, `raise numBeams to ${n} or more, or lower numReturnSequences`);
+}
+
+/** A seed is an integer >= 0, or a list of them (one per prompt): 1.5, NaN or -1 would sample as some other seed. */
+function checkSeed(op: string, seed: number | readonly number[]): void {
+  const ok = (s: number) => Number.isSafeInteger(s) && s >= 0;
+  if (typeof seed === 'number' ? !ok(seed) : !Array.isArray(seed) || !seed.every(ok)) {
+    throw new OpArgumentError(op, 'seed', 'an integer >= 0, or a list of them (one per prompt)', typeof seed === 'number' ? String(seed) : JSON.stringify(seed));
+  }
 }
 
 /** Prompt seeds for prompts first .. first + count - 1 of a run with seed s (what a number seed gives each prompt). */
 export function promptSeeds(seed: number, first = 0, count = 1): number[] {
+  checkSeed('promptSeeds', seed);
   return Array.from({ length: count }, (_, i) => hashSeed(seed, first + i));
+}
+
+/**
+ * The seeds of prompts first .. first + count - 1 of a run whose seed is `seed` (a number, or one
+ * seed per prompt of the run): what a batch of a larger run passes as GenerateOptions.seed so that
+ * its prompts keep the streams they would have in one call over the whole run.
+ */
+export function seedsForChunk(seed: number | readonly number[], first: number, count: number): number[] {
+  return typeof seed === 'number' ? promptSeeds(seed, first, count) : seed.slice(first, first + count);
 }
 
 /** One generator per returned sequence (prompt-major), from the prompt's seed and the sample's index. */
 function sampleStreams(seed: number | readonly number[], prompts: number, n: number): Rng[] {
   const seeds = typeof seed === 'number' ? promptSeeds(seed, 0, prompts) : seed;
-  if (seeds.length !== prompts) throw new OpArgumentError('generate', 'seed', `one seed per prompt (${prompts})`, `${seeds.length} seeds`);
+  if (seeds.length !== prompts) {
+    throw Object.assign(new OpArgumentError('generate', 'seed', `one seed per prompt (${prompts})`, `${seeds.length} seeds`), {
+      hint: 'pass a number, or seedsForChunk(seed, first, count) for a batch of prompts first .. first + count - 1 of a larger run',
+    });
+  }
   return seeds.flatMap((s) => Array.from({ length: n }, (_, k) => new Rng(hashSeed(s, k))));
 }
 
@@ -163,7 +192,15 @@ export function processorConfig(r: ResolvedOptions): ProcessorConfig {
   };
 }
 
-/** Checks a rectangular prompt batch and derives its mask. */
+/** How generate() words its length errors: GenerateOptions' names, the batch's longest prompt. */
+function lengthWording(o: GenerateOptions, B: number, what: string): LengthWording {
+  return { ...OPTION_LENGTH_NAMES, limit: describeLengthLimit(o), nameOf: () => (B === 1 ? `the prompt${what}` : `the longest prompt of the batch${what}`) };
+}
+
+/**
+ * Checks a rectangular prompt batch against the length rules (prompt_length.ts; `o` holds the
+ * caller's limit, maxLength not yet turned into maxNewTokens) and derives its mask.
+ */
 export function preparePrompts(model: BioGptForCausalLM, inputIds: readonly (readonly number[])[], o: GenerateOptions, pad: number): number[][] {
   const B = inputIds.length;
   const T = B ? inputIds[0]!.length : 0;
@@ -173,18 +210,9 @@ export function preparePrompts(model: BioGptForCausalLM, inputIds: readonly (rea
   const mask = o.attentionMask ? o.attentionMask.map((r) => [...r]) : inputIds.map((r) => r.map((t) => (t === pad ? 0 : 1)));
   if (mask.length !== B || mask.some((r) => r.length !== T)) throw new RadgradError(`generate: attentionMask must be [${B}, ${T}] like the prompts`);
   const longest = Math.max(...mask.map((r) => r.reduce((a, b) => a + b, 0)));
-  // maxLength is already maxNewTokens here (lengthOptions).
-  const p = findLengthProblem([longest], maxPos, { maxNewTokens: o.maxNewTokens });
-  if (p?.rule === 'alone') {
-    throw new RadgradError(`generate: the prompt alone (${longest} tokens) fills the model's ${maxPos} positions (max_position_embeddings), leaving no room for a new token`, {
-      hint: `shorten the prompt to at most ${maxPos - 1} tokens`,
-    });
-  }
-  if (p?.rule === 'withNew') {
-    throw new RadgradError(`generate: prompt (${longest} tokens) + maxNewTokens (${p.maxNewTokens}) exceeds the model's ${maxPos} positions (max_position_embeddings)`, {
-      hint: `lower --max-new-tokens to ${maxPos - longest} or shorten the prompt`,
-    });
-  }
+  // Positions count real tokens (they come from the mask), so the longest row is what must fit.
+  const p = findLengthProblem([longest], maxPos, o);
+  if (p) throw lengthProblemError('generate', p, [longest], maxPos, lengthWording(o, B, ''));
   return mask;
 }
 
@@ -199,19 +227,17 @@ export function lengthOptions(inputIds: readonly (readonly number[])[], o: Gener
     throw new RadgradError(`generate: maxLength must be an integer >= 2 (a prompt token and a new one), got ${String(L)}`, { hint: 'maxLength counts the prompt and the new tokens, as transformers\' max_length' });
   }
   const T = inputIds.length ? inputIds[0]!.length : 0;
-  // The padded length counts (transformers' max_length does); positions are checked in preparePrompts.
-  if (findLengthProblem([T], Infinity, { maxLength: L })?.rule === 'maxLength') {
-    throw new RadgradError(`generate: the prompt is ${T} tokens (left padding included) but maxLength is ${L}: no room for a new token`, {
-      hint: `maxLength counts the prompt (transformers' max_length): raise it above ${T}, or give maxNewTokens (--max-new-tokens) instead`,
-    });
-  }
+  // The padded length counts here (transformers' max_length does); positions are checked in preparePrompts.
+  const p = findLengthProblem([T], Infinity, { maxLength: L });
+  if (p) throw lengthProblemError('generate', p, [T], Infinity, lengthWording(o, inputIds.length, ', left padding included'));
   return { ...o, maxNewTokens: L - T };
 }
 
 export async function generate(model: BioGptForCausalLM, inputIds: readonly (readonly number[])[], options: GenerateOptions = {}): Promise<GenerateResult> {
   const opts = lengthOptions(inputIds, options);
   const r = resolveOptions(model, opts);
-  const mask = preparePrompts(model, inputIds, opts, r.padTokenId);
+  // The caller's limit (maxLength, not the maxNewTokens it became) is what the length errors name.
+  const mask = preparePrompts(model, inputIds, options, r.padTokenId);
   if (r.numBeams > 1) return beamSearch(model, inputIds, mask, r);
   return greedyOrSample(model, inputIds, mask, r, opts.onTokens);
 }

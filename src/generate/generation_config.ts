@@ -90,29 +90,41 @@ function isDefault(key: string, v: unknown): boolean {
   return key in UNSUPPORTED_DEFAULTS && UNSUPPORTED_DEFAULTS[key] === v;
 }
 
+/** A generation_config.json value generate() cannot use: names the key and the option it sets (the CLI names the flag). */
+export class GenerationConfigValueError extends FileFormatError {
+  constructor(
+    file: string,
+    readonly key: string,
+    readonly option: keyof GenerateOptions,
+    problem: string,
+  ) {
+    super(file, problem, { hint: `fix ${key} in ${file}, or pass ${option} explicitly (an explicit option wins over the file)` });
+  }
+}
+
 function convert(file: string, key: string, s: Supported, v: unknown): GenerateOptions[keyof GenerateOptions] {
-  const hint = { hint: `fix ${key} in ${file}, or override it with the matching flag (radgrad generate --help)` };
+  const bad = (problem: string) => new GenerationConfigValueError(file, key, s.option, problem);
   const range = () => `${s.min !== undefined ? `${s.above ? '(' : '['}${s.min}` : '(-inf'}, ${s.max ?? 'inf'}${s.max !== undefined ? ']' : ')'}`;
   const isId = (x: unknown) => typeof x === 'number' && Number.isInteger(x) && x >= 0;
   switch (s.kind) {
     case 'bool':
-      if (typeof v !== 'boolean') throw new FileFormatError(file, `${key} must be true or false, got ${JSON.stringify(v)}`, hint);
+      if (typeof v !== 'boolean') throw bad(`${key} must be true or false, got ${JSON.stringify(v)}`);
       return v;
     case 'early':
       if (v === true || v === false || v === 'never') return v;
-      throw new FileFormatError(file, `${key} must be true, false or "never", got ${JSON.stringify(v)}`, hint);
+      throw bad(`${key} must be true, false or "never", got ${JSON.stringify(v)}`);
     case 'id':
-      if (!isId(v)) throw new FileFormatError(file, `${key} must be a token id (an integer >= 0), got ${JSON.stringify(v)}`, hint);
+      if (!isId(v)) throw bad(`${key} must be a token id (an integer >= 0), got ${JSON.stringify(v)}`);
       return v as number;
     case 'ids':
       if (isId(v)) return v as number;
       if (Array.isArray(v) && v.length > 0 && v.every(isId)) return [...(v as number[])];
-      throw new FileFormatError(file, `${key} must be a token id or a list of them, got ${JSON.stringify(v)}`, hint);
+      throw bad(`${key} must be a token id or a list of them, got ${JSON.stringify(v)}`);
     default: {
       const ok =
         typeof v === 'number' && Number.isFinite(v) && (s.kind !== 'int' || Number.isInteger(v)) &&
         (s.min === undefined || (s.above ? v > s.min : v >= s.min)) && (s.max === undefined || v <= s.max);
-      if (!ok) throw new FileFormatError(file, `${key} must be ${s.kind === 'int' ? 'an integer' : 'a number'} in ${range()}, got ${JSON.stringify(v)}`, hint);
+      if (!ok) throw bad(`${key} must be ${s.kind === 'int' ? 'an integer' : 'a number'} in ${range()}, got ${JSON.stringify(v)}`);
       return v as number;
     }
   }

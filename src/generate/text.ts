@@ -42,19 +42,12 @@ export function newIds(res: GenerateResult, eos: readonly number[] = [2], pad = 
   });
 }
 
-/** Prompts left-padded to one batch with tok's pad id, as tok.encodeBatch(texts, { padding: true, paddingSide: 'left' }). */
-function leftPad(tok: BioGptTokenizer, rows: readonly (readonly number[])[]): { inputIds: number[][]; attentionMask: number[][] } {
-  const T = Math.max(0, ...rows.map((r) => r.length));
-  const pad = (r: readonly number[], fill: number) => new Array<number>(T - r.length).fill(fill);
-  return { inputIds: rows.map((r) => [...pad(r, tok.padId), ...r]), attentionMask: rows.map((r) => [...pad(r, 0), ...r.map(() => 1)]) };
-}
-
 /** Prompts (texts, or texts with their ids) in, one TextGeneration per returned sequence out (prompt-major). */
 export async function generateText(
   model: BioGptForCausalLM, tok: BioGptTokenizer, prompts: readonly (string | EncodedPrompt)[], opts: GenerateTextOptions = {},
 ): Promise<{ outputs: TextGeneration[]; result: GenerateResult }> {
   const texts = prompts.map((p) => (typeof p === 'string' ? p : p.text));
-  const enc = leftPad(tok, prompts.map((p) => (typeof p === 'string' ? tok.encode(p) : p.ids)));
+  const enc = tok.pad(prompts.map((p) => (typeof p === 'string' ? tok.encode(p) : p.ids)), { paddingSide: 'left' });
   const { onText, ...gen } = opts;
   // The eos / pad / sequences per prompt generate() uses (options, e.g. from generation_config.json, else the model config's).
   const { eos, padTokenId: pad, numReturnSequences: n } = resolveOptions(model, gen);

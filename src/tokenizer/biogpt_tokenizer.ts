@@ -50,6 +50,12 @@ const SPECIAL_TOKENS = ['<s>', '<pad>', '</s>', '<unk>'] as const;
 const SPECIAL_SPLIT = /(<s>|<pad>|<\/s>|<unk>)/;
 const MODEL_MAX_LENGTH = 1024;
 
+/** `row` padded with `value` to `length` entries on `side` (a longer row is returned as it is). */
+function padRow<T>(row: readonly T[], length: number, value: T, side: 'right' | 'left'): T[] {
+  const fill = new Array<T>(Math.max(0, length - row.length)).fill(value);
+  return side === 'left' ? [...fill, ...row] : [...row, ...fill];
+}
+
 export class BioGptTokenizer {
   readonly bosId = 0;
   readonly padId = 1;
@@ -148,25 +154,21 @@ export class BioGptTokenizer {
     let target = 0;
     if (padding === true || padding === 'longest') target = rows.reduce((m, r) => Math.max(m, r.length), 0);
     else if (padding === 'max_length') target = maxLength!;
-    const result: BatchEncoding = { inputIds: [], attentionMask: [], specialTokensMask: [] };
-    for (const ids of rows) {
-      const pad = Math.max(0, target - ids.length);
-      const mask = ids.map(() => 1);
-      const special = ids.map((_, i) => (i === 0 ? 1 : 0));
-      const padIds = new Array<number>(pad).fill(this.padId);
-      const zeros = new Array<number>(pad).fill(0);
-      const ones = new Array<number>(pad).fill(1);
-      if (paddingSide === 'left') {
-        result.inputIds.push([...padIds, ...ids]);
-        result.attentionMask.push([...zeros, ...mask]);
-        result.specialTokensMask.push([...ones, ...special]);
-      } else {
-        result.inputIds.push([...ids, ...padIds]);
-        result.attentionMask.push([...mask, ...zeros]);
-        result.specialTokensMask.push([...special, ...ones]);
-      }
-    }
-    return result;
+    const { inputIds, attentionMask } = this.pad(rows, { paddingSide, length: target });
+    const specialTokensMask = rows.map((ids) => padRow(ids.map((_, i) => (i === 0 ? 1 : 0)), target, 1, paddingSide));
+    return { inputIds, attentionMask, specialTokensMask };
+  }
+
+  /**
+   * Pads encoded rows to `length` (default: the longest row; a longer row is left as it is) with
+   * the pad id on `paddingSide` (default 'right'), as transformers' tokenizer.pad: the attention
+   * mask is 1 on the ids and 0 on the padding. encodeBatch pads with it.
+   */
+  pad(rows: readonly (readonly number[])[], options: { paddingSide?: 'right' | 'left'; length?: number } = {}): { inputIds: number[][]; attentionMask: number[][] } {
+    const side = options.paddingSide ?? 'right';
+    if (side !== 'right' && side !== 'left') throw new RadgradError(`pad: paddingSide must be 'right' or 'left', got ${String(side)}`);
+    const length = options.length ?? rows.reduce((m, r) => Math.max(m, r.length), 0);
+    return { inputIds: rows.map((r) => padRow(r, length, this.padId, side)), attentionMask: rows.map((r) => padRow(r.map(() => 1), length, 0, side)) };
   }
 
   /** Hugging Face's convert_tokens_to_string: undo BPE, then Moses-detokenize. */

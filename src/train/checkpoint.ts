@@ -134,6 +134,21 @@ export function sameLogHistory(a: readonly HfLogEntry[], b: readonly HfLogEntry[
   return a.length === b.length && a.every((e, i) => key(e) === key(b[i]!));
 }
 
+/**
+ * HF's TrainerState.epoch after optimizer step `globalStep` (1-based; 0 before any): the epochs done
+ * plus the fraction of the epoch's micro-batches consumed. transformers sets
+ * `epoch + (step + 1 + steps_skipped) / steps_in_epoch` at each update, `step` counting micro-batches
+ * and steps_in_epoch being len(train_dataloader); an epoch's last update takes the micro-batches
+ * left. With 10 micro-batches and gradient accumulation 4: 0.4, 0.8, 1.0, then 1.4, ...
+ */
+export function hfEpoch(globalStep: number, microPerEpoch: number, gradAccum: number): number {
+  if (globalStep <= 0) return 0;
+  const stepsPerEpoch = Math.ceil(microPerEpoch / gradAccum);
+  const done = Math.floor((globalStep - 1) / stepsPerEpoch);
+  const k = (globalStep - 1) % stepsPerEpoch;
+  return done + Math.min((k + 1) * gradAccum, microPerEpoch) / microPerEpoch;
+}
+
 /** HF's TrainerState fields for a checkpoint at `globalStep` (see HfTrainerStateFields). */
 export function hfStateFields(o: {
   globalStep: number; totalSteps: number; stepsPerEpoch: number; batchSize: number; evalEvery: number; saveEvery: number; tokensSeen: number; logHistory: readonly HfLogEntry[];

@@ -3,7 +3,7 @@
  * on whole texts (causal-LM loss on every real token), with the Trainer's conventions: AdamW without
  * weight decay on biases and LayerNorm weights (param_groups.ts), HF's linear schedule with warmup
  * (schedule.ts: lr 0 at step 0, step/warmup while warming up), gradients clipped to maxGradNorm, and a
- * step with a non-finite gradient norm skipped (weights and optimizer unchanged), stopping with
+ * step with a non-finite gradient norm skipped (weights, optimizer and schedule unchanged), stopping with
  * NonFiniteGradientError after maxConsecutiveSkips of them in a row, as a float32 Trainer run does.
  */
 import '../ops/index.js';
@@ -61,6 +61,9 @@ export async function pretrainLoop(model: BioGptForCausalLM, examples: readonly 
   let epoch = 0;
   let skipped = 0;
   let inARow = 0;
+  // The scheduler's position: applied updates only. A skipped step leaves it where it was, as the
+  // Trainer (optimizerSteps) and HF (no lr_scheduler.step() when optimizer_step_was_skipped) do.
+  let applied = 0;
   try {
     for (let step = 0; step < o.steps; step++) {
       const batch = [];
@@ -82,14 +85,16 @@ export async function pretrainLoop(model: BioGptForCausalLM, examples: readonly 
       const lv = await loss.item();
       loss.dispose();
       const gradNorm = await globalGradNorm(tensors);
-      const lr = scheduledLr(o.lr, step, { kind: 'linear', warmupSteps: o.warmupSteps, totalSteps: o.steps });
+      const lr = scheduledLr(o.lr, applied, { kind: 'linear', warmupSteps: o.warmupSteps, totalSteps: o.steps });
       const ok = Number.isFinite(gradNorm);
       // Clipping folded into the update (torch's clip_grad_norm_ coefficient), as the Trainer does.
       if (ok) opt.step({ lr, gradScale: (o.maxGradNorm ?? 1.0) > 0 ? clipCoefficient(gradNorm, o.maxGradNorm ?? 1.0) : 1 });
       opt.zeroGrad();
       o.onStep?.({ step: step + 1, loss: lv, lr, gradNorm, skipped: !ok, tokens: tokenCount(b) });
-      if (ok) inARow = 0;
-      else {
+      if (ok) {
+        inARow = 0;
+        applied++;
+      } else {
         skipped++;
         if (++inARow >= maxSkips) throw new NonFiniteGradientError(step + 1, inARow, undefined, undefined, 'model');
       }

@@ -39,7 +39,7 @@ import { scheduledLr, warmupStepsFor } from './schedule.js';
 import { ResumeMismatchError, TrainerError, formatDifferences, resolveTrainSettings, resumeDifferences, type TrainSettings } from './settings.js';
 import { Progress } from './progress.js';
 import {
-  hfLogEntries, hfStateFields, listCheckpoints, loadDropoutStates, metricsFromLogHistory, readCheckpoint, readTrainerState, rotateCheckpoints, sameLogHistory, saveCheckpoint,
+  hfEpoch, hfLogEntries, hfStateFields, listCheckpoints, loadDropoutStates, metricsFromLogHistory, readCheckpoint, readTrainerState, rotateCheckpoints, sameLogHistory, saveCheckpoint,
   type HfLogEntry, type TrainerState,
 } from './checkpoint.js';
 import { BestModelTracker, type BestModel } from './best_model.js';
@@ -172,6 +172,8 @@ export class Trainer {
   /** fp16 mixed precision (autocast forward + loss scaling) is on. */
   readonly mixed: boolean;
   readonly stepsPerEpoch: number;
+  /** Micro-batches per epoch (HF's len(train_dataloader)): the unit of HF's fractional epoch. */
+  readonly microPerEpoch: number;
   readonly totalSteps: number;
   /** Warmup length used: warmupSteps, else ceil(totalSteps · warmupRatio) (HF get_warmup_steps). */
   readonly warmupSteps: number;
@@ -229,8 +231,8 @@ export class Trainer {
     this.optimizer = adamWWithNoDecay(this.model.namedParameters().filter(([, t]) => t.requiresGrad), { lr: s.lr, betas: s.betas, eps: s.eps, weightDecay: s.weightDecay });
     this.mixed = s.fp16 && !!o.f16Available;
     this.scaler = new LossScaler({ ...(o.lossScaler ?? {}), enabled: this.mixed });
-    const microPerEpoch = Math.ceil(o.train.length / s.batchSize);
-    this.stepsPerEpoch = Math.ceil(microPerEpoch / s.gradAccum);
+    this.microPerEpoch = Math.ceil(o.train.length / s.batchSize);
+    this.stepsPerEpoch = Math.ceil(this.microPerEpoch / s.gradAccum);
     this.totalSteps = s.maxSteps > 0 ? s.maxSteps : this.stepsPerEpoch * s.epochs;
     this.warmupSteps = warmupStepsFor(this.totalSteps, s.warmupSteps, s.warmupRatio);
     fs.mkdirSync(o.outDir, { recursive: true });
@@ -293,6 +295,11 @@ export class Trainer {
     return this.mixed ? autocast('f16', fn) : fn();
   }
 
+  /** HF's epoch after the steps done (micro-batches consumed / per epoch; the same in metrics.jsonl, log_history and trainer_state.json). */
+  private get epoch(): number {
+    return hfEpoch(this.globalStep, this.microPerEpoch, this.s.gradAccum);
+  }
+
   get precision(): string {
     return this.mixed ? PRECISION_MIXED : PRECISION_F32;
   }
@@ -349,7 +356,7 @@ export class Trainer {
       this.best.consider(this.globalStep, m?.step === this.globalStep ? m.evalLoss : undefined, dir);
     }
     const state: Omit<TrainerState, 'format' | 'optimizer' | 'dropout'> = {
-      globalStep: this.globalStep, optimizerSteps: this.optimizerSteps, epoch: this.globalStep / this.stepsPerEpoch,
+      globalStep: this.globalStep, optimizerSteps: this.optimizerSteps, epoch: this.epoch,
       totalSteps: this.totalSteps, stepsPerEpoch: this.stepsPerEpoch, seed: this.s.seed, tokensSeen: this.tokensSeen,
       elapsed: this.elapsedBefore + (Date.now() - t0) / 1000, lossScaler: this.scaler.state(), settings: { ...this.s }, data: this.data,
       ...hfStateFields({
@@ -451,7 +458,7 @@ export class Trainer {
       runTokens += r.tokens;
       const dt = (Date.now() - ts) / 1000;
       const m: MetricRecord = {
-        step: this.globalStep, epoch: this.globalStep / this.stepsPerEpoch, loss: r.loss, lr: r.lr,
+        step: this.globalStep, epoch: this.epoch, loss: r.loss, lr: r.lr,
         tokensPerSec: r.tokens / Math.max(dt, 1e-9), lossScale: this.scaler.enabled ? this.scaler.scale : 1,
         gradNorm: r.gradNorm, time: this.elapsedBefore + (Date.now() - t0) / 1000, precision: this.precision,
       };

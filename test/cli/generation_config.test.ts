@@ -1,14 +1,13 @@
 // Generation flags and the model folder's generation_config.json in `radgrad generate` / `eval`.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
-import { packageRoot, sharedPath } from '../../src/util/paths.js';
 import { BioGptTokenizer } from '../../src/tokenizer/index.js';
-import { addGenerationOptions, generationOptions, type GenFlags } from '../../cli/commands/gen_common.js';
+import { radgrad, SKIP_NO_TINY as SKIP, TINY as tiny, tinyModel, writeTinyTokenizer } from '../helpers/tiny_cli.js';
+import { addGenerationOptions, generationOptions, inCliWords, optionFlag, withFlags, type GenFlags } from '../../cli/commands/gen_common.js';
+import { OpArgumentError, RadgradError } from '../../src/errors.js';
 
 /** The options commander gives a command with the generation flags, as generationOptions reads them. */
 function parseFlags(args: string[]) {
@@ -23,23 +22,8 @@ test('--no-repeat-ngram-size <n> reaches the options (commander files a --no- fl
   assert.throws(() => parseFlags(['--no-repeat-ngram-size', 'x']), /--no-repeat-ngram-size must be an integer/);
 });
 
-const root = packageRoot();
-function radgrad(...args: string[]) {
-  return spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'cli/index.ts'), ...args], { cwd: root, encoding: 'utf8', timeout: 120_000 });
-}
-const tiny = sharedPath('golden', 'tiny_biogpt');
-const SKIP = !tiny && 'shared/golden/tiny_biogpt is absent';
-
 /** tiny_biogpt's weights in a temporary folder, with the given generation_config.json. */
-function modelWith(t: TestContext, gc: Record<string, unknown>): { dir: string; model: string } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'radgrad-gencfg-cli-'));
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const model = path.join(dir, 'model');
-  fs.mkdirSync(model);
-  for (const f of ['config.json', 'model.safetensors']) fs.copyFileSync(path.join(tiny!, f), path.join(model, f));
-  fs.writeFileSync(path.join(model, 'generation_config.json'), JSON.stringify(gc));
-  return { dir, model };
-}
+const modelWith = (t: TestContext, gc: Record<string, unknown>) => tinyModel(t, { prefix: 'gencfg-cli', generationConfig: gc, tokenizer: false });
 const ids = (r: ReturnType<typeof radgrad>) => (JSON.parse(r.stdout) as { sequence: number[] }).sequence;
 const PROMPT = ['--prompt-ids', '2,17,45,300', '--json'];
 
@@ -75,14 +59,22 @@ test('generate: a generation_config.json value generate() cannot use stops the r
   const r = radgrad('generate', '--model', model, ...PROMPT);
   assert.notEqual(r.status, 0);
   assert.match(r.stderr, /^error: .*generation_config\.json: num_beams must be an integer in \[1, 64\], got 0$/m);
-  assert.match(r.stderr, /^hint: fix num_beams in .*generation_config\.json, or override it with the matching flag/m);
+  assert.match(r.stderr, /^hint: fix num_beams in .*generation_config\.json, or override it with --num-beams$/m);
+});
+
+test('generate: a generation_config.json setting generate() refuses (beam sampling) names the file\'s key, the flag, and the override', { skip: SKIP }, (t) => {
+  const { model } = modelWith(t, { num_beams: 2, do_sample: true });
+  const r = radgrad('generate', '--model', model, ...PROMPT);
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /^error: generate: do_sample true from generation_config\.json \(--do-sample\) expected false with --num-beams 2 \(beam sampling is not supported\), got true$/m);
+  assert.match(r.stderr, /^hint: beam search without --do-sample, or sampling with --num-beams 1; or override the file with --no-do-sample$/m);
+  const ok = radgrad('generate', '--model', model, ...PROMPT, '--no-do-sample', '--max-new-tokens', '2');
+  assert.equal(ok.status, 0, ok.stderr);
 });
 
 test('eval takes generation_config.json too: metrics.json records it, and its length limit is checked against the prompts by name', { skip: SKIP }, (t) => {
   const { dir, model } = modelWith(t, { num_beams: 2, max_length: 24, do_sample: false });
-  // A tokenizer whose ids fit the tiny model's 512: a one-letter word is one token (known or <unk>).
-  fs.writeFileSync(path.join(model, 'vocab.json'), JSON.stringify({ '<s>': 0, '<pad>': 1, '</s>': 2, '<unk>': 3, 'a</w>': 4, 'b</w>': 5 }));
-  fs.writeFileSync(path.join(model, 'merges.txt'), '#version: 0.2\n');
+  writeTinyTokenizer(model);
   const data = path.join(dir, 'ev.jsonl');
   fs.writeFileSync(data, JSON.stringify({ id: 'r1', prompt: 'Edema: 1. \nFindings:', completion: 'a b' }) + '\n');
   const out = path.join(dir, 'out');
@@ -113,4 +105,21 @@ test('--max-length and --max-new-tokens together are refused before the model lo
   assert.deepEqual(parseFlags(['--max-length', '20']), { maxLength: 20 });
   assert.deepEqual(parseFlags(['--no-do-sample']), { doSample: false });
   assert.deepEqual(parseFlags([]), {});
+});
+
+test('generate() option errors in the CLI\'s words: flags for field names, the file\'s key when the value came from it (no GPU)', () => {
+  assert.equal(optionFlag('numReturnSequences'), '--num-return-sequences');
+  assert.equal(optionFlag('topK'), '--top-k');
+  assert.equal(withFlags('raise numBeams to 3 or more, or lower numReturnSequences; the seed and temperature stay words'),
+    'raise --num-beams to 3 or more, or lower --num-return-sequences; the seed and temperature stay words');
+  const e = Object.assign(new OpArgumentError('generate', 'numReturnSequences', '1 with greedy decoding', '3'), { hint: 'sample n sequences (doSample) or keep the n best beams (numBeams >= n)' });
+  const byFlag = inCliWords('generate', e, { numReturnSequences: 3 }, ['num_return_sequences=3']);
+  assert.ok(byFlag instanceof RadgradError);
+  assert.equal(byFlag.message, 'generate: --num-return-sequences expected 1 with greedy decoding, got 3');
+  assert.equal(byFlag.hint, 'sample n sequences (--do-sample) or keep the n best beams (--num-beams >= n)');
+  const byFile = inCliWords('generate', e, {}, ['do_sample=false', 'num_return_sequences=3']) as RadgradError;
+  assert.equal(byFile.message, 'generate: num_return_sequences 3 from generation_config.json (--num-return-sequences) expected 1 with greedy decoding, got 3');
+  assert.match(byFile.hint!, /; or override the file with --num-return-sequences 1$/);
+  const other = new Error('x');
+  assert.equal(inCliWords('generate', other, {}, []), other, 'other errors pass through');
 });

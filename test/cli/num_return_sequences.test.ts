@@ -1,35 +1,18 @@
 // `radgrad generate --num-return-sequences n` (and num_return_sequences in generation_config.json):
 // one --json record per sequence with prompt_index and rank (and score for beams), a header and
-// numbered lines without --json, samples that do not change with --batch-size, transformers'
-// refusals, and eval listing the file's num_return_sequences as not used.
+// numbered lines without --json, samples that do not change with --batch-size (exactly so here:
+// float32 on the tiny model; batch shapes round logits differently, which could change a token
+// elsewhere), transformers' refusals worded with the flags or the file's key, and eval listing the
+// file's num_return_sequences as not used.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { packageRoot, sharedPath } from '../../src/util/paths.js';
+import { radgrad, SKIP_NO_TINY as SKIP, TINY as tiny, tinyModel } from '../helpers/tiny_cli.js';
 
-const root = packageRoot();
-function radgrad(...args: string[]) {
-  return spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'cli/index.ts'), ...args], { cwd: root, encoding: 'utf8', timeout: 120_000 });
-}
-const tiny = sharedPath('golden', 'tiny_biogpt');
-const SKIP = !tiny && 'shared/golden/tiny_biogpt is absent';
 const lines = (r: ReturnType<typeof radgrad>) => r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-
-/** tiny_biogpt with a tokenizer whose ids fit its 512 (a one-letter word is one token) and a generation_config.json. */
-function setup(t: TestContext, gc: Record<string, unknown>): { dir: string; model: string } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'radgrad-nrs-'));
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const model = path.join(dir, 'model');
-  fs.mkdirSync(model);
-  for (const f of ['config.json', 'model.safetensors']) fs.copyFileSync(path.join(tiny!, f), path.join(model, f));
-  fs.writeFileSync(path.join(model, 'generation_config.json'), JSON.stringify(gc));
-  fs.writeFileSync(path.join(model, 'vocab.json'), JSON.stringify({ '<s>': 0, '<pad>': 1, '</s>': 2, '<unk>': 3, 'a</w>': 4, 'b</w>': 5 }));
-  fs.writeFileSync(path.join(model, 'merges.txt'), '#version: 0.2\n');
-  return { dir, model };
-}
+/** tiny_biogpt with the two-word tokenizer and a generation_config.json. */
+const setup = (t: TestContext, gc: Record<string, unknown>) => tinyModel(t, { prefix: 'nrs', generationConfig: gc });
 
 test('generate --num-return-sequences: beams as ranked records with descending scores; greedy n > 1 refused with the flag named', { skip: SKIP }, () => {
   const args = ['generate', '--model', tiny!, '--prompt-ids', '2,17,45,300', '--max-new-tokens', '8', '--num-beams', '4', '--json'];
@@ -47,8 +30,40 @@ test('generate --num-return-sequences: beams as ranked records with descending s
   assert.deepEqual(recs[0]!.ids, single!.ids, 'rank 0 is the n = 1 answer');
   const greedy = radgrad('generate', '--model', tiny!, '--prompt-ids', '2,17,45,300', '--num-return-sequences', '2');
   assert.notEqual(greedy.status, 0);
-  assert.match(greedy.stderr, /^error: generate: argument 'numReturnSequences' expected 1 with greedy decoding .*, got 2$/m);
-  assert.match(greedy.stderr, /^hint: .*--do-sample.*--num-beams >= n/m);
+  assert.match(greedy.stderr, /^error: generate: --num-return-sequences expected 1 with greedy decoding .*, got 2$/m);
+  assert.match(greedy.stderr, /^hint: sample n sequences \(--do-sample\) or keep the n best beams \(--num-beams >= n\)$/m);
+  const beams = radgrad('generate', '--model', tiny!, '--prompt-ids', '2,17,45,300', '--num-beams', '2', '--num-return-sequences', '3');
+  assert.notEqual(beams.status, 0);
+  assert.match(beams.stderr, /^error: generate: --num-return-sequences expected at most --num-beams \(2\): .*, got 3$/m);
+  assert.match(beams.stderr, /^hint: raise --num-beams to 3 or more, or lower --num-return-sequences$/m);
+});
+
+test('generate: a num_return_sequences from generation_config.json that cannot be used names the file key and the flag, and hints --num-return-sequences 1', { skip: SKIP }, (t) => {
+  const { model } = setup(t, { do_sample: true, num_return_sequences: 3 });
+  const base = ['generate', '--model', model, '--prompt-ids', '2,17,45,300', '--max-new-tokens', '4', '--no-do-sample'];
+  const greedy = radgrad(...base);
+  assert.notEqual(greedy.status, 0);
+  assert.match(greedy.stderr, /^error: generate: num_return_sequences 3 from generation_config\.json \(--num-return-sequences\) expected 1 with greedy decoding .*, got 3$/m);
+  assert.match(greedy.stderr, /^hint: .*\(--do-sample\).*\(--num-beams >= n\); or override the file with --num-return-sequences 1$/m);
+  const beams = radgrad(...base, '--num-beams', '2');
+  assert.notEqual(beams.status, 0);
+  assert.match(beams.stderr, /^error: generate: num_return_sequences 3 from generation_config\.json \(--num-return-sequences\) expected at most --num-beams \(2\)/m);
+  assert.match(beams.stderr, /--num-return-sequences 1$/m);
+  // The override the hint gives works.
+  const ok = radgrad(...base, '--num-return-sequences', '1', '--json');
+  assert.equal(ok.status, 0, ok.stderr);
+  assert.match(ok.stderr, /overridden by flags: .*num_return_sequences/);
+});
+
+test('generate --help: what --batch-size holds with n, and what can change a sample', () => {
+  const r = radgrad('generate', '--help');
+  assert.equal(r.status, 0, r.stderr);
+  const help = r.stdout.replace(/\s+/g, ' ');
+  assert.match(help, /--batch-size <n> .*a batch decodes batch-size × n sequences with --num-return-sequences n \(batch-size × --num-beams with beam search\)/);
+  assert.match(help, /its random draws do not depend on --batch-size or n\. Its tokens can still differ with them through the logits/);
+  assert.match(help, /--int8 finds its outlier columns over the whole batch/);
+  assert.match(help, /n itself has no upper bound/);
+  assert.doesNotMatch(help, /so it does not change with --batch-size or n/);
 });
 
 test('generate samples n per prompt from a file: prompt_index / rank records, the same with any --batch-size; text output numbered', { skip: SKIP }, (t) => {

@@ -3,28 +3,15 @@
 // is too long or only with --max-new-tokens, and hint at a length that fits.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { packageRoot, sharedPath } from '../../src/util/paths.js';
 import { BioGptTokenizer } from '../../src/tokenizer/index.js';
+import { radgrad, SKIP_NO_TINY as SKIP, TINY as model, tempDir, writeTinyTokenizer } from '../helpers/tiny_cli.js';
 
-const root = packageRoot();
-function radgrad(...args: string[]) {
-  return spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'cli/index.ts'), ...args], { cwd: root, encoding: 'utf8', timeout: 120_000 });
-}
-const model = sharedPath('golden', 'tiny_biogpt');
-const SKIP = !model && 'shared/golden/tiny_biogpt is absent';
-
-/** A tokenizer whose ids fit the tiny model's 512: a one-letter word is one token (known or <unk>). */
+/** A folder with tok/, the two-word tokenizer (ids that fit the tiny model's 512). */
 function setup(t: TestContext): string {
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'radgrad-plen-'));
-  t.after(() => fs.rmSync(d, { recursive: true, force: true }));
-  const tok = path.join(d, 'tok');
-  fs.mkdirSync(tok);
-  fs.writeFileSync(path.join(tok, 'vocab.json'), JSON.stringify({ '<s>': 0, '<pad>': 1, '</s>': 2, '<unk>': 3, 'a</w>': 4, 'b</w>': 5 }));
-  fs.writeFileSync(path.join(tok, 'merges.txt'), '#version: 0.2\n');
+  const d = tempDir(t, 'plen');
+  writeTinyTokenizer(path.join(d, 'tok'));
   return d;
 }
 const words = (n: number) => Array.from({ length: n }, () => 'a').join(' ');
@@ -63,8 +50,8 @@ test('generate: a prompt that alone fills the positions says so (ids, --prompts 
   const ids = Array.from({ length: 70 }, (_, i) => 4 + i).join(',');
   const r = radgrad('generate', '--model', model!, '--prompt-ids', ids, '--max-new-tokens', '8');
   assert.notEqual(r.status, 0);
-  assert.match(r.stderr, /^error: generate: the prompt alone \(70 tokens\) fills the model's 64 positions/m);
-  assert.match(r.stderr, /^hint: shorten the prompt to at most 63 tokens$/m);
+  assert.match(r.stderr, /^error: generate: a prompt fills the model's 64 positions \(max_position_embeddings\) on its own, leaving no room for a new token \(the --prompt-ids prompt: 70 tokens\)$/m);
+  assert.match(r.stderr, /^hint: prompts must be at most 63 tokens: shorten or remove it; nothing was generated$/m);
   const d = setup(t);
   const file = path.join(d, 'p.jsonl');
   fs.writeFileSync(file, [JSON.stringify({ prompt: 'a' }), JSON.stringify({ prompt: words(80) })].join('\n') + '\n');
@@ -72,4 +59,23 @@ test('generate: a prompt that alone fills the positions says so (ids, --prompts 
   assert.notEqual(p.status, 0);
   assert.match(p.stderr, /a prompt fills the model's 64 positions .*\(prompt 2 \(line 2 of .*p\.jsonl\): 81 tokens\)/);
   assert.equal(p.stdout, '', 'nothing was generated for the first prompt either');
+});
+
+test('generate: --max-length above the positions gets one message and hint on every path (--prompts, --prompt-ids)', { skip: SKIP }, (t) => {
+  const d = setup(t);
+  const file = path.join(d, 'p.jsonl');
+  fs.writeFileSync(file, JSON.stringify({ prompt: 'a b' }) + '\n');
+  const byText = radgrad('generate', '--model', model!, '--tokenizer', path.join(d, 'tok'), '--prompts', file, '--max-length', '100');
+  const byIds = radgrad('generate', '--model', model!, '--prompt-ids', '2,4,5', '--max-length', '100');
+  for (const r of [byText, byIds]) {
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /^error: generate: --max-length 100 exceeds the model's 64 positions \(max_position_embeddings\)$/m);
+    assert.match(r.stderr, /^hint: lower --max-length to 64 or less, or give --max-new-tokens; nothing was generated$/m);
+    assert.doesNotMatch(r.stderr, /maxNewTokens|maxLength/, 'no API names in a CLI error');
+  }
+  // A prompt + --max-new-tokens over the positions, from ids: the flag given, never an API name.
+  const over = radgrad('generate', '--model', model!, '--prompt-ids', '2,4,5', '--max-new-tokens', '62');
+  assert.notEqual(over.status, 0);
+  assert.match(over.stderr, /^error: generate: a prompt \+ --max-new-tokens 62 exceed the model's 64 positions .*\(the --prompt-ids prompt: 3 tokens\)$/m);
+  assert.match(over.stderr, /^hint: lower --max-new-tokens to 61 /m);
 });

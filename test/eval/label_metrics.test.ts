@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { binaryLabelMetrics, canonicalObservation, labelAgreement, parsePromptLabels, type LabelPair } from '../../src/eval/label_metrics.js';
+import { binaryLabelMetrics, canonicalObservation, closestObservation, isChexpertObservation, labelAgreement, parsePromptLabels, type LabelPair } from '../../src/eval/label_metrics.js';
+import { CHEXPERT_OBSERVATIONS } from '../../src/eval/chexpert_phrases.js';
 import { OpArgumentError } from '../../src/errors.js';
 
 const close = (a: number, b: number): void => assert.ok(Math.abs(a - b) < 1e-12, `${a} vs ${b}`);
@@ -82,4 +83,18 @@ test('labelAgreement: generated reports against their prompts', () => {
   const custom = labelAgreement(pairs, { labeler: () => ({ Cardiomegaly: 'positive' }), observations: ['Cardiomegaly'] });
   assert.equal(custom.perLabel[0]!.fp, 3);
   assert.throws(() => labelAgreement([{ promptLabels: {}, reportText: 3 as unknown as string }]), OpArgumentError);
+});
+
+test('isChexpertObservation / closestObservation: the 14 names in any case; a misspelt name gets the nearest one', () => {
+  for (const o of CHEXPERT_OBSERVATIONS) {
+    assert.ok(isChexpertObservation(o) && isChexpertObservation(` ${o.toUpperCase()} `), o);
+    assert.equal(closestObservation(o.toLowerCase()), o);
+  }
+  assert.ok(isChexpertObservation('support  devices'));
+  for (const n of ['Edemma', 'Pleural Efusion', 'Custom Label', '']) assert.equal(isChexpertObservation(n), false, n);
+  assert.equal(closestObservation('Edemma'), 'Edema');
+  assert.equal(closestObservation('pleural efusion'), 'Pleural Effusion');
+  assert.equal(closestObservation('Cardiomegally'), 'Cardiomegaly');
+  assert.equal(closestObservation('no findings'), 'No Finding');
+  assert.equal(closestObservation('Pneumothorx'), 'Pneumothorax');
 });

@@ -6,7 +6,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { FileFormatError } from '../../src/errors.js';
-import { describeGenerationConfig, mergeGenerationOptions, parseGenerationConfig, readGenerationConfig } from '../../src/generate/index.js';
+import { describeGenerationConfig, GenerationConfigValueError, mergeGenerationOptions, parseGenerationConfig, readGenerationConfig } from '../../src/generate/index.js';
+import { SUPPORTED_KEYS } from '../../src/generate/generation_config.js';
 
 const F = 'm/generation_config.json';
 
@@ -35,7 +36,8 @@ describe('parseGenerationConfig', () => {
   it('refuses a supported key with a value generate() cannot use, naming file and key', () => {
     for (const [key, v] of [['num_beams', 0], ['num_beams', 2.5], ['num_return_sequences', 0], ['do_sample', 'yes'], ['early_stopping', 'always'], ['eos_token_id', -1], ['eos_token_id', []], ['pad_token_id', 'x'], ['max_length', 1], ['length_penalty', 'big']] as const) {
       assert.throws(() => parseGenerationConfig({ [key]: v }, F), (e: unknown) =>
-        e instanceof FileFormatError && e.message.startsWith(`${F}: ${key} must be`) && e.hint!.includes(`fix ${key} in ${F}`), `${key}=${JSON.stringify(v)}`);
+        e instanceof GenerationConfigValueError && e.message.startsWith(`${F}: ${key} must be`) && e.key === key && e.option === SUPPORTED_KEYS[key]!.option &&
+        e.hint!.includes(`fix ${key} in ${F}`) && !/--|radgrad /.test(e.hint!), `${key}=${JSON.stringify(v)}`);
     }
     assert.throws(() => parseGenerationConfig([1], F), /not a JSON object/);
   });

@@ -13,7 +13,7 @@ import { withBackend } from '../../src/backend/registry.js';
 import type { Backend } from '../../src/backend/types.js';
 import '../../src/ops/index.js';
 import { BioGptForCausalLM } from '../../src/models/biogpt/index.js';
-import { generate, newIds, promptSeeds, resolveOptions, type GenerateOptions } from '../../src/generate/index.js';
+import { generate, newIds, promptSeeds, resolveOptions, seedsForChunk, type GenerateOptions } from '../../src/generate/index.js';
 import { OpArgumentError } from '../../src/errors.js';
 import { sharedPath } from '../../src/util/paths.js';
 
@@ -29,18 +29,45 @@ const SAMPLE: GenerateOptions = { doSample: true, topK: 0, temperature: 1.5, max
 describe('numReturnSequences: option checks (no GPU)', () => {
   const model = { config: { eosTokenId: 2, padTokenId: 1 } } as unknown as BioGptForCausalLM;
   const refused = (o: GenerateOptions, expected: RegExp) =>
-    assert.throws(() => resolveOptions(model, o), (e: unknown) => e instanceof OpArgumentError && e.op === 'generate' && e.arg === 'numReturnSequences' && expected.test(e.expected) && !!e.hint, JSON.stringify(o));
+    assert.throws(() => resolveOptions(model, o), (e: unknown) => e instanceof OpArgumentError && e.op === 'generate' && e.arg === 'numReturnSequences' && expected.test(e.expected) && !!e.hint && !e.hint.includes('--'), JSON.stringify(o));
   it('refuses greedy decoding with n > 1, n > numBeams and n that is not an integer >= 1, naming the argument', () => {
     refused({ numReturnSequences: 2 }, /greedy/);
     refused({ numReturnSequences: 5, numBeams: 4 }, /at most numBeams \(4\)/);
     for (const n of [0, 1.5, -1]) refused({ numReturnSequences: n, doSample: true }, /an integer >= 1/);
     assert.match(String((() => { try { resolveOptions(model, { numReturnSequences: 5, numBeams: 4 }); } catch (e) { return (e as Error).message; } })()), /^generate: argument 'numReturnSequences' expected at most numBeams \(4\).*, got 5$/);
   });
+  it('beam sampling is refused as doSample, worded with the options\' names (the CLI words it with its flags)', () => {
+    assert.throws(() => resolveOptions(model, { numBeams: 2, doSample: true }), (e: unknown) =>
+      e instanceof OpArgumentError && e.arg === 'doSample' && /beam sampling is not supported/.test(e.expected) && e.hint === 'beam search without doSample, or sampling with numBeams 1');
+  });
   it('accepts n samples, n <= numBeams beams, and n = 1 everywhere', () => {
     assert.equal(resolveOptions(model, { numReturnSequences: 3, doSample: true }).numReturnSequences, 3);
     assert.equal(resolveOptions(model, { numReturnSequences: 4, numBeams: 4 }).numReturnSequences, 4);
     assert.equal(resolveOptions(model, {}).numReturnSequences, 1);
     assert.equal(resolveOptions(model, { numReturnSequences: 1, numBeams: 2 }).numReturnSequences, 1);
+  });
+});
+
+describe('seeds: checks and batches of a larger run (no GPU)', () => {
+  // No forward runs: the seeds are checked before the model is used.
+  const model = { config: { eosTokenId: 2, padTokenId: 1, maxPositionEmbeddings: 64, vocabSize: 512 } } as unknown as BioGptForCausalLM;
+  it('a number seed must be an integer >= 0, as every seed of the array form', () => {
+    for (const seed of [1.5, Number.NaN, -1, Number.POSITIVE_INFINITY, [1.5], [0, -1]]) {
+      assert.throws(() => resolveOptions(model, { doSample: true, seed }), (e: unknown) =>
+        e instanceof OpArgumentError && e.op === 'generate' && e.arg === 'seed' && /an integer >= 0/.test(e.expected), JSON.stringify(seed));
+    }
+    for (const seed of [0, 7, 2 ** 32 - 1, [0, 3]]) assert.deepEqual(resolveOptions(model, { doSample: true, seed }).seed, seed);
+    assert.throws(() => promptSeeds(1.5), (e: unknown) => e instanceof OpArgumentError && e.op === 'promptSeeds' && e.arg === 'seed');
+    assert.throws(() => promptSeeds(Number.NaN), OpArgumentError);
+  });
+  it('seedsForChunk gives a batch of prompts first .. first + count - 1 the seeds they have in the whole run', () => {
+    assert.deepEqual(seedsForChunk(7, 2, 3), promptSeeds(7, 0, 5).slice(2));
+    assert.deepEqual(seedsForChunk([10, 11, 12, 13], 1, 2), [11, 12]);
+    assert.deepEqual(seedsForChunk([10, 11, 12], 2, 3), [12], 'the last batch of a run');
+  });
+  it('a seed list whose length is not the number of prompts is refused with a hint, before any forward', async () => {
+    await assert.rejects(generate(model, [[2, 4, 5], [2, 5, 4]], { doSample: true, maxNewTokens: 2, seed: [1, 2, 3] }), (e: unknown) =>
+      e instanceof OpArgumentError && e.arg === 'seed' && e.expected === 'one seed per prompt (2)' && e.got === '3 seeds' && /seedsForChunk\(seed, first, count\)/.test(e.hint!));
   });
 });
 
@@ -73,7 +100,8 @@ describe('numReturnSequences (tiny BioGPT)', { skip: SKIP }, () => {
     // Sample k has its own stream: n = 2 gives the first two of n = 3.
     const two = await run(BATCH, { ...SAMPLE, numReturnSequences: 2, seed: 11 });
     assert.deepEqual(newIds(two), [gen[0], gen[1], gen[3], gen[4]]);
-    // Prompt 1 alone, given the seed it has in the batch, samples what it does in the batch.
+    // Prompt 1 alone, given the seed it has in the batch, samples what it does in the batch (exactly
+    // so in float32 here; a batch of another shape rounds the logits differently, which can change a token).
     const alone = await run([BATCH[1]!.slice(0)], { ...SAMPLE, numReturnSequences: 3, seed: promptSeeds(11, 1, 1) });
     assert.deepEqual(newIds(alone), gen.slice(3));
     assert.equal(r.stats.newTokens, gen.reduce((a, g) => a + g.length, 0));

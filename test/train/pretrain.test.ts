@@ -81,3 +81,32 @@ test('non-finite gradients: the step is skipped, and N in a row stop with NonFin
   );
   assert.deepEqual(seen.map((s) => s.skipped), [true, true, true]);
 });
+
+test('a skipped (non-finite) step does not advance the schedule, as the Trainer and HF (optimizer_step_was_skipped) do', async () => {
+  const seen: PretrainStep[] = [];
+  const be = cpuBackend();
+  // withBackend scopes the synchronous calls only: each load after an await is wrapped again.
+  const { model, emb, finite } = withBackend(be, () => {
+    manualSeed(5);
+    const m = new BioGptForCausalLM(cfg).train();
+    const e = m.biogpt.embed_tokens;
+    return { model: m, emb: e, finite: e.weight };
+  });
+  const good = { shape: [...finite.shape], data: Float32Array.from(await finite.data()) };
+  withBackend(be, () => emb.loadStateDict({ weight: { shape: good.shape, data: new Float32Array(good.data.length).fill(Number.NaN) } }));
+  try {
+    await withBackend(be, () => pretrainLoop(model, examples, {
+      ...opts, steps: 4, warmupSteps: 2, lr: 1,
+      onStep: (s) => {
+        seen.push(s);
+        // The first step is skipped; the weights are finite again from the second on.
+        if (s.step === 1) withBackend(be, () => emb.loadStateDict({ weight: good }));
+      },
+    }));
+  } finally {
+    withBackend(be, () => model.dispose());
+  }
+  assert.deepEqual(seen.map((s) => s.skipped), [true, false, false, false]);
+  // Schedule positions 0, 0, 1, 2 (warmup 2 over 4 steps: 0, 0.5, 1, 0.5): the skipped step's position is reused.
+  assert.deepEqual(seen.map((s) => s.lr), [0, 0, 0.5, 1]);
+});

@@ -15,7 +15,7 @@ import { initWebGpuBackend } from '../../src/backend/webgpu/index.js';
 import { shutdownGpu } from '../../src/gpu/device.js';
 import type { Backend } from '../../src/backend/types.js';
 import type { Example } from '../../src/data/dataset.js';
-import { TRAINER_STATE, hfLogEntries, metricsFromLogHistory, readTrainerState, sameLogHistory, type HfLogEntry } from '../../src/train/checkpoint.js';
+import { TRAINER_STATE, hfEpoch, hfLogEntries, metricsFromLogHistory, readTrainerState, sameLogHistory, type HfLogEntry } from '../../src/train/checkpoint.js';
 import type { MetricRecord, TrainSettings } from '../../src/train/trainer.js';
 import { Progress } from '../../src/train/progress.js';
 import { sharedPath } from '../../src/util/paths.js';
@@ -51,6 +51,16 @@ describe('HF log_history conversions', () => {
       { step: 1, epoch: 0.25, loss: 6.25, lr: 1e-3, gradNorm: 0.5 },
       { step: 2, epoch: 0.5, loss: 6.0, lr: 5e-4, gradNorm: null, evalLoss: 6.1 },
     ]);
+  });
+});
+
+describe("HF's epoch (no GPU)", () => {
+  it('is the micro-batches consumed over the micro-batches per epoch, the last update of an epoch taking those left', () => {
+    // transformers: epoch + (step + 1 + steps_skipped) / len(train_dataloader), step counting micro-batches.
+    assert.deepEqual([0, 1, 2, 3, 4, 5, 6].map((g) => hfEpoch(g, 10, 4)), [0, 0.4, 0.8, 1, 1.4, 1.8, 2]);
+    assert.deepEqual([1, 2, 3, 5, 6].map((g) => hfEpoch(g, 10, 2)), [0.2, 0.4, 0.6, 1, 1.2], 'accumulation dividing the epoch: steps / steps per epoch');
+    assert.deepEqual([1, 2, 3].map((g) => hfEpoch(g, 3, 4)), [1, 2, 3], 'an epoch shorter than one accumulation');
+    assert.deepEqual([1, 2].map((g) => hfEpoch(g, 7, 1)), [1 / 7, 2 / 7]);
   });
 });
 
@@ -142,6 +152,44 @@ describe('trainer_state.json HF fields (tiny BioGPT, WebGPU)', { skip: SKIP }, (
     assert.deepEqual(all.slice(0, 5), rows, 'the rows up to the checkpoint are the file\'s');
     assert.deepEqual(stateOf(path.join(out, 'checkpoint-7')).log_history, asJson(all.flatMap(hfLogEntries)));
     // the same continuation as the run that had the HF fields
+    assert.deepEqual(stateOf(path.join(out, 'checkpoint-7')).log_history, stateOf(path.join(src, 'checkpoint-7')).log_history);
+  });
+
+  it('epoch follows HF when gradient accumulation does not divide the epoch: metrics.jsonl, log_history and trainer_state.json agree', async () => {
+    const out = path.join(tmp, 'accum');
+    // 10 examples, batch 1: 10 micro-batches per epoch; accumulation 4: updates of 4, 4, 2 micro-batches.
+    const r = await runTinyTrainer(gpu, modelDir!, {
+      train: trainSet.slice(0, 10), outDir: out, progress: null, report: false,
+      settings: { batchSize: 1, gradAccum: 4, maxSteps: 4, evalEvery: 0, saveEvery: 3, seed: 5, loraDropout: 0, lr: 1e-3, fp16: false },
+    });
+    assert.equal(r.steps, 4);
+    const want = [0.4, 0.8, 1, 1.4];
+    assert.deepEqual(metricsFile(out).map((m) => m.epoch), want, 'metrics.jsonl');
+    const s4 = stateOf(path.join(out, 'checkpoint-4'));
+    assert.deepEqual(s4.log_history!.map((e) => e.epoch), want, 'log_history');
+    assert.equal(s4.epoch, 1.4);
+    assert.equal(stateOf(path.join(out, 'checkpoint-3')).epoch, 1, 'the epoch\'s last update ends it');
+    assert.equal(s4.num_train_epochs, 2);
+  });
+
+  it('a resume into a folder whose metrics.jsonl was rewritten by another run rebuilds the rows from the checkpoint\'s log_history', async () => {
+    const src = path.join(tmp, 'a');
+    const want = stateOf(path.join(src, 'checkpoint-4')).log_history!;
+    const out = path.join(tmp, 'rewritten');
+    fs.mkdirSync(out);
+    fs.cpSync(path.join(src, 'checkpoint-4'), path.join(out, 'checkpoint-4'), { recursive: true });
+    // Another run's rows in the same --out: other losses, and a step the checkpoint never saw.
+    const other = metricsFile(src).filter((m) => m.step <= 5).map((m) => ({ ...m, ...(m.loss !== undefined ? { loss: m.loss + 1 } : {}) }));
+    fs.writeFileSync(path.join(out, 'metrics.jsonl'), other.map((m) => JSON.stringify(m) + '\n').join(''));
+    const logged: string[] = [];
+    const progress = new Progress(7, { silent: false, stream: { write: (x: string) => logged.push(x), isTTY: false } as unknown as NodeJS.WriteStream });
+    const r = await run(out, { resume: path.join(out, 'checkpoint-4') }, progress);
+    assert.equal(r.steps, 7);
+    assert.match(logged.join(''), /metrics\.jsonl does not hold the log_history of .*checkpoint-4 \(missing, or written by another run\).*rebuilt/);
+    const all = metricsFile(out);
+    assert.deepEqual(all.map((m) => m.step), [0, 1, 2, 3, 4, 5, 6, 7]);
+    assert.deepEqual(asJson(all.filter((m) => m.step <= 4).flatMap(hfLogEntries)), want, 'the other run\'s rows are gone');
+    assert.equal(all[1]!.time, undefined, 'rebuilt rows have no time');
     assert.deepEqual(stateOf(path.join(out, 'checkpoint-7')).log_history, stateOf(path.join(src, 'checkpoint-7')).log_history);
   });
 
