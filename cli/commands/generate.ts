@@ -8,6 +8,7 @@
 import fs from 'node:fs';
 import type { Command } from 'commander';
 import { RadgradError } from '../../src/errors.js';
+import { numberedLines, parseJsonLine, stringField } from '../../src/data/jsonl.js';
 import { generate, generateText, newIds, seedsForChunk, type GenerateOptions } from '../../src/generate/index.js';
 import { action, startGpu } from '../run.js';
 import { addGenerationOptions, checkRunPromptLengths, GENERATION_CONFIG_HELP, generationOptions, loadForGeneration, resolveForCli, unescapePrompt, type GenFlags } from './gen_common.js';
@@ -28,21 +29,15 @@ interface GenerateCliOptions extends GenFlags {
 
 const DEFAULT_MAX_NEW = 64;
 
-function readPrompts(file: string, field: string): Array<{ text: string; line: number }> {
+async function readPrompts(file: string, field: string): Promise<Array<{ text: string; line: number }>> {
   if (!fs.existsSync(file)) throw new RadgradError(`--prompts ${file}: no such file`);
   const out: Array<{ text: string; line: number }> = [];
-  fs.readFileSync(file, 'utf8').split(/\r?\n/).forEach((line, i) => {
-    if (!line.trim()) return;
-    let rec: unknown;
-    try {
-      rec = JSON.parse(line);
-    } catch {
-      throw new RadgradError(`${file}:${i + 1}: not JSON`, { hint: `one object per line with a "${field}" string` });
-    }
-    const v = (rec as Record<string, unknown>)[field];
-    if (typeof v !== 'string') throw new RadgradError(`${file}:${i + 1}: no string field "${field}"`, { hint: 'choose the field with --field' });
-    out.push({ text: v, line: i + 1 });
-  });
+  for await (const { text, line } of numberedLines(fs.createReadStream(file, 'utf8'))) {
+    if (!text.trim()) continue;
+    const where = `${file}:${line}`;
+    const rec = parseJsonLine(text, where, `one object per line with a "${field}" string`);
+    out.push({ text: stringField(rec, field, where, 'choose the field with --field'), line });
+  }
   if (!out.length) throw new RadgradError(`${file}: no prompts`);
   return out;
 }
@@ -115,7 +110,7 @@ export async function runGenerate(o: GenerateCliOptions): Promise<void> {
       reportSpeed(r.stats.newTokens, ms, r.stats.steps, numBeams);
       return;
     }
-    const raw = o.prompt !== undefined ? [{ text: o.prompt, line: 0 }] : readPrompts(o.prompts!, o.field);
+    const raw = o.prompt !== undefined ? [{ text: o.prompt, line: 0 }] : await readPrompts(o.prompts!, o.field);
     // Tokenized once: the ids are checked against the model's positions, then generated from.
     const prompts = raw.map((p) => {
       const text = o.rawPrompt ? p.text : unescapePrompt(p.text);

@@ -7,7 +7,7 @@
 import type { Command } from 'commander';
 import fs from 'node:fs';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
+import { numberedLines, parseJsonLine, stringField } from '../../src/data/jsonl.js';
 import type { Writable } from 'node:stream';
 import { RadgradError } from '../../src/errors.js';
 import { noGrad } from '../../src/autograd/tape.js';
@@ -101,20 +101,10 @@ async function readInputs(opts: ScoreCliOptions): Promise<Input[]> {
   if (!fs.existsSync(file)) throw new RadgradError(`score: JSONL file ${file} does not exist`, { hint: 'check the --jsonl path' });
   const field = opts.field ?? 'text';
   const out: Input[] = [];
-  let lineNo = 0;
-  for await (const raw of createInterface({ input: fs.createReadStream(file, 'utf8'), crlfDelay: Infinity })) {
-    lineNo++;
-    if (raw.trim() === '') continue;
-    const where = `${file}:${lineNo}`;
-    let rec: unknown;
-    try {
-      rec = JSON.parse(raw.trim()); // trim() also drops a UTF-8 BOM, as readJsonl does
-    } catch {
-      throw new RadgradError(`${where}: not valid JSON`, { hint: 'each line must be one JSON object' });
-    }
-    const v = rec !== null && typeof rec === 'object' ? (rec as Record<string, unknown>)[field] : undefined;
-    if (typeof v !== 'string') throw new RadgradError(`${where}: field "${field}" is missing or not a string`, { hint: 'choose the text field with --field <name>' });
-    out.push({ source: where, ids: tok.encode(v) });
+  for await (const { text, line } of numberedLines(fs.createReadStream(file, 'utf8'))) {
+    if (text.trim() === '') continue;
+    const where = `${file}:${line}`;
+    out.push({ source: where, ids: tok.encode(stringField(parseJsonLine(text, where, 'each line must be one JSON object'), field, where)) });
   }
   if (!out.length) throw new RadgradError(`score: ${file} holds no records`, { hint: 'one JSON object per line, e.g. {"text": "..."}' });
   return out;

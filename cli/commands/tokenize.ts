@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import { createReadStream, existsSync } from 'node:fs';
-import { createInterface } from 'node:readline';
+import { numberedLines, parseJsonLine } from '../../src/data/jsonl.js';
 import type { Readable, Writable } from 'node:stream';
 import { RadgradError } from '../../src/errors.js';
 import { BioGptTokenizer } from '../../src/tokenizer/index.js';
@@ -43,20 +43,13 @@ export async function runTokenize(opts: TokenizeCliOptions, input: Readable, out
   const tok = BioGptTokenizer.fromDir(opts.model);
   const field = opts.field ?? 'text';
   const source = opts.jsonl !== undefined ? createReadStream(opts.jsonl, 'utf8') : input;
-  const lines = createInterface({ input: source, crlfDelay: Infinity });
-  let lineNo = 0;
   let count = 0;
-  for await (const raw of lines) {
-    lineNo++;
+  for await (const { text: raw, line: lineNo } of numberedLines(source)) {
     const where = `${opts.jsonl ?? 'stdin'}:${lineNo}`;
     let value: unknown = raw;
     if (opts.jsonl !== undefined || opts.decode) {
       if (raw.trim() === '') continue;
-      try {
-        value = JSON.parse(raw.trim()); // trim() also drops a UTF-8 BOM, as readJsonl does
-      } catch {
-        throw new RadgradError(`${where}: not valid JSON`, { hint: 'each line must be one JSON value' });
-      }
+      value = parseJsonLine(raw, where, 'each line must be one JSON value');
     }
     if (opts.jsonl !== undefined) {
       if (value === null || typeof value !== 'object' || !(field in value)) {

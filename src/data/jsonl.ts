@@ -5,6 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { createInterface } from 'node:readline';
 import { FileFormatError, RadgradError } from '../errors.js';
 import type { LabelValue } from './labels.js';
 import { writeTextAtomic } from '../util/atomic.js';
@@ -95,4 +96,32 @@ export function parseJsonl(text: string, file = '<jsonl>'): ReportRecord[] {
     });
   }
   return out;
+}
+
+/**
+ * The lines of a text stream (a file or stdin), numbered from 1, with a leading UTF-8 byte-order
+ * mark dropped as readJsonl drops it: the line readers of generate, score and tokenize share it.
+ */
+export async function* numberedLines(input: NodeJS.ReadableStream): AsyncGenerator<{ text: string; line: number }> {
+  let line = 0;
+  for await (const raw of createInterface({ input, crlfDelay: Infinity })) {
+    line++;
+    yield { text: line === 1 ? raw.replace(/^\uFEFF/, '') : raw, line };
+  }
+}
+
+/** One non-blank JSONL line's value; `where` (file:line) and `hint` go into the error. */
+export function parseJsonLine(text: string, where: string, hint: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new RadgradError(`${where}: not valid JSON`, { hint });
+  }
+}
+
+/** The string `field` of a JSONL record, or an error naming the line and the field. */
+export function stringField(record: unknown, field: string, where: string, hint = 'choose the text field with --field <name>'): string {
+  const v = record !== null && typeof record === 'object' ? (record as Record<string, unknown>)[field] : undefined;
+  if (typeof v !== 'string') throw new RadgradError(`${where}: field "${field}" is missing or not a string`, { hint });
+  return v;
 }

@@ -69,7 +69,8 @@ test('generate --help: what --batch-size holds with n, and what can change a sam
 test('generate samples n per prompt from a file: prompt_index / rank records, the same with any --batch-size; text output numbered', { skip: SKIP }, (t) => {
   const { dir, model } = setup(t, { do_sample: true, top_k: 0, temperature: 1.5, num_return_sequences: 2 });
   const file = path.join(dir, 'p.jsonl');
-  fs.writeFileSync(file, ['a', 'a b a', 'b'].map((p) => JSON.stringify({ prompt: p })).join('\n') + '\n');
+  // With a UTF-8 BOM and CRLF line ends, as Windows tools write JSONL (readJsonl accepts both too).
+  fs.writeFileSync(file, '\uFEFF' + ['a', 'a b a', 'b'].map((p) => JSON.stringify({ prompt: p })).join('\r\n') + '\r\n');
   const args = ['generate', '--model', model, '--prompts', file, '--max-new-tokens', '6', '--seed', '5'];
   const r = radgrad(...args, '--json', '--batch-size', '2');
   assert.equal(r.status, 0, r.stderr);

@@ -30,6 +30,8 @@ test('cli: stdin lines, JSONL field and --decode', async (t) => {
   assert.equal(lines.length, 3, 'one output per input line, empty lines included');
   assert.deepEqual(lines[0], { ids: [2, 668, 293, 76, 4], tokens: ['No</w>', 'acute</w>', 'disease</w>', '.</w>'] });
   assert.deepEqual(lines[1], { ids: [2], tokens: [] });
+  // Plain-text stdin: a leading UTF-8 BOM is dropped, not tokenized (it would be <unk> = 3).
+  assert.deepEqual(await run({ model: vocabDir }, '\uFEFFNo acute disease.\n'), [lines[0]]);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'radgrad-cli-'));
   try {
     const file = path.join(dir, 'in.jsonl');
