@@ -129,9 +129,11 @@ Example:
 Problems terms (with their MeSH qualifiers) map onto CheXpert labels, e.g. Cardiomegaly -> Cardiomegaly,
 Pulmonary Atelectasis -> Atelectasis, Opacity/Infiltrate/Airspace Disease -> Lung Opacity, Nodule/Mass ->
 Lung Lesion, Catheters/Tubes/Devices -> Support Devices (table: src/data/iu_mapping.ts). No Finding is 1
-when no label other than Support Devices is 1 or uncertain (CheXpert's rule), so a report coded only
-"Calcified Granuloma" is normal; "No Indexing" reports get no label and are dropped. The summary reports
-coverage. Most IU reports are normal: add --keep-no-finding to keep them.
+when no label other than Support Devices is 1 or uncertain and no CheXpert "other finding" is coded
+(CheXpert's rule: calcified granuloma, degenerative spine, emphysema, scoliosis... set no label but rule
+out No Finding, so a report coded only with those gets no label and is dropped, as in MIMIC-CXR's
+chexpert.csv); "No Indexing" reports get no label either. The summary reports coverage. Many IU reports
+are normal: add --keep-no-finding to keep them.
 
 Example:
   $ radgrad prep iu --csv ../shared/data/iu-xray/indiana_reports.csv --out data/iu.jsonl --keep-no-finding`,

@@ -18,7 +18,7 @@
  * Everything else fn reads (parameters, captured tensors such as an attention mask) must not change
  * between forward and backward, as with torch.
  */
-import { AutogradError, backward, enableGrad, isGradEnabled, noGrad } from './tape.js';
+import { AutogradError, backward, enableGrad, isGradEnabled, noGrad, saveVersions } from './tape.js';
 import { noteRecorded } from './release.js';
 import { autocast, autocastDtype } from './autocast.js';
 import { Tensor } from '../tensor/tensor.js';
@@ -84,6 +84,6 @@ export function checkpoint(fn: (...xs: Tensor[]) => Tensor, inputs: readonly Ten
       }
     },
   };
-  noteRecorded(out); // the recompute reads every input
+  saveVersions(out.node, noteRecorded(out)); // the recompute reads every input
   return out;
 }

@@ -93,18 +93,20 @@ export function releaseOnUse(t: Tensor): Tensor {
   return t;
 }
 
-/** Called by record() (and checkpoint()) for a freshly recorded node on `out`. */
-export function noteRecorded(out: Tensor, spec?: SavedSpec): void {
+/**
+ * Called by record() (and checkpoint()) for a freshly recorded node on `out`. Returns every tensor
+ * its backward reads (inputs, graph or not, then out), for the in-place write check (tape.ts).
+ */
+export function noteRecorded(out: Tensor, spec?: SavedSpec): Tensor[] {
   const node = out.node;
-  if (!node) return;
+  if (!node) return [];
   const s = spec ?? READS[node.op] ?? ALL;
   const xs = node.inputs;
   const flags = s.inputs === 'all' ? null : s.inputs === 'none' ? [] : s.inputs(xs);
-  const counted: Tensor[] = [];
-  xs.forEach((x, i) => {
-    if ((flags ? flags[i] : true) && x.node) counted.push(x);
-  });
-  if (s.output) counted.push(out);
+  const read = xs.filter((_, i) => (flags ? flags[i] : true));
+  if (s.output) read.push(out);
+  // Only graph tensors are counted: leaves and constants are never release()d.
+  const counted = read.filter((t) => t.node);
   for (const t of counted) readers.set(t, (readers.get(t) ?? 0) + 1);
   if (counted.length) reads.set(node, counted);
   for (const x of xs) {
@@ -113,6 +115,7 @@ export function noteRecorded(out: Tensor, spec?: SavedSpec): void {
       release(x);
     }
   }
+  return read;
 }
 
 /** Called by backward() once `node` has run: what only it still read can go. */

@@ -53,8 +53,35 @@ export function record(out: Tensor, op: string, inputs: readonly Tensor[], backw
   if (!gradEnabled || !inputs.some((t) => t.requiresGrad)) return out;
   out.requiresGrad = true;
   out.node = { op, inputs, backward };
-  noteRecorded(out, saved);
+  saveVersions(out.node, noteRecorded(out, saved));
   return out;
+}
+
+/** The versions (Tensor.version) of what each recorded node's backward reads, as they were when it was recorded. */
+const savedVersions = new WeakMap<GradNode, Array<readonly [Tensor, number]>>();
+
+/** Notes the versions of `read` (noteRecorded's result) for `node` (record() and checkpoint()). */
+export function saveVersions(node: GradNode, read: readonly Tensor[]): void {
+  if (read.length) savedVersions.set(node, read.map((t) => [t, t.version] as const));
+}
+
+/**
+ * torch's version check: a tensor t's node (or a node that reads t) must still see what was saved
+ * at record time. An in-place write since (assign(), an optimizer step, on it or on an alias
+ * sharing its storage) would make the backward read the new values and give wrong gradients.
+ */
+function checkVersions(t: Tensor): void {
+  const node = t.node;
+  const saved = node && savedVersions.get(node);
+  if (!saved) return;
+  for (const [x, v] of saved) {
+    if (x.isDisposed || x.version === v) continue;
+    const which = x === t ? 'its output' : `input ${node.inputs.indexOf(x)}`;
+    throw new AutogradError(
+      `backward(): one of the variables needed for gradient computation has been modified by an inplace operation: ${which} (${x}${x.name !== undefined ? ` '${x.name}'` : ''}) of ${node.op}, which ${node.op}'s backward reads, is at version ${x.version}; expected version ${v} instead`,
+      { hint: 'run in-place writes (assign(), optimizer steps) after backward(), or write into a copy instead of a tensor (or a reshape()/detach() of one) that the graph still needs' },
+    );
+  }
 }
 
 /** Adds two gradients; provided by the ops layer (it needs the add kernel). */
@@ -73,7 +100,8 @@ export function registerGradHelpers(add: (a: Tensor, b: Tensor) => Tensor, ones:
 /**
  * Backpropagates from `root`. Without `grad`, root must have one element (seeded with 1).
  * Leaf tensors with requiresGrad accumulate into `.grad` across calls. Throws (before computing
- * anything) when the graph was consumed by an earlier backward() or a tensor in it was disposed.
+ * anything) when the graph was consumed by an earlier backward() or a tensor in it was disposed, or
+ * when a tensor some node's backward reads was modified in place after the node was recorded.
  */
 export function backward(root: Tensor, grad?: Tensor): void {
   if (!root.requiresGrad) throw new AutogradError(`backward(): ${root} does not require grad (no trainable input reached it)`);
@@ -97,6 +125,7 @@ export function backward(root: Tensor, grad?: Tensor): void {
   const stack: Array<[Tensor, number]> = [[root, 0]];
   seen.add(root.id);
   checkReachable(root, root);
+  checkVersions(root);
   while (stack.length) {
     const top = stack[stack.length - 1]!;
     const [t, i] = top;
@@ -107,6 +136,7 @@ export function backward(root: Tensor, grad?: Tensor): void {
       if (c.requiresGrad && !seen.has(c.id)) {
         seen.add(c.id);
         checkReachable(c, root);
+        checkVersions(c);
         stack.push([c, 0]);
       }
     } else {

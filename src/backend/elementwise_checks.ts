@@ -49,3 +49,14 @@ export function checkReduce(op: ReduceOp, x: RawTensor, axes: readonly number[])
   else if (op !== 'sum') throw new OpArgumentError(name, 'x', 'a float tensor (of integer tensors only sum reduces)', x.dtype);
   return checkAxes(name, 'axes', axes, x.shape.length);
 }
+
+/**
+ * argmax/argmin(x) over the last axis: x float, and that axis not empty (no index to return; torch:
+ * "Expected reduction dim to have non-zero size"). A 0-d x is one element.
+ */
+export function checkArgExtremum(op: 'argmax' | 'argmin', x: RawTensor): void {
+  checkFloat(op, 'x', x);
+  if (x.shape.length && x.shape[x.shape.length - 1] === 0) {
+    throw new ShapeError(op, 'x', 'a last axis of non-zero size (an empty axis has no index to return)', `shape [${x.shape}]`);
+  }
+}

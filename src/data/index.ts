@@ -22,6 +22,8 @@ export type { ReportRecord } from './jsonl.js';
 export { mimicReportPath, prepMimic, resolveReportsRoot } from './mimic.js';
 export type { PrepMimicOptions, PrepMimicSummary } from './mimic.js';
 export { IU_MAPPING, mapIuMesh, mapIuProblems, prepIu } from './iu.js';
+export { OTHER_FINDING_STEMS, OTHER_FINDING_VARIANTS, findOtherFinding } from './other_findings.js';
+export type { OtherFindingStem } from './other_findings.js';
 export type { IuMapping, IuRule } from './iu_mapping.js';
 export type { IuCoverage, PrepIuOptions, PrepIuSummary } from './iu.js';
 export { synthMimic } from './synth.js';

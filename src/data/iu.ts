@@ -4,8 +4,8 @@
  *
  * IU has no CheXpert labels; its human-coded `Problems`/`MeSH` columns are mapped onto CheXpert names
  * by the table in ./iu_mapping.ts (shared with the labeler validation), which also derives No Finding
- * as CheXpert does, so IU prompts follow the same convention as MIMIC-CXR's. Terms with no CheXpert
- * counterpart are listed in the coverage summary.
+ * as CheXpert does (CheXpert's "other findings" rule it out), so IU prompts follow the same
+ * convention as MIMIC-CXR's. Terms with no CheXpert counterpart are listed in the coverage summary.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -35,6 +35,8 @@ export interface IuCoverage {
   reportCoverage: number;
   /** Reports given No Finding by the CheXpert rule (no pathology coded) rather than by a "normal" code. */
   noFindingDerived: number;
+  /** Reviewed reports coded with CheXpert "other findings" only: no label at all (No Finding ruled out). */
+  otherFindingsOnly: number;
   /** Distinct terms seen / with a mapping that fired. */
   distinctTerms: number;
   distinctMapped: number;
@@ -79,7 +81,7 @@ export async function prepIu(opts: PrepIuOptions): Promise<{ records: ReportReco
     impressionMissing: 0,
     written: 0,
     labelCounts: {},
-    coverage: { termOccurrences: 0, termsMapped: 0, termCoverage: 0, reportsWithLabels: 0, reportCoverage: 0, noFindingDerived: 0, distinctTerms: 0, distinctMapped: 0, topUnmapped: [] },
+    coverage: { termOccurrences: 0, termsMapped: 0, termCoverage: 0, reportsWithLabels: 0, reportCoverage: 0, noFindingDerived: 0, otherFindingsOnly: 0, distinctTerms: 0, distinctMapped: 0, topUnmapped: [] },
     warnings: [],
   };
   const issues: CsvIssue[] = [];
@@ -140,6 +142,7 @@ export async function prepIu(opts: PrepIuOptions): Promise<{ records: ReportReco
       s.coverage.termsMapped += m.mapped.length;
       if (Object.keys(m.labels).length) s.coverage.reportsWithLabels++;
       if (m.noFindingDerived) s.coverage.noFindingDerived++;
+      if (!Object.keys(m.labels).length && m.otherFindings.length) s.coverage.otherFindingsOnly++;
       rows.push({ uid, labels: m.labels, findings: normalizeWhitespace(f[col.findings!]!), impression: normalizeWhitespace(f[col.impression!]!), line: rec.line });
     }
   } catch (e) {

@@ -13,17 +13,27 @@
  *   "nodular opacity" and "opaci" both); a round Density is a nodular density: Lung Lesion only;
  * - Mediastinum counts as Enlarged Cardiomediastinum only when coded prominent/enlarged/widened
  *   (every Mediastinum code in indiana_reports.csv is);
- * - interstitial markings, reticular/fibrotic change and peribronchial thickening are Lung Opacity;
+ * - interstitial markings, reticular change and peribronchial thickening are Lung Opacity;
+ *   fibrosis is Pleural Other (CheXpert lists plain "fibrosis" there), pulmonary fibrosis included;
  *   vascular congestion and heart failure are Edema; blunted costophrenic angles are an uncertain
  *   Pleural Effusion; a "borderline" qualifier makes any label uncertain.
- * Terms with no CheXpert counterpart (calcified granulomas, degenerative spine, tortuous aorta,
- * hyperinflation, hiatal hernia, volume loss, surgical clips...) map to nothing.
+ * Terms with no CheXpert observation (calcified granulomas, degenerative spine, tortuous aorta,
+ * hyperinflation, hiatal hernia, volume loss, surgical clips...) set no label. Those that CheXpert
+ * counts as "other findings" (./other_findings.ts: its no_finding phrase list) still rule out No
+ * Finding, as in CheXpert: a code whose term or qualifiers contain one of its stems ("Calcified
+ * Granuloma", "Thoracic Vertebrae/degenerative", "Aorta/prominent", "Emphysema", "Scoliosis",
+ * "Hernia, Hiatal", "Osteophyte", "Diaphragm/elevated"), or IU's MeSH name for one
+ * (IU_OTHER_FINDING_WORDS: Calcinosis is a calcification, Lung/hyperdistention a hyperinflation,
+ * Blister a bulla, Bone Diseases, Metabolic osteopenia, Funnel Chest a deformity). A code with
+ * neither (tortuous aorta, surgical clips, a poor image: "Technical Quality of Image
+ * Unsatisfactory" is no finding in CheXpert's lists either) leaves No Finding as the others make it.
  *
  * No Finding is then derived as CheXpert (and MIMIC-CXR's chexpert.csv) defines it: 1 when no label
- * other than Support Devices is 1 or uncertain. Reports coded "No Indexing" (or with no code at all)
- * were never reviewed by the coders, so they get no label.
+ * other than Support Devices is 1 or uncertain and no other finding is coded. Reports coded "No
+ * Indexing" (or with no code at all) were never reviewed by the coders, so they get no label.
  */
-import { canonicalLabels, type ChexpertLabel, type LabelValue } from './labels.js';
+import { canonicalLabels, NON_PATHOLOGY_LABELS, type ChexpertLabel, type LabelValue } from './labels.js';
+import { findOtherFinding, type OtherFindingStem } from './other_findings.js';
 
 type Hit = [ChexpertLabel, LabelValue];
 /** Qualifiers (lower-case) → labels. */
@@ -65,10 +75,12 @@ export const IU_MAPPING: ReadonlyMap<string, { rule: IuRule; note: string }> = n
   ['density', { rule: (q) => (!inLung(q) ? [] : has(q, 'round') ? [['Lung Lesion', '1']] : has(q, 'lung', 'retrocardiac') ? [['Lung Opacity', '1']] : []), note: 'lung → Lung Opacity; round → Lung Lesion' }],
   ['infiltrate', { rule: to('Lung Opacity'), note: 'Lung Opacity' }],
   ['airspace disease', { rule: to('Lung Opacity'), note: 'Lung Opacity' }],
-  ['pulmonary fibrosis', { rule: to('Lung Opacity'), note: 'Lung Opacity (reticular/interstitial)' }],
+  // CheXpert reads any "fibrosis" as Pleural Other (its pleural_other phrase list), so does our labeler.
+  ['pulmonary fibrosis', { rule: to('Pleural Other'), note: 'Pleural Other ("fibrosis", as CheXpert)' }],
+  ['cystic fibrosis', { rule: to('Pleural Other'), note: 'Pleural Other ("fibrosis", as CheXpert)' }],
   ['lung diseases, interstitial', { rule: to('Lung Opacity'), note: 'Lung Opacity (interstitial)' }],
   ['markings', { rule: (q) => (has(q, 'interstitial') ? [['Lung Opacity', '1']] : []), note: 'interstitial markings → Lung Opacity' }],
-  ['lung', { rule: (q) => (has(q, 'interstitial') ? [['Lung Opacity', '1']] : []), note: 'interstitial → Lung Opacity (hypo/hyperinflation unmapped)' }],
+  ['lung', { rule: (q) => (has(q, 'interstitial') ? [['Lung Opacity', '1']] : []), note: 'interstitial → Lung Opacity (hyperdistention: an other finding; hypoinflation: nothing)' }],
   ['cicatrix', { rule: (q) => (has(q, 'pleura') ? [['Pleural Other', '1']] : has(q, 'breast') ? [] : [['Lung Opacity', '1']]), note: 'pleural scar → Pleural Other; lung scar → Lung Opacity' }],
   ['consolidation', { rule: to('Consolidation'), note: 'Consolidation' }],
   ['pneumonia', { rule: to('Pneumonia'), note: 'Pneumonia' }],
@@ -91,8 +103,36 @@ export const IU_MAPPING: ReadonlyMap<string, { rule: IuRule; note: string }> = n
   ['stents', DEVICE],
 ]);
 
+/**
+ * MeSH names (in a code's term or qualifiers, lower case) that IU's coders use for an other finding
+ * but report text does not, with the stem they stand for (the shared list in ./other_findings.ts
+ * covers the rest: "Osteophyte", "Spondylosis", "Diaphragm/elevated", "Pulmonary Disease, Chronic
+ * Obstructive"...). Only the same finding under another name: a tortuous or enlarged aorta, clips
+ * or a hypoinflated lung are not on CheXpert's list.
+ */
+export const IU_OTHER_FINDING_WORDS: ReadonlyArray<readonly [string, OtherFindingStem]> = [
+  ['calcinosis', 'calcifi'],
+  // Lungs coded "hyperdistention" / "Lung, Hyperlucent" are reported as hyperexpanded or hyperinflated.
+  ['hyperdistention', 'hyperinflat'],
+  ['lung, hyperlucent', 'hyperinflat'],
+  // MeSH "Blister" codes pulmonary bullae in these reports ("bilateral apical bullae").
+  ['blister', 'bullae'],
+  // Osteopenia is coded "Bone Diseases, Metabolic".
+  ['bone diseases, metabolic', 'osteopenia'],
+  // Pectus excavatum: a chest wall deformity ("mild pectus excavatum deformity").
+  ['funnel chest', 'deformity'],
+];
+
+/** The other-finding stem a code (term + "/" qualifiers, lower case) carries, if any. */
+export function iuOtherFinding(code: string): OtherFindingStem | undefined {
+  return findOtherFinding(code) ?? IU_OTHER_FINDING_WORDS.find(([w]) => code.includes(w))?.[1];
+}
+
 const normTerm = (t: string) => t.trim().toLowerCase().replace(/\s+/g, ' ');
-const isUnindexed = (terms: string[]) => !terms.length || terms.some((t) => normTerm(t) === 'no indexing');
+/** Reports never reviewed by the coders ("No Indexing", or no code at all): they get no label. */
+export const isUnindexed = (terms: readonly string[]): boolean => !terms.some((t) => t.trim()) || terms.some((t) => normTerm(t) === 'no indexing');
+/** A ';'-separated code list without the empty entries of stray separators. */
+const splitCodes = (codes: string): string[] => codes.split(';').map((t) => t.trim()).filter(Boolean);
 
 export interface IuMapping {
   /** CheXpert labels in canonical order, No Finding derived. */
@@ -100,6 +140,8 @@ export interface IuMapping {
   /** Terms that yielded a label, and terms that did not (in report order). */
   mapped: string[];
   unmapped: string[];
+  /** Terms that are CheXpert "other findings" (they rule out No Finding), with the stem each matched. */
+  otherFindings: Array<[string, OtherFindingStem]>;
   /** No Finding was set by the CheXpert rule although no term was coded "normal". */
   noFindingDerived: boolean;
 }
@@ -109,16 +151,19 @@ export interface IuMapping {
  * derives No Finding (see the file comment).
  */
 export function mapIuProblems(problems: string, mesh = ''): IuMapping {
-  const terms = problems.split(';').map((t) => t.trim()).filter(Boolean);
-  const meshParts = mesh.split(';').map((t) => t.trim());
+  const terms = splitCodes(problems);
+  const meshParts = splitCodes(mesh);
   // MeSH entries align one to one with Problems terms in this file; if they do not, use no qualifiers.
   const aligned = meshParts.length === terms.length;
   const labels: Record<string, LabelValue> = {};
   const mapped: string[] = [];
   const unmapped: string[] = [];
+  const otherFindings: Array<[string, OtherFindingStem]> = [];
   terms.forEach((term, i) => {
     const entry = IU_MAPPING.get(normTerm(term));
     const q = aligned ? meshParts[i]!.split('/').slice(1).map((x) => x.trim().toLowerCase()) : [];
+    const other = iuOtherFinding([normTerm(term), ...q].join('/'));
+    if (other) otherFindings.push([term, other]);
     const hits = entry ? entry.rule(q) : [];
     if (!hits.length) {
       unmapped.push(term);
@@ -130,16 +175,16 @@ export function mapIuProblems(problems: string, mesh = ''): IuMapping {
   const coded = labels['No Finding'] === '1';
   delete labels['No Finding'];
   let noFindingDerived = false;
-  const finding = Object.entries(labels).some(([k, v]) => k !== 'Support Devices' && (v === '1' || v === 'uncertain'));
-  if (!finding && !isUnindexed(terms)) {
+  const finding = Object.entries(labels).some(([k, v]) => !NON_PATHOLOGY_LABELS.has(k) && (v === '1' || v === 'uncertain'));
+  if (!finding && !otherFindings.length && !isUnindexed(terms)) {
     labels['No Finding'] = '1';
     noFindingDerived = !coded;
   }
-  return { labels: canonicalLabels(labels), mapped, unmapped, noFindingDerived };
+  return { labels: canonicalLabels(labels), mapped, unmapped, otherFindings, noFindingDerived };
 }
 
 /** The same mapping from a MeSH column alone (its head terms are the Problems terms). */
 export function mapIuMesh(mesh: string): IuMapping {
-  const heads = mesh.split(';').map((e) => e.split('/')[0]!.trim());
+  const heads = splitCodes(mesh).map((e) => e.split('/')[0]!.trim());
   return mapIuProblems(heads.join(';'), mesh);
 }

@@ -69,7 +69,10 @@ export function buildCompletion(findings: string, impression: string): string {
 
 /** Which studies to keep, from their labels. */
 export interface KeepPolicy {
-  /** Also keep normal studies: those whose only positives are No Finding and/or Support Devices. */
+  /**
+   * Also keep normal studies: No Finding 1, or only No Finding and/or Support Devices positive with
+   * no pathology uncertain (under CheXpert an uncertain finding leaves No Finding blank).
+   */
   noFinding?: boolean;
   /** Count "uncertain" pathology labels as positive for the keep decision. */
   uncertain?: boolean;
@@ -81,12 +84,12 @@ export function shouldKeep(labels: Readonly<Record<string, LabelValue>>, policy:
   const entries = Object.entries(labels);
   if (!entries.length) return false;
   if (policy.all) return true;
-  for (const [k, v] of entries) {
-    const pos = v === '1' || (policy.uncertain === true && v === 'uncertain');
-    if (!pos) continue;
-    if (!NON_PATHOLOGY_LABELS.has(k) || policy.noFinding) return true;
-  }
-  return false;
+  const pathology = entries.filter(([k]) => !NON_PATHOLOGY_LABELS.has(k));
+  if (pathology.some(([, v]) => v === '1' || (policy.uncertain === true && v === 'uncertain'))) return true;
+  if (!policy.noFinding) return false;
+  if (labels['No Finding'] === '1') return true;
+  // A device alone is normal; a device next to an uncertain finding is not.
+  return entries.some(([k, v]) => NON_PATHOLOGY_LABELS.has(k) && v === '1') && !pathology.some(([, v]) => v === 'uncertain');
 }
 
 /** Per-label tallies for summaries. */

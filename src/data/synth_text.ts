@@ -244,7 +244,13 @@ export function composeReport(labels: Readonly<Record<string, LabelValue>>, a: S
     const p = PHRASES[l as keyof typeof PHRASES];
     findings.push(fill(r.pick(v === '1' ? p.pos : v === 'uncertain' ? p.unc : p.neg), a));
   }
-  if (val('Fracture') === undefined && r.chance(0.3)) findings.push(r.pick(['The visualized osseous structures are unremarkable.', 'Degenerative changes of the thoracic spine.']));
+  if (val('Fracture') === undefined && r.chance(0.3)) {
+    const bones = r.pick(['The visualized osseous structures are unremarkable.', 'Degenerative changes of the thoracic spine.']);
+    // A degenerative change is one of CheXpert's other findings: it would rule out No Finding
+    // (./other_findings.ts), so only a study that has a pathology (No Finding blank anyway) gets it.
+    const pathology = FINDINGS_ORDER.some((l) => l !== 'Support Devices' && (val(l) === '1' || val(l) === 'uncertain'));
+    findings.push(!pathology && bones.startsWith('Degenerative') ? 'The visualized osseous structures are unremarkable.' : bones);
+  }
 
   // Impression: devices, then pathologies, then a pertinent negative now and then.
   const items: string[] = [];

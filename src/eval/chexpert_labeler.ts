@@ -5,8 +5,10 @@
  * matched observations (phrase tables in chexpert_phrases.ts) → classify each mention as
  * positive / uncertain / negative from cues in its clause → aggregate per observation
  * (positive > uncertain > negative, as CheXpert does) → No Finding is positive when no
- * observation other than Support Devices is positive or uncertain (otherwise absent, as in
- * CheXpert, which leaves it blank).
+ * observation other than Support Devices is positive or uncertain and no "other finding" of
+ * CheXpert's list (emphysema, calcified granuloma, degenerative change, scoliosis...: see
+ * src/data/other_findings.ts) is mentioned positively or uncertainly; otherwise absent, as in
+ * CheXpert, which leaves it blank.
  *
  * Mention classification, in order (the first rule that fires wins):
  *   1. an uncertainty cue that contains a negation word ("cannot exclude", "not ruled out");
@@ -25,6 +27,7 @@ import {
   CHEXPERT_OBSERVATIONS,
   CUES,
   OBSERVATION_PHRASES,
+  OTHER_FINDING_PATTERNS,
   QUALIFIERS,
   type ChexpertObservation,
   type MatchedObservation,
@@ -35,7 +38,8 @@ export type LabelValue = MentionStatus | 'absent';
 export type ChexpertLabels = Record<ChexpertObservation, LabelValue>;
 
 export interface Mention {
-  observation: MatchedObservation;
+  /** The observation; 'No Finding' for one of CheXpert's other findings (it can only rule No Finding out). */
+  observation: ChexpertObservation;
   /** The matched words (normalized). */
   text: string;
   /** Index of the sentence in the report, and the normalized sentence. */
@@ -102,6 +106,8 @@ const OBS_RE = Object.fromEntries(
     return [o, c];
   }),
 ) as Record<MatchedObservation, CompiledObservation>;
+
+const OTHER_FINDING_RE = compile(OTHER_FINDING_PATTERNS);
 
 const CUE_RE = {
   preNegationUncertain: compile(CUES.preNegationUncertain),
@@ -273,6 +279,7 @@ export function labelReportDetailed(text: string): LabelerResult {
   if (typeof text !== 'string') throw new OpArgumentError('labelReport', 'text', 'a string', typeof text);
   const labels = Object.fromEntries(CHEXPERT_OBSERVATIONS.map((o) => [o, 'absent'])) as ChexpertLabels;
   const mentions: Mention[] = [];
+  let otherFinding = false;
   const sentences = splitSentences(text).map(normalizeSentence);
   sentences.forEach((s, sentenceIndex) => {
     const ctx = buildContext(s);
@@ -303,8 +310,14 @@ export function labelReportDetailed(text: string): LabelerResult {
         if (RANK[r.status] > RANK[labels[obs]]) labels[obs] = r.status;
       }
     }
+    // CheXpert's other findings: classified like any mention, they only rule No Finding out.
+    for (const span of spans(OTHER_FINDING_RE, s)) {
+      const r = classify(ctx, span, false);
+      mentions.push({ observation: 'No Finding', text: span.text, sentenceIndex, sentence: s, ...r });
+      if (r.status !== 'negative') otherFinding = true;
+    }
   });
-  const anyFinding = MATCHED.some((o) => o !== 'Support Devices' && (labels[o] === 'positive' || labels[o] === 'uncertain'));
+  const anyFinding = otherFinding || MATCHED.some((o) => o !== 'Support Devices' && (labels[o] === 'positive' || labels[o] === 'uncertain'));
   labels['No Finding'] = anyFinding ? 'absent' : 'positive';
   return { labels, mentions };
 }

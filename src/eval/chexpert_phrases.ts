@@ -16,6 +16,7 @@
 
 /** The 14 observations, in the column order of the CheXpert label CSV (one list for data and eval). */
 import { CHEXPERT_LABELS, type ChexpertLabel } from '../data/labels.js';
+import { OTHER_FINDING_PHRASES } from '../data/other_findings.js';
 
 export const CHEXPERT_OBSERVATIONS = CHEXPERT_LABELS;
 
@@ -142,10 +143,11 @@ export const OBSERVATION_PHRASES: Record<MatchedObservation, ObservationPhrases>
       '(?:totally |completely )?opaque',
       '(?:reticular|reticulonodular|ground glass)(?: opacit(?:y|ies)| pattern| changes)?',
       '(?:haziness|hazy)',
-      // CheXpert lists "scar" under Lung Opacity, and pleural scars under Pleural Other only.
+      // CheXpert lists "scar" under Lung Opacity and unmentions only "pleural scar": a pleural scar
+      // is Pleural Other alone, a pleuro-parenchymal scar both (as in CheXpert's phrase lists).
       'scar(?:s|ring|red)?',
     ],
-    unmention: ['pleura(?:l)?(?: parenchymal| pericardial)? scar(?:s|ring)?', 'pleuroparenchymal scar(?:s|ring)?'],
+    unmention: ['pleural scar(?:s|ring|red)?'],
   },
   'Pleural Effusion': {
     mention: [
@@ -164,8 +166,11 @@ export const OBSERVATION_PHRASES: Record<MatchedObservation, ObservationPhrases>
   'Pleural Other': {
     mention: [
       'pleural (?:thickening|scar|scarring|plaque|plaques|calcification|calcifications|fibrosis)',
-      'pleura(?:l)? (?:parenchymal|pericardial) scar(?:ring)?',
-      'pleuroparenchymal scar(?:ring)?',
+      // CheXpert's "pleural parenchymal scar", "pleuro-parenchymal scar", "pleuro-pericardial scar"
+      // (hyphens are spaces here), and its plain "fibrosis" ("pulmonary fibrosis" included).
+      'pleura(?:l)? (?:parenchymal|pericardial) scar(?:s|ring)?',
+      'pleuro ?(?:parenchymal|pericardial) scar(?:s|ring)?',
+      'fibrosis',
       'fibrothorax',
       '(?:fissur(?:e|al)|pleural) (?:thickening|abnormality|abnormalities)',
       'thickening (?:of|in) the (?:(?:right|left|minor|major|horizontal|oblique|xxxx) )*fissures?',
@@ -226,6 +231,14 @@ export const OBSERVATION_PHRASES: Record<MatchedObservation, ObservationPhrases>
     ],
   },
 };
+
+/**
+ * CheXpert's other findings (src/data/other_findings.ts: its stems and our variants, shared with the
+ * IU code mapping): a positive or uncertain mention leaves No Finding absent and sets no label. Each
+ * phrase matches the whole word it occurs in, anywhere in it, as CheXpert's substring search
+ * ("scoliosis" in "kyphoscoliosis").
+ */
+export const OTHER_FINDING_PATTERNS: readonly string[] = OTHER_FINDING_PHRASES.map((phrase) => `[a-z]*${phrase}[a-z]*`);
 
 /**
  * Qualifiers for anatomy mentions, searched in the same clause (nearest one wins).

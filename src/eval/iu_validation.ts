@@ -3,13 +3,16 @@
  *
  * Ground truth comes from the human-coded MeSH/Problems columns, mapped onto CheXpert observations
  * by the same table `prep iu` uses (src/data/iu_mapping.ts), No Finding included (CheXpert's rule:
- * no observation other than Support Devices is positive or uncertain). The codes have no negatives,
- * so the comparison is binary (present vs. not). A code the table marks uncertain ("borderline
- * cardiomegaly", a blunted costophrenic angle) is scored like the labeler's uncertain: present when
- * uncertain counts as positive, absent otherwise.
+ * no observation other than Support Devices is positive or uncertain, and no "other finding" from
+ * CheXpert's list is coded). Truth comes from the coders' codes, predictions from the report text,
+ * each side following CheXpert's definitions in its own implementation; so the scores measure how
+ * the labeler reads text, not whether a convention both sides share is right (docs/LABELER.md).
+ * The codes have no negatives, so the comparison is binary (present vs. not). A code the table
+ * marks uncertain ("borderline cardiomegaly", a blunted costophrenic angle) is scored like the
+ * labeler's uncertain: present when uncertain counts as positive, absent otherwise.
  */
 import { parseCsv } from '../data/csv.js';
-import { mapIuMesh } from '../data/iu_mapping.js';
+import { isUnindexed, mapIuMesh } from '../data/iu_mapping.js';
 import { RadgradError } from '../errors.js';
 import { CHEXPERT_OBSERVATIONS, type ChexpertObservation } from './chexpert_phrases.js';
 import { labelReport } from './chexpert_labeler.js';
@@ -53,7 +56,7 @@ export function iuTruth(mesh: string, opts: { uncertainAsPositive?: boolean } = 
 
 export interface IuValidationResult {
   metrics: LabelMetricsResult;
-  /** Reports scored, and reports skipped (no text, or "No Indexing" codes). */
+  /** Reports scored, and reports skipped (no text, or never reviewed: "No Indexing" or no code). */
   scored: number;
   skipped: number;
   /** Per report: uid, truth, predicted positives (for error analysis). */
@@ -69,7 +72,8 @@ export function validateOnIuReports(reports: readonly IuReport[], opts: { uncert
   let skipped = 0;
   for (const r of reports) {
     const text = [r.findings.trim(), r.impression.trim()].filter(Boolean).join('\n');
-    if (!text || /No Indexing/i.test(r.problems)) {
+    // Never reviewed by the coders (the rule prep iu applies): no ground truth to score against.
+    if (!text || isUnindexed(r.problems.split(';')) || isUnindexed(r.mesh.split(';'))) {
       skipped++;
       continue;
     }

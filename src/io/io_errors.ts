@@ -40,7 +40,8 @@ export class UnsupportedDTypeError extends FileFormatError {
     supported: readonly string[],
   ) {
     super(file, `tensor dtype ${dtype} (${storage}) is not supported; supported: ${supported.join(', ')}`, {
-      hint: 'cast those tensors to float32, float16 or bfloat16 (or an integer/bool dtype) before torch.save',
+      // Not "an integer dtype": uint16/32/64 are integers and refused; the message lists what is read.
+      hint: 'cast those tensors to one of the supported dtypes above before torch.save',
     });
   }
 }

@@ -13,8 +13,10 @@ import { Tensor } from '../tensor/tensor.js';
  * no cast: ShapeError / OpArgumentError) and live on its backend. The write is not recorded on the
  * tape: with grad mode on, a dst or src that requires grad throws AutogradError (torch: "a leaf
  * Variable that requires grad is being used in an in-place operation"), so run updates of
- * parameters inside noGrad(). Like every in-place write it changes what a recorded backward would
- * read of dst: update parameters after backward(), as the optimizers do.
+ * parameters inside noGrad(). The write bumps dst's version (shared by every alias of its storage),
+ * so a recorded backward that reads dst — saved before this write — throws AutogradError at
+ * backward() instead of reading the new values (torch's version counter): update parameters after
+ * backward(), as the optimizers do.
  */
 export function assign(dst: Tensor, src: Tensor): Tensor {
   if (!(dst instanceof Tensor)) throw new OpArgumentError('assign', 'dst', 'a Tensor', describe(dst));
@@ -34,6 +36,8 @@ export function assign(dst: Tensor, src: Tensor): Tensor {
   const s = src.raw('assign');
   // The same storage (a reshape or detach of dst) already holds the values.
   if (d.storage !== s.storage) dst.backend.stridedWrite(d, { offset: 0, strides: contiguousStrides(dst.shape) }, s);
+  // As torch's copy_: counted even onto itself. backward() refuses a node that saved dst before this.
+  dst.bumpVersion();
   return dst;
 }
 

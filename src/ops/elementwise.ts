@@ -2,7 +2,7 @@
 import { record } from '../autograd/tape.js';
 import { OpArgumentError } from '../errors.js';
 import { Tensor, type TensorLike } from '../tensor/tensor.js';
-import { fitsIntDType, isFloatDType, isIntDType, type BinaryOp, type UnaryOp } from '../backend/types.js';
+import { fitsIntDType, INT_RANGE, isFloatDType, isIntDType, type BinaryOp, type UnaryOp } from '../backend/types.js';
 import { scalarLike } from './creation.js';
 import { sumToShape } from './reduce.js';
 
@@ -52,19 +52,43 @@ export function promoteFloats(a: Tensor, b: Tensor): [Tensor, Tensor] {
   return [cast(a, to), cast(b, to)];
 }
 
+const TORCH_INT_NAME = { i32: 'int32', u32: 'uint32' } as const;
+
+/**
+ * A number combined with an integer tensor, converted as torch's checked conversion of a scalar: an
+ * integer the dtype holds stays itself; for u32 a negative integer down to -(2^32-1) wraps modulo
+ * 2^32 (torch lets negatives wrap for unsigned types, so x + (-1) is x - 1); any other integer
+ * throws OpArgumentError (torch: "value cannot be converted to type int32_t without overflow").
+ * null: not an integer (NaN, ±inf, 0.5), which promotes the tensor to f32 (as torch's int + float).
+ */
+function intScalar(op: string, dtype: 'i32' | 'u32', v: number): number | null {
+  if (!Number.isInteger(v)) return null;
+  if (fitsIntDType(v, dtype)) return v;
+  const [lo, hi] = INT_RANGE[dtype];
+  if (dtype === 'u32' && v < 0 && v >= -hi) return v + 2 ** 32;
+  const range = dtype === 'u32' ? `[${-hi}, ${hi}] (negatives wrap modulo 2^32)` : `[${lo}, ${hi}]`;
+  throw new OpArgumentError(
+    op, 'b', `an integer in ${range} for dtype ${dtype} (a non-integer number promotes to f32; cast() the tensor for wider arithmetic)`,
+    `${v}: value cannot be converted to type ${TORCH_INT_NAME[dtype]} without overflow`,
+  );
+}
+
 /**
  * The operands of add/sub/mul and the comparisons, promoted as torch does: integer tensors of one
  * dtype stay integer (the op runs in that type: exact, add/sub/mul wrapping around modulo 2^32 as
  * WGSL's i32/u32 arithmetic); a float against an integer tensor casts the integer one to the float
- * dtype; an integer tensor against a number that is not an integer of its dtype (ids + 0.5) is cast
- * to f32; mixed floats as promoteFloats. Integer tensors of different dtypes throw. A number stays
- * a number for a float tensor (the affine fast path) and becomes a 0-d tensor for an integer one.
- * Integer tensors never require grad, so integer results are not recorded.
+ * dtype; an integer tensor with an integer number keeps its dtype (a number it cannot hold throws,
+ * see intScalar), with a non-integer number (ids + 0.5) it is cast to f32; mixed floats as
+ * promoteFloats. Integer tensors of different dtypes throw. A number stays a number for a float
+ * tensor (the affine fast path) and becomes a 0-d tensor for an integer one. Integer tensors never
+ * require grad, so integer results are not recorded. (Comparisons against a number an integer
+ * dtype cannot hold never get here: compareOutside decides them exactly.)
  */
 function operands(op: string, a: Tensor, b: TensorLike): [Tensor, TensorLike] {
   if (typeof b === 'number') {
     if (!isIntDType(a.dtype)) return [a, b];
-    return fitsIntDType(b, a.dtype) ? [a, scalarLike(a, b)] : [cast(a, 'f32'), b];
+    const v = intScalar(op, a.dtype, b);
+    return v === null ? [cast(a, 'f32'), b] : [a, scalarLike(a, v)];
   }
   sameBackend(op, a, b);
   if (isIntDType(a.dtype) !== isIntDType(b.dtype)) {
@@ -281,13 +305,27 @@ export function abs(x: Tensor): Tensor {
 
 /**
  * A comparison (1.0/0.0 without gradient), operands promoted as operands(). Float operands give
- * their (promoted) dtype; integer operands of one dtype are compared exactly and give f32; an
- * integer tensor against a number that is not an integer of its dtype compares as floats
- * (eq(ids, 2.5) is all 0, not a truncated 2).
+ * their (promoted) dtype; integer operands of one dtype are compared exactly and give f32; so is an
+ * integer tensor against a number its dtype cannot hold (compareOutside).
  */
 function compare(op: BinaryOp, a: Tensor, b: TensorLike): Tensor {
+  if (typeof b === 'number' && isIntDType(a.dtype) && !fitsIntDType(b, a.dtype)) return compareOutside(op, a, a.dtype, b);
   const [x, y] = operands(op, a, b);
   return binaryRaw(op, x, typeof y === 'number' ? scalarLike(x, y) : y);
+}
+
+/**
+ * An integer tensor x against a number b that x's dtype cannot hold, decided exactly in the integer
+ * type (a cast to f32 would round x above 2^24, and backends would disagree): eq is all 0 and ne
+ * all 1; NaN orders with nothing; a b above (below) the dtype's range is above (below) every
+ * element; a non-integer b inside it compares as x <= floor(b) (lt, le) or x >= ceil(b) (gt, ge).
+ */
+function compareOutside(op: BinaryOp, x: Tensor, dtype: 'i32' | 'u32', b: number): Tensor {
+  const [lo, hi] = INT_RANGE[dtype];
+  const below = op === 'lt' || op === 'le';
+  const c = op === 'eq' ? 0 : op === 'ne' ? 1 : Number.isNaN(b) ? 0 : b > hi ? Number(below) : b < lo ? Number(!below) : null;
+  if (c !== null) return new Tensor(x.backend.full(x.shape, 'f32', c), x.backend);
+  return below ? binaryRaw('le', x, scalarLike(x, Math.floor(b))) : binaryRaw('ge', x, scalarLike(x, Math.ceil(b)));
 }
 
 export const eq = (a: Tensor, b: TensorLike) => compare('eq', a, b);

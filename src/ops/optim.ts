@@ -214,6 +214,7 @@ export class AdamW {
           weightDecay: s.weightDecay, step: s.step, gradScale,
         };
         be.adamw(s.param.raw('AdamW.step'), g.raw('AdamW.step'), s.m.raw('AdamW.step'), s.v.raw('AdamW.step'), h);
+        s.param.bumpVersion(); // an in-place write, as assign (a graph still holding the old values cannot backward)
       }
     });
   }

@@ -5,6 +5,7 @@ import { autocastFloat32 } from '../autograd/autocast.js';
 import { axis as axisArg, reduceAxes } from './axes.js';
 import { floatArgs } from './elementwise.js';
 import { contiguousStrides, isIntDType, numel } from '../backend/types.js';
+import { ShapeError } from '../errors.js';
 
 /** Expands g (reduced over axes with keepDims) back to `shape` (materialised broadcast). */
 export function broadcastTo(g: Tensor, shape: readonly number[]): Tensor {
@@ -97,7 +98,8 @@ export function sumToShape(g: Tensor, shape: readonly number[]): Tensor {
 
 /**
  * Index of the max along `axis` (default the last; i32, no gradient; the first index on ties, and
- * the first NaN's where there is one, as torch), with that axis dropped or kept as size 1.
+ * the first NaN's where there is one, as torch), with that axis dropped or kept as size 1. An
+ * empty axis throws ShapeError (as torch).
  */
 export function argmax(x: Tensor, axis = -1, keepDims = false): Tensor {
   return argExtremum('argmax', x, axis, keepDims);
@@ -111,6 +113,8 @@ export function argmin(x: Tensor, axis = -1, keepDims = false): Tensor {
 function argExtremum(op: 'argmax' | 'argmin', x: Tensor, axis: number, keepDims: boolean): Tensor {
   floatArgs(op, ['x', x]);
   const ax = axisArg(op, 'axis', axis, x.rank);
+  // As torch ("Expected reduction dim to have non-zero size"): an empty axis has no index to return.
+  if (x.shape[ax] === 0) throw new ShapeError(op, 'axis', 'an axis of non-zero size (an empty axis has no index to return)', `axis ${ax} of size 0 in shape [${x.shape}]`);
   const be = x.backend;
   const last = x.rank - 1;
   let src = x.raw(op);

@@ -18,6 +18,14 @@ export interface GradNode {
 
 let nextId = 1;
 
+/**
+ * In-place write counters, one per storage (torch's `_version`), so that reshape()/detach() aliases
+ * share one with their source: recorded ops note the versions of what their backward reads, and
+ * backward() refuses a node whose saved tensors were overwritten since (autograd/tape.ts).
+ */
+const storageVersions = new WeakMap<object, number>();
+const storageKey = (raw: RawTensor | null): object | null => (typeof raw?.storage === 'object' && raw.storage !== null ? raw.storage : null);
+
 export class DisposedTensorError extends RadgradError {
   /** `detail` replaces the default hint-free tail (e.g. what made the tensor and when it was needed). */
   constructor(op: string, id: number, opts: { madeBy?: string | null; detail?: string; hint?: string } = {}) {
@@ -87,6 +95,18 @@ export class Tensor {
 
   get rank(): number {
     return this.shape.length;
+  }
+
+  /** In-place writes its storage has had (assign, optimizer steps), shared with its aliases: torch's `_version`. */
+  get version(): number {
+    const k = storageKey(this._raw);
+    return k ? (storageVersions.get(k) ?? 0) : 0;
+  }
+
+  /** Counts an in-place write to this tensor's storage; every op that writes user-visible storage in place calls it. */
+  bumpVersion(): void {
+    const k = storageKey(this.raw('bumpVersion'));
+    if (k) storageVersions.set(k, (storageVersions.get(k) ?? 0) + 1);
   }
 
   /** Releases the storage now (idempotent). The gradient is released too. */

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { formatJsonl } from '../../src/data/jsonl.js';
-import { IU_MAPPING, mapIuProblems, prepIu } from '../../src/data/iu.js';
+import { IU_MAPPING, mapIuMesh, mapIuProblems, prepIu } from '../../src/data/iu.js';
 import { RadgradError } from '../../src/errors.js';
 import { sharedPath } from '../../src/util/paths.js';
 
@@ -25,26 +25,58 @@ test('iu mapping: direct terms, qualifiers, uncertainty, canonical order', () =>
   assert.deepEqual(mapIuProblems('Catheters, Indwelling;Fractures, Bone', 'Catheters, Indwelling/right;Fractures, Bone/ribs/left').labels, { Fracture: '1', 'Support Devices': '1' });
   // Positive beats uncertain when two terms hit one label.
   assert.deepEqual(mapIuProblems('Cardiac Shadow;Cardiomegaly', 'Cardiac Shadow/borderline;Cardiomegaly/mild').labels, { Cardiomegaly: '1' });
-  // Unmapped terms are reported, not guessed.
+  // Unmapped terms are reported, not guessed; those on CheXpert's other-findings list are named.
   const u = mapIuProblems('Calcified Granuloma;Thoracic Vertebrae;Nodule', 'Calcified Granuloma/lung/base;Thoracic Vertebrae/degenerative;Nodule/lung/lingula');
   assert.deepEqual(u.labels, { 'Lung Lesion': '1' });
   assert.deepEqual(u.unmapped, ['Calcified Granuloma', 'Thoracic Vertebrae']);
+  assert.deepEqual(u.otherFindings, [['Calcified Granuloma', 'calcifi'], ['Thoracic Vertebrae', 'degenera']]);
   // MeSH out of step with Problems: qualifiers are ignored rather than misapplied.
   assert.deepEqual(mapIuProblems('Opacity;Nodule', 'Opacity/ribs').labels, { 'Lung Opacity': '1', 'Lung Lesion': '1' });
+  // Stray ';' (trailing, doubled) in either column do not break the alignment of qualifiers.
+  for (const [problems, mesh] of [['Opacity', 'Opacity/ribs/left;'], ['Opacity;', 'Opacity/ribs/left'], ['Opacity', ';Opacity/ribs/left;;'], [';Opacity', 'Opacity/ribs/left; ;']]) {
+    assert.deepEqual(mapIuProblems(problems, mesh).labels, { 'No Finding': '1' }, `${problems} | ${mesh}`);
+  }
+  assert.deepEqual(mapIuMesh('Opacity/ribs/left;').labels, { 'No Finding': '1' });
+  assert.deepEqual(mapIuMesh('Cardiomegaly/borderline;;Opacity/ribs/left').labels, { Cardiomegaly: 'uncertain' });
   assert.ok(IU_MAPPING.size >= 30);
 });
 
-test('iu mapping: No Finding follows CheXpert (no finding other than Support Devices); No Indexing stays unlabeled', () => {
-  // uid 10: only an unmapped code → normal.
+test('iu mapping: No Finding follows CheXpert (no finding other than Support Devices, no other finding); No Indexing stays unlabeled', () => {
+  // uid 10: only a CheXpert "other finding" (its no_finding phrase list): no label at all, as
+  // CheXpert and MIMIC-CXR's chexpert.csv leave every column blank for such a study.
   const g = mapIuProblems('Calcified Granuloma', 'Calcified Granuloma/lung/upper lobe/right');
-  assert.deepEqual(g.labels, { 'No Finding': '1' });
-  assert.equal(g.noFindingDerived, true);
+  assert.deepEqual(g.labels, {});
+  assert.equal(g.noFindingDerived, false);
   assert.deepEqual(g.unmapped, ['Calcified Granuloma']);
-  // uid 62: a device does not make a study abnormal.
+  // A code that is neither an observation nor on the list leaves the study normal.
+  const t = mapIuProblems('Aorta;Surgical Instruments', 'Aorta/tortuous;Surgical Instruments/thorax');
+  assert.deepEqual([t.labels, t.noFindingDerived, t.otherFindings], [{ 'No Finding': '1' }, true, []]);
+  assert.deepEqual(mapIuProblems('Technical Quality of Image Unsatisfactory', 'Technical Quality of Image Unsatisfactory ').labels, { 'No Finding': '1' });
+  // A device does not make a study abnormal (uid 1653-style)...
+  assert.deepEqual(mapIuProblems('Implanted Medical Device', 'Implanted Medical Device/left').labels, { 'No Finding': '1', 'Support Devices': '1' });
+  // ...but the other findings beside it do (uid 62: degenerative spine, calcified nodes).
   assert.deepEqual(mapIuProblems('Stents;Spine;Calcinosis', 'Stents/coronary vessels;Spine/degenerative;Calcinosis/mediastinum/lymph nodes').labels, {
-    'No Finding': '1',
     'Support Devices': '1',
   });
+  // Other findings by CheXpert's stems in term or qualifiers, by the shared variants, and by IU's own MeSH names.
+  const other: Array<[string, string]> = [
+    ['Emphysema/mild', 'emphysema'], ['Hernia, Hiatal/small', 'hernia'], ['Scoliosis/thoracic vertebrae/right', 'scoliosis'],
+    ['Kyphosis/severe', 'kyphosis'], ['Atherosclerosis/aorta', 'atherosclero'], ['Granulomatous Disease', 'granuloma'],
+    ['Aorta/prominent', 'prominen'], ['Diaphragmatic Eventration/right', 'eventration'], ['Density/ribs/right/round/multiple', 'density'],
+    ['Deformity/clavicle/left', 'deformity'], ['Volume Loss/lung/right', 'volume loss'], ['Hypertension, Pulmonary', 'hypertension'],
+    ['Osteophyte/thoracic vertebrae/multiple', 'osteophytosis'], ['Spondylosis/thoracic vertebrae', 'degenera'], ['Diaphragm/left/elevated', 'elevation'],
+    ['Pulmonary Disease, Chronic Obstructive', 'copd'], ['Arthritis/spine', 'arthropathy'], ['Osteoporosis', 'osteopenia'], ['Pectus Carinatum', 'deformity'],
+    ['Calcinosis/aorta', 'calcifi'], ['Lung/bilateral/hyperdistention', 'hyperinflat'], ['Lung, Hyperlucent/apex', 'hyperinflat'], ['Blister/lung/apex/bilateral', 'bullae'],
+    ['Bone Diseases, Metabolic/spine', 'osteopenia'], ['Funnel Chest/mild', 'deformity'],
+  ];
+  for (const [code, stem] of other) {
+    const m = mapIuMesh(code);
+    assert.deepEqual([m.labels, m.otherFindings.map(([, s]) => s)], [{}, [stem]], code);
+  }
+  // Not other findings: the study stays normal.
+  for (const code of ['Aorta/tortuous', 'Lung/hypoinflation', 'Mediastinum/lymph nodes', 'Opacity/ribs/left', 'Sclerosis/humerus/right']) {
+    assert.deepEqual(mapIuMesh(code).labels, { 'No Finding': '1' }, code);
+  }
   // An uncertain finding is a finding.
   assert.deepEqual(mapIuProblems('Cardiac Shadow', 'Cardiac Shadow/borderline').labels, { Cardiomegaly: 'uncertain' });
   // A "normal" code is not "derived"; never reviewed → no label at all.
@@ -56,7 +88,8 @@ test('iu mapping: No Finding follows CheXpert (no finding other than Support Dev
   assert.deepEqual(mapIuProblems('Cicatrix', 'Cicatrix/pleura/right').labels, { 'Pleural Other': '1' });
   assert.deepEqual(mapIuProblems('Opacity', 'Opacity/lung/lingula/round').labels, { 'Lung Lesion': '1', 'Lung Opacity': '1' });
   assert.deepEqual(mapIuProblems('Density', 'Density/lung/upper lobe/right/round').labels, { 'Lung Lesion': '1' });
-  assert.deepEqual(mapIuProblems('Density', 'Density/ribs/right/round/multiple').labels, { 'No Finding': '1' });
+  assert.deepEqual(mapIuProblems('Density', 'Density/ribs/right/round/multiple').labels, {}); // CheXpert's "density": an other finding
+  assert.deepEqual(mapIuProblems('Pulmonary Fibrosis', 'Pulmonary Fibrosis/lower lobe/bilateral').labels, { 'Pleural Other': '1' }); // CheXpert's "fibrosis"
   assert.deepEqual(mapIuProblems('Mediastinum', 'Mediastinum/prominent/mild').labels, { 'Enlarged Cardiomediastinum': '1' });
   assert.deepEqual(mapIuProblems('Mediastinum', 'Mediastinum/lymph nodes').labels, { 'No Finding': '1' });
 });
@@ -72,9 +105,10 @@ test('prep iu: the real Open-i reports — counts, a known uid, coverage, determ
     assert.equal(s.studiesRead, 2695);
     assert.equal(s.studiesRead, s.filtered + s.noSections + s.written);
     assert.equal(s.noSections, 15); // reports with empty findings and impression (with a mapped label)
-    // Only the 61 "No Indexing" reports and the 24 whose only findings are uncertain are filtered.
-    assert.deepEqual([s.filtered, s.written], [85, 2595]);
-    assert.equal(s.labelCounts['No Finding']!.positive, 1738);
+    // Filtered: the 61 "No Indexing" reports, the 564 coded with CheXpert "other findings" only (no
+    // label at all), and the 26 whose only findings are uncertain (2 of them beside a device).
+    assert.deepEqual([s.filtered, s.written], [651, 2029]);
+    assert.equal(s.labelCounts['No Finding']!.positive, 1141);
     assert.equal(fs.readFileSync(out, 'utf8'), formatJsonl(records));
 
     const r1 = records.find((r) => r.id === 'iu-1')!;
@@ -83,9 +117,11 @@ test('prep iu: the real Open-i reports — counts, a known uid, coverage, determ
       r1.completion,
       ' The cardiac silhouette and mediastinum size are within normal limits. There is no pulmonary edema. There is no focal consolidation. There are no XXXX of a pleural effusion. There is no evidence of pneumothorax. \nImpression: Normal chest x-XXXX.',
     );
-    // Codes with no CheXpert counterpart, or only a device: No Finding, as MIMIC-CXR would label them.
-    assert.equal(records.find((r) => r.id === 'iu-10')!.prompt, 'No Finding: 1. \nFindings:');
-    assert.equal(records.find((r) => r.id === 'iu-62')!.prompt, 'No Finding: 1; Support Devices: 1. \nFindings:');
+    // Only other findings (a calcified granuloma): no label, as MIMIC-CXR's chexpert.csv; a device
+    // beside other findings: Support Devices alone, No Finding blank; a device alone: normal.
+    assert.equal(records.find((r) => r.id === 'iu-10'), undefined);
+    assert.equal(records.find((r) => r.id === 'iu-62')!.prompt, 'Support Devices: 1. \nFindings:');
+    assert.equal(records.find((r) => r.id === 'iu-1653')!.prompt, 'No Finding: 1; Support Devices: 1. \nFindings:');
     assert.equal(records.find((r) => r.id === 'iu-43'), undefined); // No Indexing
     const r202 = records.find((r) => r.id === 'iu-202')!;
     assert.equal(r202.prompt, 'Cardiomegaly: 1; Edema: 1; Lung Opacity: 1; Pleural Effusion: 1. \nFindings:');
@@ -100,8 +136,9 @@ test('prep iu: the real Open-i reports — counts, a known uid, coverage, determ
     assert.equal(c.termOccurrences, 5540);
     assert.ok(c.termCoverage > 0.5, `term coverage ${c.termCoverage}`);
     assert.ok(c.reportCoverage > 0.7, `report coverage ${c.reportCoverage}`);
-    assert.equal(c.reportsWithLabels, 2695 - 61); // all but No Indexing
-    assert.equal(c.noFindingDerived, 774);
+    assert.equal(c.reportsWithLabels, 2695 - 61 - 564); // all but No Indexing and other findings only
+    assert.equal(c.noFindingDerived, 177);
+    assert.equal(c.otherFindingsOnly, 564);
     // The CheXpert-relevant vocabulary is covered: none of it is among the most frequent unmapped terms.
     const core = ['normal', 'Cardiomegaly', 'Pulmonary Atelectasis', 'Pleural Effusion', 'Opacity', 'Airspace Disease', 'Infiltrate', 'Pneumonia', 'Pneumothorax', 'Consolidation', 'Nodule', 'Mass', 'Catheters, Indwelling', 'Fractures, Bone', 'Pulmonary Edema', 'Pulmonary Congestion'];
     for (const [t] of c.topUnmapped) assert.ok(!core.includes(t), `core term unmapped: ${t}`);
@@ -116,9 +153,9 @@ test('prep iu: the real Open-i reports — counts, a known uid, coverage, determ
     assert.equal(def.summary.written, 855);
     assert.equal(def.records.find((r) => r.id === 'iu-62'), undefined);
     assert.ok(def.records.every((r) => Object.entries(r.labels).some(([k, v]) => k !== 'No Finding' && k !== 'Support Devices' && v === '1')));
-    // --keep-all keeps every labelled report: all but No Indexing and the 15 without text.
+    // --keep-all keeps every labelled report: all but No Indexing, other findings only and the 15 without text.
     const all = await prepIu({ csv: IU_CSV!, keep: { all: true } });
-    assert.deepEqual([all.summary.filtered, all.summary.written], [61, 2619]);
+    assert.deepEqual([all.summary.filtered, all.summary.written], [625, 2055]);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -67,15 +67,23 @@ const cases: Array<[string, string[]]> = [
   ['Normal heart size and mediastinal contours.', ['Cardiomegaly=negative', 'Enlarged Cardiomediastinum=negative', 'No Finding=positive']],
   ['Pulmonary vascular congestion.', ['Edema=uncertain']],
   ['Blunting of the left costophrenic angle.', ['Pleural Effusion=uncertain']],
-  ['Calcified granuloma in the right upper lobe.', ['No Finding=positive']],
+  // CheXpert's other findings (its no_finding phrase list) set no label but rule out No Finding.
+  ['Calcified granuloma in the right upper lobe. No acute disease.', []],
   ['Nodular opacity in the left base, consistent with a nipple shadow.', ['Lung Opacity=positive']],
   ['Spiculated 2 cm mass in the right upper lobe.', ['Lung Lesion=positive']],
-  ['Residuals of prior granulomatous infection.', ['No Finding=positive']],
+  ['Residuals of prior granulomatous infection.', []],
   ['Acute fracture of the right 5th rib.', ['Fracture=positive']],
   ['Biapical pleural thickening.', ['Pleural Other=positive']],
-  // Scarring is Lung Opacity (CheXpert's "scar"), pleural scarring Pleural Other only.
+  // Scarring is Lung Opacity (CheXpert's "scar"), pleural scarring Pleural Other only (CheXpert's
+  // Lung Opacity unmention "pleural scar"); its pleuro-parenchymal and pleuro-pericardial scars are
+  // Pleural Other and, through "scar", Lung Opacity; its plain "fibrosis" is Pleural Other.
   ['Stable scarring in the right lung apex.', ['Lung Opacity=positive']],
-  ['Left pleural scarring. Pleuroparenchymal scar at the right apex.', ['Pleural Other=positive']],
+  ['Left pleural scarring.', ['Pleural Other=positive']],
+  ['Pleuro-parenchymal scarring at the left apex.', ['Lung Opacity=positive', 'Pleural Other=positive']],
+  ['Pleuroparenchymal scar at the right apex.', ['Lung Opacity=positive', 'Pleural Other=positive']],
+  ['Pleuro-pericardial scar.', ['Lung Opacity=positive', 'Pleural Other=positive']],
+  ['Pulmonary fibrosis.', ['Pleural Other=positive']],
+  ['Lungs are clear without evidence of fibrosis.', ['No Finding=positive', 'Pleural Other=negative']],
   ['No scarring.', ['Lung Opacity=negative', 'No Finding=positive']],
   // Support Devices do not cancel No Finding (CheXpert's rule).
   ['Right IJ central venous catheter tip in the SVC. Lungs are clear.', ['No Finding=positive', 'Support Devices=positive']],
@@ -96,6 +104,32 @@ test('detailed output names the cue that decided each mention', () => {
   assert.equal(byObs['Pneumonia']!.status, 'uncertain');
   assert.match(byObs['Pneumonia']!.reason, /possible/);
   assert.equal(byObs['Pneumonia']!.sentenceIndex, 1);
+});
+
+test("No Finding follows CheXpert's other findings: a positive or uncertain one rules it out, a negated one does not", () => {
+  const blocked = [
+    'Degenerative changes of the thoracic spine. No acute disease.',
+    'Mild kyphoscoliosis.', // "scoliosis" anywhere in the word, as CheXpert's substring search
+    'Lungs are hyperexpanded but clear.',
+    'Small T-spine osteophytes.', // a variant of CheXpert's "osteophytosis"
+    'Thoracic spondylosis. No acute process.',
+    'Elevated right hemidiaphragm.',
+    'Possible mild emphysema.', // uncertain counts, as in CheXpert
+    'History of COPD.',
+    'Small hiatal hernia.',
+  ];
+  for (const text of blocked) {
+    const d = labelReportDetailed(text);
+    assert.deepEqual(present(d.labels), [], text);
+    assert.ok(d.mentions.some((m) => m.observation === 'No Finding' && m.status !== 'negative'), `${text}: an other-finding mention`);
+  }
+  // A tracheostomy is a device and, in CheXpert's list, an other finding too.
+  assert.deepEqual(present(labelReport('Tracheostomy tube in place. Lungs are clear.')), ['Support Devices=positive']);
+  for (const text of ['No emphysema.', 'No evidence of aspiration.', 'Without pleural thickening or effusion.']) {
+    assert.ok(present(labelReport(text)).includes('No Finding=positive'), text);
+  }
+  const g = labelReportDetailed('Calcified granuloma in the right upper lobe.').mentions.find((m) => m.observation === 'No Finding')!;
+  assert.deepEqual([g.text, g.status], ['calcified', 'positive']);
 });
 
 test('deterministic and fast', () => {

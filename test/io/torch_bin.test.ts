@@ -224,7 +224,8 @@ test('torch .bin errors: forbidden globals, missing/short storages, bad views, w
     writeArchive(f, [{ ...one, type }], { '0': new Uint8Array(32) });
     const u = throwsFormat(() => TorchBinReader.open(f), new RegExp(`tensor dtype ${dtype} \\(torch\\.${type}\\) is not supported; supported: float64, float32`), f, UnsupportedDTypeError);
     assert.equal((u as UnsupportedDTypeError).dtype, dtype);
-    assert.match(u.hint!, /cast those tensors/);
+    assert.match(u.hint!, /cast those tensors to one of the supported dtypes above/);
+    assert.doesNotMatch(u.hint!, /integer/, 'uint16/32/64 are integer dtypes that are refused: the hint must not suggest them');
   }
 
   f = path.join(dir, 'nostorage.bin');

@@ -1,13 +1,14 @@
 /**
  * assign(dst, src): the public in-place update. Values are copied exactly on both backends (odd
- * sizes, float and integer dtypes), every holder of dst's storage sees them, nothing is allocated,
+ * sizes; f32, f16, i32, u32), every holder of dst's storage sees them, nothing is allocated,
  * and it refuses what torch refuses: shape/dtype/backend mismatches (typed errors naming assign and
- * the argument) and, with grad mode on, a dst or src that requires grad (AutogradError).
+ * the argument) and, with grad mode on, a dst or src that requires grad (AutogradError). A write to
+ * a tensor a recorded backward reads is caught at backward() (test/autograd/versions.test.ts).
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { shutdownGpu } from '../../src/gpu/device.js';
+import { gpu as gpuCtx, shutdownGpu } from '../../src/gpu/device.js';
 import { withBackend } from '../../src/backend/registry.js';
 import { numel, type Backend } from '../../src/backend/types.js';
 import { OpArgumentError, ShapeError } from '../../src/errors.js';
@@ -57,6 +58,28 @@ describe('assign', () => {
         assert.equal(be.bytesInUse(), before, `${be.name}: leak`);
       }
     }, 15);
+  });
+
+  it('copies f16 exactly (odd sizes, across the 2-halves-per-word packing), and a view of dst sees it', async () => {
+    const { gpu, cpu } = await getBackends();
+    if (!gpuCtx().caps.f16) return; // f16 storage needs shader-f16
+    for (const n of [1, 2, 3, 5, 17, 129, 1001, 65537]) {
+      // Quarters in [-512, 512): exact in f16, and a distinct neighbour for each element.
+      const vals = Array.from({ length: n }, (_, i) => (((i * 37) % 4096) - 2048) / 4);
+      for (const be of [cpu, gpu]) {
+        const got = await withBackend(be, async () => {
+          const dst = ops.full([n], -1, { dtype: 'f16' });
+          const view = ops.reshape(dst, [1, n]);
+          tidy(() => ops.assign(dst, ops.tensor(vals, [n], { dtype: 'f16' })));
+          const r = [[...(await dst.data())], [...(await view.data())]];
+          dst.dispose();
+          view.dispose();
+          return r;
+        });
+        assert.deepEqual(got[0], vals, `${be.name} f16 [${n}]`);
+        assert.deepEqual(got[1], vals, `${be.name} f16 [${n}] through a view`);
+      }
+    }
   });
 
   it('is the update of a hand-written optimizer: plain SGD with assign under noGrad equals the SGD class', async () => {

@@ -3,7 +3,8 @@
  * integer type itself, exact and wrapping around modulo 2^32 (WGSL's i32/u32 arithmetic). Random
  * shapes with odd and size-1 axes and values over the whole range (so that results wrap), both
  * kernel styles: WGSL = CPU reference = a BigInt host reference, exactly. Promotion against floats
- * and numbers as torch, and integers never take part in autograd.
+ * and numbers as torch (a number the dtype cannot hold: arithmetic throws, comparisons are exact),
+ * and integers never take part in autograd.
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,6 +14,7 @@ import * as ops from '../../src/ops/index.js';
 import type { Tensor } from '../../src/tensor/tensor.js';
 import { broadcastShapes, broadcastStrides, numel } from '../../src/backend/types.js';
 import { Rng } from '../../src/data/rng.js';
+import { OpArgumentError } from '../../src/errors.js';
 import { assertClose, multiIndex } from '../helpers/compare.js';
 import { broadcastPairArb, checkOp, getBackends, property, runOn, seedArb, shapeArb } from '../helpers/ops_harness.js';
 
@@ -65,6 +67,8 @@ function hostSum(x: ArrayLike<number>, s: number[], axes: number[], dtype: IntDT
 }
 
 const EXACT = { fwd: { rtol: 0, atol: 0 }, noBackward: true } as const;
+
+const isFloatArray = (a: unknown): boolean => a instanceof Float32Array || a instanceof Float64Array;
 
 describe('integer add / sub / mul', () => {
   for (const op of ['add', 'sub', 'mul'] as const) {
@@ -166,10 +170,14 @@ describe('integer promotion and autograd', () => {
     for (const be of [cpu, gpu]) {
       const ids = { data: [1, -2, 3], shape: [3], dtype: 'i32' } as const;
       const half = await runOn(be, (t) => ops.add(t, 0.5), [ids]);
-      assert.ok(!(half.out instanceof Int32Array), `${be.name}: i32 + 0.5 is float`);
-      assertClose(half.out, [1.5, -1.5, 3.5], { label: `${be.name} i32 + 0.5` });
-      const big = await runOn(be, (t) => ops.add(t, 2 ** 31), [ids]);
-      assertClose(big.out, [2 ** 31 + 1, 2 ** 31 - 2, 2 ** 31 + 3], { label: `${be.name} i32 + 2^31 (beyond i32: as f32)` });
+      assert.ok(isFloatArray(half.out), `${be.name}: i32 + 0.5 is float`);
+      assert.deepEqual([...half.out], [1.5, -1.5, 3.5], `${be.name} i32 + 0.5`);
+      // A float result as torch (int32 tensor + float scalar → float32): on the GPU in f32, where
+      // 2^30 + 1 and 2^24 + 1 round first; the CPU reference keeps its float64 for f32 tensors.
+      const big = [2 ** 30 + 1, 2 ** 24 + 1];
+      const f32 = await runOn(be, (t) => ops.add(t, 0.5), [{ data: big, shape: [2], dtype: 'i32' }]);
+      const want = be === cpu ? big.map((v) => v + 0.5) : big.map((v) => Math.fround(Math.fround(v) + 0.5));
+      assert.deepEqual([...f32.out], want, `${be.name} i32 + 0.5 in the float type`);
       const q = await runOn(be, (a, b) => ops.div(a, b), [ids, { data: [2, 4, -2], shape: [3], dtype: 'i32' }]);
       assertClose(q.out, [0.5, -0.5, -1.5], { label: `${be.name} div(i32, i32)` });
       // A float operand that requires grad gets its gradient; the integer one none.
@@ -181,6 +189,56 @@ describe('integer promotion and autograd', () => {
       const s = await runOn(be, (a) => ops.sum(ops.mul(ops.add(a, a), 3)), [ids]);
       assert.deepEqual([...s.out], [12], `${be.name} sum(3·(a + a))`);
       await assert.rejects(runOn(be, (a, b) => ops.add(a, b), [ids, { data: [1, 2, 3], shape: [3], dtype: 'u32' }]), /add: argument 'b' expected dtype i32/);
+    }
+  });
+
+  it('an integer number the dtype cannot hold: add/sub/mul throw as torch; u32 takes negatives down to -(2^32-1), wrapping', async () => {
+    const { gpu, cpu } = await getBackends();
+    const overflow = (op: string, type: string) => (e: unknown) =>
+      e instanceof OpArgumentError && e.op === op && e.arg === 'b' && new RegExp(`value cannot be converted to type ${type} without overflow`).test(e.message);
+    for (const be of [cpu, gpu]) {
+      const i32 = { data: [5, -7], shape: [2], dtype: 'i32' } as const;
+      const u32 = { data: [16777219, 0], shape: [2], dtype: 'u32' } as const;
+      const refused: Array<[ArithOp, number, typeof i32 | typeof u32, string]> = [
+        ['add', 2 ** 31, i32, 'int32'], ['sub', 2 ** 31, i32, 'int32'], ['mul', -(2 ** 31) - 1, i32, 'int32'], ['add', 2 ** 53, i32, 'int32'],
+        ['add', 2 ** 32, u32, 'uint32'], ['sub', -(2 ** 32), u32, 'uint32'], ['mul', 2 ** 40, u32, 'uint32'],
+      ];
+      for (const [op, v, x, type] of refused) {
+        await assert.rejects(runOn(be, (t) => OPS[op](t, v as never), [x]), overflow(op, type), `${be.name} ${op}(${x.dtype}, ${v})`);
+      }
+      const wrapped: Array<[string, (t: Tensor) => Tensor, number[]]> = [
+        ['u32 + (-1)', (t) => ops.add(t, -1), [16777218, 2 ** 32 - 1]],
+        ['u32 - (-1)', (t) => ops.sub(t, -1), [16777220, 1]],
+        ['u32 * (-1)', (t) => ops.mul(t, -1), [2 ** 32 - 16777219, 0]],
+        ['u32 + (1 - 2^32)', (t) => ops.add(t, 1 - 2 ** 32), [16777220, 1]],
+      ];
+      for (const [label, f, want] of wrapped) {
+        const r = await runOn(be, f, [u32]);
+        assert.ok(r.out instanceof Uint32Array, `${be.name} ${label}: stays u32`);
+        assert.deepEqual([...r.out], want, `${be.name} ${label}`);
+      }
+    }
+  });
+
+  it('comparisons against a number the dtype cannot hold are exact and agree on both backends (no f32 cast)', async () => {
+    const { gpu, cpu } = await getBackends();
+    const CMP = { eq: (a: number, b: number) => a === b, ne: (a: number, b: number) => a !== b, lt: (a: number, b: number) => a < b, le: (a: number, b: number) => a <= b, gt: (a: number, b: number) => a > b, ge: (a: number, b: number) => a >= b } as const;
+    const cases: Array<[IntDType, number[], number[]]> = [
+      // Values around 2^24 and the range ends, where an f32 cast rounds.
+      ['i32', [2 ** 31 - 1, -(2 ** 31), 0, 16777217, 16777216, -5], [2 ** 31, -(2 ** 31) - 1, 2 ** 53, 16777216.5, -4.5, 0.25, Infinity, -Infinity, NaN]],
+      ['u32', [2 ** 32 - 1, 0, 16777217, 7, 2 ** 32 - 2], [-1, -0.5, 0.5, 2 ** 32, 2 ** 32 - 1.5, 16777216.5, Infinity, -Infinity, NaN]],
+    ];
+    for (const be of [cpu, gpu]) {
+      for (const [dtype, data, numbers] of cases) {
+        for (const v of numbers) {
+          for (const op of ['eq', 'ne', 'lt', 'le', 'gt', 'ge'] as const) {
+            const r = await runOn(be, (t) => ops[op](t, v), [{ data, shape: [data.length], dtype }]);
+            assert.ok(isFloatArray(r.out), `${be.name} ${op}(${dtype}, ${v}): 1.0/0.0 as integer comparisons`);
+            assert.deepEqual(r.shape, [data.length]);
+            assert.deepEqual([...r.out], data.map((d) => Number(CMP[op](d, v))), `${be.name} ${op}(${dtype} [${data}], ${v})`);
+          }
+        }
+      }
     }
   });
 

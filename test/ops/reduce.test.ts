@@ -11,6 +11,7 @@ import { shutdownGpu } from '../../src/gpu/device.js';
 import * as ops from '../../src/ops/index.js';
 import type { Tensor } from '../../src/tensor/tensor.js';
 import { numel } from '../../src/backend/types.js';
+import { ShapeError } from '../../src/errors.js';
 import { ErrorLog } from '../helpers/compare.js';
 import { checkOp, getBackends, property, randValues, runOn, seedArb, shapeArb, TOL_ACCUM } from '../helpers/ops_harness.js';
 
@@ -155,6 +156,24 @@ describe('argmin and NaN', () => {
       for (const [name, f, last] of [['argmax', ops.argmax, 17], ['argmin', ops.argmin, 18]] as const) {
         const r = await runOn(be, (t) => f(t), [{ data, shape: [4, len], requiresGrad: false }]);
         assert.deepEqual([...r.out], [0, 300, len - 1, last], `${be.name} ${name}`);
+      }
+    }
+  });
+
+  it('an empty axis throws ShapeError naming the op and the axis (torch); empty rows along a non-empty axis are fine', async () => {
+    const { gpu, cpu } = await getBackends();
+    const empty = (op: string, got: RegExp) => (e: unknown) => e instanceof ShapeError && e.op === op && got.test(e.message);
+    for (const be of [cpu, gpu]) {
+      for (const [name, f] of [['argmax', ops.argmax], ['argmin', ops.argmin]] as const) {
+        await assert.rejects(runOn(be, (t) => f(t), [{ data: [], shape: [3, 0], requiresGrad: false }]), empty(name, /axis 1 of size 0 in shape \[3,0\]/), `${be.name} ${name} [3, 0]`);
+        await assert.rejects(runOn(be, (t) => f(t, 0, true), [{ data: [], shape: [0, 4], requiresGrad: false }]), empty(name, /axis 0 of size 0/), `${be.name} ${name} [0, 4] axis 0`);
+        await assert.rejects(runOn(be, (t) => f(t), [{ data: [], shape: [0], requiresGrad: false }]), empty(name, /axis 0 of size 0/), `${be.name} ${name} [0]`);
+        // The backend primitive refuses it too (it reads the last axis).
+        const raw = be.full([2, 0], 'f32', 0);
+        assert.throws(() => (name === 'argmax' ? be.argmax(raw) : be.argmin(raw)), empty(name, /shape \[2,0\]/), `${be.name} backend ${name}`);
+        be.dispose(raw);
+        const r = await runOn(be, (t) => f(t, 1), [{ data: [], shape: [0, 4], requiresGrad: false }]);
+        assert.deepEqual(r.shape, [0], `${be.name} ${name} of [0, 4] along axis 1`);
       }
     }
   });

@@ -1,7 +1,7 @@
 import { OpArgumentError } from '../../errors.js';
 import { checkShape } from '../shape_checks.js';
 import { numel, type Backend } from '../types.js';
-import { dataOf, make } from './common.js';
+import { dataOf, make, type CpuRaw } from './common.js';
 
 export function cpuMemoryOps(): Pick<Backend, 'upload' | 'full' | 'empty' | 'read' | 'dispose' | 'reshape' | 'bytesInUse' | 'sync'> {
   return {
@@ -33,7 +33,8 @@ export function cpuMemoryOps(): Pick<Backend, 'upload' | 'full' | 'empty' | 'rea
     reshape(x, shape) {
       checkShape('reshape', 'shape', shape);
       if (numel(shape) !== numel(x.shape)) throw new OpArgumentError('reshape', 'shape', `${numel(x.shape)} elements`, `[${shape}]`);
-      return make(shape, x.dtype, dataOf(x));
+      // The same storage object, as the WebGPU backend's views: aliases share one version counter (Tensor.version).
+      return { shape: [...shape], dtype: x.dtype, storage: (x as CpuRaw).storage };
     },
     bytesInUse() {
       return 0;

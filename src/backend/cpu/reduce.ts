@@ -1,5 +1,4 @@
-import { checkReduce } from '../elementwise_checks.js';
-import { checkFloat } from '../nn_checks.js';
+import { checkArgExtremum, checkReduce } from '../elementwise_checks.js';
 import { numel, type Backend, type RawTensor } from '../types.js';
 import { dataOf, make } from './common.js';
 
@@ -8,9 +7,9 @@ import { dataOf, make } from './common.js';
  * the first NaN wins (torch's argmax/argmin).
  */
 function argExtremum(op: 'argmax' | 'argmin', x: RawTensor): RawTensor {
-  checkFloat(op, 'x', x);
+  checkArgExtremum(op, x);
   const len = x.shape[x.shape.length - 1] ?? 1;
-  const rows = numel(x.shape) / Math.max(1, len);
+  const rows = numel(x.shape) / len; // len > 0 (checkArgExtremum)
   const out = make(x.shape.slice(0, -1), 'i32');
   const s = dataOf(x);
   const o = dataOf(out);

@@ -10,9 +10,8 @@
  */
 import type { GpuContext } from '../../gpu/device.js';
 import { grid1d } from '../../gpu/kernel.js';
-import { checkReduce } from '../elementwise_checks.js';
+import { checkArgExtremum, checkReduce } from '../elementwise_checks.js';
 import { alloc, bufferOf, cpuStyle, forRowChunks, launch, release, strideGrid, variants, vec4Bindable, view, WG } from './common.js';
-import { checkFloat } from '../nn_checks.js';
 import { isIntDType, numel, type Backend, type DType, type RawTensor, type ReduceOp } from '../types.js';
 
 const OPS: Record<ReduceOp, number> = { sum: 0, mean: 1, max: 2, min: 3 };
@@ -85,9 +84,9 @@ export function reduceOps(ctx: GpuContext): Pick<Backend, 'reduce' | 'argmax' | 
     });
   };
   const arg = (op: 'argmax' | 'argmin', x: RawTensor): RawTensor => {
-    checkFloat(op, 'x', x);
+    checkArgExtremum(op, x);
     const len = x.shape[x.shape.length - 1] ?? 1;
-    const rows = numel(x.shape) / Math.max(1, len);
+    const rows = numel(x.shape) / len; // len > 0 (checkArgExtremum)
     const out = alloc(ctx, x.shape.slice(0, -1), 'i32', op);
     forRowChunks(ctx, op, rows, [{ x, per: len }, { x: out, per: 1 }], (_, c, [xc, oc]) => {
       launch(ctx, argKernel(x.dtype), {
