@@ -5,8 +5,8 @@
  * generated report; the report is labelled by the CheXpert-style labeler and compared per
  * observation as a binary problem. The positive class is "positive" (and, with
  * `uncertainAsPositive`, "uncertain" on both sides). Observations the prompt does not list count
- * as negative, except No Finding, which by default is inferred from the prompt the way CheXpert
- * defines it (positive when no listed pathology is 1/uncertain).
+ * as negative, except No Finding, which is inferred from the prompt the way CheXpert defines it
+ * (positive when no listed pathology is 1/uncertain) when no prompt of the set lists it.
  *
  * Averages: micro pools TP/FP/FN over all observations; macro is the mean over observations
  * that occur in the truth or in the predictions (an observation that never occurs on either
@@ -55,8 +55,14 @@ export interface LabelAgreementOptions {
   uncertainAsPositive?: boolean;
   /** Observations to score (default all 14). */
   observations?: readonly string[];
-  /** Infer No Finding from the prompt when it is not listed there (default true). */
-  inferNoFinding?: boolean;
+  /**
+   * Infer No Finding from a prompt that does not list it (positive when no listed observation but
+   * Support Devices is 1/uncertain). 'auto' (the default) infers only when no prompt of the set
+   * lists No Finding: a set that lists it somewhere (as `prep` writes prompts) leaves it out on
+   * purpose, since under CheXpert a blank No Finding without a pathology means another finding
+   * (granuloma, degenerative changes, ...) was reported.
+   */
+  inferNoFinding?: boolean | 'auto';
   /** Labeler to use (default the rule-based CheXpert-style labeler). */
   labeler?: (text: string) => Record<string, LabelValue>;
 }
@@ -178,13 +184,15 @@ export function labelAgreement(pairs: readonly LabelPair[], opts: LabelAgreement
   const labeler: (text: string) => Record<string, LabelValue> = opts.labeler ?? ((t: string): ChexpertLabels => labelReport(t));
   const truth: Record<string, boolean>[] = [];
   const pred: Record<string, boolean>[] = [];
+  const mode = opts.inferNoFinding ?? 'auto';
+  const infer = mode === 'auto' ? !pairs.some((p) => Object.keys(p?.promptLabels ?? {}).some((k) => canonicalObservation(k) === 'No Finding')) : mode;
   for (const [i, pair] of pairs.entries()) {
     if (!pair || typeof pair.reportText !== 'string' || typeof pair.promptLabels !== 'object') {
       throw new OpArgumentError('labelAgreement', `pairs[${i}]`, '{promptLabels, reportText}', JSON.stringify(pair));
     }
     const prompt: Record<string, string> = {};
     for (const [k, v] of Object.entries(pair.promptLabels)) prompt[canonicalObservation(k)] = v;
-    if (opts.inferNoFinding !== false && prompt['No Finding'] === undefined) {
+    if (infer && prompt['No Finding'] === undefined) {
       const finding = Object.entries(prompt).some(([k, v]) => k !== 'Support Devices' && (v === '1' || v === 'uncertain'));
       prompt['No Finding'] = finding ? '0' : '1';
     }

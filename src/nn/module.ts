@@ -382,6 +382,7 @@ export abstract class Module {
             if (slot.tensor.backend !== be) throw new ModuleError(`parameter '${path}' lives on backend '${slot.tensor.backend.name}', the current backend is '${be.name}'`);
             // In place, so optimizers and wrappers holding this tensor see the new values.
             be.stridedWrite(slot.tensor.raw('loadStateDict'), { offset: 0, strides: contiguousStrides(slot.shape) }, raw);
+            slot.tensor.bumpVersion(); // an in-place write: a graph that read the old values cannot backward
             be.dispose(raw);
           } else {
             const t = keep(new Tensor(raw, be, slot.trainable));
@@ -427,6 +428,7 @@ function writeInto(slot: ParamSlot, path: string, v: Tensor): void {
   if (slot.tensor && !slot.tensor.isDisposed) {
     if (slot.tensor.backend !== be) throw new ModuleError(`parameter '${path}' lives on backend '${slot.tensor.backend.name}', the value on '${be.name}'`);
     be.stridedWrite(slot.tensor.raw('loadStateDict'), { offset: 0, strides: contiguousStrides(slot.shape) }, v.raw('loadStateDict'));
+    slot.tensor.bumpVersion();
   } else {
     // A private copy: the caller keeps ownership of v.
     const copy = be.stridedCopy(v.raw('loadStateDict'), { offset: 0, strides: contiguousStrides(v.shape) }, v.shape);

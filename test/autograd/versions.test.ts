@@ -16,6 +16,7 @@ import { tidy } from '../../src/tensor/scope.js';
 import * as ops from '../../src/ops/index.js';
 import { assertClose } from '../helpers/compare.js';
 import { getBackends } from '../helpers/ops_harness.js';
+import { Linear } from '../../src/nn/linear.js';
 
 after(() => shutdownGpu());
 
@@ -168,6 +169,19 @@ describe('version counters', () => {
         assert.throws(() => backward(ops.sum(y)), inplaceErr('checkpoint', /input 0/));
       }));
       w.dispose();
+    }
+  });
+});
+
+describe('version counters and modules', () => {
+  it('loadStateDict() into a parameter a recorded op read is an in-place write: backward() refuses', async () => {
+    for (const be of await bes()) {
+      await withBackend(be, () => tidy(() => {
+        const lin = new Linear(3, 2);
+        const y = ops.sum(ops.mul(lin.weight, lin.weight));
+        lin.loadStateDict({ weight: ops.tensor([1, 2, 3, 4, 5, 6], [2, 3]), bias: ops.tensor([0, 0], [2]) });
+        assert.throws(() => backward(y), inplaceErr('mul', /input \d/));
+      }));
     }
   });
 });

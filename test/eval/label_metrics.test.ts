@@ -98,3 +98,18 @@ test('isChexpertObservation / closestObservation: the 14 names in any case; a mi
   assert.equal(closestObservation('no findings'), 'No Finding');
   assert.equal(closestObservation('Pneumothorx'), 'Pneumothorax');
 });
+
+test('labelAgreement infers No Finding only when no prompt of the set lists it (prep writes it when positive)', () => {
+  // A report that states an "other finding" (granuloma): the labeler leaves No Finding out.
+  const other = { promptLabels: { Pneumonia: '0' as const }, reportText: 'Calcified granuloma in the right upper lobe. No pneumonia.' };
+  const normal = { promptLabels: { 'No Finding': '1' as const }, reportText: 'The lungs are clear. No acute cardiopulmonary process.' };
+  const nf = (r: ReturnType<typeof labelAgreement>) => r.perLabel.find((l) => l.label === 'No Finding')!;
+  // Alone, the prompt "Pneumonia: 0" is read as normal (inferred No Finding): a false negative.
+  assert.equal(nf(labelAgreement([other])).fn, 1);
+  // In a set that lists No Finding elsewhere, its absence is deliberate: no false negative.
+  const set = labelAgreement([other, normal]);
+  assert.equal(nf(set).fn, 0);
+  assert.equal(nf(set).tp, 1);
+  // Forcing inference restores the old reading.
+  assert.equal(nf(labelAgreement([other, normal], { inferNoFinding: true })).fn, 1);
+});
