@@ -3,21 +3,15 @@
  * tokens), used when maxNewTokens is not given; maxNewTokens wins when both are; a prompt that
  * already has maxLength tokens is refused (transformers raises a ValueError).
  */
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { shutdownGpu } from '../../src/gpu/device.js';
-import { initWebGpuBackend } from '../../src/backend/webgpu/index.js';
 import { withBackend } from '../../src/backend/registry.js';
-import type { Backend } from '../../src/backend/types.js';
-import '../../src/ops/index.js';
-import { BioGptForCausalLM } from '../../src/models/biogpt/index.js';
 import { generate } from '../../src/generate/index.js';
 import { lengthOptions } from '../../src/generate/generate.js';
 import { RadgradError } from '../../src/errors.js';
-import { sharedPath } from '../../src/util/paths.js';
+import { TINY_MODEL_DIR, useTinyModel } from '../helpers/tiny_model.js';
 
-const modelDir = sharedPath('golden', 'tiny_biogpt');
-const SKIP = !modelDir && 'shared/golden/tiny_biogpt is absent (../shared)';
+const SKIP = !TINY_MODEL_DIR && 'shared/golden/tiny_biogpt is absent (../shared)';
 const PROMPT = [2, 17, 45, 300];
 
 describe('lengthOptions (no GPU)', () => {
@@ -38,28 +32,18 @@ describe('lengthOptions (no GPU)', () => {
 });
 
 describe('generate with maxLength (tiny BioGPT)', { skip: SKIP }, () => {
-  let gpu: Backend;
-  let model: BioGptForCausalLM;
-  before(async () => {
-    gpu = await initWebGpuBackend();
-    model = withBackend(gpu, () => BioGptForCausalLM.fromPretrained(modelDir!));
-    model.eval();
-  });
-  after(async () => {
-    if (model) withBackend(gpu, () => model.dispose());
-    await shutdownGpu();
-  });
+  const tiny = useTinyModel(SKIP);
   it('greedy and beam search stop at maxLength total tokens, as maxNewTokens = maxLength - prompt', async () => {
-    await withBackend(gpu, async () => {
+    await withBackend(tiny.gpu, async () => {
       for (const numBeams of [1, 3]) {
-        const byTotal = await generate(model, [PROMPT], { maxLength: 11, numBeams });
-        const byNew = await generate(model, [PROMPT], { maxNewTokens: 7, numBeams });
+        const byTotal = await generate(tiny.model, [PROMPT], { maxLength: 11, numBeams });
+        const byNew = await generate(tiny.model, [PROMPT], { maxNewTokens: 7, numBeams });
         assert.deepEqual(byTotal.sequences, byNew.sequences, `numBeams ${numBeams}`);
         assert.ok(byTotal.sequences[0]!.length <= 11);
       }
-      const both = await generate(model, [PROMPT], { maxLength: 11, maxNewTokens: 2 });
+      const both = await generate(tiny.model, [PROMPT], { maxLength: 11, maxNewTokens: 2 });
       assert.ok(both.sequences[0]!.length <= 6, 'maxNewTokens wins over maxLength');
-      await assert.rejects(generate(model, [PROMPT], { maxLength: 4 }), /with maxLength 4, which counts the prompt: no room for a new token/);
+      await assert.rejects(generate(tiny.model, [PROMPT], { maxLength: 4 }), /with maxLength 4, which counts the prompt: no room for a new token/);
     });
   });
 });

@@ -4,22 +4,19 @@
  * (transformers raises). Rows are prompt-major. Every sample draws from its own stream (seed,
  * prompt, sample index): reproducible, different from its siblings, and the same whatever n is.
  */
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { shutdownGpu } from '../../src/gpu/device.js';
-import { initWebGpuBackend } from '../../src/backend/webgpu/index.js';
 import { withBackend } from '../../src/backend/registry.js';
-import type { Backend } from '../../src/backend/types.js';
 import '../../src/ops/index.js';
-import { BioGptForCausalLM } from '../../src/models/biogpt/index.js';
+import type { BioGptForCausalLM } from '../../src/models/biogpt/index.js';
 import { generate, newIds, promptSeeds, resolveOptions, seedsForChunk, type GenerateOptions } from '../../src/generate/index.js';
 import { OpArgumentError } from '../../src/errors.js';
 import { sharedPath } from '../../src/util/paths.js';
+import { TINY_MODEL_DIR, useTinyModel } from '../helpers/tiny_model.js';
 
-const modelDir = sharedPath('golden', 'tiny_biogpt');
 const goldenJson = sharedPath('golden', 'golden_tiny.json');
-const SKIP = !modelDir || !goldenJson ? 'shared/golden/tiny_biogpt or golden_tiny.json is absent (../shared)' : false;
+const SKIP = !TINY_MODEL_DIR || !goldenJson ? 'shared/golden/tiny_biogpt or golden_tiny.json is absent (../shared)' : false;
 const PROMPT = [2, 17, 45, 300];
 /** Two prompts as one left-padded batch. */
 const BATCH = [[1, 1, 2, 17, 45, 300], [2, 88, 14, 123, 77, 310]];
@@ -72,21 +69,11 @@ describe('seeds: checks and batches of a larger run (no GPU)', () => {
 });
 
 describe('numReturnSequences (tiny BioGPT)', { skip: SKIP }, () => {
-  let gpu: Backend;
-  let model: BioGptForCausalLM;
-  before(async () => {
-    gpu = await initWebGpuBackend();
-    model = withBackend(gpu, () => BioGptForCausalLM.fromPretrained(modelDir!));
-    model.eval();
-  });
-  after(async () => {
-    if (model) withBackend(gpu, () => model.dispose());
-    await shutdownGpu();
-  });
-  const run = (ids: number[][], o: GenerateOptions) => withBackend(gpu, () => generate(model, ids, o));
+  const tiny = useTinyModel(SKIP);
+  const run = (ids: number[][], o: GenerateOptions) => withBackend(tiny.gpu, () => generate(tiny.model, ids, o));
 
   it('sampling: n rows per prompt, prompt-major, that differ, reproduce with the seed, and keep sample k whatever n or the batch', async () => {
-    const before = gpu.bytesInUse();
+    const before = tiny.gpu.bytesInUse();
     const r = await run(BATCH, { ...SAMPLE, numReturnSequences: 3, seed: 11 });
     assert.equal(r.sequences.length, 6);
     r.sequences.forEach((s, i) => assert.deepEqual(s.slice(0, 6), BATCH[Math.floor(i / 3)], `row ${i} starts with its prompt`));
@@ -105,7 +92,7 @@ describe('numReturnSequences (tiny BioGPT)', { skip: SKIP }, () => {
     const alone = await run([BATCH[1]!.slice(0)], { ...SAMPLE, numReturnSequences: 3, seed: promptSeeds(11, 1, 1) });
     assert.deepEqual(newIds(alone), gen.slice(3));
     assert.equal(r.stats.newTokens, gen.reduce((a, g) => a + g.length, 0));
-    assert.equal(gpu.bytesInUse(), before, 'no GPU memory left behind');
+    assert.equal(tiny.gpu.bytesInUse(), before, 'no GPU memory left behind');
     await assert.rejects(run(BATCH, { ...SAMPLE, seed: [1, 2, 3] }), (e: unknown) => e instanceof OpArgumentError && e.arg === 'seed');
   });
 
