@@ -92,6 +92,10 @@ export function sampleLabels(r: Rng): { scenario: Scenario; labels: Partial<Reco
     labels[primary] = r.chance(0.85) ? '1' : 'uncertain';
   }
   for (const l of scenario.negatives) if (!labels[l] && r.chance(scenario.name === 'normal' ? 0.5 : 0.4)) labels[l] = '0';
+  // CheXpert's No Finding: no positive or uncertain observation but Support Devices (a devices-only
+  // ICU study is normal). No random draw, so the stream and every other label stay as they were.
+  const finding = Object.entries(labels).some(([l, v]) => l !== 'Support Devices' && l !== 'No Finding' && (v === '1' || v === 'uncertain'));
+  if (!finding) labels['No Finding'] = '1';
   return { scenario, labels };
 }
 
