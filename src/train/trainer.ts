@@ -40,7 +40,7 @@ import { ResumeMismatchError, TrainerError, formatDifferences, resolveTrainSetti
 import { Progress } from './progress.js';
 import {
   hfEpoch, hfLogEntries, hfStateFields, listCheckpoints, loadDropoutStates, metricsFromLogHistory, readCheckpoint, readTrainerState, rotateCheckpoints, sameLogHistory, saveCheckpoint,
-  type HfLogEntry, type TrainerState,
+  type TrainerState,
 } from './checkpoint.js';
 import { BestModelTracker, type BestModel } from './best_model.js';
 
@@ -182,9 +182,8 @@ export class Trainer {
   private optimizerSteps = 0;
   private tokensSeen = 0;
   private elapsedBefore = 0;
+  /** Every logged row; a checkpoint's trainer_state.json holds them as HF's log_history. */
   private readonly metrics: MetricRecord[] = [];
-  /** The metrics as HF's log_history (every checkpoint's trainer_state.json holds it up to its step). */
-  private readonly logHistory: HfLogEntry[] = [];
   private readonly metricsFile: string;
   /** What the run trains and evaluates on (saved in checkpoints, compared on resume). */
   private readonly data: Record<string, unknown>;
@@ -279,7 +278,6 @@ export class Trainer {
       rows = metricsFromLogHistory(saved) as MetricRecord[];
     }
     this.metrics.push(...rows);
-    this.logHistory.push(...(saved ?? rows.flatMap(hfLogEntries)));
     writeTextAtomic(this.metricsFile, this.metrics.map((m) => JSON.stringify(m) + '\n').join(''));
   }
 
@@ -343,7 +341,6 @@ export class Trainer {
 
   private record(m: MetricRecord): void {
     this.metrics.push(m);
-    this.logHistory.push(...hfLogEntries(m));
     fs.appendFileSync(this.metricsFile, JSON.stringify(m) + '\n');
     this.o.onMetrics?.(m);
   }
@@ -361,7 +358,7 @@ export class Trainer {
       elapsed: this.elapsedBefore + (Date.now() - t0) / 1000, lossScaler: this.scaler.state(), settings: { ...this.s }, data: this.data,
       ...hfStateFields({
         globalStep: this.globalStep, totalSteps: this.totalSteps, stepsPerEpoch: this.stepsPerEpoch, batchSize: this.s.batchSize,
-        evalEvery: this.s.evalEvery, saveEvery: this.s.saveEvery, tokensSeen: this.tokensSeen, logHistory: this.logHistory,
+        evalEvery: this.s.evalEvery, saveEvery: this.s.saveEvery, tokensSeen: this.tokensSeen, logHistory: this.metrics.flatMap(hfLogEntries),
       }),
       // Nulls without loadBestModelAtEnd (the tracker then never has a best), as HF without metric_for_best_model.
       ...this.best.stateFields(),
