@@ -1,5 +1,6 @@
-// out[i] = OP(a[ia], b[ib]) (apply() in binary_ops.wgsl) with numpy broadcasting (BCAST) or the
-// same-shape fast path, grid-stride over the elements (layout in span.wgsl).
+// out[i] = pair(a[ia], b[ib]) with numpy broadcasting (BCAST) or the same-shape fast path,
+// grid-stride over the elements (layout in span.wgsl). pair() comes from binary_pair.wgsl (floats,
+// the ops of binary_ops.wgsl) or binary_int_ops.wgsl (i32/u32, in their own type).
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let s = span(gid, nwg, params.n);
@@ -10,6 +11,6 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
       ia = strided_offset(i, params.rank, params.shape, params.a_strides);
       ib = strided_offset(i, params.rank, params.shape, params.b_strides);
     }
-    out[i] = T(apply(f32(a[ia]), f32(b[ib])));
+    out[i] = pair(a[ia], b[ib]);
   }
 }

@@ -71,18 +71,19 @@ const binaryKernel = variants((key: string) => {
       WG: { type: 'u32' as const, value: WG }, OP: { type: 'u32' as const, value: 0 }, BCAST: { type: 'bool' as const, value: true },
       LANES: { type: 'u32' as const, value: 0 },
     },
-    aliases: { T: t }, enables: t === 'f16' ? ['f16'] : [], includes: [...strideCommon, 'elementwise/binary_ops.wgsl'],
+    aliases: { T: t }, enables: t === 'f16' ? ['f16'] : [],
+    includes: [...strideCommon, 'elementwise/binary_ops.wgsl', ...(vec ? [] : ['elementwise/binary_pair.wgsl'])],
   };
 });
 
 /**
  * Binary ops of i32/u32 operands, in their own type: add/sub/mul (OUT = T, wrapping) and the
- * comparisons (OUT = f32 1.0/0.0). Key: `${T}/${OUT}`.
+ * comparisons (OUT = f32 1.0/0.0); binary.wgsl's loop with binary_int_ops.wgsl's pair(). Key: `${T}/${OUT}`.
  */
 const binaryIntKernel = variants((key: string) => {
   const [t, o] = key.split('/') as [DType, DType];
   return {
-    name: `binary_int_${t}_${o}`, family: 'elementwise', file: 'binary_int',
+    name: `binary_int_${t}_${o}`, family: 'elementwise', file: 'binary',
     bindings: [
       { name: 'a', type: 'T', access: 'read' as const },
       { name: 'b', type: 'T', access: 'read' as const },
@@ -93,7 +94,7 @@ const binaryIntKernel = variants((key: string) => {
       WG: { type: 'u32' as const, value: WG }, OP: { type: 'u32' as const, value: 0 }, BCAST: { type: 'bool' as const, value: true },
       LANES: { type: 'u32' as const, value: 0 },
     },
-    aliases: { T: t, OUT: o }, includes: strideCommon,
+    aliases: { T: t, OUT: o }, includes: [...strideCommon, 'elementwise/binary_int_ops.wgsl'],
   };
 });
 
