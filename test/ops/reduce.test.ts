@@ -41,6 +41,21 @@ const shapeAxesArb = shapeArb(1, 4, 4096).chain((s) =>
 type Reducer = (x: Tensor, axes?: number | readonly number[], keepDims?: boolean) => Tensor;
 const REDUCERS: Array<[string, Reducer]> = [['sum', ops.sum], ['mean', ops.mean], ['max', ops.max], ['min', ops.min]];
 
+/** Host reference of argmax/argmin along `ax` (no NaN): the first index whose value is `better` than all before it. */
+function hostArgBest(x: ArrayLike<number>, s: readonly number[], ax: number, better: (a: number, b: number) => boolean): number[] {
+  const outer = numel(s.slice(0, ax));
+  const len = s[ax]!;
+  const inner = numel(s.slice(ax + 1));
+  const want: number[] = [];
+  for (let o = 0; o < outer; o++) {
+    for (let i = 0; i < inner; i++) {
+      let best = 0;
+      for (let j = 1; j < len; j++) if (better(x[(o * len + j) * inner + i]!, x[(o * len + best) * inner + i]!)) best = j;
+      want.push(best);
+    }
+  }
+  return want;
+}
 describe('reductions over axes', () => {
   for (const [name, f] of REDUCERS) {
     it(`${name}: random axis sets with and without keepDims`, async () => {
@@ -120,17 +135,7 @@ describe('argmin and NaN', () => {
       // Values on a coarse grid, so that rows have ties (the first index wins).
       const x = randValues(numel(s), seed, -3, 3).map((v) => Math.round(v * 4) / 4);
       const ax = axis < 0 ? axis + s.length : axis;
-      const outer = numel(s.slice(0, ax));
-      const len = s[ax]!;
-      const inner = numel(s.slice(ax + 1));
-      const want: number[] = [];
-      for (let o = 0; o < outer; o++) {
-        for (let i = 0; i < inner; i++) {
-          let best = 0;
-          for (let j = 1; j < len; j++) if (x[(o * len + j) * inner + i]! < x[(o * len + best) * inner + i]!) best = j;
-          want.push(best);
-        }
-      }
+      const want = hostArgBest(x, s, ax, (a, b) => a < b);
       await checkOp(`argmin [${s}] axis ${axis} keep=${keep}`, (t) => ops.argmin(t, axis, keep), [{ data: x, shape: s, requiresGrad: false }], { fwd: { rtol: 0, atol: 0 }, noBackward: true });
       const { cpu } = await getBackends();
       const r = await runOn(cpu, (t) => ops.argmin(t, axis, keep), [{ data: x, shape: s, requiresGrad: false }]);
@@ -238,18 +243,7 @@ describe('long reductions (chunk partials first)', () => {
     await property(fc.tuple(shapeArb(1, 4, 4096), seedArb).chain(([s, seed]) => fc.tuple(fc.constant(s), fc.constant(seed), fc.integer({ min: -s.length, max: s.length - 1 }), fc.boolean())), async ([s, seed, axis, keep]) => {
       const x = randValues(numel(s), seed, -3, 3);
       const ax = axis < 0 ? axis + s.length : axis;
-      // Host reference: first index of the max along ax.
-      const outer = numel(s.slice(0, ax));
-      const len = s[ax]!;
-      const inner = numel(s.slice(ax + 1));
-      const want: number[] = [];
-      for (let o = 0; o < outer; o++) {
-        for (let i = 0; i < inner; i++) {
-          let best = 0;
-          for (let j = 1; j < len; j++) if (x[(o * len + j) * inner + i]! > x[(o * len + best) * inner + i]!) best = j;
-          want.push(best);
-        }
-      }
+      const want = hostArgBest(x, s, ax, (a, b) => a > b);
       const shape = keep ? s.map((d, i) => (i === ax ? 1 : d)) : s.filter((_, i) => i !== ax);
       const { gpu, cpu } = await getBackends();
       for (const be of [cpu, gpu]) {
